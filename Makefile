@@ -1,0 +1,51 @@
+# Every target does its own setup; stamps under .make/ keep a second run cheap.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMPS := .make
+
+.PHONY: help setup engine images test demo lint fuzz bench clean
+
+help:
+	@echo "make demo    run the main job (sets everything up first)"
+	@echo "make test    run the whole test suite on the real engine"
+	@echo "make setup | engine | images | lint | fuzz | bench | clean"
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+engine:
+	@scripts/ensure-engine.sh
+
+images: $(STAMPS)/venv engine
+	@$(BIN)/airlock images build
+
+setup: $(STAMPS)/venv engine images
+
+test: setup
+	$(BIN)/pytest
+
+demo: setup
+	@$(BIN)/airlock demo
+
+lint: $(STAMPS)/venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fuzz: setup
+	@echo "make fuzz: not yet (issue 7)"
+
+bench: setup
+	@echo "make bench: not yet (issue 4)"
+
+clean:
+	rm -rf $(STAMPS) $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

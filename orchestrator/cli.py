@@ -1,0 +1,123 @@
+"""The `airlock` command line."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as package_version
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator import doctor as doctor_module
+from sandbox import images as images_module
+from sandbox.engine import EngineUnavailable, engine
+
+app = typer.Typer(
+    help="airlock: run AI agents in sandboxed containers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+images_app = typer.Typer(help="Build and inspect the sandbox images.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+
+out = Console()
+err = Console(stderr=True)
+
+HEALTH_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        out.print(f"airlock {package_version('airlock')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print version."),
+    ] = False,
+) -> None:
+    """airlock: run AI agents in sandboxed containers."""
+
+
+@app.command()
+def doctor(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Say what this machine has: engine, runtimes, images, seccomp. Exit 1 if a default lacks."""
+    report = doctor_module.diagnose()
+    if json_output:
+        out.print_json(report.model_dump_json())
+    else:
+        table = Table(title="airlock doctor")
+        for column in ("check", "", "detail", "to fix"):
+            table.add_column(column)
+        for check in report.checks:
+            style = HEALTH_STYLE[check.health.value]
+            table.add_row(check.name, f"[{style}]{check.health.value}[/]", check.detail, check.fix)
+        out.print(table)
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+@images_app.command("build")
+def images_build(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Images to build (default: all).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if the recipe is unchanged.")] = False,
+) -> None:
+    """Build the images whose recipe changed (or that are missing)."""
+    try:
+        recipes = tuple(images_module.recipe_named(n) for n in names) if names else None
+        with engine() as client:
+            statuses = images_module.ensure(
+                client,
+                recipes or images_module.RECIPES,
+                force=force,
+                log=lambda line: err.print(f"[dim]images:[/] {line}"),
+            )
+    except (EngineUnavailable, images_module.ImageBuildError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    for status in statuses:
+        err.print(f"[dim]images:[/] {status.tag} {status.state.value}")
+
+
+@images_app.command("list")
+def images_list() -> None:
+    """Show each image, its recipe hash and whether it is current."""
+    try:
+        with engine() as client:
+            statuses = [images_module.status(client, r) for r in images_module.RECIPES]
+    except EngineUnavailable as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    table = Table()
+    for column in ("image", "recipe", "state", "size"):
+        table.add_column(column)
+    for s in statuses:
+        size = f"{s.size_bytes / 1e6:.1f} MB" if s.size_bytes else ""
+        table.add_row(s.name, s.recipe_hash, s.state.value, size)
+    out.print(table)
+
+
+@app.command()
+def demo() -> None:
+    """Show a hardened sandbox from the inside, under each registered runtime."""
+    from orchestrator import demo as demo_module
+
+    try:
+        runtimes = demo_module.available_runtimes()
+        failed = 0
+        for runtime in runtimes:
+            out.rule(f"sandbox under {runtime}")
+            failed += demo_module.run_probe(runtime, out.print) != 0
+    except EngineUnavailable as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    if failed:
+        raise typer.Exit(1)

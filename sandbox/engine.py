@@ -1,0 +1,35 @@
+"""Connection to the container engine, with errors that say what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import docker
+from docker.errors import DockerException
+
+SETUP_HINT = "start one with `make setup` (or scripts/ensure-engine.sh as root)"
+
+
+class EngineUnavailable(RuntimeError):
+    """No Docker engine answers on the configured socket."""
+
+
+def connect(timeout: float = 30.0) -> docker.DockerClient:
+    """Return a client for the engine named by the environment (DOCKER_HOST or the socket)."""
+    try:
+        client = docker.from_env(timeout=int(timeout))
+        client.ping()
+    except DockerException as exc:
+        raise EngineUnavailable(f"no Docker engine answers: {exc}; {SETUP_HINT}") from exc
+    return client
+
+
+@contextmanager
+def engine(timeout: float = 30.0) -> Iterator[docker.DockerClient]:
+    """A connected client, closed on exit."""
+    client = connect(timeout)
+    try:
+        yield client
+    finally:
+        client.close()

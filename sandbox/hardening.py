@@ -1,0 +1,41 @@
+"""Translate a SessionSpec into the engine's container settings, hardened by default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.spec import SessionSpec
+
+
+def container_settings(spec: SessionSpec) -> dict[str, Any]:
+    """Keyword arguments for ``client.containers.create`` (docker-py) for this spec.
+
+    Non-root user, read-only root filesystem, tmpfs /tmp and a size-limited tmpfs
+    /workspace, every capability dropped, no-new-privileges, an init process, no
+    network, and pids/memory/cpu limits.
+    """
+    limits = spec.limits
+    uid, _, gid = spec.user.partition(":")
+    owner = f"uid={uid},gid={gid or uid}"
+    return {
+        "image": spec.image,
+        "runtime": spec.runtime,
+        "user": spec.user,
+        "working_dir": spec.workdir,
+        "environment": dict(spec.env),
+        "labels": dict(spec.labels),
+        "network_mode": spec.network,
+        "read_only": True,
+        "tmpfs": {
+            "/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m,mode=1777",  # noqa: S108 (in the container)
+            spec.workdir: f"rw,nosuid,nodev,size={limits.workspace_mb}m,mode=0755,{owner}",
+        },
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "init": True,
+        "pids_limit": limits.pids,
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",
+        "nano_cpus": int(limits.cpus * 1e9),
+        "ipc_mode": "private",
+    }

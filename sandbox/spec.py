@@ -1,0 +1,38 @@
+"""What a sandbox session is made of: image, runtime, network and limits."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_IMAGE = "airlock/dev"
+AGENT_USER = "1000:1000"
+
+
+class Limits(BaseModel):
+    """Resource limits of one session's container."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cpus: float = Field(1.0, gt=0, description="CPU cores")
+    memory_mb: int = Field(1024, ge=16, description="memory limit, swap included")
+    pids: int = Field(256, ge=8, description="processes and threads")
+    workspace_mb: int = Field(512, ge=1, description="size of the writable /workspace")
+    tmp_mb: int = Field(256, ge=1, description="size of the tmpfs /tmp")
+    ttl_seconds: int = Field(3600, ge=1, description="wall-clock lifetime of the session")
+
+
+class SessionSpec(BaseModel):
+    """Everything needed to start a session's container."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image: str = DEFAULT_IMAGE
+    runtime: Literal["runc", "runsc"] = "runc"
+    network: Literal["none"] = "none"
+    user: str = AGENT_USER
+    workdir: str = "/workspace"
+    limits: Limits = Limits()
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
