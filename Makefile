@@ -41,11 +41,14 @@ lint: $(STAMPS)/venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-fuzz: setup
-	@echo "make fuzz: not yet (issue 7)"
+FUZZ_SECONDS ?= 600
 
-bench: setup
-	@echo "make bench: not yet (issue 4)"
+fuzz: $(STAMPS)/venv
+	$(BIN)/python tests/fuzz/fuzz_analyzer.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=4096 -print_final_stats=1
+
+bench: $(STAMPS)/venv
+	$(BIN)/airlock bench analyzer --json
 
 clean:
 	rm -rf $(STAMPS) $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import version as package_version
 from typing import Annotated
 
@@ -121,3 +122,67 @@ def demo() -> None:
         raise typer.Exit(1) from exc
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    command: Annotated[
+        list[str] | None, typer.Argument(help="The command line to analyze (after --).")
+    ] = None,
+    policy: Annotated[
+        str, typer.Option(help="Preset (read-only, dev, ci-untrusted) or a YAML file.")
+    ] = "read-only",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the whole Verdict.")] = False,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help='Batch: read {"cmd": ...} lines on stdin.')
+    ] = False,
+) -> None:
+    """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny."""
+    from orchestrator import check as check_module
+    from security import Policy, PolicyError
+
+    try:
+        loaded = Policy.load(policy)
+    except PolicyError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(64) from exc
+    if jsonl:
+        if command:
+            err.print("[red]error:[/] --jsonl reads commands from stdin; give no COMMAND")
+            raise typer.Exit(64)
+        raise typer.Exit(check_module.run_batch(sys.stdin, sys.stdout, loaded))
+    if not command:
+        err.print("[red]error:[/] give a command after --, or use --jsonl")
+        raise typer.Exit(64)
+    verdict = check_module.analyze_one(" ".join(command), loaded)
+    if json_output:
+        sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
+    else:
+        check_module.render(verdict, out)
+    raise typer.Exit(check_module.EXIT_CODES[verdict.decision])
+
+
+bench_app = typer.Typer(help="Speed figures, measured against the raw tool.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("analyzer")
+def bench_analyzer(
+    repeat: Annotated[int, typer.Option(min=1, help="Rounds over the corpus.")] = 5,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """analyze() over the corpus vs a bare bashlex.parse of the same commands."""
+    from orchestrator import bench
+
+    commands = bench.corpus_commands()
+    err.print(f"[dim]bench:[/] {len(commands)} commands x {repeat} rounds")
+    figures = bench.bench_analyzer(commands, repeat)
+    if json_output:
+        sys.stdout.write(figures.model_dump_json() + "\n")
+        return
+    table = Table(title="analyzer")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.model_dump().items():
+        table.add_row(name, str(value))
+    out.print(table)

@@ -1,0 +1,17 @@
+"""The command analyzer: parse a shell line, run numbered checks, apply a policy."""
+
+from security.analyzer import analyze
+from security.policy import PRESETS, Policy, PolicyError, Rule
+from security.verdict import Decision, Finding, Risk, Verdict
+
+__all__ = [
+    "PRESETS",
+    "Decision",
+    "Finding",
+    "Policy",
+    "PolicyError",
+    "Risk",
+    "Rule",
+    "Verdict",
+    "analyze",
+]

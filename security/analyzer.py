@@ -1,0 +1,168 @@
+"""`analyze`: one command line in, one Verdict out. Pure, deterministic, never raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from security import differential
+from security.checks import REGISTRY, Check, Context, Hit
+from security.checks.text import MAX_LINE_CHARS
+from security.fallback import fallback_commands
+from security.policy import PRESETS, Policy
+from security.shell import ParsedLine, ShellSyntaxError, parse_line
+from security.unwrap import Scene, expand
+from security.verdict import Decision, Finding, Risk, Verdict, highest, strictest
+
+ZSH_ONLY = frozenset({"S09", "S10", "S11"})
+INTERNAL_ERROR = "S00"
+RULE_CHECK = "P01"
+
+
+def analyze(command: str, policy: Policy | None = None) -> Verdict:
+    """Judge ``command`` under ``policy`` (default: read-only). Never raises."""
+    policy = policy or PRESETS["read-only"]
+    try:
+        if not isinstance(command, str):
+            raise TypeError(f"command must be str, not {type(command).__name__}")
+        return _analyze(command, policy)
+    except Exception as exc:  # fail closed: any internal error refuses
+        finding = Finding(
+            check=INTERNAL_ERROR,
+            title="internal analyzer error",
+            detail=f"{type(exc).__name__}: {exc}",
+            decision=Decision.DENY,
+            risk=Risk.HIGH,
+            structural=True,
+        )
+        return Verdict(
+            command=command if isinstance(command, str) else repr(command),
+            policy=policy.name,
+            decision=Decision.DENY,
+            risk=Risk.HIGH,
+            findings=[finding],
+            commands=[],
+            explanation=f"Denied: the analyzer failed ({finding.detail}); it never allows "
+            "what it could not fully analyze.",
+        )
+
+
+def build_scene(line: str) -> Scene:
+    """Parse, unwrap and cross-check ``line``; syntax errors become part of the scene."""
+    if len(line) > MAX_LINE_CHARS:
+        return Scene(line=line, commands=[], syntax_errors=["too long to parse"])
+    try:
+        parsed = parse_line(line)
+    except ShellSyntaxError as exc:
+        # Never allowed (S04); tree-sitter's reading may still find what to deny.
+        fallback = ParsedLine(commands=fallback_commands(line), functions=[], hidden=[], nodes=[])
+        scene = expand(fallback, line)
+        scene.syntax_errors.insert(0, str(exc))
+        return scene
+    scene = expand(parsed, line)
+    reason = differential.disagreement(line, parsed.commands)
+    if reason:
+        scene.differential.append(reason)
+    return scene
+
+
+def _analyze(line: str, policy: Policy) -> Verdict:
+    scene = build_scene(line)
+    ctx = Context(shell=policy.shell, workspace=policy.workspace)
+    findings = [
+        _finding(check, hit, policy)
+        for check in REGISTRY.values()
+        if ctx.zsh_possible or check.id not in ZSH_ONLY
+        for hit in _run(check, scene, ctx)
+    ]
+    findings = _apply_rules(findings, scene, policy)
+    decision = strictest([f.decision for f in findings])
+    risk = highest([f.risk for f in findings]) if findings else Risk.LOW
+    return Verdict(
+        command=line,
+        policy=policy.name,
+        decision=decision,
+        risk=risk,
+        findings=findings,
+        commands=[c.argv for c in scene.commands if c.words],
+        explanation=_explain(decision, findings, scene),
+    )
+
+
+def _run(check: Check, scene: Scene, ctx: Context) -> Iterable[Hit]:
+    if check.line is not None:
+        yield from check.line(scene, ctx)
+    elif check.command is not None:
+        for index, command in enumerate(scene.commands):
+            for hit in check.command(command, scene, ctx):
+                yield hit if hit.command is not None else _with_command(hit, index)
+
+
+def _with_command(hit: Hit, index: int) -> Hit:
+    return Hit(hit.detail, hit.decision, hit.risk, index)
+
+
+def _finding(check: Check, hit: Hit, policy: Policy) -> Finding:
+    decision = hit.decision
+    if decision is Decision.ASK:
+        override = policy.overrides.get(check.id)
+        if override and not (check.structural and override == "allow"):
+            decision = Decision(override)
+        if policy.headless and decision is Decision.ASK:
+            decision = Decision.DENY
+    return Finding(
+        check=check.id,
+        title=check.title,
+        detail=hit.detail,
+        decision=decision,
+        risk=hit.risk,
+        structural=check.structural,
+        command=hit.command,
+    )
+
+
+def _apply_rules(findings: list[Finding], scene: Scene, policy: Policy) -> list[Finding]:
+    """User rules: deny wins over allow; an allow never clears a structural finding."""
+    if not policy.rules:
+        return [f for f in findings if f.decision is not Decision.ALLOW]
+    allowed: set[int] = set()
+    extra: list[Finding] = []
+    for index, command in enumerate(scene.commands):
+        matching = [r for r in policy.rules if command.words and r.matches(command.argv)]
+        strict = strictest([r.decision for r in matching]) if matching else None
+        if strict is Decision.ALLOW:
+            allowed.add(index)
+        elif strict is not None:
+            decision = strict
+            if policy.headless and decision is Decision.ASK:
+                decision = Decision.DENY
+            extra.append(
+                Finding(
+                    check=RULE_CHECK,
+                    title="policy rule",
+                    detail=f"rule {strict.value}s {' '.join(command.argv)}",
+                    decision=decision,
+                    risk=Risk.HIGH,
+                    command=index,
+                )
+            )
+    kept = [
+        f
+        for f in findings
+        if f.decision is not Decision.ALLOW
+        and (f.structural or f.command is None or f.command not in allowed)
+    ]
+    return kept + extra
+
+
+def _explain(decision: Decision, findings: list[Finding], scene: Scene) -> str:
+    names = sorted({c.base_name for c in scene.commands if c.words})
+    listed = ", ".join(names[:8]) + ("..." if len(names) > 8 else "")
+    if decision is Decision.ALLOW:
+        if not names:
+            return "Allowed: the line runs no command."
+        return f"Allowed: every command ({listed}) is proven read-only or allowed by the policy."
+    verb = "Denied" if decision is Decision.DENY else "Needs approval"
+    decisive = [f for f in findings if f.decision is decision]
+    reasons = "; ".join(f"{f.check} {f.title} ({f.detail})" for f in decisive[:4])
+    more = f"; and {len(decisive) - 4} more" if len(decisive) > 4 else ""
+    return f"{verb}: {reasons}{more}."

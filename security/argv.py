@@ -1,0 +1,39 @@
+"""Reading options and operands out of an argv, the way GNU getopt does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def has_option(args: list[str], short: str = "", long: Iterable[str] = ()) -> str | None:
+    """The first argument that is one of the given options, before ``--``; else None.
+
+    Short options match inside clusters (``-rf`` holds ``f``); long ones match with
+    ``=value`` and as the unambiguous prefixes GNU getopt accepts (``--out`` for
+    ``--output``). Matching is deliberately generous: a false match only asks.
+    """
+    longs = tuple(long)
+    for arg in args:
+        if arg == "--":
+            return None
+        if arg.startswith("--") and len(arg) > 2:
+            name = arg[2:].split("=", 1)[0]
+            if any(name == opt or (len(name) >= 3 and opt.startswith(name)) for opt in longs):
+                return arg
+        elif arg.startswith("-") and len(arg) > 1 and any(c in short for c in arg[1:]):
+            return arg
+    return None
+
+
+def operands(args: list[str]) -> list[str]:
+    """Arguments that are not options (everything after ``--`` counts)."""
+    out: list[str] = []
+    after_dashes = False
+    for arg in args:
+        if after_dashes:
+            out.append(arg)
+        elif arg == "--":
+            after_dashes = True
+        elif not (arg.startswith("-") and len(arg) > 1):
+            out.append(arg)
+    return out

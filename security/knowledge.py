@@ -1,0 +1,467 @@
+"""What is known about commands, kept apart from the parser: the read-only base.
+
+A command is *proven read-only* when its name is in `READ_ONLY` and its arguments
+pass that entry: no forbidden option, not too many operands, and the entry's own
+test (git subcommands, sed and awk programs, find actions). Anything else is not
+proven, and the `read-only` policy asks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from security.argv import has_option, operands
+
+ArgTest = Callable[[list[str]], str | None]  # argv -> why not read-only, or None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOnlySpec:
+    """When a command only reads."""
+
+    forbidden_short: str = ""  # short options that write, execute or hang
+    forbidden_long: tuple[str, ...] = ()
+    max_operands: int | None = None  # e.g. `uniq IN OUT` writes OUT
+    test: ArgTest | None = None
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _spec(
+    short: str = "", long: str = "", max_operands: int | None = None, test: ArgTest | None = None
+) -> ReadOnlySpec:
+    return ReadOnlySpec(short, tuple(long.split()), max_operands, test)
+
+
+# --- tests for commands whose read-only-ness depends on their arguments -----------
+
+GIT_GLOBAL_WITH_VALUE = frozenset({"-C", "--git-dir", "--work-tree", "--namespace"})
+GIT_GLOBAL_FLAGS = frozenset(
+    {
+        "--no-pager",
+        "-P",
+        "--bare",
+        "--literal-pathspecs",
+        "--no-optional-locks",
+        "--glob-pathspecs",
+        "--noglob-pathspecs",
+        "--icase-pathspecs",
+        "--no-replace-objects",
+    }
+)
+GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
+    "status": _spec(),
+    "log": _spec("", "output ext-diff"),
+    "show": _spec("", "output ext-diff"),
+    "diff": _spec("", "output ext-diff"),
+    "diff-tree": _spec("", "output ext-diff"),
+    "diff-files": _spec("", "output ext-diff"),
+    "diff-index": _spec("", "output ext-diff"),
+    "whatchanged": _spec("", "output ext-diff"),
+    "blame": _spec(),
+    "annotate": _spec(),
+    "shortlog": _spec(),
+    "describe": _spec(),
+    "rev-parse": _spec(),
+    "rev-list": _spec(),
+    "ls-files": _spec(),
+    "ls-tree": _spec(),
+    "cat-file": _spec(),
+    "merge-base": _spec(),
+    "name-rev": _spec(),
+    "for-each-ref": _spec(),
+    "show-ref": _spec("", "verify-only"),  # harmless, listed for symmetry
+    "count-objects": _spec(),
+    "check-ignore": _spec(),
+    "check-attr": _spec(),
+    "cherry": _spec(),
+    "version": _spec(),
+    "grep": _spec("O", "open-files-in-pager ext-grep"),
+    "branch": _spec(test=lambda argv: _git_listing(argv[1:], "branch")),
+    "tag": _spec(test=lambda argv: _git_listing(argv[1:], "tag")),
+    "remote": _spec(test=lambda argv: _git_remote(argv[1:])),
+    "config": _spec(test=lambda argv: _git_config(argv[1:])),
+    "stash": _spec(test=lambda argv: _git_only(argv[1:], "stash", ("list", "show"))),
+    "reflog": _spec(test=lambda argv: _git_only(argv[1:], "reflog", ("show",))),
+    "worktree": _spec(test=lambda argv: _git_only(argv[1:], "worktree", ("list",))),
+}
+_BRANCH_LISTING_FLAGS = frozenset(
+    {
+        "-a",
+        "--all",
+        "-r",
+        "--remotes",
+        "-l",
+        "--list",
+        "-v",
+        "-vv",
+        "--verbose",
+        "--show-current",
+        "--color",
+        "--no-color",
+        "--column",
+        "--no-column",
+        "-i",
+        "--ignore-case",
+        "--omit-empty",
+    }
+)
+_BRANCH_LISTING_WITH_VALUE = (
+    "--contains",
+    "--no-contains",
+    "--merged",
+    "--no-merged",
+    "--sort",
+    "--format",
+    "--points-at",
+    "--color=",
+    "-n",
+)
+
+
+def _git_listing(args: list[str], what: str) -> str | None:
+    """`git branch` / `git tag` only list: no positional argument unless --list."""
+    listing = "-l" in args or "--list" in args
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in _BRANCH_LISTING_FLAGS:
+            continue
+        if arg.startswith(_BRANCH_LISTING_WITH_VALUE):
+            skip = "=" not in arg and arg in _BRANCH_LISTING_WITH_VALUE
+            continue
+        if arg.startswith("-"):
+            return f"git {what} {arg}"
+        if not listing:
+            return f"git {what} {arg} creates or changes a {what}"
+    return None
+
+
+def _git_only(args: list[str], sub: str, reading: tuple[str, ...]) -> str | None:
+    """Subcommands like `git stash` read only with no action or a listed one."""
+    action = next((a for a in args if not a.startswith("-")), None)
+    if (action is None and sub != "worktree") or action in reading:
+        return None
+    return f"git {sub} {action or ''} changes the repository".replace("  ", " ")
+
+
+def _git_remote(args: list[str]) -> str | None:
+    if not args or args in (["-v"], ["--verbose"]) or args[0] == "get-url":
+        return None
+    return f"git remote {' '.join(args[:2])}"
+
+
+_GIT_CONFIG_READS = frozenset(
+    {
+        "--get",
+        "--get-all",
+        "--get-regexp",
+        "--get-urlmatch",
+        "--list",
+        "-l",
+        "get",
+        "list",
+        "--show-origin",
+        "--show-scope",
+        "--name-only",
+        "--null",
+        "-z",
+        "--global",
+        "--local",
+        "--system",
+        "--worktree",
+        "--includes",
+        "--no-includes",
+        "--type",
+        "--bool",
+        "--int",
+        "--path",
+        "--default",
+    }
+)
+
+
+def _git_config(args: list[str]) -> str | None:
+    if not any(
+        a in ("--get", "--get-all", "--get-regexp", "--list", "-l", "get", "list", "--get-urlmatch")
+        for a in args
+    ):
+        return "git config without --get/--list may write"
+    for arg in args:
+        if arg.startswith("-") and arg.split("=")[0] not in _GIT_CONFIG_READS:
+            return f"git config {arg}"
+    return None
+
+
+def git_subcommand(argv: list[str]) -> tuple[str | None, list[str], list[str]]:
+    """(subcommand, global options, subcommand arguments) of a git argv."""
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg in GIT_GLOBAL_WITH_VALUE:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg, argv[1:i], argv[i + 1 :]
+    return None, argv[1:], []
+
+
+def _git(argv: list[str]) -> str | None:
+    sub, global_options, args = git_subcommand(argv)
+    for option in global_options:
+        name = option.split("=", 1)[0]
+        if name not in GIT_GLOBAL_FLAGS and name not in GIT_GLOBAL_WITH_VALUE:
+            return f"git option {option}"
+    if sub is None:
+        return None if global_options in (["--version"], ["--help"]) else "git without subcommand"
+    spec = GIT_READ_ONLY.get(sub)
+    if spec is None:
+        return f"git {sub} is not read-only"
+    return check_spec(spec, [f"git-{sub}", *args])
+
+
+_FIND_WRITES = frozenset({"-delete", "-fprint", "-fprint0", "-fprintf", "-fls", "-ok", "-okdir"})
+
+
+def _find(argv: list[str]) -> str | None:
+    for arg in argv[1:]:
+        if arg in _FIND_WRITES:
+            return f"find {arg}"
+    return None  # -exec/-execdir run commands that are checked on their own
+
+
+_SED_SAFE_COMMANDS = frozenset("pdqQ=nNPDhHgGxlzF{}:btTrR#")
+
+
+def sed_script_problem(script: str) -> str | None:
+    """Why a sed script is not read-only (e, w, W, s///e, s///w), or None."""
+    i, n = 0, len(script)
+    while i < n:
+        ch = script[i]
+        if ch in " \t\n;!":
+            i += 1
+            continue
+        if ch.isdigit() or ch in "$,~+":
+            i += 1
+            continue
+        if ch == "/" or ch == "\\":
+            delim = "/" if ch == "/" else (script[i + 1] if i + 1 < n else "/")
+            i = _sed_skip_regex(script, i + (1 if ch == "/" else 2), delim)
+            i += 1
+            while i < n and script[i] in "IM":
+                i += 1
+            continue
+        if ch in "sy":
+            if i + 1 >= n:
+                return "incomplete sed command"
+            delim = script[i + 1]
+            j = _sed_skip_regex(script, i + 2, delim)
+            j = _sed_skip_regex(script, j + 1, delim)
+            flags_start = j + 1
+            k = flags_start
+            while k < n and script[k] not in ";\n}":
+                k += 1
+            flags = script[flags_start:k]
+            if ch == "s" and ("e" in flags or "w" in flags or "W" in flags):
+                return f"sed s///{flags.strip()} runs or writes"
+            i = k
+            continue
+        if ch in "aic":
+            i = script.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        if ch in "btT:rR#":
+            end = script.find("\n", i)
+            if ch in "btT":
+                semi = script.find(";", i)
+                end = semi if semi >= 0 and (end < 0 or semi < end) else end
+            i = n if end < 0 else end
+            continue
+        if ch in "ewWv":
+            return f"sed command {ch!r} runs or writes"
+        if ch in _SED_SAFE_COMMANDS:
+            i += 1
+            continue
+        return f"sed command {ch!r} not understood"
+    return None
+
+
+def _sed_skip_regex(script: str, i: int, delim: str) -> int:
+    """Index of the next unescaped ``delim`` from ``i`` (len(script) if none)."""
+    while i < len(script):
+        if script[i] == "\\":
+            i += 2
+            continue
+        if script[i] == delim:
+            return i
+        i += 1
+    return len(script)
+
+
+def sed_scripts(argv: list[str]) -> tuple[list[str], str | None]:
+    """The scripts of a sed argv, or a reason they cannot be known (-f FILE)."""
+    scripts: list[str] = []
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-e", "--expression") and i + 1 < len(args):
+            scripts.append(args[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--expression="):
+            scripts.append(arg.split("=", 1)[1])
+        elif arg in ("-f", "--file") or arg.startswith("--file="):
+            return scripts, "sed -f runs a script from a file"
+        elif arg.startswith("-e") and len(arg) > 2:
+            scripts.append(arg[2:])
+        i += 1
+    if not scripts:
+        rest = operands(args)
+        if rest:
+            scripts.append(rest[0])
+    return scripts, None
+
+
+def _sed(argv: list[str]) -> str | None:
+    if has_option(argv[1:], "i", ("in-place",)) or any(
+        a.startswith("-") and not a.startswith("--") and "i" in a[1:] for a in argv[1:]
+    ):
+        return "sed -i edits files"
+    scripts, problem = sed_scripts(argv)
+    if problem:
+        return problem
+    for script in scripts:
+        problem = sed_script_problem(script)
+        if problem:
+            return problem
+    return None
+
+
+def _awk(argv: list[str]) -> str | None:
+    from security.checks.code import awk_program, awk_program_is_safe
+
+    program, reason = awk_program(argv)
+    if program is None:
+        return reason
+    return None if awk_program_is_safe(program) else "awk program runs or writes"
+
+
+def _xxd(argv: list[str]) -> str | None:
+    return "xxd with an output file" if len(operands(argv[1:])) > 1 else None
+
+
+def _read(argv: list[str]) -> str | None:
+    names = [a for a in argv[1:] if not a.startswith("-")]
+    sensitive = {"PATH", "IFS", "LD_PRELOAD", "BASH_ENV", "ENV", "PROMPT_COMMAND"}
+    return "read into a sensitive variable" if sensitive & set(names) else None
+
+
+READ_ONLY: dict[str, ReadOnlySpec] = {
+    **{
+        name: _spec()
+        for name in _words(
+            """
+            cat ls dir vdir pwd echo true false : test [ basename dirname realpath wc nl od
+            hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum
+            column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
+            uname uptime nproc locale strings cut tr diff cmp comm stat du df free ps grep
+            egrep fgrep jq head cd pushd popd dirs whereis getconf arch hostname tty printf
+            tsort numfmt pr look zcat zgrep bzcat xzcat lsof pgrep pidof lscpu lsblk lsmem lsns
+            tput factor expr sleep wait logname users who w last cal ncal diff3 sdiff md5
+            shasum base32 basenc ptx
+            """
+        )
+    },
+    "ls": _spec(),
+    "printf": _spec("v"),
+    "file": _spec("C", "compile"),
+    "tree": _spec("o"),
+    "rg": _spec("z", "pre pre-glob search-zip"),
+    "sort": _spec("oT", "output compress-program temporary-directory"),
+    "uniq": _spec(max_operands=1),
+    "tail": _spec("fF", "follow retry"),
+    "date": _spec("s", "set"),
+    "hostname": _spec("bFi", "boot file"),
+    "xxd": _spec("r", "revert", test=_xxd),
+    "base64": _spec(max_operands=1),
+    "find": _spec(test=_find),
+    "sed": _spec(test=_sed),
+    "awk": _spec(test=_awk),
+    "gawk": _spec(test=_awk),
+    "mawk": _spec(test=_awk),
+    "git": _spec(test=_git),
+    "read": _spec(test=_read),
+    "xargs": _spec(),  # runs its command, which is checked on its own
+    "timeout": _spec(),  # likewise for the wrappers below
+    "nice": _spec(),
+    "stdbuf": _spec(),
+    "command": _spec(),
+    "builtin": _spec(),
+    "exec": _spec(),
+    "time": _spec("o", "output"),
+}
+
+# Wrappers are read-only only when the analyzer found what they run.
+DELEGATING = frozenset(
+    {"xargs", "timeout", "nice", "stdbuf", "command", "builtin", "exec", "time", "env"}
+)
+
+
+def check_spec(spec: ReadOnlySpec, argv: list[str]) -> str | None:
+    args = argv[1:]
+    found = has_option(args, spec.forbidden_short, spec.forbidden_long)
+    if found:
+        return f"{argv[0]} {found}"
+    if spec.max_operands is not None and len(operands(args)) > spec.max_operands:
+        return f"{argv[0]} with {len(operands(args))} operands writes a file"
+    return spec.test(argv) if spec.test else None
+
+
+# Toolchains whose `--version` only prints (asked for alone, nothing else).
+VERSION_QUERIES = frozenset(
+    _words(
+        """
+        python python3 python2 pypy3 node nodejs npm npx pnpm yarn bun deno pip pip3 uv
+        poetry go cargo rustc rustup java javac gcc g++ cc clang clang++ make cmake ninja
+        ruby gem perl php tsc bash zsh dash git rg jq gawk awk sed grep tar gzip
+        pytest mypy ruff black flake8 eslint prettier
+        """
+    )
+)
+
+
+def read_only_problem(argv: list[str]) -> str | None:
+    """None if this argv is proven read-only; otherwise why not."""
+    if not argv:
+        return None
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in VERSION_QUERIES and "/" not in argv[0] and argv[1:] in (["--version"], ["-V"]):
+        return None
+    spec = READ_ONLY.get(name)
+    if spec is None:
+        return f"{name} is not in the read-only knowledge base"
+    return check_spec(spec, [name, *argv[1:]])
+
+
+_KNOWN_EXTRA = frozenset(
+    _words(
+        """
+        rm mv cp dd ln chmod chown mkdir rmdir touch tee curl wget nc ssh scp sudo su sh
+        bash zsh python python3 perl ruby node npm pip make kill eval source env export set
+        unset alias cd exit return shift trap
+        """
+    )
+)
+
+
+def is_known_command(name: str) -> bool:
+    """A name a function must not shadow."""
+    return name in READ_ONLY or name in _KNOWN_EXTRA or bool(re.fullmatch(r"\[+", name))

@@ -1,0 +1,120 @@
+"""Policies: which findings a deployment tolerates, and user rules by command prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from security.verdict import Decision
+
+Shell = Literal["any", "bash", "sh", "zsh"]
+
+
+class PolicyError(ValueError):
+    """A policy name or file that cannot be used; the message says why."""
+
+
+class Rule(BaseModel):
+    """Allow, ask or deny commands whose parsed argv starts with ``prefix``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefix: list[str] = Field(min_length=1)
+    decision: Decision
+
+    def matches(self, argv: list[str]) -> bool:
+        if len(argv) < len(self.prefix):
+            return False
+        name = argv[0].rsplit("/", 1)[-1] if "/" not in self.prefix[0] else argv[0]
+        return [name, *argv[1 : len(self.prefix)]] == self.prefix
+
+
+class Policy(BaseModel):
+    """How findings turn into decisions for one kind of deployment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = "custom"
+    description: str = ""
+    shell: Shell = Field("any", description="the shell that runs lines; any = assume the worst")
+    workspace: str = "/workspace"
+    overrides: dict[str, Literal["allow", "deny"]] = Field(
+        default_factory=dict,
+        description="what an `ask` from a check becomes (a `deny` always stays)",
+    )
+    headless: bool = Field(False, description="nobody can answer: every ask becomes deny")
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("overrides")
+    @classmethod
+    def _structural_stays_closed(cls, value: dict[str, str]) -> dict[str, str]:
+        from security.checks import REGISTRY
+
+        for check_id, decision in value.items():
+            if check_id not in REGISTRY:
+                raise ValueError(f"unknown check {check_id}")
+            if decision == "allow" and REGISTRY[check_id].structural:
+                raise ValueError(f"{check_id} is structural: it cannot be relaxed to allow")
+        return value
+
+    @classmethod
+    def load(cls, name_or_path: str) -> Policy:
+        """A preset by name (read-only, dev, ci-untrusted) or a YAML file."""
+        if name_or_path in PRESETS:
+            return PRESETS[name_or_path]
+        path = Path(name_or_path)
+        if not path.is_file():
+            known = ", ".join(PRESETS)
+            raise PolicyError(
+                f"no policy named {name_or_path!r} (presets: {known}; or a YAML file)"
+            )
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise PolicyError(f"{path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PolicyError(f"{path}: a policy is a mapping")
+        base = data.pop("extends", None)
+        if base is not None:
+            parent = cls.load(str(base)).model_dump()
+            parent["rules"] = [*parent["rules"], *data.pop("rules", [])]
+            parent["overrides"] = {**parent["overrides"], **data.pop("overrides", {})}
+            data = {**parent, "name": path.stem, **data}
+        try:
+            return cls.model_validate({"name": path.stem, **data})
+        except ValidationError as exc:
+            raise PolicyError(f"{path}: {exc}") from exc
+
+
+# Checks whose `ask` the dev preset allows: writing and running the project's own
+# code inside the sandbox. Network, privilege, writes outside the workspace,
+# secrets, installs and history rewriting still ask or deny.
+_DEV_RELAXED = ("S17", "S18", "S20", "S21", "S24", "S34", "S37")
+
+PRESETS: dict[str, Policy] = {}
+
+
+def _presets() -> None:
+    PRESETS["read-only"] = Policy(
+        name="read-only",
+        description="allow only what is proven read-only; deny the destructive; ask the rest",
+    )
+    dev = Policy(
+        name="dev",
+        description="inside the sandbox: edit the workspace, build and test the project",
+        overrides=dict.fromkeys(_DEV_RELAXED, "allow"),
+    )
+    PRESETS["dev"] = dev
+    PRESETS["ci-untrusted"] = dev.model_copy(
+        update={
+            "name": "ci-untrusted",
+            "headless": True,
+            "description": "dev, with nobody to ask: every ask is a deny",
+        }
+    )
+
+
+_presets()

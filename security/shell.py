@@ -1,0 +1,289 @@
+"""Parse a command line with bashlex and flatten it into the simple commands it runs.
+
+The walk visits every place a command can hide: lists, pipelines, subshells,
+groups, loops, conditionals, function bodies, and command or process
+substitutions in words, assignments and redirections. What bashlex cannot parse
+raises `ShellSyntaxError`; the analyzer turns that into a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import bashlex
+import bashlex.errors
+
+from security.watchdog import BudgetExceeded, time_budget
+from security.wordscan import WordScan, scan_word
+
+
+class ShellSyntaxError(Exception):
+    """bashlex could not parse the line (or a shell string nested in it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    raw: str
+    scan: WordScan
+    parsed: str  # bashlex's value after quote removal
+    parts: frozenset[str]  # bashlex node kinds inside: parameter, commandsubstitution, ...
+    start: int = 0
+
+    @property
+    def value(self) -> str:
+        return self.scan.value
+
+    @property
+    def literal(self) -> bool:
+        """Expands to exactly ``value``: no expansion, glob, brace or tilde."""
+        scan = self.scan
+        return not (
+            self.parts
+            or scan.expands
+            or scan.locale
+            or "*" in scan.unquoted
+            or "?" in scan.unquoted
+            or ("[" in scan.unquoted and "]" in scan.unquoted)
+            or ("{" in scan.unquoted and "}" in scan.unquoted)
+            or (self.raw.startswith("~"))
+        )
+
+    @classmethod
+    def synthetic(cls, text: str) -> Word:
+        """A word that came from an already quote-removed value (an unwrapped argv)."""
+        return cls(raw=text, scan=scan_word(_quote(text)), parsed=text, parts=frozenset())
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    op: str  # '>', '>>', '<', '<<', '<<-', '<<<', '>&', '<&', '&>', '>|', '<>'
+    fd: int | None
+    target: Word | None  # None when the target is a file descriptor number
+    target_fd: int | None = None
+    heredoc: str | None = None
+    heredoc_expands: bool = False  # unquoted delimiter: the body undergoes expansion
+
+    @property
+    def writes(self) -> bool:
+        return self.op in {">", ">>", "&>", "&>>", ">|", "<>"} or (
+            self.op == ">&" and self.target is not None
+        )
+
+
+@dataclass(slots=True)
+class Command:
+    """One simple command, wherever it was found."""
+
+    words: list[Word]
+    assignments: list[Word] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+    origin: str = "line"  # where it came from: line, substitution, sh -c, find -exec, ...
+    depth: int = 0  # nesting depth of shell strings (sh -c, eval) around it
+    background: bool = False
+    piped_stdin: bool = False  # its stdin is the output of a previous pipeline stage
+    wrapped: bool = False  # unwrapped from another command's arguments (env, timeout, ...)
+
+    @property
+    def argv(self) -> list[str]:
+        return [w.value for w in self.words]
+
+    @property
+    def name(self) -> str:
+        return self.words[0].value if self.words else ""
+
+    @property
+    def base_name(self) -> str:
+        """The command name without its directory: ``/usr/bin/curl`` -> ``curl``."""
+        return self.name.rsplit("/", 1)[-1]
+
+
+@dataclass(slots=True)
+class ParsedLine:
+    commands: list[Command]
+    functions: list[tuple[str, int]]  # (name, index of the first command of its body)
+    hidden: list[str]  # substitutions found where bashlex does not look (reasons)
+    nodes: list[Any]  # bashlex trees, for the parser differential
+
+
+PARSE_BUDGET_S = 0.075  # bashlex has loops that never end; past this the line is unparseable
+# bashlex expands ${ even inside single quotes and never returns when the brace is
+# not closed there (`x'${a'`): such lines are refused before it sees them.
+_LOOPING_BRACE = re.compile(r"'[^']*\$\{[^'}]*'")
+_QUOTED_HEREDOC = re.compile(r"<<(-?)([ \t]*)(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\(\w+))")
+
+
+def _blank_heredoc_quotes(line: str) -> tuple[str, set[int]]:
+    """bashlex rejects quoted here-document delimiters (<<'EOF'); blank the quotes.
+
+    The spelling keeps its length, so positions still point into the original line.
+    Returns the new text and the offsets of the heredoc operators whose delimiter was
+    quoted (their bodies do not expand).
+    """
+    quoted_at: set[int] = set()
+
+    def blank(match: re.Match[str]) -> str:
+        quoted_at.add(match.start())
+        text = match.group(0)
+        return text[:2] + re.sub(r"['\"\\]", " ", text[2:])
+
+    return _QUOTED_HEREDOC.sub(blank, line), quoted_at
+
+
+def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
+    """Parse ``line`` and return every simple command in it (not yet unwrapped)."""
+    if _LOOPING_BRACE.search(line):
+        raise ShellSyntaxError("an unclosed ${ inside single quotes (bashlex loops on it)")
+    text, quoted_heredocs = line, set[int]()
+    try:
+        nodes = _bashlex_parse(text)
+    except bashlex.errors.ParsingError as exc:
+        if "here-document" not in str(exc) or not _QUOTED_HEREDOC.search(line):
+            raise ShellSyntaxError(_describe(exc)) from exc
+        text, quoted_heredocs = _blank_heredoc_quotes(line)
+        try:
+            nodes = _bashlex_parse(text)
+        except Exception as retry_exc:  # any failure means "cannot parse"
+            raise ShellSyntaxError(_describe(retry_exc)) from retry_exc
+    except (NotImplementedError, AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise ShellSyntaxError(_describe(exc)) from exc
+    except RecursionError as exc:
+        raise ShellSyntaxError("nested too deeply to parse") from exc
+    except BudgetExceeded as exc:
+        raise ShellSyntaxError(f"bashlex did not finish in {PARSE_BUDGET_S * 1000:.0f} ms") from exc
+    walker = _Walker(line, origin, depth, quoted_heredocs)
+    try:
+        for node in nodes:
+            walker.visit(node)
+    except RecursionError as exc:
+        raise ShellSyntaxError("nested too deeply to analyze") from exc
+    return ParsedLine(walker.commands, walker.functions, walker.hidden, nodes)
+
+
+def _bashlex_parse(text: str) -> list[Any]:
+    with time_budget(PARSE_BUDGET_S):
+        return list(bashlex.parse(text))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return f"bashlex does not support {exc or 'this construct'}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Walker:
+    def __init__(self, line: str, origin: str, depth: int, quoted_heredocs: set[int]) -> None:
+        self.line = line
+        self.origin = origin
+        self.depth = depth
+        self.quoted_heredocs = quoted_heredocs
+        self.commands: list[Command] = []
+        self.functions: list[tuple[str, int]] = []
+        self.hidden: list[str] = []
+
+    # -- structure ------------------------------------------------------------------
+
+    def visit(
+        self, node: Any, origin: str | None = None, background: bool = False, piped: bool = False
+    ) -> None:
+        origin = origin or self.origin
+        kind = node.kind
+        if kind == "command":
+            self._command(node, origin, background, piped)
+        elif kind == "list":
+            parts = node.parts
+            for i, part in enumerate(parts):
+                if part.kind == "operator":
+                    continue
+                follows = parts[i + 1] if i + 1 < len(parts) else None
+                in_background = background or (
+                    follows is not None and follows.kind == "operator" and follows.op == "&"
+                )
+                self.visit(part, origin, in_background, piped)
+        elif kind == "pipeline":
+            stage = 0
+            for part in node.parts:
+                if part.kind in ("pipe", "reservedword"):
+                    continue
+                self.visit(part, origin, background, piped or stage > 0)
+                stage += 1
+        elif kind == "compound":
+            for part in node.list:
+                self.visit(part, origin, background, piped)
+            for redirect in getattr(node, "redirects", []):
+                self._redirect_parts(redirect, origin)
+        elif kind in ("if", "while", "until", "for"):
+            for part in node.parts:
+                if part.kind == "word":  # for-loop items: only their substitutions run
+                    self._word_parts(part, origin)
+                else:
+                    self.visit(part, origin, background, piped)
+        elif kind == "function":
+            self.functions.append((node.name.word, len(self.commands)))
+            self.visit(node.body, "function", background, piped)
+        elif kind in ("reservedword", "operator", "pipe"):
+            return
+        elif kind == "word":
+            self._word_parts(node, origin)
+        else:
+            raise ShellSyntaxError(f"unexpected bashlex node {kind!r}")
+
+    def _command(self, node: Any, origin: str, background: bool, piped: bool) -> None:
+        command = Command(
+            words=[], origin=origin, depth=self.depth, background=background, piped_stdin=piped
+        )
+        self.commands.append(command)
+        for part in node.parts:
+            if part.kind == "word":
+                command.words.append(self._word(part))
+                self._word_parts(part, "substitution")
+            elif part.kind == "assignment":
+                command.assignments.append(self._word(part))
+                self._word_parts(part, "substitution")
+            elif part.kind == "redirect":
+                command.redirects.append(self._redirect(part))
+                self._redirect_parts(part, "substitution")
+            else:
+                raise ShellSyntaxError(f"unexpected {part.kind!r} in a command")
+
+    # -- words ------------------------------------------------------------------------
+
+    def _word(self, node: Any) -> Word:
+        start, end = node.pos
+        raw = self.line[start:end]
+        kinds = frozenset(p.kind for p in getattr(node, "parts", []))
+        return Word(raw=raw, scan=scan_word(raw), parsed=node.word, parts=kinds, start=start)
+
+    def _word_parts(self, node: Any, origin: str) -> None:
+        for part in getattr(node, "parts", []):
+            if part.kind in ("commandsubstitution", "processsubstitution"):
+                self.visit(part.command, origin)
+            elif part.kind == "parameter":
+                value = getattr(part, "value", "") or ""
+                if "$(" in value or "`" in value or "<(" in value or ">(" in value:
+                    self.hidden.append(f"substitution inside ${{{value}}}")
+
+    def _redirect(self, node: Any) -> Redirect:
+        target = node.output
+        fd = node.input if isinstance(getattr(node, "input", None), int) else None
+        heredoc = getattr(node, "heredoc", None)
+        body = heredoc.value if heredoc is not None else None
+        if body is not None and "\n" in body:
+            body = body.rsplit("\n", 1)[0]  # bashlex keeps the closing delimiter line
+        elif body is not None:
+            body = ""
+        if isinstance(target, int):
+            return Redirect(op=node.type, fd=fd, target=None, target_fd=target)
+        expands = heredoc is not None and node.pos[0] not in self.quoted_heredocs
+        return Redirect(
+            op=node.type, fd=fd, target=self._word(target), heredoc=body, heredoc_expands=expands
+        )
+
+    def _redirect_parts(self, node: Any, origin: str) -> None:
+        if not isinstance(node.output, int):
+            self._word_parts(node.output, origin)

@@ -1,0 +1,96 @@
+"""Policies: presets, YAML files, user rules and what they can never do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from security import Decision, Policy, PolicyError, Rule, analyze
+
+
+def decide(command: str, policy: Policy | str = "read-only") -> Decision:
+    return analyze(command, Policy.load(policy) if isinstance(policy, str) else policy).decision
+
+
+@pytest.mark.parametrize(
+    ("command", "read_only", "dev", "ci"),
+    [
+        ("ls -la", "allow", "allow", "allow"),
+        ("echo x > notes.txt", "ask", "allow", "allow"),
+        ("python3 -m pytest -q", "ask", "allow", "allow"),
+        ("make build", "ask", "allow", "allow"),
+        ("sed -i s/a/b/ f.py", "ask", "allow", "allow"),
+        ("curl https://example.com", "ask", "ask", "deny"),
+        ("pip install requests", "ask", "ask", "deny"),
+        ("cp x /opt/tool/x", "ask", "ask", "deny"),
+        ("cp x /usr/local/bin/x", "deny", "deny", "deny"),
+        ("git commit --amend", "ask", "ask", "deny"),
+        ("sudo ls", "deny", "deny", "deny"),
+        ("rm -rf ~", "deny", "deny", "deny"),
+        ("[[ -f x ]]", "ask", "ask", "deny"),
+    ],
+)
+def test_presets(command: str, read_only: str, dev: str, ci: str) -> None:
+    assert [decide(command, p) for p in ("read-only", "dev", "ci-untrusted")] == [
+        read_only,
+        dev,
+        ci,
+    ]
+
+
+def test_rules_match_parsed_argv_not_raw_text() -> None:
+    policy = Policy(rules=[Rule(prefix=["npm", "test"], decision=Decision.ALLOW)])
+    assert decide("npm test", policy) is Decision.ALLOW
+    assert decide("npm   'test'", policy) is Decision.ALLOW  # same argv, other spelling
+    assert decide('"npm" test', policy) is Decision.ASK  # a quoted name stays structural
+    assert decide("npm test; curl x", policy) is Decision.ASK
+    assert decide("npm testing", policy) is Decision.ASK
+
+
+def test_deny_rule_wins_over_allow_rule() -> None:
+    policy = Policy(
+        rules=[
+            Rule(prefix=["git"], decision=Decision.ALLOW),
+            Rule(prefix=["git", "push"], decision=Decision.DENY),
+        ]
+    )
+    assert decide("git fetch", policy) is Decision.ALLOW
+    assert decide("git push origin main", policy) is Decision.DENY
+
+
+def test_allow_rule_never_clears_a_structural_finding() -> None:
+    policy = Policy(rules=[Rule(prefix=["echo"], decision=Decision.ALLOW)])
+    assert decide("echo ${x:-$(id)}", policy) is Decision.ASK
+    assert decide("\\echo hi", policy) is Decision.ASK
+
+
+def test_structural_checks_cannot_be_relaxed() -> None:
+    with pytest.raises(ValueError, match="structural"):
+        Policy(overrides={"S04": "allow"})
+    with pytest.raises(ValueError, match="unknown check"):
+        Policy(overrides={"S99": "allow"})
+
+
+def test_zsh_checks_only_when_zsh_may_run_the_line() -> None:
+    assert decide("ls =ls", Policy(shell="bash")) is Decision.ALLOW
+    assert decide("ls =ls", Policy(shell="zsh")) is Decision.DENY
+    assert decide("ls =ls") is Decision.DENY  # any shell: assume the worst
+
+
+def test_yaml_policy_extends_a_preset(tmp_path: Path) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text("extends: dev\nshell: bash\nrules:\n  - {prefix: [curl], decision: deny}\n")
+    policy = Policy.load(str(path))
+    assert policy.name == "team"
+    assert policy.shell == "bash"
+    assert policy.overrides["S37"] == "allow"
+    assert decide("curl x", policy) is Decision.DENY
+
+
+@pytest.mark.parametrize("text", ["- a list\n", "shell: fish\n", "rules: [{prefix: []}]\n", ":"])
+def test_bad_yaml_is_a_policy_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError):
+        Policy.load(str(path))
