@@ -28,11 +28,24 @@ _BASHLEX_CHILDREN = ("parts", "list", "command", "output", "heredoc", "redirects
 # `[`, `-f`, `x`, `]`; tree-sitter builds a test_command with an expression tree. These
 # node types are one shell word each when met while flattening that tree.
 _TEST_WORDS = frozenset(
-    {"word", "string", "raw_string", "ansi_c_string", "translated_string", "number",
-     "concatenation", "simple_expansion", "expansion", "command_substitution",
-     "process_substitution", "arithmetic_expansion", "test_operator", "regex",
-     "extglob_pattern"}
-)  # fmt: skip
+    {
+        "word",
+        "string",
+        "raw_string",
+        "ansi_c_string",
+        "translated_string",
+        "number",
+        "concatenation",
+        "simple_expansion",
+        "expansion",
+        "command_substitution",
+        "process_substitution",
+        "arithmetic_expansion",
+        "test_operator",
+        "regex",
+        "extglob_pattern",
+    }
+)
 
 
 def bashlex_shapes(line: str, nodes: list[Any]) -> list[CommandShape]:

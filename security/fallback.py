@@ -17,8 +17,15 @@ from security.shell import Command, Redirect, Word
 from security.wordscan import scan_word
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
-_SUBSTITUTIONS = frozenset({"command_substitution", "process_substitution", "expansion",
-                            "simple_expansion", "arithmetic_expansion"})  # fmt: skip
+_SUBSTITUTIONS = frozenset(
+    {
+        "command_substitution",
+        "process_substitution",
+        "expansion",
+        "simple_expansion",
+        "arithmetic_expansion",
+    }
+)
 MAX_NODES = 20_000
 
 
@@ -68,12 +75,19 @@ def _command(node: Any, source: bytes) -> Command:
         elif child.type == "variable_assignment":
             assignments.append(_word(child, source))
     parent = node.parent
-    redirects = _redirects(parent, source) if parent is not None and (
-        parent.type == "redirected_statement"
-    ) else []  # fmt: skip
+    redirects = (
+        _redirects(parent, source)
+        if parent is not None and (parent.type == "redirected_statement")
+        else []
+    )
     piped = parent is not None and parent.type == "pipeline" and parent.children[0] != node
-    return Command(words=words, assignments=assignments, redirects=redirects, origin="fallback",
-                   piped_stdin=piped)  # fmt: skip
+    return Command(
+        words=words,
+        assignments=assignments,
+        redirects=redirects,
+        origin="fallback",
+        piped_stdin=piped,
+    )
 
 
 def _redirects(statement: Any, source: bytes) -> list[Redirect]:

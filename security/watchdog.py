@@ -33,8 +33,9 @@ class _Watchdog:
     def arm(self, seconds: float) -> int:
         with self._cond:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="budget-watchdog",
-                                                daemon=True)  # fmt: skip
+                self._thread = threading.Thread(
+                    target=self._run, name="budget-watchdog", daemon=True
+                )
                 self._thread.start()
             self._next_token += 1
             token = self._next_token
