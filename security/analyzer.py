@@ -59,7 +59,7 @@ def build_scene(line: str) -> Scene:
         scene.syntax_errors.insert(0, str(exc))
         return scene
     scene = expand(parsed, line)
-    reason = differential.disagreement(line, parsed.commands)
+    reason = differential.disagreement(line, parsed.nodes)
     if reason:
         scene.differential.append(reason)
     return scene
