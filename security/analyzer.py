@@ -74,7 +74,7 @@ def _analyze(line: str, policy: Policy) -> Verdict:
         if ctx.zsh_possible or check.id not in ZSH_ONLY
         for hit in _run(check, scene, ctx)
     ]
-    findings = _apply_rules(findings, scene, policy)
+    findings = sorted(_apply_rules(findings, scene, policy), key=lambda f: f.check)
     decision = strictest([f.decision for f in findings])
     risk = highest([f.risk for f in findings]) if findings else Risk.LOW
     return Verdict(
