@@ -1,0 +1,521 @@
+"""In-container exec agent: runs commands for the host over one stdin/stdout channel.
+
+It is the container's main process (a child of tini) and is shipped as
+``python3 -c "<source>"``, so it is one standard-library-only file that runs on
+Python 3.8+ and never writes files.  The host imports the same module for the codec;
+importing it has no side effects.
+
+Wire format, both directions: a 4-byte big-endian length N, then N bytes holding a
+UTF-8 JSON object (the header) terminated by ``\\n`` and followed by raw payload bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import math
+import os
+import platform
+import signal
+import struct
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 16 * 1024 * 1024  # largest frame body accepted or produced
+KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when an exec times out
+DRAIN_GRACE = 0.2  # seconds the pipes may stay open once the main process exited
+SHUTDOWN_GRACE = 1.0  # seconds to let killed execs report before the agent exits
+DEFAULT_MAX_OUTPUT = 1024 * 1024
+DEFAULT_CHUNK = 64 * 1024
+MAX_CHUNK = 1024 * 1024
+READ_SIZE = 64 * 1024
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+STREAMS = ("stdout", "stderr")
+
+
+class ProtocolError(Exception):
+    """The byte stream is not a valid sequence of frames."""
+
+
+class BadRequest(Exception):
+    """A well-framed request that cannot be served; answered with an error frame."""
+
+
+def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
+    """Serialize one frame: length prefix, one-line JSON header, raw payload."""
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n"
+    size = len(head) + len(payload)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+    return b"".join((struct.pack(">I", size), head, payload))
+
+
+class FrameDecoder:
+    """Incremental decoder: feed it bytes as they arrive, get back complete frames."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self._buf = bytearray()
+        self._max = max_frame
+
+    def feed(self, data: bytes) -> list[tuple[dict[str, Any], bytes]]:
+        """Buffer ``data`` and return every ``(header, payload)`` now complete."""
+        buf = self._buf
+        buf += data
+        frames: list[tuple[dict[str, Any], bytes]] = []
+        pos = 0
+        while len(buf) - pos >= 4:
+            (size,) = struct.unpack_from(">I", buf, pos)
+            if size > self._max:
+                raise ProtocolError(f"frame of {size} bytes exceeds the {self._max}-byte limit")
+            end = pos + 4 + size
+            if len(buf) < end:
+                break
+            newline = buf.find(b"\n", pos + 4, end)
+            if newline < 0:
+                raise ProtocolError("frame header is not terminated by a newline")
+            try:
+                header = json.loads(bytes(buf[pos + 4 : newline]).decode("utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise ProtocolError(f"frame header is not valid JSON: {exc}") from None
+            if not isinstance(header, dict):
+                raise ProtocolError("frame header is not a JSON object")
+            frames.append((header, bytes(buf[newline + 1 : end])))
+            pos = end
+        del buf[:pos]
+        return frames
+
+
+def _oom_kills() -> int | None:
+    """The cgroup's OOM-kill counter, or None when no counter is readable."""
+    for path in OOM_COUNTERS:
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+    return None
+
+
+def _exit_frame(xid: int, returncode: int, **extra: Any) -> dict[str, Any]:
+    """An exit header; ``extra`` overrides the defaults of an exec that never ran."""
+    frame: dict[str, Any] = {
+        "type": "exit",
+        "id": xid,
+        "exit_code": returncode if returncode >= 0 else None,
+        "signal": -returncode if returncode < 0 else None,
+        "timed_out": False,
+        "oom_killed": False,
+        "duration": 0.0,
+        "stdout_bytes": 0,
+        "stderr_bytes": 0,
+        "dropped": {"stdout": 0, "stderr": 0},
+    }
+    frame.update(extra)
+    return frame
+
+
+async def _all_done(futures: list[asyncio.Future[Any]], timeout: float | None) -> bool:
+    """Wait up to ``timeout`` seconds (None: forever) for all futures; True if they are."""
+    if not futures:
+        return True
+    _, pending = await asyncio.wait(futures, timeout=timeout)
+    return not pending
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_field(req: dict[str, Any], key: str, default: int, minimum: int) -> int:
+    value = req.get(key)
+    if value is None:
+        return default
+    if not _is_int(value) or value < minimum:
+        raise BadRequest(f"{key} must be an integer >= {minimum}")
+    return int(value)
+
+
+class _Channel(asyncio.Protocol):
+    """The single writer of the host channel; whole frames go out in order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.WriteTransport | None = None
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self._paused = False
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused and not self.lost.done()
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        """Queue one frame (never blocks); dropped once the host is gone."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(encode_frame(header, payload))
+
+    async def drain(self) -> None:
+        """Wait while the host is not keeping up, so output is not buffered without bound."""
+        while self._paused and not self.lost.done():
+            waiter = self.loop.create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+
+class _PipeReader(asyncio.StreamReaderProtocol):
+    """Feeds a StreamReader and resolves ``closed`` once the pipe's write end is gone."""
+
+    def __init__(self, reader: asyncio.StreamReader, closed: asyncio.Future[None]) -> None:
+        super().__init__(reader)
+        self.closed = closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class _Exec:
+    """One spawned command: its process group, output pumps and exit report."""
+
+    def __init__(
+        self, agent: Agent, xid: int, proc: subprocess.Popen[bytes], req: dict[str, Any]
+    ) -> None:
+        self.agent = agent
+        self.xid = xid
+        self.proc = proc
+        self.timeout: float | None = req["timeout"]
+        self.max_output: int = req["max_output"]
+        self.chunk: int = req["chunk"]
+        self.began: float = req["began"]
+        self.oom_before: int | None = req["oom_before"]
+        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.readers: dict[str, asyncio.StreamReader] = {}
+        self.pipes: list[asyncio.BaseTransport] = []
+        self.closed: list[asyncio.Future[Any]] = []
+        self.stdin: asyncio.WriteTransport | None = None
+        self.sent = dict.fromkeys(STREAMS, 0)
+        self.dropped = dict.fromkeys(STREAMS, 0)
+
+    async def connect(self) -> None:
+        """Attach the child's pipes to the event loop."""
+        loop = asyncio.get_running_loop()
+        for name, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
+            reader = asyncio.StreamReader(limit=self.chunk)
+            closed: asyncio.Future[None] = loop.create_future()
+            factory = functools.partial(_PipeReader, reader, closed)
+            transport, _ = await loop.connect_read_pipe(factory, pipe)
+            self.readers[name] = reader
+            self.pipes.append(transport)
+            self.closed.append(closed)
+        if self.proc.stdin is not None:
+            self.stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, self.proc.stdin)
+
+    def kill(self, sig: int) -> None:
+        """Signal the exec's whole process group (a no-op once it is empty)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def write_stdin(self, data: bytes) -> None:
+        """Queue bytes for the child's stdin (the host paces what it sends)."""
+        if self.proc.stdin is None:
+            raise BadRequest(f"exec {self.xid} was started without stdin")
+        if self.stdin is not None and not self.stdin.is_closing():
+            self.stdin.write(data)
+
+    def close_stdin(self) -> None:
+        if self.stdin is not None:
+            self.stdin.close()
+
+    async def run(self) -> None:
+        """Forward output, enforce the timeout, then report exactly one exit frame."""
+        pumps = [asyncio.ensure_future(self._pump(s, r)) for s, r in self.readers.items()]
+        try:
+            timed_out = not await _all_done([self.exited], self.timeout)
+            if timed_out:
+                self.kill(signal.SIGTERM)
+                if not await _all_done([self.exited], KILL_GRACE):
+                    self.kill(signal.SIGKILL)
+                    await self.exited
+                self.kill(signal.SIGKILL)  # anything in the group that ignored SIGTERM
+            duration = time.monotonic() - self.began
+            await self._wait_pipes()
+            await asyncio.gather(*pumps)
+        finally:
+            self.agent.execs.pop(self.xid, None)
+            for pipe in self.pipes:
+                pipe.close()
+            self.close_stdin()
+        returncode = self.exited.result()
+        oom_after = _oom_kills()
+        oom = (
+            returncode == -signal.SIGKILL
+            and self.oom_before is not None
+            and oom_after is not None
+            and oom_after > self.oom_before
+        )
+        frame = _exit_frame(
+            self.xid,
+            returncode,
+            timed_out=timed_out,
+            oom_killed=oom,
+            duration=round(duration, 6),
+            stdout_bytes=self.sent["stdout"],
+            stderr_bytes=self.sent["stderr"],
+            dropped=dict(self.dropped),
+        )
+        self.agent.chan.send(frame)
+
+    async def _wait_pipes(self) -> None:
+        """After the main process exited: give the pipes DRAIN_GRACE, then kill the group.
+
+        A pipe still open after that is held by a process that left the group; stop
+        reading it once no output is flowing (the host being slow counts as flowing).
+        """
+        if await _all_done(self.closed, DRAIN_GRACE):
+            return
+        self.kill(signal.SIGKILL)
+        seen = -1
+        while seen != self._consumed() or self.agent.chan.paused:
+            seen = self._consumed()
+            if await _all_done(self.closed, DRAIN_GRACE):
+                return
+        for pipe in self.pipes:
+            pipe.close()
+
+    def _consumed(self) -> int:
+        return sum(self.sent.values()) + sum(self.dropped.values())
+
+    async def _pump(self, stream: str, reader: asyncio.StreamReader) -> None:
+        """Copy one stream to the host in chunks, up to max_output; then count and discard."""
+        chan = self.agent.chan
+        while True:
+            try:
+                data = await reader.read(self.chunk)
+            except Exception:  # a broken pipe ends the stream like EOF does
+                return
+            if not data:
+                return
+            room = self.max_output - self.sent[stream]
+            if room > 0:
+                part = data[:room]
+                self.sent[stream] += len(part)
+                chan.send({"type": "output", "id": self.xid, "stream": stream}, part)
+                await chan.drain()
+            if len(data) > room:
+                if self.dropped[stream] == 0:
+                    chan.send({"type": "truncated", "id": self.xid, "stream": stream})
+                self.dropped[stream] += len(data) - max(room, 0)
+
+
+class Agent:
+    """Serves exec requests read from ``in_fd`` and writes frames to ``out_fd``."""
+
+    def __init__(self, in_fd: int = 0, out_fd: int = 1) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.execs: dict[int, _Exec] = {}
+        self.tasks: set[asyncio.Future[None]] = set()
+
+    async def serve(self) -> int:
+        """Run until the channel closes or the host asks to stop; return the exit code."""
+        loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[int] = loop.create_future()
+        self.chan = _Channel(loop)
+        out = os.fdopen(self.out_fd, "wb", buffering=0)
+        await loop.connect_write_pipe(lambda: self.chan, out)
+        reader = asyncio.StreamReader(limit=READ_SIZE)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(self.in_fd, "rb", buffering=0)
+        )
+        loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._finish, 0)
+        self.chan.lost.add_done_callback(lambda _: self._finish(0))
+        self.chan.send(
+            {
+                "type": "hello",
+                "version": PROTOCOL_VERSION,
+                "pid": os.getpid(),
+                "python": platform.python_version(),
+                "uid": os.getuid(),
+            }
+        )
+        reading = asyncio.ensure_future(self._read_loop(reader))
+        code = await self.done
+        reading.cancel()
+        await self._stop_all()
+        return code
+
+    def _finish(self, code: int) -> None:
+        if not self.done.done():
+            self.done.set_result(code)
+
+    def _error(self, xid: Any, message: str) -> None:
+        self.chan.send({"type": "error", "id": xid if _is_int(xid) else None, "message": message})
+
+    def _reap(self) -> None:
+        """SIGCHLD handler: resolve the exit future of every exec whose process ended."""
+        for ex in list(self.execs.values()):
+            if not ex.exited.done():
+                returncode = ex.proc.poll()
+                if returncode is not None:
+                    ex.exited.set_result(returncode)
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        decoder = FrameDecoder()
+        while not self.done.done():
+            data = await reader.read(READ_SIZE)
+            if not data:
+                self._finish(0)  # the host went away
+                return
+            try:
+                frames = decoder.feed(data)
+            except ProtocolError as exc:
+                self._error(None, f"protocol error: {exc}")
+                self._finish(2)
+                return
+            for header, payload in frames:
+                await self._dispatch(header, payload)
+
+    async def _dispatch(self, header: dict[str, Any], payload: bytes) -> None:
+        """Serve one request; any failure becomes an error frame, never a crash."""
+        kind, xid = header.get("type"), header.get("id")
+        try:
+            if kind == "exec":
+                await self._start(header)
+            elif kind == "ping":
+                self.chan.send({"type": "pong", "id": xid})
+            elif kind == "shutdown":
+                self._finish(0)
+            elif kind in ("stdin", "stdin_close", "signal"):
+                ex = self.execs.get(xid) if _is_int(xid) else None
+                if ex is None:
+                    raise BadRequest(f"no running exec with id {xid!r}")
+                if kind == "stdin":
+                    ex.write_stdin(payload)
+                elif kind == "stdin_close":
+                    ex.close_stdin()
+                else:
+                    sig = header.get("signal")
+                    if not _is_int(sig) or not 0 < sig < signal.NSIG:
+                        raise BadRequest(f"invalid signal {sig!r}")
+                    ex.kill(sig)
+            else:
+                raise BadRequest(f"unknown frame type {kind!r}")
+        except BadRequest as exc:
+            self._error(xid, str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            self._error(xid, f"internal error: {exc!r}")
+
+    async def _start(self, req: dict[str, Any]) -> None:
+        """Validate an exec request, spawn it in its own session and start its task."""
+        xid = req.get("id")
+        if not _is_int(xid):
+            raise BadRequest("exec needs an integer id")
+        if xid in self.execs:
+            raise BadRequest(f"exec {xid} is already running")
+        argv, cwd, env = req.get("argv"), req.get("cwd"), req.get("env") or {}
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise BadRequest("argv must be a non-empty list of strings")
+        if cwd is not None and not isinstance(cwd, str):
+            raise BadRequest("cwd must be a string")
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise BadRequest("env must map strings to strings")
+        timeout = req.get("timeout")
+        if timeout is not None and not (
+            isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout >= 0
+        ):
+            raise BadRequest("timeout must be a non-negative number or null")
+        want_stdin = req.get("stdin", False)
+        if not isinstance(want_stdin, bool):
+            raise BadRequest("stdin must be a boolean")
+        opts = {
+            "timeout": None if timeout is None else float(timeout),
+            "max_output": _int_field(req, "max_output", DEFAULT_MAX_OUTPUT, 0),
+            "chunk": min(_int_field(req, "chunk", DEFAULT_CHUNK, 1), MAX_CHUNK),
+            "oom_before": _oom_kills(),
+            "began": time.monotonic(),
+        }
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if want_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env={**os.environ, **env},
+                start_new_session=True,
+                close_fds=True,
+            )
+        except (OSError, ValueError) as exc:
+            self._error(xid, f"cannot start {argv[0]!r}: {exc}")
+            self.chan.send(_exit_frame(xid, 127 if isinstance(exc, FileNotFoundError) else 126))
+            return
+        ex = _Exec(self, xid, proc, opts)
+        self.execs[xid] = ex
+        try:
+            await ex.connect()
+        except BaseException:
+            ex.kill(signal.SIGKILL)
+            self.execs.pop(xid, None)
+            raise
+        self.chan.send({"type": "started", "id": xid, "pid": proc.pid})
+        task = asyncio.ensure_future(ex.run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        self._reap()  # in case it exited before it was registered
+
+    async def _stop_all(self) -> None:
+        """Kill every exec's group, let them report briefly, then flush the channel."""
+        for ex in list(self.execs.values()):
+            ex.kill(signal.SIGKILL)
+        await _all_done(list(self.tasks), SHUTDOWN_GRACE)
+        if self.chan.transport is not None:
+            self.chan.transport.close()
+        await _all_done([self.chan.lost], SHUTDOWN_GRACE)
+
+
+def main() -> int:
+    """Serve on fds 0/1; fd 1 is then pointed at stderr so stray prints cannot corrupt frames."""
+    out_fd = os.dup(1)
+    with contextlib.suppress(OSError):
+        os.dup2(2, 1)
+    return asyncio.run(Agent(0, out_fd).serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

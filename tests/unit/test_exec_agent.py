@@ -1,0 +1,498 @@
+"""The in-container exec agent, run locally as a subprocess exactly as it is shipped."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import exec_agent
+from sandbox.exec_agent import MAX_FRAME, FrameDecoder, ProtocolError, encode_frame
+
+pytestmark = pytest.mark.timeout(30)
+
+SOURCE = Path(exec_agent.__file__).read_text()
+Frame = tuple[dict[str, Any], bytes]
+
+
+class Result:
+    """Every frame one exec produced, in arrival order."""
+
+    def __init__(self, frames: list[Frame], elapsed: float) -> None:
+        self.frames = frames
+        self.elapsed = elapsed
+        self.types = [h["type"] for h, _ in frames]
+        assert self.types.count("exit") == 1 and self.types[-1] == "exit", self.types
+        self.exit = frames[-1][0]
+
+    def stream(self, name: str) -> bytes:
+        return b"".join(p for h, p in self.frames if h["type"] == "output" and h["stream"] == name)
+
+    @property
+    def stdout(self) -> bytes:
+        return self.stream("stdout")
+
+    @property
+    def stderr(self) -> bytes:
+        return self.stream("stderr")
+
+    def header(self, kind: str) -> dict[str, Any]:
+        return next(h for h, _ in self.frames if h["type"] == kind)
+
+
+class Client:
+    """A tiny host: frames go in through stdin, a thread decodes stdout into a queue."""
+
+    def __init__(self, source: str = SOURCE) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", source], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.inbox: queue.Queue[Frame | None] = queue.Queue()
+        self.stash: dict[Any, list[Frame]] = defaultdict(list)
+        self.reading = threading.Event()  # cleared: stop reading, so the agent's writes block
+        self.reading.set()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.hello = self.recv()[0]
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        decoder, fd = FrameDecoder(), self.proc.stdout.fileno()
+        try:
+            while self.reading.wait() and (data := os.read(fd, 1 << 16)):
+                for frame in decoder.feed(data):
+                    self.inbox.put(frame)
+        finally:
+            self.inbox.put(None)
+
+    def recv(self, timeout: float = 5.0) -> Frame:
+        item = self.inbox.get(timeout=timeout)
+        if item is None:
+            raise EOFError("agent closed its stdout")
+        return item
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        self.send_raw(encode_frame(header, payload))
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def start(self, xid: int, argv: list[str], **opts: Any) -> None:
+        self.send({"type": "exec", "id": xid, "argv": argv, **opts})
+
+    def next_for(self, xid: Any, timeout: float = 5.0) -> Frame:
+        """The next frame carrying ``xid``; frames of other ids are kept for later."""
+        if self.stash[xid]:
+            return self.stash[xid].pop(0)
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.recv(max(deadline - time.monotonic(), 0.001))
+            if frame[0].get("id") == xid:
+                return frame
+            self.stash[frame[0].get("id")].append(frame)
+
+    def collect(self, xid: int, timeout: float = 5.0, began: float | None = None) -> Result:
+        began = time.monotonic() if began is None else began
+        frames = [self.next_for(xid, timeout)]
+        while frames[-1][0]["type"] != "exit":
+            frames.append(self.next_for(xid, timeout))
+        return Result(frames, time.monotonic() - began)
+
+    def run(self, argv: list[str], xid: int = 1, wait: float = 5.0, **opts: Any) -> Result:
+        """Start an exec (``opts`` go into the request) and collect all its frames."""
+        began = time.monotonic()
+        self.start(xid, argv, **opts)
+        return self.collect(xid, wait, began)
+
+    def sh(self, script: str, **opts: Any) -> Result:
+        return self.run(["sh", "-c", script], **opts)
+
+    def close(self) -> int:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        self.reading.set()
+        try:
+            return self.proc.wait(timeout=5)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def agent() -> Iterator[Client]:
+    client = Client()
+    yield client
+    client.close()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (zombies count as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def gone(pid: int, within: float = 2.0) -> bool:
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def vm_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+# --- codec --------------------------------------------------------------------------
+
+
+def test_frame_round_trip_keeps_binary_payload_and_escaped_newlines() -> None:
+    header = {"type": "output", "id": 7, "text": "a\nb", "unicode": "é"}
+    payload = bytes(range(256)) + b"\n\n"
+    data = encode_frame(header, payload)
+    assert struct.unpack(">I", data[:4])[0] == len(data) - 4
+    assert FrameDecoder().feed(data) == [(header, payload)]
+
+
+def test_decoder_handles_frames_split_byte_by_byte() -> None:
+    first, second = encode_frame({"type": "a"}, b"xyz"), encode_frame({"type": "b"})
+    decoder = FrameDecoder()
+    out = [decoder.feed(first[i : i + 1]) for i in range(len(first))]
+    assert out[:-1] == [[]] * (len(first) - 1)
+    assert out[-1] == [({"type": "a"}, b"xyz")]
+    assert decoder.feed(second[:3]) == []
+    assert decoder.feed(second[3:]) == [({"type": "b"}, b"")]
+
+
+def test_decoder_handles_packed_frames_and_a_trailing_partial_one() -> None:
+    frames = [({"type": "x", "id": i}, bytes([i]) * i) for i in range(5)]
+    data = b"".join(encode_frame(h, p) for h, p in frames)
+    tail = encode_frame({"type": "tail"}, b"end")
+    decoder = FrameDecoder()
+    assert decoder.feed(data + tail[:5]) == frames
+    assert decoder.feed(tail[5:]) == [({"type": "tail"}, b"end")]
+
+
+def test_decoder_rejects_oversize_length_before_the_body_arrives() -> None:
+    with pytest.raises(ProtocolError):
+        FrameDecoder().feed(struct.pack(">I", MAX_FRAME + 1))
+    small = FrameDecoder(max_frame=20)
+    assert small.feed(encode_frame({"type": "x"}, b"a" * 7)) == [({"type": "x"}, b"a" * 7)]
+    with pytest.raises(ProtocolError):
+        small.feed(encode_frame({"type": "x"}, b"a" * 8))
+
+
+def test_encode_rejects_oversize_frames() -> None:
+    with pytest.raises(ProtocolError):
+        encode_frame({"type": "output"}, b"\0" * MAX_FRAME)
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"no newline", b"{bad json\n", b"[1, 2]\n", b'"type"\n', b"\xff\xfe{}\n"]
+)
+def test_decoder_rejects_garbage(body: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        FrameDecoder().feed(struct.pack(">I", len(body)) + body)
+
+
+def test_import_has_no_side_effects() -> None:
+    code = "import sandbox.exec_agent as m; assert m.PROTOCOL_VERSION == 1"
+    repo = Path(exec_agent.__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, stdin=subprocess.PIPE, capture_output=True
+    )
+    assert done.returncode == 0 and done.stdout == b""
+
+
+# --- the agent ----------------------------------------------------------------------
+
+
+def test_hello_describes_the_agent(agent: Client) -> None:
+    assert agent.hello == {
+        "type": "hello",
+        "version": 1,
+        "pid": agent.proc.pid,
+        "python": platform.python_version(),
+        "uid": os.getuid(),
+    }
+
+
+def test_echo_exits_zero_with_started_output_exit_in_order(agent: Client) -> None:
+    result = agent.run(["echo", "hi"], xid=7)
+    assert result.types[0] == "started" and result.header("started")["pid"] > 0
+    assert result.stdout == b"hi\n" and result.stderr == b""
+    assert result.exit["exit_code"] == 0 and result.exit["signal"] is None
+    assert result.exit["timed_out"] is False and result.exit["oom_killed"] is False
+    assert result.exit["stdout_bytes"] == 3 and result.exit["stderr_bytes"] == 0
+    assert result.exit["dropped"] == {"stdout": 0, "stderr": 0}
+    assert 0 < result.exit["duration"] < 2
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "sig"), [("exit 3", 3, None), ("kill -9 $$", None, 9), ("kill $$", None, 15)]
+)
+def test_exit_codes_and_signals(agent: Client, script: str, code: int | None, sig: int) -> None:
+    result = agent.sh(script)
+    assert (result.exit["exit_code"], result.exit["signal"]) == (code, sig)
+
+
+def test_stdout_and_stderr_are_separate(agent: Client) -> None:
+    result = agent.sh("echo out; echo err >&2; echo more")
+    assert result.stdout == b"out\nmore\n" and result.stderr == b"err\n"
+    assert result.exit["stdout_bytes"] == 9 and result.exit["stderr_bytes"] == 4
+
+
+def test_binary_and_invalid_utf8_pass_unchanged(agent: Client) -> None:
+    child = (
+        "import hashlib, os, sys; d = os.urandom(200000) + b'\\xff\\xfe\\xc3('; "
+        "sys.stderr.write(hashlib.sha256(d).hexdigest()); sys.stdout.buffer.write(d)"
+    )
+    result = agent.run([sys.executable, "-c", child])
+    assert len(result.stdout) == 200004 and result.stdout.endswith(b"\xff\xfe\xc3(")
+    assert hashlib.sha256(result.stdout).hexdigest() == result.stderr.decode()
+    assert all(len(p) <= 65536 for h, p in result.frames if h["type"] == "output")
+
+
+def test_stdin_frames_then_close_feed_cat(agent: Client) -> None:
+    agent.start(3, ["cat"], stdin=True)
+    assert agent.next_for(3)[0]["type"] == "started"
+    agent.send({"type": "stdin", "id": 3}, b"hello ")
+    agent.send({"type": "stdin", "id": 3}, b"\xffworld")
+    agent.send({"type": "stdin_close", "id": 3})
+    result = agent.collect(3)
+    assert result.stdout == b"hello \xffworld" and result.exit["exit_code"] == 0
+
+
+def test_without_stdin_the_process_sees_eof_at_once(agent: Client) -> None:
+    result = agent.run(["cat"], stdin=False)
+    assert result.stdout == b"" and result.exit["exit_code"] == 0 and result.elapsed < 1
+
+
+def test_env_is_merged_and_cwd_is_used(agent: Client, tmp_path: Path) -> None:
+    result = agent.sh(
+        'echo "$FOO|${PATH:+has-path}"; pwd -P', env={"FOO": "b a r"}, cwd=str(tmp_path)
+    )
+    assert result.stdout == f"b a r|has-path\n{tmp_path.resolve()}\n".encode()
+
+
+def test_program_not_found_gives_error_and_127(agent: Client) -> None:
+    result = agent.run(["no-such-program-for-airlock"], xid=5)
+    error = result.header("error")
+    assert result.types == ["error", "exit"]
+    assert error["id"] == 5 and "no-such-program" in error["message"]
+    assert result.exit["exit_code"] == 127 and result.exit["signal"] is None
+
+
+def test_permission_denied_gives_error_and_126(agent: Client, tmp_path: Path) -> None:
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\necho no\n")
+    script.chmod(0o644)
+    result = agent.run([str(script)])
+    assert result.types == ["error", "exit"] and result.exit["exit_code"] == 126
+
+
+def test_max_output_truncates_each_stream_and_keeps_draining(agent: Client) -> None:
+    result = agent.sh("head -c 300000 /dev/zero; printf abc >&2", max_output=1000, chunk=256)
+    outputs = [(h["stream"], len(p)) for h, p in result.frames if h["type"] == "output"]
+    assert all(size <= 256 for _, size in outputs)
+    assert result.stdout == b"\0" * 1000 and result.stderr == b"abc"
+    markers = [i for i, (h, _) in enumerate(result.frames) if h["type"] == "truncated"]
+    assert len(markers) == 1 and result.frames[markers[0]][0]["stream"] == "stdout"
+    last_stdout = max(
+        i
+        for i, (h, _) in enumerate(result.frames)
+        if h.get("stream") == "stdout" and h["type"] == "output"
+    )
+    assert last_stdout < markers[0]
+    assert result.exit["exit_code"] == 0
+    assert result.exit["stdout_bytes"] == 1000 and result.exit["stderr_bytes"] == 3
+    assert result.exit["dropped"] == {"stdout": 299000, "stderr": 0}
+
+
+def test_timeout_kills_the_whole_group_and_keeps_earlier_output(agent: Client) -> None:
+    result = agent.sh("echo before; sleep 30 & echo $!; sleep 30", timeout=0.5)
+    child = int(result.stdout.split()[1])
+    assert result.stdout.startswith(b"before\n")
+    assert result.exit["timed_out"] is True and result.exit["signal"] == signal.SIGTERM
+    assert 0.4 < result.exit["duration"] < 2 and result.elapsed < 3
+    assert gone(result.header("started")["pid"]) and gone(child)
+
+
+def test_timeout_escalates_to_sigkill_after_the_grace() -> None:
+    source = SOURCE.replace("KILL_GRACE = 2.0", "KILL_GRACE = 0.3")
+    assert source != SOURCE
+    client = Client(source)
+    try:
+        result = client.sh("trap '' TERM; echo ready; sleep 30", timeout=0.2)
+        assert result.stdout == b"ready\n" and result.exit["timed_out"] is True
+        assert result.exit["signal"] == signal.SIGKILL and result.elapsed < 2
+    finally:
+        assert client.close() == 0
+
+
+def test_background_child_holding_pipes_does_not_delay_exit(agent: Client) -> None:
+    result = agent.sh("sleep 100 & echo $!")
+    assert result.exit["exit_code"] == 0 and result.elapsed < 1
+    assert gone(int(result.stdout))  # it held our pipes, so its group was killed
+
+
+def test_background_child_with_redirected_output_is_left_running(agent: Client) -> None:
+    result = agent.sh("sleep 100 >/dev/null 2>&1 & echo $!")
+    pid = int(result.stdout)
+    try:
+        assert result.exit["exit_code"] == 0 and result.elapsed < 1
+        assert alive(pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_closed_output_but_running_process_is_waited_for(agent: Client) -> None:
+    result = agent.sh("echo early; exec >&- 2>&-; sleep 1")
+    assert result.stdout == b"early\n" and result.exit["exit_code"] == 0
+    assert 0.9 < result.elapsed < 3
+
+
+def test_concurrent_execs_are_multiplexed(agent: Client) -> None:
+    began = time.monotonic()
+    for xid in range(1, 6):
+        agent.start(xid, ["sh", "-c", f"for i in 1 2 3 4; do echo {xid}-$i; sleep 0.1; done"])
+    results = {xid: agent.collect(xid, began=began) for xid in range(1, 6)}
+    for xid, result in results.items():
+        assert result.stdout == "".join(f"{xid}-{i}\n" for i in range(1, 5)).encode()
+        assert result.exit["exit_code"] == 0
+    assert time.monotonic() - began < 1.5  # 5 x 0.4 s sequentially would be 2 s
+
+
+def test_signal_frame_cancels_a_running_exec(agent: Client) -> None:
+    agent.start(4, ["sh", "-c", "sleep 30 & wait"])
+    agent.next_for(4)
+    began = time.monotonic()
+    agent.send({"type": "signal", "id": 4, "signal": 15})
+    result = agent.collect(4)
+    assert result.exit["signal"] == 15 and time.monotonic() - began < 1
+
+
+def test_ping_pong(agent: Client) -> None:
+    agent.send({"type": "ping", "id": 42})
+    assert agent.next_for(42) == ({"type": "pong", "id": 42}, b"")
+
+
+def test_bad_requests_get_errors_and_the_agent_keeps_serving(agent: Client) -> None:
+    agent.start(1, ["sleep", "30"])
+    assert agent.next_for(1)[0]["type"] == "started"
+    bad: list[dict[str, Any]] = [
+        {"type": "exec", "id": 1, "argv": ["true"]},  # duplicate of a running exec
+        {"type": "exec", "id": 2},
+        {"type": "exec", "id": 3, "argv": ["true"], "env": {"A": 1}},
+        {"type": "exec", "id": 4, "argv": ["true"], "timeout": "soon"},
+        {"type": "stdin", "id": 1},  # started without stdin
+        {"type": "signal", "id": 1, "signal": 999},
+        {"type": "stdin_close", "id": 9},  # no such exec
+        {"type": "launch", "id": 5},
+    ]
+    for request in bad:
+        agent.send(request)
+        header = agent.next_for(request["id"])[0]
+        assert header["type"] == "error" and header["message"], request
+    agent.send({"type": "exec", "id": "x", "argv": ["true"]})
+    assert agent.next_for(None)[0]["type"] == "error"
+    agent.send({"type": "signal", "id": 1, "signal": 9})
+    assert agent.collect(1).exit["signal"] == 9
+    assert agent.run(["true"], xid=1).exit["exit_code"] == 0  # the id is free again
+
+
+def test_malformed_frame_stream_sends_error_and_exits_2(agent: Client) -> None:
+    agent.send_raw(struct.pack(">I", 10) + b"{bad json\n")
+    header = agent.recv()[0]
+    assert header["type"] == "error" and header["id"] is None
+    assert agent.proc.wait(timeout=5) == 2
+
+
+def test_oversize_frame_exits_2(agent: Client) -> None:
+    agent.send_raw(b"GET / HTTP/1.1\r\n")
+    assert agent.recv()[0]["type"] == "error"
+    assert agent.proc.wait(timeout=5) == 2
+
+
+def test_channel_eof_kills_running_execs_and_exits_0(agent: Client) -> None:
+    agent.start(1, ["sh", "-c", "sleep 30 & echo $!; wait"])
+    main = agent.next_for(1)[0]["pid"]
+    child = int(agent.next_for(1)[1])
+    assert alive(main) and alive(child)
+    assert agent.proc.stdin is not None
+    agent.proc.stdin.close()
+    assert agent.proc.wait(timeout=5) == 0
+    assert gone(main) and gone(child)
+
+
+def test_shutdown_kills_everything_and_exits_0(agent: Client) -> None:
+    agent.start(1, ["sleep", "30"])
+    pid = agent.next_for(1)[0]["pid"]
+    agent.send({"type": "shutdown"})
+    assert agent.proc.wait(timeout=5) == 0
+    assert agent.collect(1).exit["signal"] == 9 and gone(pid)
+
+
+def test_memory_stays_bounded_under_heavy_output(agent: Client) -> None:
+    result = agent.sh("head -c 50000000 /dev/zero", max_output=1 << 20, timeout=20)
+    assert result.exit["stdout_bytes"] == 1 << 20 and len(result.stdout) == 1 << 20
+    assert result.exit["dropped"]["stdout"] == 50_000_000 - (1 << 20)
+    assert vm_kib(agent.proc.pid, "VmHWM") < 60 * 1024  # peak RSS of the agent
+
+
+def test_slow_host_applies_backpressure_instead_of_buffering(agent: Client) -> None:
+    size = 8 << 20
+    agent.send({"type": "ping", "id": 0})
+    agent.next_for(0)
+    baseline = vm_kib(agent.proc.pid, "VmRSS")
+    agent.reading.clear()
+    agent.start(1, ["sh", "-c", f"head -c {size} /dev/zero; echo done >&2"], max_output=size)
+    main = agent.next_for(1)[0]["pid"]
+    time.sleep(0.5)
+    assert alive(main)  # blocked on a full pipe, not buffered away into the agent
+    assert vm_kib(agent.proc.pid, "VmRSS") - baseline < 4 * 1024
+    agent.reading.set()
+    result = agent.collect(1, timeout=10)
+    assert result.stdout == b"\0" * size and result.stderr == b"done\n"
+
+
+def test_sigterm_to_the_agent_stops_it_cleanly(agent: Client) -> None:
+    agent.start(1, ["sleep", "30"])
+    pid = agent.next_for(1)[0]["pid"]
+    agent.proc.send_signal(signal.SIGTERM)
+    assert agent.proc.wait(timeout=5) == 0
+    assert gone(pid)
+
+
+def test_oom_counter_is_read_from_the_first_readable_cgroup_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1 = tmp_path / "memory.oom_control"
+    v1.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n")
+    monkeypatch.setattr(exec_agent, "OOM_COUNTERS", (str(tmp_path / "missing"), str(v1)))
+    assert exec_agent._oom_kills() == 4
+    monkeypatch.setattr(exec_agent, "OOM_COUNTERS", (str(tmp_path / "missing"),))
+    assert exec_agent._oom_kills() is None
