@@ -25,15 +25,23 @@ def has_option(args: list[str], short: str = "", long: Iterable[str] = ()) -> st
     return None
 
 
-def operands(args: list[str]) -> list[str]:
-    """Arguments that are not options (everything after ``--`` counts)."""
+def operands(args: list[str], with_value: Iterable[str] = ()) -> list[str]:
+    """Arguments that are not options (everything after ``--`` counts).
+
+    ``with_value`` names options whose value is the next argument (``-l 64``).
+    """
+    takes_value = frozenset(with_value)
     out: list[str] = []
-    after_dashes = False
+    after_dashes = skip = False
     for arg in args:
-        if after_dashes:
+        if skip:
+            skip = False
+        elif after_dashes:
             out.append(arg)
         elif arg == "--":
             after_dashes = True
-        elif not (arg.startswith("-") and len(arg) > 1):
+        elif arg.startswith("-") and len(arg) > 1:
+            skip = arg in takes_value
+        else:
             out.append(arg)
     return out

@@ -25,6 +25,7 @@ class ReadOnlySpec:
     forbidden_long: tuple[str, ...] = ()
     max_operands: int | None = None  # e.g. `uniq IN OUT` writes OUT
     test: ArgTest | None = None
+    value_options: tuple[str, ...] = ()  # options whose value is the next argument
 
 
 def _words(text: str) -> list[str]:
@@ -32,16 +33,25 @@ def _words(text: str) -> list[str]:
 
 
 def _spec(
-    short: str = "", long: str = "", max_operands: int | None = None, test: ArgTest | None = None
+    short: str = "",
+    long: str = "",
+    max_operands: int | None = None,
+    test: ArgTest | None = None,
+    values: str = "",
 ) -> ReadOnlySpec:
-    return ReadOnlySpec(short, tuple(long.split()), max_operands, test)
+    return ReadOnlySpec(short, tuple(long.split()), max_operands, test, tuple(values.split()))
 
 
 # --- tests for commands whose read-only-ness depends on their arguments -----------
 
-GIT_GLOBAL_WITH_VALUE = frozenset({"-C", "--git-dir", "--work-tree", "--namespace"})
-GIT_GLOBAL_FLAGS = frozenset(
+# git's global options that take a separate value
+GIT_TAKES_VALUE = frozenset(
+    {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix"}
+)
+# global options that keep a read-only command read-only
+GIT_GLOBAL_READ_ONLY = frozenset(
     {
+        "-C",
         "--no-pager",
         "-P",
         "--bare",
@@ -51,6 +61,8 @@ GIT_GLOBAL_FLAGS = frozenset(
         "--noglob-pathspecs",
         "--icase-pathspecs",
         "--no-replace-objects",
+        "--version",
+        "--help",
     }
 )
 GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
@@ -200,24 +212,29 @@ def _git_config(args: list[str]) -> str | None:
 
 
 def git_subcommand(argv: list[str]) -> tuple[str | None, list[str], list[str]]:
-    """(subcommand, global options, subcommand arguments) of a git argv."""
+    """(subcommand, global options, subcommand arguments) of a git argv.
+
+    Global options that take a separate value come back joined: ``-C dir`` -> ``-C=dir``.
+    """
+    options: list[str] = []
     i = 1
     while i < len(argv):
         arg = argv[i]
-        if arg in GIT_GLOBAL_WITH_VALUE:
+        if arg in GIT_TAKES_VALUE:
+            options.append(f"{arg}={argv[i + 1]}" if i + 1 < len(argv) else arg)
             i += 2
         elif arg.startswith("-"):
+            options.append(arg)
             i += 1
         else:
-            return arg, argv[1:i], argv[i + 1 :]
-    return None, argv[1:], []
+            return arg, options, argv[i + 1 :]
+    return None, options, []
 
 
 def _git(argv: list[str]) -> str | None:
     sub, global_options, args = git_subcommand(argv)
     for option in global_options:
-        name = option.split("=", 1)[0]
-        if name not in GIT_GLOBAL_FLAGS and name not in GIT_GLOBAL_WITH_VALUE:
+        if option.split("=", 1)[0] not in GIT_GLOBAL_READ_ONLY:
             return f"git option {option}"
     if sub is None:
         return None if global_options in (["--version"], ["--help"]) else "git without subcommand"
@@ -354,22 +371,21 @@ def _awk(argv: list[str]) -> str | None:
     return None if awk_program_is_safe(program) else "awk program runs or writes"
 
 
-def _xxd(argv: list[str]) -> str | None:
-    return "xxd with an output file" if len(operands(argv[1:])) > 1 else None
-
-
 def _read(argv: list[str]) -> str | None:
     names = [a for a in argv[1:] if not a.startswith("-")]
     sensitive = {"PATH", "IFS", "LD_PRELOAD", "BASH_ENV", "ENV", "PROMPT_COMMAND"}
     return "read into a sensitive variable" if sensitive & set(names) else None
 
 
+XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
+UNIQ_VALUE_OPTIONS = "-f -s -w"
+
 READ_ONLY: dict[str, ReadOnlySpec] = {
     **{
         name: _spec()
         for name in _words(
             """
-            cat ls dir vdir pwd echo true false : test [ basename dirname realpath wc nl od
+            cat ls dir vdir pwd echo true false : test [ basename dirname realpath readlink wc nl od
             hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum
             column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
             uname uptime nproc locale strings cut tr diff cmp comm stat du df free ps grep
@@ -386,11 +402,11 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "tree": _spec("o"),
     "rg": _spec("z", "pre pre-glob search-zip"),
     "sort": _spec("oT", "output compress-program temporary-directory"),
-    "uniq": _spec(max_operands=1),
+    "uniq": _spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),
     "tail": _spec("fF", "follow retry"),
     "date": _spec("s", "set"),
     "hostname": _spec("bFi", "boot file"),
-    "xxd": _spec("r", "revert", test=_xxd),
+    "xxd": _spec("r", "revert", max_operands=1, values=XXD_VALUE_OPTIONS),
     "base64": _spec(max_operands=1),
     "find": _spec(test=_find),
     "sed": _spec(test=_sed),
@@ -420,8 +436,9 @@ def check_spec(spec: ReadOnlySpec, argv: list[str]) -> str | None:
     found = has_option(args, spec.forbidden_short, spec.forbidden_long)
     if found:
         return f"{argv[0]} {found}"
-    if spec.max_operands is not None and len(operands(args)) > spec.max_operands:
-        return f"{argv[0]} with {len(operands(args))} operands writes a file"
+    files = operands(args, spec.value_options)
+    if spec.max_operands is not None and len(files) > spec.max_operands:
+        return f"{argv[0]} with {len(files)} operands writes a file"
     return spec.test(argv) if spec.test else None
 
 

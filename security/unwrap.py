@@ -129,7 +129,15 @@ def _split_options(args: list[Word], table: OptionTable) -> tuple[int | None, st
             else:
                 return None, f"unknown option {arg}"
             continue
-        if arg.startswith("-") and len(arg) > 1 and not arg[1].isdigit():
+        if (
+            arg.startswith("-")
+            and len(arg) > 1
+            and table is ARGV_WRAPPERS["nice"]
+            and (arg[1:].isdigit())
+        ):
+            i += 1  # nice -5 cmd
+            continue
+        if arg.startswith("-") and len(arg) > 1:
             cluster = arg[1:]
             for pos, letter in enumerate(cluster):
                 if letter in table.short_with_arg:
@@ -139,9 +147,6 @@ def _split_options(args: list[Word], table: OptionTable) -> tuple[int | None, st
                     return None, f"unknown option -{letter}"
             else:
                 i += 1
-            continue
-        if arg.startswith("-") and len(arg) > 1 and table is ARGV_WRAPPERS["nice"]:
-            i += 1  # nice -5 cmd
             continue
         break
     return i, None

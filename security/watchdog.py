@@ -18,6 +18,9 @@ _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
+REFIRE_SECONDS = 0.01
+
+
 class BudgetExceeded(Exception):
     """The guarded code ran past its time budget."""
 
@@ -65,7 +68,9 @@ class _Watchdog:
                     continue
                 for token, (thread_id, deadline) in list(self._deadlines.items()):
                     if deadline <= now:
-                        del self._deadlines[token]
+                        # Re-fire until disarmed: an exception delivered inside a
+                        # finalizer is swallowed and would otherwise be lost.
+                        self._deadlines[token] = (thread_id, now + REFIRE_SECONDS)
                         self._fired.add(token)
                         _set_async_exc(thread_id, ctypes.py_object(BudgetExceeded))
 

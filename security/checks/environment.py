@@ -73,6 +73,8 @@ CODE_LOADING_DENY = frozenset(
         "SUDO_ASKPASS",
         "GIT_ASKPASS",
         "GIT_SSH",
+        "GIT_DIR",
+        "GIT_COMMON_DIR",
         "GIT_SSH_COMMAND",
         "GIT_EXTERNAL_DIFF",
         "GIT_EXEC_PATH",

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, operands
+from security.knowledge import UNIQ_VALUE_OPTIONS, XXD_VALUE_OPTIONS
 from security.shell import Command
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
@@ -32,7 +33,8 @@ SECRETS = re.compile(
     r"^/etc/(shadow|gshadow|sudoers)|(^|/)\.netrc$|(^|/)\.git-credentials$|"
     r"(^|/)\.docker/config\.json$|(^|/)\.kube/config$|^/proc/(self|\d+|\*)/(environ|mem|maps)|"
     r"(^|/)\.env(\.|$)|(^|/)\.npmrc$|(^|/)\.pypirc$|(^|/)\.gnupg/|(^|/)credentials\.json$|"
-    r"(^|/)\.config/gh/hosts\.yml$|(^|/)\.password-store/|\.pem$|\.key$|(^|/)id_(rsa|ed25519|ecdsa)"
+    r"(^|/)\.config/gh/hosts\.yml$|(^|/)\.password-store/|\.pem$|\.key$|(^|/)id_(rsa|ed25519|ecdsa)|"
+    r"(^|/)\.(aws|ssh|gnupg|kube|docker)/?$|^/(var/)?run/secrets(/|$)|(^|/)\.vault-token$"
 )
 # commands whose operands (or some of them) are files they write
 WRITERS: dict[str, str] = {
@@ -74,6 +76,9 @@ WRITERS: dict[str, str] = {
 }
 
 
+VALUE_OPTIONS = {"xxd": XXD_VALUE_OPTIONS.split(), "uniq": UNIQ_VALUE_OPTIONS.split()}
+
+
 def _path(text: str) -> str:
     """``text`` as a path with ``~`` spelled as a home directory and ``..`` resolved."""
     if text.startswith("~"):
@@ -101,7 +106,7 @@ def written_paths(command: Command) -> Iterator[tuple[str, str]]:
         a.startswith("-i") or a.startswith("--in-place") for a in args
     ):
         return
-    files = operands(args)
+    files = operands(args, VALUE_OPTIONS.get(name, ()))
     if mode == "last":
         files = files[-1:]
     elif mode == "second":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, has_option, operands
@@ -99,7 +100,8 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
 
     Attack: ``git -c core.pager='sh -c id' log``, ``git --config-env=core.sshCommand=X``,
     ``git -c alias.x='!sh -c id' x``, ``git diff --ext-diff``, ``git grep -O'sh -c id'``,
-    ``git clone -u 'sh -c id' x``, ``git log --output=~/.bashrc``, ``git bisect run``.
+    ``git clone -u 'sh -c id' x``, ``git log --output=~/.bashrc``, ``git bisect run``,
+    ``git -C /tmp/evil status`` (that repository's ``core.fsmonitor`` runs).
     """
     if command.base_name != "git":
         return
@@ -111,6 +113,10 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"git {option} sets configuration or programs", Decision.DENY)
         elif name in ("-p", "--paginate"):
             yield Hit("git --paginate starts a pager", Decision.ASK, Risk.MEDIUM)
+        elif name in ("--git-dir", "--work-tree") or (
+            name == "-C" and not _inside(option.split("=", 1)[-1], ctx.workspace)
+        ):
+            yield Hit(f"git {option}: another repository's configuration can run programs")
     if sub is None:
         return
     if sub in GIT_RUNS_PROGRAMS:
@@ -151,6 +157,14 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             )
         ):
             yield Hit(f"git config {keys[:80]} sets a program to run", Decision.DENY)
+
+
+def _inside(path: str, workspace: str) -> bool:
+    """Whether a relative or absolute path stays inside the workspace."""
+    if path.startswith(("~", "$")):
+        return False
+    joined = posixpath.normpath(posixpath.join(workspace, path))
+    return joined == workspace or joined.startswith(workspace.rstrip("/") + "/")
 
 
 # tool -> (short options, long options) that run a program or shell code
