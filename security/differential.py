@@ -8,6 +8,7 @@ not be auto-allowed. Example: in ``echo ${x:-$(rm -rf ~)}`` only tree-sitter see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ CommandShape = tuple[int, tuple[str, ...]]
 Span = tuple[int, int]  # [start, end) in UTF-8 bytes of the line
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
+_WIDE = re.compile(r"[^\x00-\xff]")  # see tame
 
 # bashlex attributes that may hold child nodes (which one depends on the node's kind).
 # FunctionNode also has `name` and `body`, but they repeat members of its `parts`.
@@ -74,7 +76,7 @@ def _bashlex_children(node: Any) -> Iterator[Any]:
 
 def treesitter_shapes(line: str) -> list[CommandShape] | None:
     """Shapes of every simple command tree-sitter finds; None if the tree has errors."""
-    source = line.encode("utf-8", "surrogatepass")
+    source = tame(line).encode("utf-8")
     root = _PARSER.parse(source).root_node
     if root.has_error:  # covers ERROR and MISSING nodes anywhere below
         return None
@@ -217,13 +219,26 @@ def _last_command(statement: Node) -> Node:
     return node if node is not None and _command_words(node) else statement
 
 
+def tame(line: str) -> str:
+    """``line`` with every character above U+00FF replaced by ``é``.
+
+    tree-sitter-bash's scanner passes code points to <ctype.h> functions (`isdigit`
+    after `{`, `isalpha` after `-`, `?` or a heredoc `$`), which index a 384-entry
+    table: `{` followed by U+100000 reads far out of bounds and kills the process.
+    Bash reads any non-ASCII character as a plain word character, and so does
+    tree-sitter with `é`, so word boundaries and offsets (in characters) are kept.
+    This also removes lone surrogates, which UTF-8 cannot encode.
+    """
+    return line if line.isascii() else _WIDE.sub("\u00e9", line)
+
+
 def _char_index(line: str, source: bytes) -> Callable[[int], int]:
-    """Map tree-sitter's UTF-8 byte offsets to indexes into ``line``."""
+    """Map tree-sitter's UTF-8 byte offsets in ``source`` to indexes into ``line``."""
     if len(source) == len(line):  # ASCII: bytes and characters coincide
-        return int
+        return int  # the identity on offsets
     table: list[int] = []
     for index, char in enumerate(line):
-        table.extend([index] * len(char.encode("utf-8", "surrogatepass")))
+        table.extend([index] * (1 if char.isascii() else 2))  # all <= U+00FF by now
     table.append(len(line))
     return table.__getitem__
 

