@@ -108,16 +108,13 @@ def images_list() -> None:
 
 @app.command()
 def demo() -> None:
-    """Show a hardened sandbox from the inside, under each registered runtime."""
+    """Commands through the analyzer; the allowed ones run in hardened sandboxes."""
     from orchestrator import demo as demo_module
+    from sandbox.docker_backend import SandboxError
 
     try:
-        runtimes = demo_module.available_runtimes()
-        failed = 0
-        for runtime in runtimes:
-            out.rule(f"sandbox under {runtime}")
-            failed += demo_module.run_probe(runtime, out.print) != 0
-    except EngineUnavailable as exc:
+        failed = demo_module.run_demo(lambda line: out.print(line, markup=False, highlight=False))
+    except (EngineUnavailable, SandboxError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     if failed:
@@ -186,3 +183,71 @@ def bench_analyzer(
     for name, value in figures.model_dump().items():
         table.add_row(name, str(value))
     out.print(table)
+
+
+@app.command("exec")
+def exec_command(
+    command: Annotated[list[str], typer.Argument(help="The command line to run (after --).")],
+    image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
+    runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
+    policy: Annotated[str, typer.Option(help="Policy preset or YAML file.")] = "dev",
+    timeout: Annotated[float | None, typer.Option(help="Seconds before it is killed.")] = None,
+) -> None:
+    """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code."""
+    from orchestrator import exec_cli
+    from sandbox.docker_backend import SandboxError
+    from security import Policy, PolicyError
+
+    if runtime not in ("runc", "runsc"):
+        err.print(f"[red]error:[/] --runtime must be runc or runsc, not {runtime!r}")
+        raise typer.Exit(64)
+    try:
+        loaded = Policy.load(policy)
+    except PolicyError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(64) from exc
+    line = " ".join(command)
+    try:
+        code = exec_cli.execute(line, image, runtime, loaded, timeout)  # type: ignore[arg-type]
+    except (EngineUnavailable, SandboxError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(exec_cli.SANDBOX_ERROR) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+def sessions(
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List live sandbox sessions (containers labelled by airlock)."""
+    from orchestrator import exec_cli
+
+    rows = exec_cli.list_sessions()
+    if json_output:
+        for row in rows:
+            sys.stdout.write(row.model_dump_json() + "\n")
+        return
+    table = Table()
+    for column in ("container", "session", "image", "state", "owner", "age s", "expires in s"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r.container, r.session, r.image, r.state, r.owner_pid, str(r.age_s), str(r.expires_in_s)
+        )
+    out.print(table)
+
+
+@app.command()
+def reap(
+    dry_run: Annotated[bool, typer.Option(help="Only say what would go.")] = False,
+) -> None:
+    """Remove sessions whose owner process is gone or whose TTL passed."""
+    from sandbox.reaper import reap as reap_leftovers
+
+    with engine() as client:
+        found = reap_leftovers(client, dry_run=dry_run)
+    for item in found:
+        verb = "would remove" if dry_run else ("removed" if item.removed else "could not remove")
+        out.print(f"{verb} {item.container_id[:12]} (session {item.session}): {item.reason}")
+    if not found:
+        out.print("nothing to reap")

@@ -34,6 +34,13 @@ class ChannelClosed(RuntimeError):
     """The agent or its container went away."""
 
 
+class NoAgent(ChannelClosed):
+    """The image cannot run the agent (no python3): use `docker exec` instead."""
+
+
+NO_AGENT_MARKER = "airlock: no python3"
+
+
 class DockerStreamDemux:
     """Split Docker's multiplexed attach stream into (stream number, payload) pieces."""
 
@@ -78,6 +85,7 @@ class AgentChannel:
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._late: set[asyncio.Task[None]] = set()
         self.closed_reason: str | None = None
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
 
@@ -127,10 +135,17 @@ class AgentChannel:
         finished = False
         feeder: asyncio.Task[None] | None = None
         try:
-            request: dict[str, Any] = {"type": "exec", "id": xid, "argv": list(argv),
-                                       "cwd": cwd, "env": env or {}, "timeout": timeout,
-                                       "stdin": stdin is not None, "max_output": max_output,
-                                       "chunk": chunk}  # fmt: skip
+            request: dict[str, Any] = {
+                "type": "exec",
+                "id": xid,
+                "argv": list(argv),
+                "cwd": cwd,
+                "env": env or {},
+                "timeout": timeout,
+                "stdin": stdin is not None,
+                "max_output": max_output,
+                "chunk": chunk,
+            }
             await self._send(request)
             if stdin is not None:
                 feeder = asyncio.create_task(self._feed_stdin(xid, stdin))
@@ -141,8 +156,11 @@ class AgentChannel:
                 except TimeoutError:
                     await self._signal(xid, signal.SIGKILL)
                     finished = True
-                    yield ExecExit(exit_code=None, timed_out=True,
-                                   error="the sandbox did not report an exit in time")  # fmt: skip
+                    yield ExecExit(
+                        exit_code=None,
+                        timed_out=True,
+                        error="the sandbox did not report an exit in time",
+                    )
                     return
                 if event is _LOST:
                     finished = True
@@ -224,8 +242,10 @@ class AgentChannel:
             if self._hello is not None and not self._hello.done():
                 self._hello.set_exception(ChannelClosed(reason))
             for pending in list(self._pending.values()):
-                with contextlib.suppress(asyncio.QueueFull):
+                try:
                     pending.queue.put_nowait(_LOST)
+                except asyncio.QueueFull:  # delivered once the reader drains the queue
+                    self._late.add(asyncio.create_task(pending.queue.put(_LOST)))
             for future in self._pongs.values():
                 if not future.done():
                     future.set_exception(ChannelClosed(reason))
@@ -234,6 +254,8 @@ class AgentChannel:
         for line in payload.decode("utf-8", "replace").splitlines():
             if line.strip():
                 self.stderr_tail.append(line[:500])
+            if line.startswith(NO_AGENT_MARKER) and self._hello and not self._hello.done():
+                self._hello.set_exception(NoAgent(line))
 
     async def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
         kind = header.get("type")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.spec import SessionSpec
+from security import seccomp
 
 
 def container_settings(spec: SessionSpec) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker-py) for this spec.
 
     Non-root user, read-only root filesystem, tmpfs /tmp and a size-limited tmpfs
-    /workspace, every capability dropped, no-new-privileges, an init process, no
-    network, and pids/memory/cpu limits.
+    /workspace, every capability dropped, no-new-privileges, the project's seccomp
+    profile, an init process, no network, and pids/memory/cpu limits.
     """
     limits = spec.limits
     uid, _, gid = spec.user.partition(":")
@@ -31,7 +32,7 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
             spec.workdir: f"rw,nosuid,nodev,size={limits.workspace_mb}m,mode=0755,{owner}",
         },
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
+        "security_opt": ["no-new-privileges:true", seccomp.security_opt()],
         "init": True,
         "pids_limit": limits.pids,
         "mem_limit": f"{limits.memory_mb}m",

@@ -32,6 +32,7 @@ class SessionSpec(BaseModel):
     runtime: Literal["runc", "runsc"] = "runc"
     network: Literal["none"] = "none"
     user: str = AGENT_USER
+    shell: str = Field("bash", description="runs string commands: `<shell> -c <command>`")
     workdir: str = "/workspace"
     limits: Limits = Limits()
     env: dict[str, str] = Field(default_factory=dict)

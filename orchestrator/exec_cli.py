@@ -1,0 +1,103 @@
+"""`airlock exec`, `airlock sessions`, `airlock reap`: the sandbox from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Literal
+
+from pydantic import BaseModel
+
+from sandbox import labels
+from sandbox.docker_backend import DockerBackend
+from sandbox.engine import engine
+from sandbox.results import ExecExit, OutputChunk
+from sandbox.spec import SessionSpec
+from security import Decision, Policy, Verdict, analyze
+
+REFUSED = 126
+TIMED_OUT = 124
+SANDBOX_ERROR = 125
+
+
+def exit_code_of(final: ExecExit) -> int:
+    """The shell's convention: the code, 128+N for signal N, 124 for a timeout."""
+    if final.error and not final.timed_out:
+        return SANDBOX_ERROR
+    if final.timed_out:
+        return TIMED_OUT
+    if final.signal is not None:
+        return 128 + final.signal
+    return final.exit_code if final.exit_code is not None else SANDBOX_ERROR
+
+
+async def run_streaming(command: str, spec: SessionSpec, timeout: float | None) -> int:
+    """Run ``command`` in a fresh session, copying its output live to ours."""
+    async with DockerBackend().session(spec) as session:
+        final: ExecExit | None = None
+        async for event in session.stream(command, timeout=timeout):
+            if isinstance(event, OutputChunk):
+                sink = sys.stdout.buffer if event.stream == "stdout" else sys.stderr.buffer
+                sink.write(event.data)
+                sink.flush()
+            else:
+                final = event
+        assert final is not None
+        if final.error:
+            sys.stderr.write(f"airlock: {final.error}\n")
+        elif final.timed_out:
+            sys.stderr.write(f"airlock: timed out after {timeout} s\n")
+        return exit_code_of(final)
+
+
+def gate(command: str, policy: Policy) -> Verdict:
+    return analyze(command, policy)
+
+
+def execute(
+    command: str,
+    image: str,
+    runtime: Literal["runc", "runsc"],
+    policy: Policy,
+    timeout: float | None,
+) -> int:
+    verdict = gate(command, policy)
+    if verdict.decision is not Decision.ALLOW:
+        sys.stderr.write(f"airlock: refused ({verdict.decision.value}, policy {policy.name})\n")
+        for finding in verdict.findings:
+            sys.stderr.write(f"  {finding.check} {finding.title}: {finding.detail}\n")
+        return REFUSED
+    shell = "sh" if image.startswith("airlock/minimal") else "bash"
+    spec = SessionSpec(image=image, runtime=runtime, shell=shell)
+    return asyncio.run(run_streaming(command, spec, timeout))
+
+
+class SessionRow(BaseModel):
+    container: str
+    session: str
+    image: str
+    state: str
+    owner_pid: str
+    age_s: float
+    expires_in_s: float
+
+
+def list_sessions() -> list[SessionRow]:
+    now = time.time()
+    rows = []
+    with engine() as client:
+        for c in client.containers.list(all=True, filters={"label": f"{labels.MANAGED}=1"}):
+            tags = c.labels or {}
+            rows.append(
+                SessionRow(
+                    container=c.short_id,
+                    session=tags.get(labels.SESSION, "?"),
+                    image=str(c.attrs.get("Config", {}).get("Image", "?")),
+                    state=c.status,
+                    owner_pid=tags.get(labels.OWNER_PID, "?"),
+                    age_s=round(now - float(tags.get(labels.CREATED, now)), 1),
+                    expires_in_s=round(float(tags.get(labels.EXPIRES, now)) - now, 1),
+                )
+            )
+    return rows

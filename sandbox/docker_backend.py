@@ -1,0 +1,274 @@
+"""Sessions on a Docker engine: one hardened container each, driven by the exec agent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import io
+import socket
+import tarfile
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+from docker.errors import DockerException, NotFound
+
+from sandbox import exec_agent, labels
+from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
+from sandbox.engine import connect
+from sandbox.hardening import container_settings
+from sandbox.results import ExecExit, ExecResult, OutputChunk
+from sandbox.spec import SessionSpec
+
+DEFAULT_MAX_OUTPUT = 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024
+AGENT_SOURCE = inspect.getsource(exec_agent)
+# The container's main process: the agent if the image has python3, else a sleeper
+# (execs then go through `docker exec`). A `timeout` wrapper enforces the TTL.
+AGENT_LAUNCH = (
+    'src="$AIRLOCK_AGENT"; unset AIRLOCK_AGENT; '
+    'if command -v timeout >/dev/null 2>&1; then set -- timeout -s KILL "$AIRLOCK_TTL"; fi; '
+    'if command -v python3 >/dev/null 2>&1; then exec "$@" python3 -c "$src"; fi; '
+    f'echo "{NO_AGENT_MARKER}, using docker exec" >&2; exec "$@" sleep 2147483647'
+)
+
+Command = str | Sequence[str]
+
+
+class SandboxError(RuntimeError):
+    """A session could not be started or used; the message says why."""
+
+
+class DockerSession:
+    """One running sandbox container."""
+
+    def __init__(
+        self,
+        backend: DockerBackend,
+        session_id: str,
+        spec: SessionSpec,
+        container: Any,
+        channel: AgentChannel | None,
+    ) -> None:
+        self.backend = backend
+        self.id = session_id
+        self.spec = spec
+        self.container = container
+        self.channel = channel
+        self.closed = False
+
+    @property
+    def uses_agent(self) -> bool:
+        return self.channel is not None
+
+    def argv(self, command: Command) -> list[str]:
+        """A string runs through the spec's shell (``bash -c``); a list runs as it is."""
+        return [self.spec.shell, "-c", command] if isinstance(command, str) else list(command)
+
+    async def stream(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | AsyncIterator[bytes] | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> AsyncIterator[OutputChunk | ExecExit]:
+        """Run a command; yield output chunks as they come, then one `ExecExit`."""
+        if self.closed:
+            raise SandboxError(f"session {self.id} is closed")
+        if self.channel is None:
+            raise SandboxError("this image has no python3; docker exec fallback is not built yet")
+        async for event in self.channel.stream(
+            self.argv(command),
+            cwd=cwd or self.spec.workdir,
+            env=env,
+            timeout=timeout,
+            stdin=stdin,
+            max_output=max_output,
+        ):
+            yield event
+
+    async def exec(
+        self,
+        command: Command,
+        *,
+        timeout: float | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> ExecResult:
+        """Run a command to its end; its output is capped at ``max_output`` per stream."""
+        out = {"stdout": bytearray(), "stderr": bytearray()}
+        final: ExecExit | None = None
+        async for event in self.stream(
+            command, timeout=timeout, cwd=cwd, env=env, stdin=stdin, max_output=max_output
+        ):
+            if isinstance(event, OutputChunk):
+                out[event.stream] += event.data
+            else:
+                final = event
+        assert final is not None
+        return ExecResult(
+            **final.model_dump(), stdout=bytes(out["stdout"]), stderr=bytes(out["stderr"])
+        )
+
+    async def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        """Write ``data`` to ``path`` in the container (parents created)."""
+        target = PurePosixPath(path)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(target.name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        await self._untar(str(target.parent), buffer.getvalue())
+
+    async def get_file(self, path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+        result = await self.exec(["cat", "--", path], max_output=max_bytes + 1)
+        if result.exit_code != 0:
+            raise SandboxError(f"cannot read {path}: {result.stderr.decode(errors='replace')}")
+        if result.stdout_truncated or len(result.stdout) > max_bytes:
+            raise SandboxError(f"{path} is larger than {max_bytes} bytes")
+        return result.stdout
+
+    async def put_dir(self, source: Path, destination: str) -> None:
+        """Copy a host folder's contents into ``destination`` in the container."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for item in sorted(source.iterdir()):
+                tar.add(item, arcname=item.name)
+        await self._untar(destination, buffer.getvalue())
+
+    async def get_dir(
+        self, source: str, destination: Path, max_bytes: int = MAX_FILE_BYTES
+    ) -> None:
+        """Copy a container folder's contents into a host folder (safely extracted)."""
+        result = await self.exec(
+            ["tar", "-c", "-f", "-", "-C", source, "."], max_output=max_bytes + 1
+        )
+        if result.exit_code != 0 or result.stdout_truncated:
+            reason = (
+                "too large" if result.stdout_truncated else result.stderr.decode(errors="replace")
+            )
+            raise SandboxError(f"cannot copy {source}: {reason}")
+        destination.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(result.stdout)) as tar:
+            tar.extractall(destination, filter="data")
+
+    async def _untar(self, directory: str, archive: bytes) -> None:
+        script = 'mkdir -p -- "$1" && exec tar -x -f - -C "$1"'
+        result = await self.exec(["sh", "-c", script, "sh", directory], stdin=archive)
+        if result.exit_code != 0:
+            raise SandboxError(
+                f"cannot write into {directory}: {result.stderr.decode(errors='replace').strip()}"
+            )
+
+    async def fork(self) -> DockerSession:
+        """A new session of the same spec, seeded with a copy of this workspace."""
+        child = await self.backend.start(self.spec, parent=self.id)
+        try:
+            packed = await self.exec(
+                ["tar", "-c", "-f", "-", "-C", self.spec.workdir, "."],
+                max_output=self.spec.limits.workspace_mb * 2**20,
+            )
+            if packed.exit_code != 0 or packed.stdout_truncated:
+                raise SandboxError(f"cannot copy the workspace of {self.id}")
+            await child._untar(self.spec.workdir, packed.stdout)
+        except BaseException:
+            await child.close()
+            raise
+        return child
+
+    async def close(self) -> None:
+        """Stop the agent and remove the container. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.channel.close()
+        await asyncio.to_thread(_remove, self.container)
+
+
+def _remove(container: Any) -> None:
+    with contextlib.suppress(NotFound):
+        container.remove(force=True)
+
+
+class DockerBackend:
+    """Starts sessions on the local Docker engine."""
+
+    def __init__(
+        self, client: docker.DockerClient | None = None, owner: labels.Owner | None = None
+    ) -> None:
+        self._client = client
+        self.owner = owner or labels.Owner.current()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    @asynccontextmanager
+    async def session(self, spec: SessionSpec | None = None) -> AsyncIterator[DockerSession]:
+        session = await self.start(spec or SessionSpec())
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    async def start(self, spec: SessionSpec, parent: str | None = None) -> DockerSession:
+        """Create, start and connect to a new session container."""
+        session_id = uuid.uuid4().hex[:12]
+        tags = {
+            **spec.labels,
+            **labels.session_labels(session_id, spec.limits.ttl_seconds, self.owner, parent),
+        }
+        settings = container_settings(spec)
+        settings["labels"] = tags
+        settings["environment"] = {
+            **settings["environment"],
+            "AIRLOCK_AGENT": AGENT_SOURCE,
+            "AIRLOCK_TTL": str(spec.limits.ttl_seconds),
+        }
+        try:
+            container, sock = await asyncio.to_thread(self._create, session_id, settings)
+        except DockerException as exc:
+            raise SandboxError(f"cannot start a session on {spec.image}: {exc}") from exc
+        channel: AgentChannel | None = AgentChannel(sock)
+        try:
+            assert channel is not None
+            await channel.start()
+        except NoAgent:
+            await channel.close() if channel else None
+            channel = None
+        except (ChannelClosed, OSError) as exc:
+            await asyncio.to_thread(_remove, container)
+            raise SandboxError(f"session {session_id} did not come up: {exc}") from exc
+        return DockerSession(self, session_id, spec, container, channel)
+
+    def _create(self, session_id: str, settings: dict[str, Any]) -> tuple[Any, socket.socket]:
+        container = self.client.containers.create(
+            command=["/bin/sh", "-c", AGENT_LAUNCH],
+            name=f"airlock-{session_id}",
+            stdin_open=True,
+            tty=False,
+            **settings,
+        )
+        try:
+            attached = self.client.api.attach_socket(
+                str(container.id), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            container.start()
+        except BaseException:
+            _remove(container)
+            raise
+        raw = getattr(attached, "_sock", attached)
+        return container, raw

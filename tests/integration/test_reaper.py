@@ -1,0 +1,66 @@
+"""The reaper removes what a dead orchestrator or an expired TTL left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from sandbox import labels
+from sandbox.reaper import reap, reason_to_reap
+
+pytestmark = pytest.mark.integration
+
+
+def dead_owner() -> labels.Owner:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return labels.Owner(pid=child.pid, start="1", host=labels.Owner.current().host)
+
+
+def make(client: docker.DockerClient, session: str, owner: labels.Owner, ttl: int) -> str:
+    container = client.containers.create(
+        "airlock/minimal",
+        ["sleep", "60"],
+        network_mode="none",
+        labels=labels.session_labels(session, ttl, owner),
+    )
+    container.start()
+    return str(container.id)
+
+
+def test_reaps_dead_owners_and_expired_ttls_only(docker_client: docker.DockerClient) -> None:
+    tag = f"t{int(time.time() * 1000)}"
+    orphan = make(docker_client, f"{tag}-orphan", dead_owner(), ttl=600)
+    expired = make(docker_client, f"{tag}-expired", labels.Owner.current(), ttl=1)
+    alive = make(docker_client, f"{tag}-alive", labels.Owner.current(), ttl=600)
+    try:
+        preview = {r.session: r for r in reap(docker_client, dry_run=True, now=time.time() + 5)}
+        assert preview[f"{tag}-orphan"].reason.startswith("owner pid")
+        assert preview[f"{tag}-expired"].reason == "ttl passed"
+        assert f"{tag}-alive" not in preview
+        assert not any(r.removed for r in preview.values())
+
+        reaped = {r.session for r in reap(docker_client, now=time.time() + 5) if r.removed}
+        assert {f"{tag}-orphan", f"{tag}-expired"} <= reaped
+        remaining = {c.id for c in docker_client.containers.list(all=True)}
+        assert orphan not in remaining and expired not in remaining and alive in remaining
+    finally:
+        for cid in (orphan, expired, alive):
+            with contextlib.suppress(docker.errors.NotFound):
+                docker_client.containers.get(cid).remove(force=True)
+
+
+def test_reason_to_reap_rules() -> None:
+    me = labels.Owner.current()
+    now = time.time()
+    assert reason_to_reap(labels.session_labels("s", 60, me), now) is None
+    assert reason_to_reap(labels.session_labels("s", 60, me), now + 120) == "ttl passed"
+    assert reason_to_reap({labels.EXPIRES: "soon"}, now) == "unreadable expiry label"
+    assert reason_to_reap({labels.EXPIRES: str(now + 60)}, now) == "no owner label"
+    elsewhere = labels.Owner(pid=1, start="1", host="another-host")
+    assert reason_to_reap(labels.session_labels("s", 60, elsewhere), now) is None
