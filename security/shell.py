@@ -151,12 +151,12 @@ def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
             nodes = _bashlex_parse(text)
         except Exception as retry_exc:  # any failure means "cannot parse"
             raise ShellSyntaxError(_describe(retry_exc)) from retry_exc
-    except (NotImplementedError, AttributeError, IndexError, TypeError, ValueError) as exc:
-        raise ShellSyntaxError(_describe(exc)) from exc
     except RecursionError as exc:
         raise ShellSyntaxError("nested too deeply to parse") from exc
     except BudgetExceeded as exc:
         raise ShellSyntaxError(f"bashlex did not finish in {PARSE_BUDGET_S * 1000:.0f} ms") from exc
+    except Exception as exc:  # bashlex's own bugs (NameError, AttributeError...): unparseable
+        raise ShellSyntaxError(_describe(exc)) from exc
     walker = _Walker(line, origin, depth, quoted_heredocs)
     try:
         for node in nodes:
