@@ -47,8 +47,10 @@ fuzz: $(STAMPS)/venv
 	$(BIN)/python tests/fuzz/fuzz_analyzer.py -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 		-rss_limit_mb=4096 -print_final_stats=1
 
-bench: $(STAMPS)/venv
+bench: setup
 	$(BIN)/airlock bench analyzer --json
+	$(BIN)/airlock bench sandbox --runtime runc --json
+	$(BIN)/airlock bench sandbox --runtime runsc --json
 
 clean:
 	rm -rf $(STAMPS) $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

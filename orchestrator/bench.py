@@ -79,3 +79,77 @@ def bench_analyzer(commands: list[str], repeat: int = 5) -> AnalyzerBench:
         bashlex_parse_p99_us=round(_percentile(parse_us, 99), 1),
         p50_ratio=round(a50 / p50, 2),
     )
+
+
+class SandboxBench(BaseModel):
+    """The exec channel against `docker exec`, and session start against a bare run."""
+
+    runtime: str
+    runs: int
+    agent_exec_p50_ms: float
+    agent_exec_p99_ms: float
+    docker_exec_p50_ms: float
+    docker_exec_p99_ms: float
+    exec_speedup_p50: float  # docker exec p50 / agent exec p50
+    session_start_p50_ms: float
+    docker_run_p50_ms: float  # create+start+wait+remove of `true`, same image and settings
+
+
+def _ms(samples: list[float], q: int) -> float:
+    return round(_percentile(samples, q) * 1000, 2)
+
+
+async def _bench_sandbox(runtime: str, runs: int, starts: int) -> SandboxBench:
+    import asyncio
+
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.hardening import container_settings
+    from sandbox.spec import SessionSpec
+
+    spec = SessionSpec(runtime=runtime)
+    backend = DockerBackend()
+    agent: list[float] = []
+    docker_exec: list[float] = []
+    async with backend.session(spec) as session:
+        container = session.container
+        for _ in range(5):  # warm up both paths
+            await session.exec(["true"])
+            await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
+        for _ in range(runs):  # interleaved, so noise hits both alike
+            start = time.perf_counter()
+            await session.exec(["true"])
+            agent.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
+            docker_exec.append(time.perf_counter() - start)
+    session_starts: list[float] = []
+    bare_runs: list[float] = []
+    settings = container_settings(spec)
+
+    def bare_run() -> None:
+        backend.client.containers.run(command=["true"], remove=True, **settings)
+
+    for _ in range(starts):
+        start = time.perf_counter()
+        async with backend.session(spec) as session:
+            session_starts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await asyncio.to_thread(bare_run)
+        bare_runs.append(time.perf_counter() - start)
+    return SandboxBench(
+        runtime=runtime,
+        runs=runs,
+        agent_exec_p50_ms=_ms(agent, 50),
+        agent_exec_p99_ms=_ms(agent, 99),
+        docker_exec_p50_ms=_ms(docker_exec, 50),
+        docker_exec_p99_ms=_ms(docker_exec, 99),
+        exec_speedup_p50=round(_percentile(docker_exec, 50) / _percentile(agent, 50), 1),
+        session_start_p50_ms=_ms(session_starts, 50),
+        docker_run_p50_ms=_ms(bare_runs, 50),
+    )
+
+
+def bench_sandbox(runtime: str = "runc", runs: int = 200, starts: int = 10) -> SandboxBench:
+    import asyncio
+
+    return asyncio.run(_bench_sandbox(runtime, runs, starts))

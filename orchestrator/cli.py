@@ -251,3 +251,25 @@ def reap(
         out.print(f"{verb} {item.container_id[:12]} (session {item.session}): {item.reason}")
     if not found:
         out.print("nothing to reap")
+
+
+@bench_app.command("sandbox")
+def bench_sandbox(
+    runtime: Annotated[str, typer.Option(help="runc or runsc.")] = "runc",
+    runs: Annotated[int, typer.Option(min=10, help="Execs of `true` per path.")] = 200,
+    starts: Annotated[int, typer.Option(min=2, help="Session starts to time.")] = 10,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """The exec agent vs `docker exec`, session start vs a bare `docker run`."""
+    from orchestrator import bench
+
+    figures = bench.bench_sandbox(runtime, runs, starts)
+    if json_output:
+        sys.stdout.write(figures.model_dump_json() + "\n")
+        return
+    table = Table(title=f"sandbox ({runtime})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in figures.model_dump().items():
+        table.add_row(name, str(value))
+    out.print(table)
