@@ -19,6 +19,7 @@ from docker.errors import DockerException, NotFound
 
 from sandbox import exec_agent, labels
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
+from sandbox.docker_exec import docker_exec_stream
 from sandbox.engine import connect
 from sandbox.hardening import container_settings
 from sandbox.results import ExecExit, ExecResult, OutputChunk
@@ -83,7 +84,15 @@ class DockerSession:
         if self.closed:
             raise SandboxError(f"session {self.id} is closed")
         if self.channel is None:
-            raise SandboxError("this image has no python3; docker exec fallback is not built yet")
+            if stdin is not None and not isinstance(stdin, bytes):
+                stdin = b"".join([piece async for piece in stdin])
+            async for event in docker_exec_stream(
+                self.backend.client, str(self.container.id), self.argv(command),
+                user=self.spec.user, cwd=cwd or self.spec.workdir, env=env, timeout=timeout,
+                stdin=stdin, max_output=max_output,
+            ):  # fmt: skip
+                yield event
+            return
         async for event in self.channel.stream(
             self.argv(command),
             cwd=cwd or self.spec.workdir,

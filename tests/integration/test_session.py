@@ -169,3 +169,19 @@ def test_close_removes_the_container(docker_client: docker.DockerClient) -> None
 
     name = run(scenario())
     assert docker_client.containers.list(all=True, filters={"name": name}) == []
+
+
+def test_images_without_python_fall_back_to_docker_exec() -> None:
+    async def body(s: DockerSession) -> None:
+        assert s.uses_agent is False
+        result = await s.exec("echo out; echo err >&2; exit 4")
+        assert (result.exit_code, result.stdout, result.stderr) == (4, b"out\n", b"err\n")
+        assert (await s.exec("cat", stdin=b"fed")).stdout == b"fed"
+        capped = await s.exec("head -c 300000 /dev/zero", max_output=1000)
+        assert capped.stdout_truncated and len(capped.stdout) == 1000
+        slow = await s.exec("echo begun; sleep 30", timeout=0.5)
+        assert slow.timed_out and slow.stdout == b"begun\n"
+        await s.put_file("/workspace/f.txt", b"via tar")
+        assert await s.get_file("/workspace/f.txt") == b"via tar"
+
+    in_session(body, SessionSpec(image="airlock/minimal", shell="sh"))
