@@ -82,74 +82,139 @@ def bench_analyzer(commands: list[str], repeat: int = 5) -> AnalyzerBench:
 
 
 class SandboxBench(BaseModel):
-    """The exec channel against `docker exec`, and session start against a bare run."""
+    """Sessions against the raw engine, measured in one run (DESIGN: ratios, not times)."""
 
     runtime: str
     runs: int
-    agent_exec_p50_ms: float
-    agent_exec_p99_ms: float
-    docker_exec_p50_ms: float
-    docker_exec_p99_ms: float
-    exec_speedup_p50: float  # docker exec p50 / agent exec p50
-    session_start_p50_ms: float
-    docker_run_p50_ms: float  # create+start+wait+remove of `true`, same image and settings
+    exec_rtt_p50_ms: float  # `true` through the session's exec channel
+    exec_rtt_p99_ms: float
+    exec_run_p50_ms: float  # the Docker SDK's exec_run of `true` in the same container
+    exec_run_p99_ms: float
+    docker_exec_cli_p50_ms: float  # `docker exec CONTAINER true`
+    exec_speedup_vs_exec_run: float
+    cold_start_p50_ms: float  # a new session, ready for commands
+    docker_run_p50_ms: float  # `docker run` of `true`, same image and flags
+    cold_start_ratio: float
+    warm_acquire_p50_ms: float  # WarmPool.acquire
+    warm_acquire_p99_ms: float
+    concurrent20_execs_per_s: float  # 20 sessions, each running commands at once
 
 
 def _ms(samples: list[float], q: int) -> float:
     return round(_percentile(samples, q) * 1000, 2)
 
 
-async def _bench_sandbox(runtime: str, runs: int, starts: int) -> SandboxBench:
+async def _exec_rtts(runtime: str, runs: int) -> tuple[list[float], list[float], list[float]]:
     import asyncio
+    import subprocess
 
     from sandbox.docker_backend import DockerBackend
-    from sandbox.hardening import container_settings
     from sandbox.spec import SessionSpec
 
     spec = SessionSpec(runtime=runtime)
-    backend = DockerBackend()
     agent: list[float] = []
-    docker_exec: list[float] = []
-    async with backend.session(spec) as session:
+    sdk: list[float] = []
+    cli: list[float] = []
+    async with DockerBackend().session(spec) as session:
         container = session.container
-        for _ in range(5):  # warm up both paths
+        cli_argv = ["docker", "exec", "-u", spec.user, str(container.id), "true"]
+        for _ in range(5):  # warm up every path
             await session.exec(["true"])
             await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
-        for _ in range(runs):  # interleaved, so noise hits both alike
+        for i in range(runs):  # interleaved, so machine noise hits all alike
             start = time.perf_counter()
             await session.exec(["true"])
             agent.append(time.perf_counter() - start)
             start = time.perf_counter()
             await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
-            docker_exec.append(time.perf_counter() - start)
-    session_starts: list[float] = []
-    bare_runs: list[float] = []
+            sdk.append(time.perf_counter() - start)
+            if i % 4 == 0:  # the CLI is slow: a quarter of the runs is plenty
+                start = time.perf_counter()
+                await asyncio.to_thread(subprocess.run, cli_argv, check=True,
+                                        capture_output=True)  # fmt: skip
+                cli.append(time.perf_counter() - start)
+    return agent, sdk, cli
+
+
+async def _starts(runtime: str, starts: int) -> tuple[list[float], list[float], list[float]]:
+    import asyncio
+
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.hardening import container_settings
+    from sandbox.pool import WarmPool
+    from sandbox.spec import SessionSpec
+
+    spec = SessionSpec(runtime=runtime)
+    backend = DockerBackend()
     settings = container_settings(spec)
 
     def bare_run() -> None:
         backend.client.containers.run(command=["true"], remove=True, **settings)
 
+    cold: list[float] = []
+    bare: list[float] = []
     for _ in range(starts):
         start = time.perf_counter()
         async with backend.session(spec) as session:
-            session_starts.append(time.perf_counter() - start)
+            cold.append(time.perf_counter() - start)
+            del session
         start = time.perf_counter()
         await asyncio.to_thread(bare_run)
-        bare_runs.append(time.perf_counter() - start)
-    return SandboxBench(
-        runtime=runtime,
-        runs=runs,
-        agent_exec_p50_ms=_ms(agent, 50),
-        agent_exec_p99_ms=_ms(agent, 99),
-        docker_exec_p50_ms=_ms(docker_exec, 50),
-        docker_exec_p99_ms=_ms(docker_exec, 99),
-        exec_speedup_p50=round(_percentile(docker_exec, 50) / _percentile(agent, 50), 1),
-        session_start_p50_ms=_ms(session_starts, 50),
-        docker_run_p50_ms=_ms(bare_runs, 50),
-    )
+        bare.append(time.perf_counter() - start)
+    warm: list[float] = []
+    async with WarmPool(backend, spec, size=2) as pool:
+        for _ in range(starts):
+            await pool.fill()  # measure the handoff, not a refill in progress
+            start = time.perf_counter()
+            session = await pool.acquire()
+            warm.append(time.perf_counter() - start)
+            await session.close()
+    return cold, bare, warm
+
+
+async def _concurrent(runtime: str, sessions: int = 20, each: int = 25) -> float:
+    import asyncio
+
+    from sandbox.docker_backend import DockerBackend, DockerSession
+    from sandbox.spec import SessionSpec
+
+    backend = DockerBackend()
+    spec = SessionSpec(runtime=runtime)
+    started = await asyncio.gather(*(backend.start(spec) for _ in range(sessions)))
+    try:
+
+        async def work(session: DockerSession) -> None:
+            for i in range(each):
+                result = await session.exec(["echo", str(i)])
+                assert result.stdout == f"{i}\n".encode()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(work(s) for s in started))
+        elapsed = time.perf_counter() - start
+    finally:
+        await asyncio.gather(*(s.close() for s in started))
+    return round(sessions * each / elapsed, 1)
 
 
 def bench_sandbox(runtime: str = "runc", runs: int = 200, starts: int = 10) -> SandboxBench:
     import asyncio
 
-    return asyncio.run(_bench_sandbox(runtime, runs, starts))
+    agent, sdk, cli = asyncio.run(_exec_rtts(runtime, runs))
+    cold, bare, warm = asyncio.run(_starts(runtime, starts))
+    throughput = asyncio.run(_concurrent(runtime))
+    return SandboxBench(
+        runtime=runtime,
+        runs=runs,
+        exec_rtt_p50_ms=_ms(agent, 50),
+        exec_rtt_p99_ms=_ms(agent, 99),
+        exec_run_p50_ms=_ms(sdk, 50),
+        exec_run_p99_ms=_ms(sdk, 99),
+        docker_exec_cli_p50_ms=_ms(cli, 50),
+        exec_speedup_vs_exec_run=round(_percentile(sdk, 50) / _percentile(agent, 50), 1),
+        cold_start_p50_ms=_ms(cold, 50),
+        docker_run_p50_ms=_ms(bare, 50),
+        cold_start_ratio=round(_percentile(cold, 50) / _percentile(bare, 50), 2),
+        warm_acquire_p50_ms=_ms(warm, 50),
+        warm_acquire_p99_ms=_ms(warm, 99),
+        concurrent20_execs_per_s=throughput,
+    )

@@ -247,7 +247,12 @@ def reap(
     with engine() as client:
         found = reap_leftovers(client, dry_run=dry_run)
     for item in found:
-        verb = "would remove" if dry_run else ("removed" if item.removed else "could not remove")
+        if item.reason.startswith("kept"):
+            verb = "kept"
+        elif dry_run:
+            verb = "would remove"
+        else:
+            verb = "removed" if item.removed else "could not remove"
         out.print(f"{verb} {item.container_id[:12]} (session {item.session}): {item.reason}")
     if not found:
         out.print("nothing to reap")

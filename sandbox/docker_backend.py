@@ -22,6 +22,7 @@ from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgen
 from sandbox.docker_exec import docker_exec_stream
 from sandbox.engine import connect
 from sandbox.hardening import container_settings
+from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
 from sandbox.spec import SessionSpec
 
@@ -218,6 +219,7 @@ class DockerBackend:
     ) -> None:
         self._client = client
         self.owner = owner or labels.Owner.current()
+        self._reaped = False
 
     @property
     def client(self) -> docker.DockerClient:
@@ -235,6 +237,9 @@ class DockerBackend:
 
     async def start(self, spec: SessionSpec, parent: str | None = None) -> DockerSession:
         """Create, start and connect to a new session container."""
+        if not self._reaped:  # leftovers of crashed orchestrators go before new ones come
+            self._reaped = True
+            await asyncio.to_thread(reap, self.client)
         session_id = uuid.uuid4().hex[:12]
         tags = {
             **spec.labels,

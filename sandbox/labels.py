@@ -41,9 +41,13 @@ class Owner(BaseModel):
         pid = os.getpid()
         return cls(pid=pid, start=process_start_time(pid), host=socket.gethostname())
 
+    def checkable(self) -> bool:
+        """Whether this machine can tell if the owner runs (only on its own host)."""
+        return self.host == socket.gethostname()
+
     def is_alive(self) -> bool:
-        """Whether this owner still runs (only answerable on its own host)."""
-        if self.host != socket.gethostname():
+        """Whether this owner still runs; True when that cannot be checked from here."""
+        if not self.checkable():
             return True
         try:
             os.kill(self.pid, 0)

@@ -20,19 +20,28 @@ class Leftover(BaseModel):
     removed: bool
 
 
-def reason_to_reap(container_labels: dict[str, str], now: float) -> str | None:
-    """Why a managed container should go, or None if it may stay."""
+def judge(container_labels: dict[str, str], now: float) -> tuple[bool, str] | None:
+    """(remove?, why) for a managed container, or None if it is plainly alive.
+
+    An expired TTL always removes. Otherwise a container is removed only when its
+    owner is known to be gone; when that cannot be known (owner on another host,
+    unreadable labels) it is kept, and the reason says so.
+    """
     try:
-        expires = float(container_labels.get(labels.EXPIRES, "0"))
+        expires = float(container_labels.get(labels.EXPIRES, ""))
     except ValueError:
-        return "unreadable expiry label"
-    if expires <= now:
-        return "ttl passed"
+        expires = None
+    if expires is not None and expires <= now:
+        return True, "ttl passed"
     owner = labels.owner_of(container_labels)
     if owner is None:
-        return "no owner label"
+        return False, "kept: owner labels unreadable, cannot tell if it is alive"
+    if not owner.checkable():
+        return False, f"kept: owner runs on {owner.host}, cannot check it from here"
     if not owner.is_alive():
-        return f"owner pid {owner.pid} is gone"
+        return True, f"owner pid {owner.pid} is gone"
+    if expires is None:
+        return False, "kept: expiry label unreadable"
     return None
 
 
@@ -43,30 +52,35 @@ def reap(
     now: float | None = None,
     session: str | None = None,
 ) -> list[Leftover]:
-    """Find managed containers to remove; remove them unless ``dry_run``."""
+    """Remove managed containers whose owner is gone or whose TTL passed.
+
+    Returns what was removed (or would be, with ``dry_run``) and what was kept
+    because its owner's state cannot be known. ``session`` removes that one session.
+    """
     now = time.time() if now is None else now
     wanted = [f"{labels.MANAGED}=1"] + ([f"{labels.SESSION}={session}"] if session else [])
     found: list[Leftover] = []
     for container in client.containers.list(all=True, filters={"label": wanted}):
         container_labels = container.labels or {}
-        reason = "requested" if session else reason_to_reap(container_labels, now)
-        if reason is None:
+        verdict = (True, "requested") if session else judge(container_labels, now)
+        if verdict is None:
             continue
+        remove, reason = verdict
         removed = False
-        if not dry_run:
+        if remove and not dry_run:
             try:
                 container.remove(force=True)
                 removed = True
             except NotFound:
                 removed = True
-            except APIError:
-                removed = False
+            except APIError as exc:
+                reason = f"{reason}; removal failed: {exc}"
         found.append(
             Leftover(
                 container_id=container.id,
+                session=container_labels.get(labels.SESSION, "?"),
                 reason=reason,
                 removed=removed,
-                session=container_labels.get(labels.SESSION, "?"),
             )
         )
     return found

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
+from sandbox import labels
 from sandbox.engine import EngineUnavailable, connect
 
 
@@ -17,7 +18,12 @@ def docker_client() -> Iterator[docker.DockerClient]:
     except EngineUnavailable as exc:
         pytest.fail(f"integration tests need the engine: {exc}")
     yield client
+    # The suite must leave no sandbox behind: whatever is left is a leak.
+    leftovers = client.containers.list(all=True, filters={"label": f"{labels.MANAGED}=1"})
+    for container in leftovers:
+        container.remove(force=True)
     client.close()
+    assert not leftovers, f"sessions left behind: {[c.name for c in leftovers]}"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from sandbox import labels
-from sandbox.reaper import reap, reason_to_reap
+from sandbox.reaper import judge, reap
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,7 @@ def test_reaps_dead_owners_and_expired_ttls_only(docker_client: docker.DockerCli
         assert preview[f"{tag}-expired"].reason == "ttl passed"
         assert f"{tag}-alive" not in preview
         assert not any(r.removed for r in preview.values())
+        assert preview[f"{tag}-orphan"].reason and preview[f"{tag}-expired"].reason
 
         reaped = {r.session for r in reap(docker_client, now=time.time() + 5) if r.removed}
         assert {f"{tag}-orphan", f"{tag}-expired"} <= reaped
@@ -55,12 +56,15 @@ def test_reaps_dead_owners_and_expired_ttls_only(docker_client: docker.DockerCli
                 docker_client.containers.get(cid).remove(force=True)
 
 
-def test_reason_to_reap_rules() -> None:
+def test_judge_rules() -> None:
     me = labels.Owner.current()
     now = time.time()
-    assert reason_to_reap(labels.session_labels("s", 60, me), now) is None
-    assert reason_to_reap(labels.session_labels("s", 60, me), now + 120) == "ttl passed"
-    assert reason_to_reap({labels.EXPIRES: "soon"}, now) == "unreadable expiry label"
-    assert reason_to_reap({labels.EXPIRES: str(now + 60)}, now) == "no owner label"
+    assert judge(labels.session_labels("s", 60, me), now) is None
+    assert judge(labels.session_labels("s", 60, me), now + 120) == (True, "ttl passed")
+    kept, why = judge({labels.EXPIRES: str(now + 60)}, now) or (None, "")
+    assert kept is False and why.startswith("kept: owner labels unreadable")
     elsewhere = labels.Owner(pid=1, start="1", host="another-host")
-    assert reason_to_reap(labels.session_labels("s", 60, elsewhere), now) is None
+    kept, why = judge(labels.session_labels("s", 60, elsewhere), now) or (None, "")
+    assert kept is False and "another-host" in why
+    # another host's expired session still goes: the TTL needs no owner check
+    assert judge(labels.session_labels("s", 60, elsewhere), now + 120) == (True, "ttl passed")
