@@ -14,6 +14,7 @@ from security.unwrap import Scene, expand
 from security.verdict import Decision, Finding, Risk, Verdict, highest, strictest
 
 ZSH_ONLY = frozenset({"S09", "S10", "S11"})
+CROSS_CHECK = "S05"
 INTERNAL_ERROR = "S00"
 RULE_CHECK = "P01"
 
@@ -59,10 +60,16 @@ def build_scene(line: str) -> Scene:
         scene.syntax_errors.insert(0, str(exc))
         return scene
     scene = expand(parsed, line)
-    reason = differential.disagreement(line, parsed.nodes)
-    if reason:
-        scene.differential.append(reason)
+    scene.nodes = parsed.nodes
     return scene
+
+
+def cross_check(scene: Scene) -> None:
+    """Fill in the parser differential (S05): bashlex's trees against tree-sitter's."""
+    if scene.nodes is not None:
+        reason = differential.disagreement(scene.line, scene.nodes)
+        if reason:
+            scene.differential.append(reason)
 
 
 def _analyze(line: str, policy: Policy) -> Verdict:
@@ -71,10 +78,18 @@ def _analyze(line: str, policy: Policy) -> Verdict:
     findings = [
         _finding(check, hit, policy)
         for check in REGISTRY.values()
-        if ctx.zsh_possible or check.id not in ZSH_ONLY
+        if check.id != CROSS_CHECK and (ctx.zsh_possible or check.id not in ZSH_ONLY)
         for hit in _run(check, scene, ctx)
     ]
-    findings = sorted(_apply_rules(findings, scene, policy), key=lambda f: f.check)
+    findings = _apply_rules(findings, scene, policy)
+    if not findings:
+        # The second parser can only turn an allow into a refusal: it runs only then.
+        cross_check(scene)
+        check = REGISTRY[CROSS_CHECK]
+        findings = [_finding(check, hit, policy) for hit in _run(check, scene, ctx)]
+        if findings:  # judge what tree-sitter saw too: it may hold something to deny
+            findings += _second_reading(line, policy, ctx)
+    findings.sort(key=lambda f: f.check)
     decision = strictest([f.decision for f in findings])
     risk = highest([f.risk for f in findings]) if findings else Risk.LOW
     return Verdict(
@@ -86,6 +101,18 @@ def _analyze(line: str, policy: Policy) -> Verdict:
         commands=[c.argv for c in scene.commands if c.words],
         explanation=_explain(decision, findings, scene),
     )
+
+
+def _second_reading(line: str, policy: Policy, ctx: Context) -> list[Finding]:
+    """Findings on tree-sitter's commands, for a line the two parsers read differently."""
+    seen = ParsedLine(commands=fallback_commands(line), functions=[], hidden=[], nodes=[])
+    scene = expand(seen, line)
+    return [
+        _finding(check, hit, policy)
+        for check in REGISTRY.values()
+        if check.id != CROSS_CHECK and (ctx.zsh_possible or check.id not in ZSH_ONLY)
+        for hit in _run(check, scene, ctx)
+    ]
 
 
 def _run(check: Check, scene: Scene, ctx: Context) -> Iterable[Hit]:

@@ -9,6 +9,7 @@ not know makes the inner command unknowable, which the analyzer reports (S19).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from security.shell import Command, ParsedLine, ShellSyntaxError, Word, parse_line
 
@@ -28,6 +29,7 @@ class Scene:
     opaque: list[tuple[int, str]] = field(default_factory=list)  # (command, what is unknowable)
     shell_strings: list[str] = field(default_factory=list)  # code found in sh -c, eval, ...
     differential: list[str] = field(default_factory=list)  # parser disagreements
+    nodes: list[Any] | None = None  # bashlex's trees of the line, for the cross-check
     too_deep: bool = False
 
 

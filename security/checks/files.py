@@ -36,6 +36,11 @@ SECRETS = re.compile(
     r"(^|/)\.config/gh/hosts\.yml$|(^|/)\.password-store/|\.pem$|\.key$|(^|/)id_(rsa|ed25519|ecdsa)|"
     r"(^|/)\.(aws|ssh|gnupg|kube|docker)/?$|^/(var/)?run/secrets(/|$)|(^|/)\.vault-token$"
 )
+# a cheap first test: every SECRETS pattern needs one of these
+_MAY_BE_SECRET = re.compile(r"ssh|aws|shadow|sudoers|netrc|credential|docker|kube|environ|"
+                            r"/mem|maps|\.env|npmrc|pypirc|gnupg|\.config|password|\.pem|"
+                            r"\.key|id_|secrets|vault")  # fmt: skip
+
 # commands whose operands (or some of them) are files they write
 WRITERS: dict[str, str] = {
     "tee": "all",
@@ -171,8 +176,9 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     if name in ("env", "printenv", "export", "set", "declare") and len(command.words) == 1:
         yield Hit(f"{name} prints the environment", Decision.ASK, Risk.MEDIUM)
     for word in command.words[1:]:
-        if SECRETS.search(_path(word.value)):
-            yield Hit(f"{word.value} holds secrets", Decision.ASK)
+        value = word.value
+        if _MAY_BE_SECRET.search(value) and SECRETS.search(_path(value)):
+            yield Hit(f"{value} holds secrets", Decision.ASK)
     for redirect in command.redirects:
         target = redirect.target
         reads = redirect.op in ("<", "<>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -116,6 +117,7 @@ def history_expansion(scene: Scene, ctx: Context) -> Iterator[Hit]:
         yield Hit(f"{match.group(0).strip()!r}", Decision.ASK, Risk.MEDIUM)
 
 
+@functools.lru_cache(maxsize=512)
 def _unquoted_only(text: str, keep_double: bool = False) -> str:
     """``text`` with single-quoted parts blanked (and double-quoted ones unless kept)."""
     out: list[str] = []

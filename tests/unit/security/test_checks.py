@@ -39,7 +39,10 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["ls", "echo 'closed'", "if [ -f x ]; then cat x; fi"],
     ),
-    "S05": (["echo ${x:-$(rm -rf ~)}"], ["ls -la | grep x", "echo $(git rev-parse HEAD)"]),
+    "S05": (
+        ["echo $(ls # a comment hides the rest from bashlex\nrm -rf ~)", "cat <<EOF\n$(id)\nEOF"],
+        ["ls -la | grep x", "echo $(git rev-parse HEAD)"],
+    ),
     "S06": (
         ["echo ${x:-$(rm -rf ~)}", 'echo "${y:=`id`}"'],
         ["echo ${x:-default}", 'echo "${HOME}"'],
