@@ -89,6 +89,7 @@ class Command:
     background: bool = False
     piped_stdin: bool = False  # its stdin is the output of a previous pipeline stage
     wrapped: bool = False  # unwrapped from another command's arguments (env, timeout, ...)
+    _base: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def argv(self) -> list[str]:
@@ -100,8 +101,13 @@ class Command:
 
     @property
     def base_name(self) -> str:
-        """The command name without its directory: ``/usr/bin/curl`` -> ``curl``."""
-        return self.name.rsplit("/", 1)[-1]
+        """The command name without its directory: ``/usr/bin/curl`` -> ``curl``.
+
+        Cached: read only once the command's words are complete (after the walk).
+        """
+        if self._base is None:
+            self._base = self.name.rsplit("/", 1)[-1]
+        return self._base
 
 
 @dataclass(slots=True)
