@@ -119,7 +119,10 @@ def _run(check: Check, scene: Scene, ctx: Context) -> Iterable[Hit]:
     if check.line is not None:
         yield from check.line(scene, ctx)
     elif check.command is not None:
+        names = check.names
         for index, command in enumerate(scene.commands):
+            if names is not None and command.base_name not in names:
+                continue
             for hit in check.command(command, scene, ctx):
                 yield hit if hit.command is not None else _with_command(hit, index)
 

@@ -46,6 +46,7 @@ class Check:
     structural: bool  # the analyzer cannot fully see the line: no rule may allow it
     line: LineCheck | None = None
     command: CommandCheck | None = None
+    names: frozenset[str] | None = None  # a command check runs only on these commands
 
     @property
     def doc(self) -> str:
@@ -73,10 +74,13 @@ def line_check(
 
 
 def command_check(
-    check_id: str, title: str, *, structural: bool = False
+    check_id: str, title: str, *, structural: bool = False, names: Iterable[str] | None = None
 ) -> Callable[[CommandCheck], CommandCheck]:
+    """Register a per-command check; ``names`` limits it to those command names."""
+    only = frozenset(names) if names is not None else None
+
     def register(func: CommandCheck) -> CommandCheck:
-        _register(Check(check_id, title, structural, command=func))
+        _register(Check(check_id, title, structural, command=func, names=only))
         return func
 
     return register

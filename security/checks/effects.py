@@ -209,7 +209,7 @@ def _destroys(command: Command) -> Iterator[str]:
             yield f"redirection into {redirect.target.value}"
 
 
-@command_check("S30", "git safety protocol")
+@command_check("S30", "git safety protocol", names={"git"})
 def git_safety(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Git operations that lose work or rewrite shared history.
 
@@ -309,7 +309,7 @@ PRIVILEGE_TOOLS = frozenset(
 )
 
 
-@command_check("S31", "privilege change")
+@command_check("S31", "privilege change", names={*PRIVILEGE_TOOLS, "chmod", "chown", "chgrp"})
 def privilege(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Becoming another user, gaining capabilities, or changing the kernel's state.
 

@@ -12,7 +12,7 @@ from security.unwrap import Scene
 from security.verdict import Decision, Risk
 
 
-@command_check("S20", "find that writes, deletes or prompts")
+@command_check("S20", "find that writes, deletes or prompts", names={"find"})
 def find_actions(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """find's actions delete files, write lists to files, or run programs.
 
@@ -30,7 +30,7 @@ def find_actions(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"find {arg} prompts for each file", Decision.ASK, Risk.MEDIUM)
 
 
-@command_check("S21", "sed that edits files, writes or runs commands")
+@command_check("S21", "sed that edits files, writes or runs commands", names={"sed", "gsed"})
 def sed_effects(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """GNU sed can edit in place, write files and run shell commands.
 
@@ -94,7 +94,7 @@ GIT_RUNS_PROGRAMS = frozenset(
 )
 
 
-@command_check("S22", "git option that runs programs or writes files")
+@command_check("S22", "git option that runs programs or writes files", names={"git"})
 def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """git runs configured programs: pagers, diff drivers, hooks, ssh, aliases.
 
@@ -209,7 +209,22 @@ WRITE_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-@command_check("S23", "option that makes a tool run a program or write a file")
+@command_check(
+    "S23",
+    "option that makes a tool run a program or write a file",
+    names={
+        *EXEC_OPTIONS,
+        *WRITE_OPTIONS,
+        "ssh",
+        "scp",
+        "sftp",
+        "autossh",
+        "less",
+        "more",
+        "most",
+        "uniq",
+    },
+)
 def tool_exec_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Options of everyday tools that run arbitrary programs or overwrite files.
 

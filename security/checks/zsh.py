@@ -94,7 +94,7 @@ def zsh_parameter_flags(scene: Scene, ctx: Context) -> Iterator[Hit]:
             return
 
 
-@command_check("S12", "zsh module or module builtin")
+@command_check("S12", "zsh module or module builtin", names=ZSH_MODULE_BUILTINS)
 def zsh_modules(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """zsh modules give the shell raw files, sockets and ptys without any program.
 
