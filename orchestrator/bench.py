@@ -121,18 +121,25 @@ async def _exec_rtts(runtime: str, runs: int) -> tuple[list[float], list[float],
         for _ in range(5):  # warm up every path
             await session.exec(["true"])
             await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
-        for i in range(runs):  # interleaved, so machine noise hits all alike
-            start = time.perf_counter()
-            await session.exec(["true"])
-            agent.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
-            sdk.append(time.perf_counter() - start)
-            if i % 4 == 0:  # the CLI is slow: a quarter of the runs is plenty
+        # Alternating blocks: machine noise hits all paths alike, while one path's
+        # leftovers (dockerd cleaning up an exec) do not land in the other's samples.
+        block = 25
+        for first in range(0, runs, block):
+            for _ in range(min(block, runs - first)):
+                start = time.perf_counter()
+                await session.exec(["true"])
+                agent.append(time.perf_counter() - start)
+            await asyncio.sleep(0.05)
+            for _ in range(min(block, runs - first)):
+                start = time.perf_counter()
+                await asyncio.to_thread(container.exec_run, ["true"], user=spec.user)
+                sdk.append(time.perf_counter() - start)
+            for _ in range(3):  # the CLI is slow: a few per block is plenty
                 start = time.perf_counter()
                 await asyncio.to_thread(subprocess.run, cli_argv, check=True,
                                         capture_output=True)  # fmt: skip
                 cli.append(time.perf_counter() - start)
+            await asyncio.sleep(0.05)
     return agent, sdk, cli
 
 

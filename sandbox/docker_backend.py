@@ -34,7 +34,7 @@ AGENT_SOURCE = inspect.getsource(exec_agent)
 AGENT_LAUNCH = (
     'src="$AIRLOCK_AGENT"; unset AIRLOCK_AGENT; '
     'if command -v timeout >/dev/null 2>&1; then set -- timeout -s KILL "$AIRLOCK_TTL"; fi; '
-    'if command -v python3 >/dev/null 2>&1; then exec "$@" python3 -c "$src"; fi; '
+    'if command -v python3 >/dev/null 2>&1; then exec "$@" python3 -I -S -c "$src"; fi; '
     f'echo "{NO_AGENT_MARKER}, using docker exec" >&2; exec "$@" sleep 2147483647'
 )
 
