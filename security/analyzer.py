@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from security import differential
@@ -77,8 +78,7 @@ def _analyze(line: str, policy: Policy) -> Verdict:
     ctx = Context(shell=policy.shell, workspace=policy.workspace)
     findings = [
         _finding(check, hit, policy)
-        for check in REGISTRY.values()
-        if check.id != CROSS_CHECK and (ctx.zsh_possible or check.id not in ZSH_ONLY)
+        for check in _active_checks(ctx.zsh_possible)
         for hit in _run(check, scene, ctx)
     ]
     findings = _apply_rules(findings, scene, policy)
@@ -103,14 +103,23 @@ def _analyze(line: str, policy: Policy) -> Verdict:
     )
 
 
+@functools.cache
+def _active_checks(zsh_possible: bool) -> tuple[Check, ...]:
+    """The checks to run first (all but the cross-check), for one kind of shell."""
+    return tuple(
+        check
+        for check in REGISTRY.values()
+        if check.id != CROSS_CHECK and (zsh_possible or check.id not in ZSH_ONLY)
+    )
+
+
 def _second_reading(line: str, policy: Policy, ctx: Context) -> list[Finding]:
     """Findings on tree-sitter's commands, for a line the two parsers read differently."""
     seen = ParsedLine(commands=fallback_commands(line), functions=[], hidden=[], nodes=[])
     scene = expand(seen, line)
     return [
         _finding(check, hit, policy)
-        for check in REGISTRY.values()
-        if check.id != CROSS_CHECK and (ctx.zsh_possible or check.id not in ZSH_ONLY)
+        for check in _active_checks(ctx.zsh_possible)
         for hit in _run(check, scene, ctx)
     ]
 

@@ -90,10 +90,14 @@ class Command:
     piped_stdin: bool = False  # its stdin is the output of a previous pipeline stage
     wrapped: bool = False  # unwrapped from another command's arguments (env, timeout, ...)
     _base: str | None = field(default=None, repr=False, compare=False)
+    _argv: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def argv(self) -> list[str]:
-        return [w.value for w in self.words]
+        """The words after quote removal (cached, like `base_name`: read after the walk)."""
+        if self._argv is None:
+            self._argv = [w.value for w in self.words]
+        return self._argv
 
     @property
     def name(self) -> str:

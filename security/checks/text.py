@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 
@@ -27,15 +28,13 @@ def control_characters(scene: Scene, ctx: Context) -> Iterator[Hit]:
     erases what a reviewer would have seen, NUL truncates strings in C programs.
     Tab and newline are ordinary shell syntax and pass.
     """
-    for ch in sorted({c for c in scene.line if _is_control(c)}):
+    for ch in sorted(set(_CONTROL.findall(scene.line))):
         yield Hit(
             f"control character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})", Decision.DENY
         )
 
 
-def _is_control(ch: str) -> bool:
-    code = ord(ch)
-    return (code < 0x20 and ch not in "\t\n") or 0x7F <= code <= 0x9F
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
 
 
 @line_check("S02", "invisible or bidirectional Unicode")
@@ -46,6 +45,8 @@ def invisible_unicode(scene: Scene, ctx: Context) -> Iterator[Hit]:
     joiner inside ``c\\u200durl`` so a name looks like one command and is another.
     Also flags Unicode spaces, which a shell does not split on.
     """
+    if scene.line.isascii():
+        return
     found = {c for c in scene.line if c in INVISIBLE or (c.isspace() and c not in " \t\n\r\v\f")}
     for ch in sorted(found):
         yield Hit(f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})", Decision.DENY)
