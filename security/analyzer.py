@@ -92,7 +92,7 @@ def _analyze(line: str, policy: Policy) -> Verdict:
     findings.sort(key=lambda f: f.check)
     decision = strictest([f.decision for f in findings])
     risk = highest([f.risk for f in findings]) if findings else Risk.LOW
-    return Verdict.model_construct(
+    return Verdict(
         command=line,
         policy=policy.name,
         decision=decision,
@@ -148,8 +148,7 @@ def _finding(check: Check, hit: Hit, policy: Policy) -> Finding:
             decision = Decision(override)
         if policy.headless and decision is Decision.ASK:
             decision = Decision.DENY
-    # model_construct: the analyzer's own values need no validation (the hot path)
-    return Finding.model_construct(
+    return Finding(
         check=check.id,
         title=check.title,
         detail=hit.detail,

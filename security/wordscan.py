@@ -7,6 +7,7 @@ the raw text itself and trusts a word only when both agree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _ANSI_C_ESCAPES = {
@@ -91,8 +92,13 @@ def _closing(raw: str, start: int, quote: str) -> int:
     return len(raw)
 
 
+_QUOTING = re.compile(r"[\\'\"$`]")
+
+
 def scan_word(raw: str) -> WordScan:
     """Quote-remove ``raw`` and record what expansions and specials it holds."""
+    if _QUOTING.search(raw) is None:  # the common case: nothing to remove or expand
+        return WordScan(raw, False, False, False, False, frozenset(raw) & _TRACKED)
     value: list[str] = []
     unquoted: set[str] = set()
     quoted = ansi_c = locale = expands = False
