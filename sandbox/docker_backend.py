@@ -239,7 +239,10 @@ class DockerBackend:
         """Create, start and connect to a new session container."""
         if not self._reaped:  # leftovers of crashed orchestrators go before new ones come
             self._reaped = True
-            await asyncio.to_thread(reap, self.client)
+            try:
+                await asyncio.to_thread(reap, self.client)
+            except DockerException:
+                self._reaped = False  # housekeeping only: try again at the next start
         session_id = uuid.uuid4().hex[:12]
         tags = {
             **spec.labels,

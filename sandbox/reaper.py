@@ -60,8 +60,11 @@ def reap(
     now = time.time() if now is None else now
     wanted = [f"{labels.MANAGED}=1"] + ([f"{labels.SESSION}={session}"] if session else [])
     found: list[Leftover] = []
-    for container in client.containers.list(all=True, filters={"label": wanted}):
-        container_labels = container.labels or {}
+    # One list call, no per-container inspect: a container removed meanwhile
+    # (a session closing) must not fail the sweep.
+    for summary in client.api.containers(all=True, filters={"label": wanted}):
+        container_id: str = summary["Id"]
+        container_labels: dict[str, str] = summary.get("Labels") or {}
         verdict = (True, "requested") if session else judge(container_labels, now)
         if verdict is None:
             continue
@@ -69,7 +72,7 @@ def reap(
         removed = False
         if remove and not dry_run:
             try:
-                container.remove(force=True)
+                client.api.remove_container(container_id, force=True)
                 removed = True
             except NotFound:
                 removed = True
@@ -77,7 +80,7 @@ def reap(
                 reason = f"{reason}; removal failed: {exc}"
         found.append(
             Leftover(
-                container_id=container.id,
+                container_id=container_id,
                 session=container_labels.get(labels.SESSION, "?"),
                 reason=reason,
                 removed=removed,

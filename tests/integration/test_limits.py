@@ -102,8 +102,13 @@ def test_timeout_kills_the_whole_tree() -> None:
 def test_twenty_sessions_at_once() -> None:
     async def main() -> None:
         backend = DockerBackend()
-        sessions = await asyncio.gather(*(backend.start(SMALL) for _ in range(20)))
+        started = await asyncio.gather(
+            *(backend.start(SMALL) for _ in range(20)), return_exceptions=True
+        )
+        sessions = [s for s in started if isinstance(s, DockerSession)]
         try:
+            failures = [s for s in started if isinstance(s, BaseException)]
+            assert not failures, f"{len(failures)} of 20 starts failed: {failures[0]!r}"
 
             async def work(index: int, s: DockerSession) -> list[bytes]:
                 return [(await s.exec(f"echo {index}-{i}")).stdout for i in range(5)]
