@@ -15,10 +15,6 @@ STYLES = {Decision.ALLOW: "green", Decision.ASK: "yellow", Decision.DENY: "bold 
 BATCH_BAD_INPUT = 65  # EX_DATAERR: some lines were not {"cmd": "..."}
 
 
-def analyze_one(command: str, policy: Policy) -> Verdict:
-    return analyze(command, policy)
-
-
 def batch_record(verdict: Verdict) -> dict[str, object]:
     """The contract's line: cmd, decision, risk, findings (check and title)."""
     return {

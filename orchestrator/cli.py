@@ -7,6 +7,7 @@ from importlib.metadata import version as package_version
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
@@ -136,7 +137,7 @@ def check(
 ) -> None:
     """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny."""
     from orchestrator import check as check_module
-    from security import Policy, PolicyError
+    from security import Policy, PolicyError, analyze
 
     try:
         loaded = Policy.load(policy)
@@ -151,7 +152,7 @@ def check(
     if not command:
         err.print("[red]error:[/] give a command after --, or use --jsonl")
         raise typer.Exit(64)
-    verdict = check_module.analyze_one(" ".join(command), loaded)
+    verdict = analyze(" ".join(command), loaded)
     if json_output:
         sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
     else:
@@ -173,16 +174,7 @@ def bench_analyzer(
 
     commands = bench.corpus_commands()
     err.print(f"[dim]bench:[/] {len(commands)} commands x {repeat} rounds")
-    figures = bench.bench_analyzer(commands, repeat)
-    if json_output:
-        sys.stdout.write(figures.model_dump_json() + "\n")
-        return
-    table = Table(title="analyzer")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in figures.model_dump().items():
-        table.add_row(name, str(value))
-    out.print(table)
+    _print_figures(bench.bench_analyzer(commands, repeat), "analyzer", json_output)
 
 
 @app.command("exec")
@@ -268,11 +260,15 @@ def bench_sandbox(
     """The exec agent vs `docker exec`, session start vs a bare `docker run`."""
     from orchestrator import bench
 
-    figures = bench.bench_sandbox(runtime, runs, starts)
+    _print_figures(bench.bench_sandbox(runtime, runs, starts), f"sandbox ({runtime})", json_output)
+
+
+def _print_figures(figures: BaseModel, title: str, json_output: bool) -> None:
+    """A benchmark's figures as one JSON object, or as a two-column table."""
     if json_output:
         sys.stdout.write(figures.model_dump_json() + "\n")
         return
-    table = Table(title=f"sandbox ({runtime})")
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in figures.model_dump().items():

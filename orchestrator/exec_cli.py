@@ -14,7 +14,7 @@ from sandbox.docker_backend import DockerBackend
 from sandbox.engine import engine
 from sandbox.results import ExecExit, OutputChunk
 from sandbox.spec import SessionSpec
-from security import Decision, Policy, Verdict, analyze
+from security import Decision, Policy, analyze
 
 REFUSED = 126
 TIMED_OUT = 124
@@ -51,10 +51,6 @@ async def run_streaming(command: str, spec: SessionSpec, timeout: float | None) 
         return exit_code_of(final)
 
 
-def gate(command: str, policy: Policy) -> Verdict:
-    return analyze(command, policy)
-
-
 def execute(
     command: str,
     image: str,
@@ -62,7 +58,7 @@ def execute(
     policy: Policy,
     timeout: float | None,
 ) -> int:
-    verdict = gate(command, policy)
+    verdict = analyze(command, policy)
     if verdict.decision is not Decision.ALLOW:
         sys.stderr.write(f"airlock: refused ({verdict.decision.value}, policy {policy.name})\n")
         for finding in verdict.findings:

@@ -198,22 +198,14 @@ class AgentChannel:
     # -- internals ----------------------------------------------------------------------
 
     async def _feed_stdin(self, xid: int, stdin: bytes | AsyncIterator[bytes]) -> None:
-        if isinstance(stdin, bytes):
-            for start in range(0, len(stdin), STDIN_CHUNK):
-                await self._send({"type": "stdin", "id": xid}, stdin[start : start + STDIN_CHUNK])
-        else:
-            async for piece in stdin:
-                for start in range(0, len(piece), STDIN_CHUNK):
-                    await self._send(
-                        {"type": "stdin", "id": xid}, piece[start : start + STDIN_CHUNK]
-                    )
+        pieces = _once(stdin) if isinstance(stdin, bytes) else stdin
+        async for piece in pieces:
+            for start in range(0, len(piece), STDIN_CHUNK):
+                await self._send({"type": "stdin", "id": xid}, piece[start : start + STDIN_CHUNK])
         await self._send({"type": "stdin_close", "id": xid})
 
     async def _signal(self, xid: int, number: int) -> None:
         await self._send({"type": "signal", "id": xid, "signal": int(number)})
-
-    async def send_signal(self, xid: int, number: int) -> None:
-        await self._signal(xid, number)
 
     async def _send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self._writer is None or not self.alive:
@@ -301,3 +293,7 @@ def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:
         duration=float(duration) if isinstance(duration, int | float) else 0.0,
         error=pending.error,
     )
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

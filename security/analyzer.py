@@ -76,12 +76,7 @@ def cross_check(scene: Scene) -> None:
 def _analyze(line: str, policy: Policy) -> Verdict:
     scene = build_scene(line)
     ctx = Context(shell=policy.shell, workspace=policy.workspace)
-    findings = [
-        _finding(check, hit, policy)
-        for check in _active_checks(ctx.zsh_possible)
-        for hit in _run(check, scene, ctx)
-    ]
-    findings = _apply_rules(findings, scene, policy)
+    findings = _judge(scene, policy, ctx)
     if not findings:
         # The second parser can only turn an allow into a refusal: it runs only then.
         cross_check(scene)
@@ -113,15 +108,20 @@ def _active_checks(zsh_possible: bool) -> tuple[Check, ...]:
     )
 
 
-def _second_reading(line: str, policy: Policy, ctx: Context) -> list[Finding]:
-    """Findings on tree-sitter's commands, for a line the two parsers read differently."""
-    seen = ParsedLine(commands=fallback_commands(line), functions=[], hidden=[], nodes=[])
-    scene = expand(seen, line)
-    return [
+def _judge(scene: Scene, policy: Policy, ctx: Context) -> list[Finding]:
+    """Every check but the cross-check on ``scene``, then the policy's rules."""
+    findings = [
         _finding(check, hit, policy)
         for check in _active_checks(ctx.zsh_possible)
         for hit in _run(check, scene, ctx)
     ]
+    return _apply_rules(findings, scene, policy)
+
+
+def _second_reading(line: str, policy: Policy, ctx: Context) -> list[Finding]:
+    """Findings on tree-sitter's commands, for a line the two parsers read differently."""
+    seen = ParsedLine(commands=fallback_commands(line), functions=[], hidden=[], nodes=[])
+    return _judge(expand(seen, line), policy, ctx)
 
 
 def _run(check: Check, scene: Scene, ctx: Context) -> Iterable[Hit]:

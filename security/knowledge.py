@@ -347,10 +347,18 @@ def sed_scripts(argv: list[str]) -> tuple[list[str], str | None]:
     return scripts, None
 
 
-def _sed(argv: list[str]) -> str | None:
-    if has_option(argv[1:], "i", ("in-place",)) or any(
+def sed_edits_in_place(argv: list[str]) -> bool:
+    """Whether sed edits its files: ``-i``, ``-i.bak``, ``-ni``, ``--in-place[=SUF]``.
+
+    Generous on purpose: an ``i`` in any short-option cluster counts, even after ``--``.
+    """
+    return has_option(argv[1:], "i", ("in-place",)) is not None or any(
         a.startswith("-") and not a.startswith("--") and "i" in a[1:] for a in argv[1:]
-    ):
+    )
+
+
+def _sed(argv: list[str]) -> str | None:
+    if sed_edits_in_place(argv):
         return "sed -i edits files"
     scripts, problem = sed_scripts(argv)
     if problem:

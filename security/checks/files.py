@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, operands
-from security.knowledge import UNIQ_VALUE_OPTIONS, XXD_VALUE_OPTIONS
+from security.knowledge import UNIQ_VALUE_OPTIONS, XXD_VALUE_OPTIONS, sed_edits_in_place
+from security.paths import resolve, within
 from security.shell import Command
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
@@ -36,7 +37,7 @@ SECRETS = re.compile(
     r"(^|/)\.config/gh/hosts\.yml$|(^|/)\.password-store/|\.pem$|\.key$|(^|/)id_(rsa|ed25519|ecdsa)|"
     r"(^|/)\.(aws|ssh|gnupg|kube|docker)/?$|^/(var/)?run/secrets(/|$)|(^|/)\.vault-token$"
 )
-# a cheap first test: every SECRETS pattern needs one of these
+# a cheap first test: every SECRETS pattern needs one of these (a property test guards it)
 _MAY_BE_SECRET = re.compile(r"ssh|aws|shadow|sudoers|netrc|credential|docker|kube|environ|"
                             r"/mem|maps|\.env|npmrc|pypirc|gnupg|\.config|password|\.pem|"
                             r"\.key|id_|secrets|vault")  # fmt: skip
@@ -107,9 +108,7 @@ def written_paths(command: Command) -> Iterator[tuple[str, str]]:
             if arg.startswith("of="):
                 yield arg[3:], f"{name} of="
         return
-    if mode == "inplace" and not any(
-        a.startswith("-i") or a.startswith("--in-place") for a in args
-    ):
+    if mode == "inplace" and not sed_edits_in_place(command.argv):
         return
     files = operands(args, VALUE_OPTIONS.get(name, ()))
     if mode == "last":
@@ -199,9 +198,7 @@ def outside_workspace(command: Command, scene: Scene, ctx: Context) -> Iterator[
         resolved = (
             _path(path)
             if path.startswith(("/", "~", "$HOME", "${HOME}"))
-            else (posixpath.normpath(posixpath.join(ctx.workspace, path)))
+            else resolve(path, ctx.workspace)
         )
-        inside = resolved == ctx.workspace or resolved.startswith(ctx.workspace.rstrip("/") + "/")
-        scratch = resolved == SCRATCH or resolved.startswith(SCRATCH + "/")
-        if not inside and not scratch:
+        if not within(resolved, ctx.workspace) and not within(resolved, SCRATCH):
             yield Hit(f"{how} writes {path}", Decision.ASK)

@@ -28,7 +28,7 @@ def not_proven_read_only(scene: Scene, ctx: Context) -> Iterator[Hit]:
             found_inner = found_inner or stdin_code(command) is not None
             if found_inner:
                 continue
-            if name in ("xargs", "command") and len(command.words) >= 1 and name != "env":
+            if name in ("xargs", "command"):
                 problem = read_only_problem(command.argv)
                 if problem is None:
                     continue

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, has_option, operands
-from security.knowledge import git_subcommand, sed_script_problem, sed_scripts
+from security.knowledge import (
+    git_subcommand,
+    sed_edits_in_place,
+    sed_script_problem,
+    sed_scripts,
+)
+from security.paths import resolve, within
 from security.shell import Command
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
@@ -48,9 +53,7 @@ def sed_effects(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
         if problem and ("runs" in problem or "not understood" in problem):
             decision = Decision.DENY if "runs" in problem and "e" in problem else Decision.ASK
             yield Hit(f"{problem}: {script[:60]!r}", decision)
-    if has_option(argv[1:], "", ("in-place",)) or any(
-        a.startswith("-") and not a.startswith("--") and "i" in a[1:] for a in argv[1:]
-    ):
+    if sed_edits_in_place(argv):
         yield Hit("sed -i edits files in place", Decision.ASK, Risk.MEDIUM)
 
 
@@ -160,11 +163,8 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
 
 
 def _inside(path: str, workspace: str) -> bool:
-    """Whether a relative or absolute path stays inside the workspace."""
-    if path.startswith(("~", "$")):
-        return False
-    joined = posixpath.normpath(posixpath.join(workspace, path))
-    return joined == workspace or joined.startswith(workspace.rstrip("/") + "/")
+    """Whether a relative or absolute path stays inside the workspace (``~``/``$`` never)."""
+    return not path.startswith(("~", "$")) and within(resolve(path, workspace), workspace)
 
 
 # tool -> (short options, long options) that run a program or shell code

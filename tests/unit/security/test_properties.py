@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from security import Decision, Policy, analyze
+from security.checks import files
 
 RANK = {Decision.ALLOW: 0, Decision.ASK: 1, Decision.DENY: 2}
 POLICIES = [Policy.load(name) for name in ("read-only", "dev", "ci-untrusted")]
@@ -165,3 +166,11 @@ def test_garbage_never_smuggles_a_dangerous_command(
     # but what is refused alone is never let through inside it.
     combined = shape.format(b=base, d=danger)
     assert rank(combined, policy) >= min(rank(danger, policy), 1)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.from_regex(files.SECRETS))
+def test_secret_prefilter_never_hides_a_secret_path(text: str) -> None:
+    """S36's cheap first test must pass every path the full SECRETS pattern matches."""
+    if files.SECRETS.search(files._path(text)):
+        assert files._MAY_BE_SECRET.search(text), text
