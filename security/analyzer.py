@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from security import differential
 from security.checks import REGISTRY, Check, Context, Hit
+from security.checks.base import CommandCheck, LineCheck
 from security.checks.text import MAX_LINE_CHARS
 from security.fallback import fallback_commands
 from security.policy import PRESETS, Policy
@@ -110,12 +112,41 @@ def _active_checks(zsh_possible: bool) -> tuple[Check, ...]:
 
 def _judge(scene: Scene, policy: Policy, ctx: Context) -> list[Finding]:
     """Every check but the cross-check on ``scene``, then the policy's rules."""
+    plan = _plan(ctx.zsh_possible)
     findings = [
-        _finding(check, hit, policy)
-        for check in _active_checks(ctx.zsh_possible)
-        for hit in _run(check, scene, ctx)
+        _finding(check, hit, policy) for check, run in plan.per_line for hit in run(scene, ctx)
     ]
+    for index, command in enumerate(scene.commands):
+        for check, run_on in plan.per_command + plan.by_name.get(command.base_name, ()):
+            for hit in run_on(command, scene, ctx):
+                hit = hit if hit.command is not None else _with_command(hit, index)
+                findings.append(_finding(check, hit, policy))
     return _apply_rules(findings, scene, policy)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The active checks arranged for one pass: per line, per command, per command name."""
+
+    per_line: tuple[tuple[Check, LineCheck], ...]
+    per_command: tuple[tuple[Check, CommandCheck], ...]
+    by_name: dict[str, tuple[tuple[Check, CommandCheck], ...]]
+
+
+@functools.cache
+def _plan(zsh_possible: bool) -> _Plan:
+    per_line: list[tuple[Check, LineCheck]] = []
+    per_command: list[tuple[Check, CommandCheck]] = []
+    by_name: dict[str, list[tuple[Check, CommandCheck]]] = {}
+    for check in _active_checks(zsh_possible):
+        if check.line is not None:
+            per_line.append((check, check.line))
+        elif check.command is not None and check.names is None:
+            per_command.append((check, check.command))
+        elif check.command is not None:
+            for name in check.names or ():
+                by_name.setdefault(name, []).append((check, check.command))
+    return _Plan(tuple(per_line), tuple(per_command), {k: tuple(v) for k, v in by_name.items()})
 
 
 def _second_reading(line: str, policy: Policy, ctx: Context) -> list[Finding]:

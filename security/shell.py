@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bashlex
+import bashlex.ast
 import bashlex.errors
+import bashlex.parser
 
 from security.watchdog import BudgetExceeded, time_budget
 from security.wordscan import WordScan, scan_word
@@ -165,6 +167,8 @@ def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
         raise ShellSyntaxError("nested too deeply to parse") from exc
     except BudgetExceeded as exc:
         raise ShellSyntaxError(f"bashlex did not finish in {PARSE_BUDGET_S * 1000:.0f} ms") from exc
+    except ShellSyntaxError:
+        raise
     except Exception as exc:  # bashlex's own bugs (NameError, AttributeError...): unparseable
         raise ShellSyntaxError(_describe(exc)) from exc
     walker = _Walker(line, origin, depth, quoted_heredocs)
@@ -178,7 +182,37 @@ def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
 
 def _bashlex_parse(text: str) -> list[Any]:
     with time_budget(PARSE_BUDGET_S):
-        return list(bashlex.parse(text))
+        return _parse_parts(text)
+
+
+def _parse_parts(text: str) -> list[Any]:
+    """``bashlex.parse(text)``: its loop over top-level parts, done without the
+    visitor class it defines on every call, and scanning for heredoc ends only when
+    the text holds ``<<``. ``tests/unit/security/test_shell_parse.py`` holds it equal
+    to ``bashlex.parse``.
+    """
+    parts: list[Any] = []
+    index = 0
+    while index < len(text) or not parts:
+        part = bashlex.parser._parser(text[index:] if index else text).parse()
+        if not isinstance(part, bashlex.ast.node):
+            if parts:
+                break
+            raise EmptyLine("no command in the line (empty, or only a comment)")
+        if index:
+            bashlex.ast.posshifter(index).visit(part)
+        parts.append(part)
+        end = part.pos[1]
+        if "<<" in text:
+            finder = bashlex.parser._endfinder()
+            finder.visit(part)
+            end = max(end, finder.end)
+        index = end + 1
+    return parts
+
+
+class EmptyLine(ShellSyntaxError):
+    """A line with nothing to run: bashlex has no tree for it."""
 
 
 def _describe(exc: BaseException) -> str:

@@ -57,7 +57,7 @@ def zsh_equals(scene: Scene, ctx: Context) -> Iterator[Hit]:
             if word.raw.startswith("=") and len(word.raw) > 1:
                 yield Hit(f"{word.raw!r} is a command lookup in zsh", Decision.DENY, command=index)
     for text in (scene.line, *scene.shell_strings):
-        if _EQUALS_SUBSTITUTION.search(_unquoted_only(text)):
+        if "=(" in text and _EQUALS_SUBSTITUTION.search(_unquoted_only(text)):
             yield Hit("=(...) is process substitution in zsh", Decision.DENY)
             return
 
@@ -72,7 +72,7 @@ def zsh_glob_qualifiers(scene: Scene, ctx: Context) -> Iterator[Hit]:
     if not ctx.zsh_possible:
         return
     for text in (scene.line, *scene.shell_strings):
-        match = _GLOB_QUALIFIER.search(_unquoted_only(text))
+        match = "(" in text and _GLOB_QUALIFIER.search(_unquoted_only(text))
         if match:
             yield Hit(f"glob qualifier near {match.group(0)!r}", Decision.DENY)
             return
@@ -112,7 +112,8 @@ def history_expansion(scene: Scene, ctx: Context) -> Iterator[Hit]:
     Attack: ``!!`` or ``!-2`` re-runs an earlier command the checker never sees;
     ``^safe^rm -rf ~`` edits it. Harmless in ``bash -c`` but not in every shell.
     """
-    match = _HISTORY.search(_unquoted_only(scene.line, keep_double=True))
+    line = scene.line
+    match = ("!" in line or "^" in line) and _HISTORY.search(_unquoted_only(line, keep_double=True))
     if match:
         yield Hit(f"{match.group(0).strip()!r}", Decision.ASK, Risk.MEDIUM)
 
