@@ -11,14 +11,14 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 
 
 REFIRE_SECONDS = 0.01
+TICK_SECONDS = 0.05
+LINGER_SECONDS = 2.0
 
 
 class BudgetExceeded(Exception):
@@ -26,12 +26,22 @@ class BudgetExceeded(Exception):
 
 
 class _Watchdog:
+    """One daemon thread for every armed deadline in the process.
+
+    Arming must be cheap (the analyzer arms once per parse): it wakes the thread
+    only when the thread sleeps with nothing to watch. While in use, the thread
+    looks at least every ``TICK_SECONDS``, so a deadline armed meanwhile is seen in
+    time; ``LINGER_SECONDS`` after the last arm it sleeps until the next arm.
+    """
+
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._deadlines: dict[int, tuple[int, float]] = {}  # token -> (thread id, deadline)
         self._fired: set[int] = set()
         self._next_token = 0
         self._thread: threading.Thread | None = None
+        self._asleep = False
+        self._last_armed = 0.0
 
     def arm(self, seconds: float) -> int:
         with self._cond:
@@ -42,9 +52,9 @@ class _Watchdog:
                 self._thread.start()
             self._next_token += 1
             token = self._next_token
-            was_idle = not self._deadlines
-            self._deadlines[token] = (threading.get_ident(), time.monotonic() + seconds)
-            if was_idle:
+            self._last_armed = now = time.monotonic()
+            self._deadlines[token] = (threading.get_ident(), now + seconds)
+            if self._asleep:
                 self._cond.notify()
             return token
 
@@ -58,13 +68,18 @@ class _Watchdog:
     def _run(self) -> None:
         with self._cond:
             while True:
-                if not self._deadlines:
-                    self._cond.wait()
-                    continue
                 now = time.monotonic()
+                if not self._deadlines:
+                    if now - self._last_armed < LINGER_SECONDS:
+                        self._cond.wait(TICK_SECONDS)
+                        continue
+                    self._asleep = True
+                    self._cond.wait()
+                    self._asleep = False
+                    continue
                 earliest = min(deadline for _, deadline in self._deadlines.values())
                 if earliest > now:
-                    self._cond.wait(earliest - now)
+                    self._cond.wait(min(earliest - now, TICK_SECONDS))
                     continue
                 for token, (thread_id, deadline) in list(self._deadlines.items()):
                     if deadline <= now:
@@ -78,11 +93,17 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-@contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
+class time_budget:
     """Raise `BudgetExceeded` in this thread if the block runs longer than ``seconds``."""
-    token = _WATCHDOG.arm(seconds)
-    try:
-        yield
-    finally:
-        _WATCHDOG.disarm(token)
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._token = 0
+
+    def __enter__(self) -> None:
+        self._token = _WATCHDOG.arm(self._seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        _WATCHDOG.disarm(self._token)

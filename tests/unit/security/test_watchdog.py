@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from security import watchdog
 from security.watchdog import BudgetExceeded, time_budget
 
 
@@ -69,3 +70,17 @@ def test_the_bashlex_loop_becomes_a_refusal_not_a_hang() -> None:
     assert verdict.decision == "ask"
     assert any(f.check == "S04" for f in verdict.findings)
     assert time.perf_counter() - start < 0.5
+
+
+def test_a_budget_armed_while_the_watchdog_sleeps_still_fires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(watchdog, "LINGER_SECONDS", 0.05)
+    with time_budget(1.0):
+        pass  # the thread exists and has just been used
+    deadline = time.monotonic() + 5
+    while not watchdog._WATCHDOG._asleep and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert watchdog._WATCHDOG._asleep, "the watchdog never went to sleep"
+    with pytest.raises(BudgetExceeded), time_budget(0.05):
+        spin()
