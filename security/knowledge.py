@@ -8,7 +8,6 @@ proven, and the `read-only` policy asks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -489,4 +488,4 @@ _KNOWN_EXTRA = frozenset(
 
 def is_known_command(name: str) -> bool:
     """A name a function must not shadow."""
-    return name in READ_ONLY or name in _KNOWN_EXTRA or bool(re.fullmatch(r"\[+", name))
+    return name in READ_ONLY or name in _KNOWN_EXTRA or (bool(name) and name == "[" * len(name))

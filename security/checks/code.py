@@ -123,9 +123,12 @@ def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             return
 
 
+_VERSIONED = re.compile(r"(python[23]?|pypy3?|perl|ruby|node|lua|php)[\d.]*")
+
+
 def _versionless(name: str) -> str:
     """``python3.11`` -> ``python3``; ``perl5.36`` -> ``perl``."""
-    match = re.fullmatch(r"(python[23]?|pypy3?|perl|ruby|node|lua|php)[\d.]*", name)
+    match = _VERSIONED.fullmatch(name)
     return match.group(1) if match else name
 
 

@@ -11,6 +11,9 @@ from security.shell import Command
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
 
+_PYTHON = re.compile(r"python[\d.]*|pypy3?")
+_SETID_MODE = re.compile(r"[ugoa]*\+[rwxXt]*s|^[0-7]*[4-7][0-7]{3}$")
+
 NETWORK_TOOLS = frozenset(
     {
         "curl",
@@ -115,7 +118,7 @@ def network(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             or (sub == "submodule" and "update" in args)
         ):
             yield Hit(f"git {sub} reaches the network", Decision.ASK)
-    elif re.fullmatch(r"python[\d.]*|pypy3?", name) and "-m" in argv:
+    elif _PYTHON.fullmatch(name) and "-m" in argv:
         module = argv[argv.index("-m") + 1] if argv.index("-m") + 1 < len(argv) else ""
         if module in ("http.server", "SimpleHTTPServer", "smtpd", "ftplib", "pip", "urllib"):
             yield Hit(f"python -m {module} uses the network", Decision.ASK)
@@ -329,9 +332,7 @@ def privilege(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
         ):
             return
         yield Hit(f"{name} changes privileges or system state", Decision.DENY)
-    elif name == "chmod" and any(
-        re.search(r"[ugoa]*\+[rwxXt]*s|^[0-7]*[4-7][0-7]{3}$", a) for a in args
-    ):
+    elif name == "chmod" and any(_SETID_MODE.search(a) for a in args):
         yield Hit(f"chmod {' '.join(args)} sets a setuid or setgid bit", Decision.DENY)
     elif name in ("chown", "chgrp") and any(a.split(":")[0] in ("root", "0") for a in args):
         yield Hit(f"{name} to root", Decision.DENY)
@@ -403,7 +404,7 @@ def package_install(command: Command, scene: Scene, ctx: Context) -> Iterator[Hi
         yield Hit(f"{name} installs and runs packages", Decision.ASK)
         return
     sub = next((a for a in argv[1:] if not a.startswith("-")), "")
-    if re.fullmatch(r"python[\d.]*|pypy3?", name) and argv[1:3] == ["-m", "pip"]:
+    if _PYTHON.fullmatch(name) and argv[1:3] == ["-m", "pip"]:
         name, sub = "pip", next((a for a in argv[3:] if not a.startswith("-")), "")
     if name in INSTALLERS and (sub in INSTALLERS[name] or (name == "yarn" and len(argv) == 1)):
         yield Hit(f"{name} {sub} installs packages", Decision.ASK)

@@ -146,8 +146,11 @@ def dev_tcp(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"argument {word.value}", Decision.DENY)
 
 
+_DEV_NET = re.compile(r"/+dev/+(tcp|udp)/")
+
+
 def _is_dev_net(path: str) -> bool:
-    return bool(re.match(r"/+dev/+(tcp|udp)/", path))
+    return "dev" in path and _DEV_NET.match(path) is not None
 
 
 @command_check("S26", "write into a sensitive path")
