@@ -62,6 +62,7 @@ class DockerSession:
         self.container = container
         self.channel = channel
         self.closed = False
+        self._lost_reason: str | None = None
 
     @property
     def uses_agent(self) -> bool:
@@ -84,6 +85,8 @@ class DockerSession:
         """Run a command; yield output chunks as they come, then one `ExecExit`."""
         if self.closed:
             raise SandboxError(f"session {self.id} is closed")
+        if self.channel is not None and not self.channel.alive:
+            raise SandboxError(f"session {self.id} is lost: {await self._loss()}")
         if self.channel is None:
             if stdin is not None and not isinstance(stdin, bytes):
                 stdin = b"".join([piece async for piece in stdin])
@@ -102,7 +105,36 @@ class DockerSession:
             stdin=stdin,
             max_output=max_output,
         ):
+            if isinstance(event, ExecExit) and event.error and not self.channel.alive:
+                why = await self._loss()
+                event = event.model_copy(
+                    update={"error": f"sandbox lost: {why}", "oom_killed": "memory" in why}
+                )
             yield event
+
+    async def _loss(self) -> str:
+        """Why the sandbox went away, from the engine's view of the container."""
+        if self._lost_reason is None:
+            self._lost_reason = await asyncio.to_thread(self._read_loss)
+        return self._lost_reason
+
+    def _read_loss(self) -> str:
+        channel_reason = self.channel.closed_reason if self.channel else None
+        try:
+            self.container.reload()
+        except NotFound:
+            return "its container was removed"
+        except DockerException as exc:
+            return f"{channel_reason or 'the agent stopped'} (engine state unreadable: {exc})"
+        state = self.container.attrs.get("State", {})
+        if state.get("OOMKilled"):
+            return (
+                f"the sandbox ran out of memory (limit {self.spec.limits.memory_mb} MB) and "
+                "was killed; the session is over"
+            )
+        if not state.get("Running", False):
+            return f"its container stopped (exit code {state.get('ExitCode')})"
+        return channel_reason or "the agent stopped answering"
 
     async def exec(
         self,

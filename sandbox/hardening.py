@@ -7,6 +7,12 @@ from typing import Any
 from sandbox.spec import SessionSpec
 from security import seccomp
 
+# Under gVisor the host's pids cgroup counts the threads of gVisor's own kernel (the
+# Sentry, a Go program), not the sandboxed processes: 64 kills it at start-up, and
+# load needs hundreds. The spec's `pids` is raised to this floor there; processes
+# inside gVisor are then bounded by the memory limit (see README, Known limits).
+GVISOR_MIN_HOST_PIDS = 4096
+
 
 def container_settings(spec: SessionSpec) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker-py) for this spec.
@@ -34,9 +40,16 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true", seccomp.security_opt()],
         "init": True,
-        "pids_limit": limits.pids,
+        "pids_limit": host_pids_limit(spec),
         "mem_limit": f"{limits.memory_mb}m",
         "memswap_limit": f"{limits.memory_mb}m",
         "nano_cpus": int(limits.cpus * 1e9),
         "ipc_mode": "private",
     }
+
+
+def host_pids_limit(spec: SessionSpec) -> int:
+    """The pids cgroup limit for the container: the spec's, or gVisor's floor."""
+    if spec.runtime == "runsc":
+        return max(spec.limits.pids, GVISOR_MIN_HOST_PIDS)
+    return spec.limits.pids

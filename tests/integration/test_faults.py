@@ -38,5 +38,8 @@ def test_container_killed_mid_command_ends_the_exec(docker_client: docker.Docker
             assert result.error is not None and "lost" in result.error
             assert result.stdout == b"begun\n"  # what came before the kill is kept
             assert result.status == "error"
+            assert "container stopped" in result.error, result.error  # the engine's view
+            with pytest.raises(SandboxError, match="is lost: its container stopped"):
+                await session.exec("echo after")
 
     asyncio.run(main())

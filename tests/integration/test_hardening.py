@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.demo import PROBE
 from sandbox.docker_backend import DockerBackend
-from sandbox.hardening import container_settings
+from sandbox.hardening import GVISOR_MIN_HOST_PIDS, container_settings
 from sandbox.spec import SessionSpec
 
 pytestmark = pytest.mark.integration
@@ -52,6 +52,9 @@ def test_settings_carry_the_limits(docker_client: docker.DockerClient) -> None:
         assert host["SecurityOpt"][1].startswith("seccomp=")
         assert host["NetworkMode"] == "none"
         assert host["PidsLimit"] == spec.limits.pids
+        assert container_settings(spec.model_copy(update={"runtime": "runsc"}))["pids_limit"] == (
+            GVISOR_MIN_HOST_PIDS  # gVisor's own threads count against the host's limit
+        )
         assert host["Memory"] == spec.limits.memory_mb * 2**20
         assert host["Init"] is True
         assert container.attrs["Config"]["User"] == "1000:1000"
