@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from security.differential import bashlex_shapes, disagreement, treesitter_shapes
+from security.differential import (
+    bashlex_shapes,
+    disagreement,
+    plainly_agree,
+    treesitter_shapes,
+)
 
 
 def parse(line: str) -> list[object]:
@@ -470,3 +475,68 @@ def test_astral_characters_keep_offsets() -> None:
         (12, ("ls", "😀")),
     ]
     assert disagreement(line, parse(line)) is None
+
+
+# -- the plain-line fast path: lines the analyzer does not cross-check ---------------
+
+_PLAIN_CHARS = "abz09_./,:=-"
+_plain_word = st.text(_PLAIN_CHARS, min_size=1, max_size=6)
+_quoted = st.builds(lambda text: f"'{text}'", st.text(_PLAIN_CHARS + " |&;\t", max_size=6))
+_separator = st.sampled_from(
+    [" ", "  ", "\t", " | ", "|", " || ", "&&", " && ", ";", " ; ", " & ", "&"]
+)
+_plain_line = st.lists(
+    st.tuples(st.lists(st.one_of(_plain_word, _quoted), min_size=1, max_size=3), _separator),
+    min_size=1,
+    max_size=5,
+).map(lambda parts: "".join("".join(words) + sep for words, sep in parts))
+
+
+def _both_parsers_agree_if_bashlex_parses(line: str) -> None:
+    assert plainly_agree(line), line
+    try:
+        nodes = list(bashlex.parse(line))
+    except Exception:
+        return  # unparseable lines are refused (S04) before any cross-check
+    assert disagreement(line, nodes) is None, line
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_plain_line.filter(plainly_agree))
+def test_plain_lines_read_alike_in_both_parsers(line: str) -> None:
+    _both_parsers_agree_if_bashlex_parses(line)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(_PLAIN_CHARS + "@%+ \t|&;'", max_size=30).filter(plainly_agree))
+def test_plain_character_soup_reads_alike_in_both_parsers(line: str) -> None:
+    _both_parsers_agree_if_bashlex_parses(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ls $HOME",
+        'echo "x"',
+        "echo `id`",
+        "a > b",
+        "a\nb",
+        "ls # x",
+        "[ -f x ]",
+        "if a; then b; fi",
+        "for x in a; do b; done",
+        "export A=1 B",
+        "time ls",
+        "echo 'it''s' \\n",
+        "cat <(ls)",
+        "ls *",
+        "echo ~",
+    ],
+)
+def test_lines_with_anything_but_plain_words_are_cross_checked(line: str) -> None:
+    assert not plainly_agree(line)
+
+
+def test_everyday_plain_lines_take_the_fast_path() -> None:
+    for line in ("ls -la", "git log --oneline -n 5 | head", "grep -rn 'TODO' src && echo ok"):
+        assert plainly_agree(line), line
