@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from security import differential
 from security.checks import REGISTRY, Check, Context, Hit
-from security.checks.base import CommandCheck, LineCheck
+from security.checks.base import CommandCheck, LineCheck, Trigger
 from security.checks.text import MAX_LINE_CHARS
 from security.fallback import fallback_commands
 from security.policy import PRESETS, Policy
-from security.shell import ParsedLine, ShellSyntaxError, parse_line
+from security.shell import Command, ParsedLine, ShellSyntaxError, parse_line
 from security.unwrap import Scene, expand
 from security.verdict import Decision, Finding, Risk, Verdict, highest, strictest
 
@@ -83,7 +81,8 @@ def _analyze(line: str, policy: Policy) -> Verdict:
         # The second parser can only turn an allow into a refusal: it runs only then.
         cross_check(scene)
         check = REGISTRY[CROSS_CHECK]
-        findings = [_finding(check, hit, policy) for hit in _run(check, scene, ctx)]
+        assert check.line is not None
+        findings = [_finding(check, hit, policy) for hit in check.line(scene, ctx)]
         if findings:  # judge what tree-sitter saw too: it may hold something to deny
             findings += _second_reading(line, policy, ctx)
     findings.sort(key=lambda f: f.check)
@@ -110,61 +109,74 @@ def _active_checks(zsh_possible: bool) -> tuple[Check, ...]:
     )
 
 
-def _judge(scene: Scene, policy: Policy, ctx: Context) -> list[Finding]:
-    """Every check but the cross-check on ``scene``, then the policy's rules."""
-    plan = _plan(ctx.zsh_possible)
+def _judge(scene: Scene, policy: Policy, ctx: Context, *, gated: bool = True) -> list[Finding]:
+    """Every check but the cross-check on ``scene``, then the policy's rules.
+
+    ``gated=False`` runs every command check on every command, ignoring triggers:
+    the reference the triggers are tested against.
+    """
+    plan = _plan(ctx.zsh_possible, gated)
     findings = [
         _finding(check, hit, policy) for check, run in plan.per_line for hit in run(scene, ctx)
     ]
     for index, command in enumerate(scene.commands):
-        for check, run_on in plan.per_command + plan.by_name.get(command.base_name, ()):
+        for check, run_on in plan.for_command(command):
             for hit in run_on(command, scene, ctx):
                 hit = hit if hit.command is not None else _with_command(hit, index)
                 findings.append(_finding(check, hit, policy))
     return _apply_rules(findings, scene, policy)
 
 
-@dataclass(frozen=True)
 class _Plan:
-    """The active checks arranged for one pass: per line, per command, per command name."""
+    """The active checks arranged for one pass: line checks, then the command checks
+    each command's triggers choose (memoized on everything the triggers look at)."""
 
-    per_line: tuple[tuple[Check, LineCheck], ...]
-    per_command: tuple[tuple[Check, CommandCheck], ...]
-    by_name: dict[str, tuple[tuple[Check, CommandCheck], ...]]
+    MEMO_SIZE = 4096
+
+    def __init__(self, checks: tuple[Check, ...], gated: bool) -> None:
+        self.per_line: tuple[tuple[Check, LineCheck], ...] = tuple(
+            (c, c.line) for c in checks if c.line is not None
+        )
+        self.per_command: tuple[tuple[Check, CommandCheck, Trigger | None], ...] = tuple(
+            (c, c.command, c.when if gated else None) for c in checks if c.command is not None
+        )
+        self.tokens = tuple(
+            sorted({t for _, _, when in self.per_command if when for t in when.tokens})
+        )
+        self._chosen: dict[tuple[object, ...], tuple[tuple[Check, CommandCheck], ...]] = {}
+
+    def for_command(self, command: Command) -> tuple[tuple[Check, CommandCheck], ...]:
+        text = command.text
+        present = frozenset(t for t in self.tokens if t in text)
+        key = (
+            command.base_name,
+            bool(command.redirects),
+            bool(command.assignments),
+            command.background,
+            present,
+        )
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            if len(self._chosen) >= self.MEMO_SIZE:
+                self._chosen.clear()
+            chosen = tuple(
+                (check, run_on)
+                for check, run_on, when in self.per_command
+                if when is None or when.fires(command, present)
+            )
+            self._chosen[key] = chosen
+        return chosen
 
 
 @functools.cache
-def _plan(zsh_possible: bool) -> _Plan:
-    per_line: list[tuple[Check, LineCheck]] = []
-    per_command: list[tuple[Check, CommandCheck]] = []
-    by_name: dict[str, list[tuple[Check, CommandCheck]]] = {}
-    for check in _active_checks(zsh_possible):
-        if check.line is not None:
-            per_line.append((check, check.line))
-        elif check.command is not None and check.names is None:
-            per_command.append((check, check.command))
-        elif check.command is not None:
-            for name in check.names or ():
-                by_name.setdefault(name, []).append((check, check.command))
-    return _Plan(tuple(per_line), tuple(per_command), {k: tuple(v) for k, v in by_name.items()})
+def _plan(zsh_possible: bool, gated: bool = True) -> _Plan:
+    return _Plan(_active_checks(zsh_possible), gated)
 
 
 def _second_reading(line: str, policy: Policy, ctx: Context) -> list[Finding]:
     """Findings on tree-sitter's commands, for a line the two parsers read differently."""
     seen = ParsedLine(commands=fallback_commands(line), functions=[], hidden=[], nodes=[])
     return _judge(expand(seen, line), policy, ctx)
-
-
-def _run(check: Check, scene: Scene, ctx: Context) -> Iterable[Hit]:
-    if check.line is not None:
-        yield from check.line(scene, ctx)
-    elif check.command is not None:
-        names = check.names
-        for index, command in enumerate(scene.commands):
-            if names is not None and command.base_name not in names:
-                continue
-            for hit in check.command(command, scene, ctx):
-                yield hit if hit.command is not None else _with_command(hit, index)
 
 
 def _with_command(hit: Hit, index: int) -> Hit:

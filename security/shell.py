@@ -93,6 +93,20 @@ class Command:
     wrapped: bool = False  # unwrapped from another command's arguments (env, timeout, ...)
     _base: str | None = field(default=None, repr=False, compare=False)
     _argv: list[str] | None = field(default=None, repr=False, compare=False)
+    _text: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """Every word, assignment and redirection target, raw and unquoted, NUL-joined.
+
+        Cached like `argv`. Checks' triggers look for their tokens here.
+        """
+        if self._text is None:
+            targets = [r.target for r in self.redirects if r.target is not None]
+            self._text = "\0".join(
+                f"{w.raw}\0{w.value}" for w in (*self.words, *self.assignments, *targets)
+            )
+        return self._text
 
     @property
     def argv(self) -> list[str]:

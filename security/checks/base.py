@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -12,7 +13,7 @@ from security.unwrap import Scene
 from security.verdict import Decision, Risk
 
 Shell = Literal["any", "bash", "sh", "zsh"]
-__all__ = ["Context", "Hit", "command_check", "has_option", "line_check", "operands"]
+__all__ = ["Context", "Hit", "Trigger", "command_check", "has_option", "line_check", "operands"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +41,43 @@ CommandCheck = Callable[[Command, Scene, Context], Iterable[Hit]]
 
 
 @dataclass(frozen=True, slots=True)
+class Trigger:
+    """What a command must show for a command check to be able to fire on it.
+
+    The analyzer skips the check on commands that show none of these; any one is
+    enough. ``tokens`` are looked for in `Command.text` (every word, assignment and
+    redirection target, raw and unquoted). tests/unit/security/test_triggers.py
+    holds the triggers to changing no verdict.
+    """
+
+    names: frozenset[str] = frozenset()
+    name_pattern: re.Pattern[str] | None = None  # e.g. versioned names: python3.11
+    tokens: tuple[str, ...] = ()
+    redirects: bool = False
+    assignments: bool = False
+    background: bool = False
+
+    def fires(self, command: Command, present: frozenset[str]) -> bool:
+        """Whether ``command`` (with these ``present`` tokens) may make the check fire."""
+        name = command.base_name
+        return (
+            name in self.names
+            or (self.name_pattern is not None and self.name_pattern.fullmatch(name) is not None)
+            or (self.redirects and bool(command.redirects))
+            or (self.assignments and bool(command.assignments))
+            or (self.background and command.background)
+            or any(token in present for token in self.tokens)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     id: str
     title: str
     structural: bool  # the analyzer cannot fully see the line: no rule may allow it
     line: LineCheck | None = None
     command: CommandCheck | None = None
-    names: frozenset[str] | None = None  # a command check runs only on these commands
+    when: Trigger | None = None  # a command check runs only on commands that fire this
 
     @property
     def doc(self) -> str:
@@ -74,13 +105,19 @@ def line_check(
 
 
 def command_check(
-    check_id: str, title: str, *, structural: bool = False, names: Iterable[str] | None = None
+    check_id: str,
+    title: str,
+    *,
+    structural: bool = False,
+    names: Iterable[str] | None = None,
+    when: Trigger | None = None,
 ) -> Callable[[CommandCheck], CommandCheck]:
-    """Register a per-command check; ``names`` limits it to those command names."""
-    only = frozenset(names) if names is not None else None
+    """Register a per-command check; ``names`` (or a whole ``when``) limits it."""
+    if names is not None:
+        when = Trigger(names=frozenset(names))
 
     def register(func: CommandCheck) -> CommandCheck:
-        _register(Check(check_id, title, structural, command=func, names=only))
+        _register(Check(check_id, title, structural, command=func, when=when))
         return func
 
     return register

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from security.checks.base import Context, Hit, command_check, line_check
+from security.checks.base import Context, Hit, Trigger, command_check, line_check
 from security.shell import Command
 from security.unwrap import SHELLS, Scene
 from security.verdict import Decision, Risk
@@ -52,6 +52,7 @@ INLINE_CODE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 INTERPRETERS = frozenset(INLINE_CODE_OPTIONS) | SHELLS
 AWKS = frozenset({"awk", "gawk", "mawk", "nawk", "busybox-awk"})
+_VERSIONED = re.compile(r"(python[23]?|pypy3?|perl|ruby|node|lua|php)[\d.]*")
 _AWK_UNSAFE = re.compile(
     r"\bsystem\s*\(|\|\s*&?|\bgetline\b|\bprintf?\b[^;}\n]*?>|@load|@include|\bclose\s*\(|"
     r"\bfflush\s*\(|/inet/|\bENVIRON\b|\bPROCINFO\b"
@@ -86,7 +87,11 @@ def awk_program_is_safe(program: str) -> bool:
     return _AWK_UNSAFE.search(program) is None
 
 
-@command_check("S17", "interpreter running inline code")
+@command_check(
+    "S17",
+    "interpreter running inline code",
+    when=Trigger(names=AWKS | frozenset(INLINE_CODE_OPTIONS), name_pattern=_VERSIONED),
+)
 def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Inline code for a general-purpose interpreter can do anything; it is not parsed.
 
@@ -123,16 +128,17 @@ def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             return
 
 
-_VERSIONED = re.compile(r"(python[23]?|pypy3?|perl|ruby|node|lua|php)[\d.]*")
-
-
 def _versionless(name: str) -> str:
     """``python3.11`` -> ``python3``; ``perl5.36`` -> ``perl``."""
     match = _VERSIONED.fullmatch(name)
     return match.group(1) if match else name
 
 
-@command_check("S18", "shell or interpreter reading code from a pipe, file or heredoc")
+@command_check(
+    "S18",
+    "shell or interpreter reading code from a pipe, file or heredoc",
+    when=Trigger(names=INTERPRETERS | {"source", "."}, name_pattern=_VERSIONED),
+)
 def code_from_elsewhere(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Code that arrives through stdin or a file is not in the line to be checked.
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from security.checks.base import Context, Hit, command_check, has_option, line_check, operands
+from security.checks.base import (
+    Context,
+    Hit,
+    Trigger,
+    command_check,
+    has_option,
+    line_check,
+    operands,
+)
 from security.knowledge import git_subcommand
 from security.shell import Command
 from security.unwrap import Scene
@@ -98,7 +106,11 @@ GIT_NETWORK = frozenset(
 )
 
 
-@command_check("S28", "network access")
+@command_check(
+    "S28",
+    "network access",
+    when=Trigger(names=NETWORK_TOOLS | {"git"}, name_pattern=_PYTHON),
+)
 def network(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Network tools fetch code and send data out.
 
@@ -388,7 +400,11 @@ ALWAYS_INSTALLS = frozenset(
 )
 
 
-@command_check("S32", "package install that runs scripts")
+@command_check(
+    "S32",
+    "package install that runs scripts",
+    when=Trigger(names=ALWAYS_INSTALLS | frozenset(INSTALLERS), name_pattern=_PYTHON),
+)
 def package_install(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Installing packages downloads code and runs its install scripts.
 
@@ -425,7 +441,11 @@ DAEMONIZERS = frozenset(
 )
 
 
-@command_check("S33", "background or daemonized process")
+@command_check(
+    "S33",
+    "background or daemonized process",
+    when=Trigger(names=DAEMONIZERS | {"screen", "tmux", "crontab"}, background=True),
+)
 def background(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Processes that outlive the command escape its timeout and its output capture.
 
@@ -448,15 +468,8 @@ def background(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
         yield Hit("crontab installs jobs", Decision.ASK)
 
 
-@command_check("S35", "container engine or its socket")
-def container_engine(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
-    """The engine's socket is root on the host: a sandbox must never reach it.
-
-    Attack: ``docker run -v /:/host alpine chroot /host``, ``curl --unix-socket
-    /var/run/docker.sock ...``, ``kubectl exec``, ``ctr``, ``nerdctl``, ``podman``.
-    """
-    name = command.base_name
-    if name in (
+CONTAINER_ENGINES = frozenset(
+    {
         "docker",
         "podman",
         "nerdctl",
@@ -470,10 +483,27 @@ def container_engine(command: Command, scene: Scene, ctx: Context) -> Iterator[H
         "buildah",
         "lxc",
         "virsh",
-    ):
+    }
+)
+ENGINE_SOCKETS = ("docker.sock", "containerd.sock", "podman.sock")
+
+
+@command_check(
+    "S35",
+    "container engine or its socket",
+    when=Trigger(names=CONTAINER_ENGINES, tokens=ENGINE_SOCKETS),
+)
+def container_engine(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
+    """The engine's socket is root on the host: a sandbox must never reach it.
+
+    Attack: ``docker run -v /:/host alpine chroot /host``, ``curl --unix-socket
+    /var/run/docker.sock ...``, ``kubectl exec``, ``ctr``, ``nerdctl``, ``podman``.
+    """
+    name = command.base_name
+    if name in CONTAINER_ENGINES:
         yield Hit(f"{name} controls containers", Decision.DENY)
     texts = [w.value for w in command.words] + [
         r.target.value for r in command.redirects if r.target is not None
     ]
-    if any("docker.sock" in t or "containerd.sock" in t or "podman.sock" in t for t in texts):
+    if any(socket in t for t in texts for socket in ENGINE_SOCKETS):
         yield Hit("the container engine's socket", Decision.DENY)

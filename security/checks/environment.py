@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from security.checks.base import Context, Hit, command_check
+from security.checks.base import Context, Hit, Trigger, command_check
 from security.shell import Command, Word
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
@@ -113,6 +113,16 @@ CODE_LOADING_DENY = frozenset(
 CODE_LOADING_PREFIXES = ("LD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "DYLD_", "BASH_FUNC_")
 SAFE_PAGERS = frozenset({"cat", "less", "more", ""})
 ASSIGNING_BUILTINS = frozenset({"export", "declare", "typeset", "local", "readonly", "set"})
+# every command `_assignments` reads variables from (prefix assignments aside)
+SETS_VARIABLES = ASSIGNING_BUILTINS | {
+    "env",
+    "read",
+    "printf",
+    "mapfile",
+    "readarray",
+    "getopts",
+    "unset",
+}
 
 
 def _assignments(command: Command) -> Iterator[tuple[str, str]]:
@@ -174,7 +184,11 @@ def _read_targets(name: str, args: list[Word]) -> Iterator[tuple[str, str]]:
         yield target, "?"
 
 
-@command_check("S14", "IFS manipulation")
+@command_check(
+    "S14",
+    "IFS manipulation",
+    when=Trigger(names=SETS_VARIABLES, assignments=True, tokens=("IFS",)),
+)
 def ifs_manipulation(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Changing or using IFS changes where words split, so text becomes other commands.
 
@@ -190,7 +204,11 @@ def ifs_manipulation(command: Command, scene: Scene, ctx: Context) -> Iterator[H
             return
 
 
-@command_check("S15", "PATH or command lookup manipulation")
+@command_check(
+    "S15",
+    "PATH or command lookup manipulation",
+    when=Trigger(names=SETS_VARIABLES | {"hash", "enable"}, assignments=True),
+)
 def path_manipulation(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Changing how names resolve turns a harmless name into any program.
 
@@ -208,7 +226,11 @@ def path_manipulation(command: Command, scene: Scene, ctx: Context) -> Iterator[
         yield Hit(f"enable {' '.join(args)} changes builtins", Decision.DENY)
 
 
-@command_check("S16", "environment variable that loads code")
+@command_check(
+    "S16",
+    "environment variable that loads code",
+    when=Trigger(names=SETS_VARIABLES, assignments=True),
+)
 def code_loading_environment(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Variables that make programs load libraries, run hooks or start pagers.
 

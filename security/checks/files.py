@@ -6,7 +6,7 @@ import posixpath
 import re
 from collections.abc import Iterator
 
-from security.checks.base import Context, Hit, command_check, operands
+from security.checks.base import Context, Hit, Trigger, command_check, operands
 from security.knowledge import UNIQ_VALUE_OPTIONS, XXD_VALUE_OPTIONS, sed_edits_in_place
 from security.paths import resolve, within
 from security.shell import Command
@@ -38,9 +38,12 @@ SECRETS = re.compile(
     r"(^|/)\.(aws|ssh|gnupg|kube|docker)/?$|^/(var/)?run/secrets(/|$)|(^|/)\.vault-token$"
 )
 # a cheap first test: every SECRETS pattern needs one of these (a property test guards it)
-_MAY_BE_SECRET = re.compile(r"ssh|aws|shadow|sudoers|netrc|credential|docker|kube|environ|"
-                            r"/mem|maps|\.env|npmrc|pypirc|gnupg|\.config|password|\.pem|"
-                            r"\.key|id_|secrets|vault")  # fmt: skip
+SECRET_TOKENS = (
+    *("ssh", "aws", "shadow", "sudoers", "netrc", "credential", "docker", "kube", "environ"),
+    *("/mem", "maps", ".env", "npmrc", "pypirc", "gnupg", ".config", "password", ".pem"),
+    *(".key", "id_", "secrets", "vault"),
+)
+_MAY_BE_SECRET = re.compile("|".join(re.escape(token) for token in SECRET_TOKENS))
 
 # commands whose operands (or some of them) are files they write
 WRITERS: dict[str, str] = {
@@ -93,6 +96,10 @@ def _path(text: str) -> str:
     return posixpath.normpath(text) if text else text
 
 
+WRITES = Trigger(names=frozenset(WRITERS), redirects=True)  # what written_paths reads
+PRINTS_ENVIRONMENT = frozenset({"env", "printenv", "export", "set", "declare"})
+
+
 def written_paths(command: Command) -> Iterator[tuple[str, str]]:
     """(path, how) for each file this command writes: redirections and writer operands."""
     for redirect in command.redirects:
@@ -119,7 +126,7 @@ def written_paths(command: Command) -> Iterator[tuple[str, str]]:
         yield file, name
 
 
-@command_check("S24", "writes a file")
+@command_check("S24", "writes a file", when=WRITES)
 def file_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Output redirections and file-writing commands change the workspace.
 
@@ -131,7 +138,7 @@ def file_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"{how} writes {path}", Decision.ASK, Risk.MEDIUM)
 
 
-@command_check("S25", "network through /dev/tcp or /dev/udp")
+@command_check("S25", "network through /dev/tcp or /dev/udp", when=Trigger(tokens=("dev",)))
 def dev_tcp(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """bash opens sockets for redirections to ``/dev/tcp/HOST/PORT``: no program needed.
 
@@ -153,7 +160,7 @@ def _is_dev_net(path: str) -> bool:
     return "dev" in path and _DEV_NET.match(path) is not None
 
 
-@command_check("S26", "write into a sensitive path")
+@command_check("S26", "write into a sensitive path", when=WRITES)
 def sensitive_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Writing there plants code that runs later, or changes the system.
 
@@ -167,7 +174,7 @@ def sensitive_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[H
             yield Hit(f"{how} writes {path}", Decision.DENY)
 
 
-@command_check("S27", "reads secrets")
+@command_check("S27", "reads secrets", when=Trigger(names=PRINTS_ENVIRONMENT, tokens=SECRET_TOKENS))
 def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Reading keys and credentials is the first half of an exfiltration.
 
@@ -175,7 +182,7 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     ``grep -r TOKEN .env``, ``env`` and ``printenv`` (the whole environment).
     """
     name = command.base_name
-    if name in ("env", "printenv", "export", "set", "declare") and len(command.words) == 1:
+    if name in PRINTS_ENVIRONMENT and len(command.words) == 1:
         yield Hit(f"{name} prints the environment", Decision.ASK, Risk.MEDIUM)
     for word in command.words[1:]:
         value = word.value
@@ -188,7 +195,7 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"{target.value} holds secrets", Decision.ASK)
 
 
-@command_check("S38", "writes outside the workspace")
+@command_check("S38", "writes outside the workspace", when=WRITES)
 def outside_workspace(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """The workspace is the project; elsewhere belongs to the system or the user.
 
