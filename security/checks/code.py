@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, line_check
+from security.knowledge import is_known_command
 from security.shell import Command
 from security.unwrap import SHELLS, Scene
 from security.verdict import Decision, Risk
@@ -191,8 +192,6 @@ def functions_and_aliases(scene: Scene, ctx: Context) -> Iterator[Hit]:
     a checker that trusts the name ``ls`` misses it. A function shadowing a known
     command is refused; the fork bomb ``:(){ :|:& };:`` is one.
     """
-    from security.knowledge import is_known_command
-
     for name in scene.functions:
         if is_known_command(name) or name == ":":
             yield Hit(f"function {name!r} shadows a command", Decision.DENY)

@@ -167,12 +167,31 @@ def destructive(scene: Scene, ctx: Context) -> Iterator[Hit]:
     ``mkfs.ext4 /dev/sda``, ``dd if=/dev/zero of=/dev/sda``, ``chmod -R 777 /``,
     ``:(){ :|:& };:`` (fork bomb), ``kill -9 -1``, ``shred``, ``find / -delete``.
     """
-    bomb = _fork_bomb(scene)
+    bomb = _fork_bomb(scene) if scene.functions else None  # a bomb is a function
     if bomb:
         yield Hit(f"fork bomb: {bomb}", Decision.DENY)
     for index, command in enumerate(scene.commands):
-        for detail in _destroys(command):
-            yield Hit(detail, Decision.DENY, command=index)
+        name = command.base_name
+        if name in _DESTROYERS or name.startswith("mkfs") or command.redirects:
+            for detail in _destroys(command):
+                yield Hit(detail, Decision.DENY, command=index)
+
+
+_DISK_TOOLS = frozenset(
+    {"wipefs", "fdisk", "sfdisk", "parted", "mkswap", "cfdisk", "sgdisk", "blkdiscard", "shred"}
+)
+_HALTS = frozenset({"shutdown", "reboot", "halt", "poweroff", "init", "telinit"})
+# every name `_destroys` looks at (besides mkfs.*; any command's redirections count)
+_DESTROYERS = (
+    _DISK_TOOLS
+    | _HALTS
+    | {"rm", "dd", "chmod", "chown", "chgrp", "find", "crontab"}
+    | {
+        "kill",
+        "pkill",
+        "killall",
+    }
+)
 
 
 def _destroys(command: Command) -> Iterator[str]:
@@ -187,17 +206,7 @@ def _destroys(command: Command) -> Iterator[str]:
                 return
         if "--no-preserve-root" in args:
             yield "rm --no-preserve-root"
-    elif name.startswith("mkfs") or name in (
-        "wipefs",
-        "fdisk",
-        "sfdisk",
-        "parted",
-        "mkswap",
-        "cfdisk",
-        "sgdisk",
-        "blkdiscard",
-        "shred",
-    ):
+    elif name.startswith("mkfs") or name in _DISK_TOOLS:
         yield f"{name} destroys data"
     elif name == "dd" and any(a.startswith("of=") for a in args):
         target = next(a[3:] for a in args if a.startswith("of="))
@@ -209,7 +218,7 @@ def _destroys(command: Command) -> Iterator[str]:
                 yield f"{name} -R on {target}"
     elif name in ("kill", "pkill", "killall") and ("-1" in args or "1" in operands(args)):
         yield f"{name} {' '.join(args)} signals every process"
-    elif name in ("shutdown", "reboot", "halt", "poweroff", "init", "telinit"):
+    elif name in _HALTS:
         yield f"{name} stops the machine"
     elif (
         name == "find"
