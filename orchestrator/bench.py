@@ -27,7 +27,10 @@ class AnalyzerBench(BaseModel):
     analyze_p99_us: float
     bashlex_parse_p50_us: float
     bashlex_parse_p99_us: float
-    p50_ratio: float  # analyze p50 / bashlex.parse p50
+    p50_ratio: float  # analyze p50 / bashlex.parse p50, each command timed by both in turn
+    # bashlex.parse alone in a tight loop over the corpus: hot caches, its best case
+    bashlex_tight_loop_p50_us: float
+    p50_ratio_to_tight_loop: float
 
 
 def corpus_commands(directory: Path = CORPUS_DIR) -> list[str]:
@@ -59,16 +62,20 @@ def _percentile(samples: list[float], q: int) -> float:
 
 
 def bench_analyzer(commands: list[str], repeat: int = 5) -> AnalyzerBench:
-    """Interleave rounds of both so machine noise hits them alike."""
+    """Time both on each command in turn, so machine noise and cache state hit them
+    alike; also time the bare parse alone in a tight loop, its best case."""
     for command in commands:  # warm caches and imports
         analyze(command)
         _bare_parse(command)
     analyze_us: list[float] = []
     parse_us: list[float] = []
+    tight_us: list[float] = []
     for _ in range(repeat):
-        analyze_us += _timings(analyze, commands, 1)
-        parse_us += _timings(_bare_parse, commands, 1)
-    a50, p50 = _percentile(analyze_us, 50), _percentile(parse_us, 50)
+        for command in commands:
+            analyze_us += _timings(analyze, [command], 1)
+            parse_us += _timings(_bare_parse, [command], 1)
+        tight_us += _timings(_bare_parse, commands, 1)
+    a50, p50, t50 = (_percentile(s, 50) for s in (analyze_us, parse_us, tight_us))
     return AnalyzerBench(
         commands=len(commands),
         repeat=repeat,
@@ -78,6 +85,8 @@ def bench_analyzer(commands: list[str], repeat: int = 5) -> AnalyzerBench:
         bashlex_parse_p50_us=round(p50, 1),
         bashlex_parse_p99_us=round(_percentile(parse_us, 99), 1),
         p50_ratio=round(a50 / p50, 2),
+        bashlex_tight_loop_p50_us=round(t50, 1),
+        p50_ratio_to_tight_loop=round(a50 / t50, 2),
     )
 
 
