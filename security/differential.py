@@ -251,6 +251,7 @@ def _char_index(line: str, source: bytes) -> Callable[[int], int]:
 # the two parsers to agreeing on every such line it generates.
 _PLAIN = "A-Za-z0-9_./,:=\\-"  # no @ % +: tree-sitter-bash 0.25 fails on `a@`, `a%`, `a+:`
 _PLAIN_TOKEN = re.compile(rf"[ \t|&;]+|(?:[{_PLAIN}]|'[{_PLAIN} \t|&;]*')+")
+_PLAIN_CHARS = re.compile(rf"[{_PLAIN} \t|&;']*")
 _NOT_PLAIN_WORDS = frozenset(
     {"if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until"}
     | {"do", "done", "in", "function", "time", "coproc", "export", "local", "declare"}
@@ -260,6 +261,8 @@ _NOT_PLAIN_WORDS = frozenset(
 
 def plainly_agree(line: str) -> bool:
     """Whether ``line`` is too plain for the two parsers to read differently."""
+    if _PLAIN_CHARS.fullmatch(line) is None:  # most lines that are not plain stop here
+        return False
     at, command_position = 0, True
     while at < len(line):
         token = _PLAIN_TOKEN.match(line, at)

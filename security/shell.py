@@ -138,6 +138,7 @@ class ParsedLine:
     nodes: list[Any]  # bashlex trees, for the parser differential
 
 
+_NO_PARTS: frozenset[str] = frozenset()
 PARSE_BUDGET_S = 0.25  # bashlex has loops that never end; past this the line is unparseable
 # bashlex expands ${ even inside single quotes and never returns when the brace is
 # not closed there (`x'${a'`): such lines are refused before it sees them.
@@ -315,7 +316,8 @@ class _Walker:
     def _word(self, node: Any) -> Word:
         start, end = node.pos
         raw = self.line[start:end]
-        kinds = frozenset(p.kind for p in getattr(node, "parts", []))
+        parts = getattr(node, "parts", None)
+        kinds = frozenset(p.kind for p in parts) if parts else _NO_PARTS
         return Word(raw=raw, scan=scan_word(raw), parsed=node.word, parts=kinds, start=start)
 
     def _word_parts(self, node: Any, origin: str) -> None:
