@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from security import differential
 from security.checks import REGISTRY, Check, Context, Hit
@@ -127,6 +128,9 @@ def _judge(scene: Scene, policy: Policy, ctx: Context, *, gated: bool = True) ->
     return _apply_rules(findings, scene, policy)
 
 
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
 class _Plan:
     """The active checks arranged for one pass: line checks, then the command checks
     each command's triggers choose (memoized on everything the triggers look at)."""
@@ -143,11 +147,17 @@ class _Plan:
         self.tokens = tuple(
             sorted({t for _, _, when in self.per_command if when for t in when.tokens})
         )
+        # one search says whether any token is there at all (mostly none is)
+        self._any_token = re.compile("|".join(map(re.escape, self.tokens)) or "(?!)")
         self._chosen: dict[tuple[object, ...], tuple[tuple[Check, CommandCheck], ...]] = {}
 
     def for_command(self, command: Command) -> tuple[tuple[Check, CommandCheck], ...]:
         text = command.text
-        present = frozenset(t for t in self.tokens if t in text)
+        present = (
+            frozenset(t for t in self.tokens if t in text)
+            if self._any_token.search(text)
+            else _NO_TOKENS
+        )
         key = (
             command.base_name,
             bool(command.redirects),
