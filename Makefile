@@ -44,8 +44,9 @@ lint: $(STAMPS)/venv
 FUZZ_SECONDS ?= 600
 
 fuzz: $(STAMPS)/venv
+	mkdir -p .make/fuzz-artifacts
 	$(BIN)/python tests/fuzz/fuzz_analyzer.py -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -len_control=20 -timeout=10 \
-		-rss_limit_mb=4096 -print_final_stats=1
+		-rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=.make/fuzz-artifacts/
 
 bench: setup
 	$(BIN)/airlock bench analyzer --json
