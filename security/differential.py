@@ -244,14 +244,18 @@ def _char_index(line: str, source: bytes) -> Callable[[int], int]:
 
 
 # Lines both parsers must read alike: plain words (single-quoted parts allowed, holding
-# the same characters) between blanks and the operators | || && ; &. A word may not
-# start with a digit unless it is a number (tree-sitter reads numbers specially), nor
-# hold `=` unless it is a long option after the command name (`--format=x`), nor
-# be a reserved word or a declaration builtin. tests/unit/test_differential.py holds
-# the two parsers to agreeing on every such line it generates.
-_PLAIN = "A-Za-z0-9_./,:=\\-"  # no @ % +: tree-sitter-bash 0.25 fails on `a@`, `a%`, `a+:`
+# the same characters) between blanks and the operators | || && ; &. A command name starts
+# with a letter, `_`, `.`, `/` or a quote and holds no `@ % + =` (tree-sitter-bash 0.25
+# misreads `a@`, `a%`, `a+:`, `--x=y`, `- a%` there),
+# no word may start with a digit unless it is a number (tree-sitter reads numbers
+# specially) nor hold `=` unless it is a long option (`--format=x`), and none may be a
+# reserved word or a declaration builtin. tests/unit/test_differential.py holds the two
+# parsers to agreeing on every such line it generates.
+_PLAIN = "A-Za-z0-9_./,:@%+=\\-"
 _PLAIN_TOKEN = re.compile(rf"[ \t|&;]+|(?:[{_PLAIN}]|'[{_PLAIN} \t|&;]*')+")
 _PLAIN_CHARS = re.compile(rf"[{_PLAIN} \t|&;']*")
+_NOT_IN_NAMES = re.compile(r"[@%+=]")
+_NAME_START = re.compile(r"[A-Za-z_./']")
 _NOT_PLAIN_WORDS = frozenset(
     {"if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until"}
     | {"do", "done", "in", "function", "time", "coproc", "export", "local", "declare"}
@@ -275,7 +279,9 @@ def plainly_agree(line: str) -> bool:
             continue
         if (text[0].isdigit() and not text.isdigit()) or text in _NOT_PLAIN_WORDS:
             return False
-        if "=" in text and (command_position or not text.startswith("--")):
+        if command_position and (_NOT_IN_NAMES.search(text) or not _NAME_START.match(text)):
+            return False
+        if "=" in text and not text.startswith("--"):
             return False
         command_position = False
     return True

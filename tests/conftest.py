@@ -6,9 +6,15 @@ from collections.abc import Iterator
 
 import docker
 import pytest
+from hypothesis import settings
 
 from sandbox import labels
 from sandbox.engine import EngineUnavailable, connect
+
+# Speed is measured by `make bench`, never asserted by tests: no per-example deadline
+# (hypothesis' default 200 ms fails on a busy machine, not on a slow analyzer).
+settings.register_profile("airlock", deadline=None)
+settings.load_profile("airlock")
 
 
 @pytest.fixture(scope="session")

@@ -479,7 +479,7 @@ def test_astral_characters_keep_offsets() -> None:
 
 # -- the plain-line fast path: lines the analyzer does not cross-check ---------------
 
-_PLAIN_CHARS = "abz09_./,:=-"
+_PLAIN_CHARS = "abz09_./,:@%+=-"
 _plain_word = st.text(_PLAIN_CHARS, min_size=1, max_size=6)
 _quoted = st.builds(lambda text: f"'{text}'", st.text(_PLAIN_CHARS + " |&;\t", max_size=6))
 _separator = st.sampled_from(
