@@ -13,6 +13,7 @@ def has_option(args: list[str], short: str = "", long: Iterable[str] = ()) -> st
     ``--output``). Matching is deliberately generous: a false match only asks.
     """
     longs = tuple(long)
+    shorts = frozenset(short)
     for arg in args:
         if arg == "--":
             return None
@@ -20,7 +21,7 @@ def has_option(args: list[str], short: str = "", long: Iterable[str] = ()) -> st
             name = arg[2:].split("=", 1)[0]
             if any(name == opt or (len(name) >= 3 and opt.startswith(name)) for opt in longs):
                 return arg
-        elif arg.startswith("-") and len(arg) > 1 and any(c in short for c in arg[1:]):
+        elif arg.startswith("-") and len(arg) > 1 and not shorts.isdisjoint(arg[1:]):
             return arg
     return None
 

@@ -443,9 +443,10 @@ def check_spec(spec: ReadOnlySpec, argv: list[str]) -> str | None:
     found = has_option(args, spec.forbidden_short, spec.forbidden_long)
     if found:
         return f"{argv[0]} {found}"
-    files = operands(args, spec.value_options)
-    if spec.max_operands is not None and len(files) > spec.max_operands:
-        return f"{argv[0]} with {len(files)} operands writes a file"
+    if spec.max_operands is not None:
+        files = operands(args, spec.value_options)
+        if len(files) > spec.max_operands:
+            return f"{argv[0]} with {len(files)} operands writes a file"
     return spec.test(argv) if spec.test else None
 
 
