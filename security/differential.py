@@ -244,7 +244,7 @@ def _char_index(line: str, source: bytes) -> Callable[[int], int]:
 
 
 # Lines both parsers must read alike: plain words (single-quoted parts allowed, holding
-# the same characters) between blanks and the operators | || && ; &. A command name starts
+# printable ASCII) between blanks and the operators | || && ; &. A command name starts
 # with a letter, `_`, `.`, `/` or a quote and holds no `@ % + =` (tree-sitter-bash 0.25
 # misreads `a@`, `a%`, `a+:`, `--x=y`, `- a%` there),
 # no word may start with a digit unless it is a number (tree-sitter reads numbers
@@ -252,8 +252,11 @@ def _char_index(line: str, source: bytes) -> Callable[[int], int]:
 # reserved word or a declaration builtin. tests/unit/test_differential.py holds the two
 # parsers to agreeing on every such line it generates.
 _PLAIN = "A-Za-z0-9_./,:@%+=\\-"
-_PLAIN_TOKEN = re.compile(rf"[ \t|&;]+|(?:[{_PLAIN}]|'[{_PLAIN} \t|&;]*')+")
-_PLAIN_CHARS = re.compile(rf"[{_PLAIN} \t|&;']*")
+# single quotes around printable ASCII but a backquote (tree-sitter-bash 0.25 misreads
+# `'\`''\`'`): literal to both
+_QUOTED = r"'[\t -&(-_a-~]*'"
+_PLAIN_TOKEN = re.compile(rf"[ \t|&;]+|(?:[{_PLAIN}]|{_QUOTED})+")
+_PLAIN_CHARS = re.compile(rf"(?:[{_PLAIN} \t|&;]|{_QUOTED})*")
 _NOT_IN_NAMES = re.compile(r"[@%+=]")
 _NAME_START = re.compile(r"[A-Za-z_./']")
 _NOT_PLAIN_WORDS = frozenset(

@@ -481,7 +481,8 @@ def test_astral_characters_keep_offsets() -> None:
 
 _PLAIN_CHARS = "abz09_./,:@%+=-"
 _plain_word = st.text(_PLAIN_CHARS, min_size=1, max_size=6)
-_quoted = st.builds(lambda text: f"'{text}'", st.text(_PLAIN_CHARS + " |&;\t", max_size=6))
+_PRINTABLE_BUT_QUOTE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "'`") + "\t"
+_quoted = st.builds(lambda text: f"'{text}'", st.text(_PRINTABLE_BUT_QUOTE, max_size=6))
 _separator = st.sampled_from(
     [" ", "  ", "\t", " | ", "|", " || ", "&&", " && ", ";", " ; ", " & ", "&"]
 )
@@ -508,7 +509,7 @@ def test_plain_lines_read_alike_in_both_parsers(line: str) -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.text(_PLAIN_CHARS + "@%+ \t|&;'", max_size=30).filter(plainly_agree))
+@given(st.text(_PLAIN_CHARS + " \t|&;'*?[]()$\"\\!#<>~{}^`", max_size=30).filter(plainly_agree))
 def test_plain_character_soup_reads_alike_in_both_parsers(line: str) -> None:
     _both_parsers_agree_if_bashlex_parses(line)
 
