@@ -11,6 +11,7 @@ import tarfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -45,6 +46,14 @@ class SandboxError(RuntimeError):
     """A session could not be started or used; the message says why."""
 
 
+@dataclass(frozen=True)
+class _Loss:
+    """Why a session's sandbox went away."""
+
+    reason: str
+    oom: bool = False
+
+
 class DockerSession:
     """One running sandbox container."""
 
@@ -62,7 +71,7 @@ class DockerSession:
         self.container = container
         self.channel = channel
         self.closed = False
-        self._lost_reason: str | None = None
+        self._lost: _Loss | None = None
 
     @property
     def uses_agent(self) -> bool:
@@ -86,7 +95,7 @@ class DockerSession:
         if self.closed:
             raise SandboxError(f"session {self.id} is closed")
         if self.channel is not None and not self.channel.alive:
-            raise SandboxError(f"session {self.id} is lost: {await self._loss()}")
+            raise SandboxError(f"session {self.id} is lost: {(await self._loss()).reason}")
         if self.channel is None:
             if stdin is not None and not isinstance(stdin, bytes):
                 stdin = b"".join([piece async for piece in stdin])
@@ -106,35 +115,35 @@ class DockerSession:
             max_output=max_output,
         ):
             if isinstance(event, ExecExit) and event.error and not self.channel.alive:
-                why = await self._loss()
+                loss = await self._loss()
                 event = event.model_copy(
-                    update={"error": f"sandbox lost: {why}", "oom_killed": "memory" in why}
+                    update={"error": f"sandbox lost: {loss.reason}", "oom_killed": loss.oom}
                 )
             yield event
 
-    async def _loss(self) -> str:
-        """Why the sandbox went away, from the engine's view of the container."""
-        if self._lost_reason is None:
-            self._lost_reason = await asyncio.to_thread(self._read_loss)
-        return self._lost_reason
+    async def _loss(self) -> _Loss:
+        """Why the sandbox went away, from the engine's view of the container (once)."""
+        if self._lost is None:
+            self._lost = await asyncio.to_thread(self._read_loss)
+        return self._lost
 
-    def _read_loss(self) -> str:
+    def _read_loss(self) -> _Loss:
         channel_reason = self.channel.closed_reason if self.channel else None
         try:
             self.container.reload()
         except NotFound:
-            return "its container was removed"
+            return _Loss("its container was removed")
         except DockerException as exc:
-            return f"{channel_reason or 'the agent stopped'} (engine state unreadable: {exc})"
+            why = channel_reason or "the agent stopped"
+            return _Loss(f"{why} (engine state unreadable: {exc})")
         state = self.container.attrs.get("State", {})
         if state.get("OOMKilled"):
-            return (
-                f"the sandbox ran out of memory (limit {self.spec.limits.memory_mb} MB) and "
-                "was killed; the session is over"
-            )
+            limit = self.spec.limits.memory_mb
+            why = f"the sandbox ran out of memory (limit {limit} MB) and was killed"
+            return _Loss(f"{why}; the session is over", oom=True)
         if not state.get("Running", False):
-            return f"its container stopped (exit code {state.get('ExitCode')})"
-        return channel_reason or "the agent stopped answering"
+            return _Loss(f"its container stopped (exit code {state.get('ExitCode')})")
+        return _Loss(channel_reason or "the agent stopped answering")
 
     async def exec(
         self,

@@ -246,11 +246,10 @@ def _char_index(line: str, source: bytes) -> Callable[[int], int]:
 # Lines both parsers must read alike: plain words (single-quoted parts allowed, holding
 # printable ASCII) between blanks and the operators | || && ; &. A command name starts
 # with a letter, `_`, `.`, `/` or a quote and holds no `@ % + =` (tree-sitter-bash 0.25
-# misreads `a@`, `a%`, `a+:`, `--x=y`, `- a%` there),
-# no word may start with a digit unless it is a number (tree-sitter reads numbers
-# specially) nor hold `=` unless it is a long option (`--format=x`), and none may be a
-# reserved word or a declaration builtin. tests/unit/test_differential.py holds the two
-# parsers to agreeing on every such line it generates.
+# misreads `a@`, `a%`, `a+:`, `--x=y`, `- a%` there). No word may start with a digit
+# unless it is a number (tree-sitter reads numbers specially), hold `=` unless it is a
+# long option (`--format=x`), or be a reserved word or a declaration builtin.
+# tests/unit/test_differential.py holds the two parsers to agreeing on such lines.
 _PLAIN = "A-Za-z0-9_./,:@%+=\\-"
 # single quotes around printable ASCII but a backquote (tree-sitter-bash 0.25 misreads
 # `'\`''\`'`): literal to both

@@ -114,6 +114,8 @@ def command_check(
 ) -> Callable[[CommandCheck], CommandCheck]:
     """Register a per-command check; ``names`` (or a whole ``when``) limits it."""
     if names is not None:
+        if when is not None:
+            raise ValueError(f"check {check_id}: give names or when, not both")
         when = Trigger(names=frozenset(names))
 
     def register(func: CommandCheck) -> CommandCheck:

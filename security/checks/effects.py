@@ -181,16 +181,13 @@ _DISK_TOOLS = frozenset(
     {"wipefs", "fdisk", "sfdisk", "parted", "mkswap", "cfdisk", "sgdisk", "blkdiscard", "shred"}
 )
 _HALTS = frozenset({"shutdown", "reboot", "halt", "poweroff", "init", "telinit"})
+_KILLERS = frozenset({"kill", "pkill", "killall"})
 # every name `_destroys` looks at (besides mkfs.*; any command's redirections count)
 _DESTROYERS = (
     _DISK_TOOLS
     | _HALTS
-    | {"rm", "dd", "chmod", "chown", "chgrp", "find", "crontab"}
-    | {
-        "kill",
-        "pkill",
-        "killall",
-    }
+    | _KILLERS
+    | frozenset({"rm", "dd", "chmod", "chown", "chgrp", "find", "crontab"})
 )
 
 
@@ -216,7 +213,7 @@ def _destroys(command: Command) -> Iterator[str]:
         for target in operands(args)[1:]:
             if _ROOTS.match(target) or target in ("/", "~"):
                 yield f"{name} -R on {target}"
-    elif name in ("kill", "pkill", "killall") and ("-1" in args or "1" in operands(args)):
+    elif name in _KILLERS and ("-1" in args or "1" in operands(args)):
         yield f"{name} {' '.join(args)} signals every process"
     elif name in _HALTS:
         yield f"{name} stops the machine"

@@ -157,7 +157,7 @@ _DEV_NET = re.compile(r"/+dev/+(tcp|udp)/")
 
 
 def _is_dev_net(path: str) -> bool:
-    return "dev" in path and _DEV_NET.match(path) is not None
+    return _DEV_NET.match(path) is not None
 
 
 @command_check("S26", "write into a sensitive path", when=WRITES)
