@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 import re
 
 from security import differential
@@ -76,7 +77,7 @@ def cross_check(scene: Scene) -> None:
 
 def _analyze(line: str, policy: Policy) -> Verdict:
     scene = build_scene(line)
-    ctx = Context(shell=policy.shell, workspace=policy.workspace)
+    ctx = _context(policy.shell, policy.workspace)
     findings = _judge(scene, policy, ctx)
     if not findings:
         # The second parser can only turn an allow into a refusal: it runs only then.
@@ -86,9 +87,9 @@ def _analyze(line: str, policy: Policy) -> Verdict:
         findings = [_finding(check, hit, policy) for hit in check.line(scene, ctx)]
         if findings:  # judge what tree-sitter saw too: it may hold something to deny
             findings += _second_reading(line, policy, ctx)
-    findings.sort(key=lambda f: f.check)
-    decision = strictest([f.decision for f in findings])
-    risk = highest([f.risk for f in findings]) if findings else Risk.LOW
+    findings.sort(key=_BY_CHECK)
+    decision = strictest(f.decision for f in findings)
+    risk = highest(f.risk for f in findings)
     return Verdict(
         command=line,
         policy=policy.name,
@@ -98,6 +99,10 @@ def _analyze(line: str, policy: Policy) -> Verdict:
         commands=[c.argv for c in scene.commands if c.words],
         explanation=_explain(decision, findings, scene),
     )
+
+
+_BY_CHECK = operator.attrgetter("check")
+_context = functools.cache(Context)  # one per (shell, workspace): policies are few
 
 
 @functools.cache

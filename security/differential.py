@@ -80,7 +80,7 @@ def treesitter_shapes(line: str) -> list[CommandShape] | None:
     root = _PARSER.parse(source).root_node
     if root.has_error:  # covers ERROR and MISSING nodes anywhere below
         return None
-    to_char = _char_index(line, source)
+    to_char = char_index(line, source)
     shapes: list[CommandShape] = []
     strays: dict[int, list[Span]] = {}  # command node id -> words its redirects took
     stack = [root]
@@ -232,7 +232,7 @@ def tame(line: str) -> str:
     return line if line.isascii() else _WIDE.sub("\u00e9", line)
 
 
-def _char_index(line: str, source: bytes) -> Callable[[int], int]:
+def char_index(line: str, source: bytes) -> Callable[[int], int]:
     """Map tree-sitter's UTF-8 byte offsets in ``source`` to indexes into ``line``."""
     if len(source) == len(line):  # ASCII: bytes and characters coincide
         return int  # the identity on offsets

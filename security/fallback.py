@@ -8,12 +8,13 @@ checked too. This pass can only add findings: it never makes a verdict looser.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import tree_sitter_bash
 from tree_sitter import Language, Parser
 
-from security.differential import tame
+from security.differential import char_index, tame
 from security.shell import Command, Redirect, Word
 from security.wordscan import scan_word
 
@@ -34,6 +35,11 @@ def fallback_commands(line: str) -> list[Command]:
     """Every ``command`` node tree-sitter finds, even in a tree with errors."""
     source = tame(line).encode("utf-8")  # tree-sitter-bash crashes on wide characters
     tree = _PARSER.parse(source)
+    to_char = char_index(line, source)
+
+    def spell(node: Any) -> str:  # the node's text in the line as written, not as tamed
+        return line[to_char(node.start_byte) : to_char(node.end_byte)]
+
     commands: list[Command] = []
     stack: list[Any] = [tree.root_node]
     seen = 0
@@ -41,17 +47,16 @@ def fallback_commands(line: str) -> list[Command]:
         node = stack.pop()
         seen += 1
         if node.type == "command":
-            commands.append(_command(node, source))
+            commands.append(_command(node, spell))
         stack.extend(reversed(node.children))
     return commands
 
 
-def _text(node: Any, source: bytes) -> str:
-    return source[node.start_byte : node.end_byte].decode("utf-8", "replace")
+Spell = Callable[[Any], str]
 
 
-def _word(node: Any, source: bytes) -> Word:
-    raw = _text(node, source)
+def _word(node: Any, spell: Spell) -> Word:
+    raw = spell(node)
     kinds = frozenset("commandsubstitution" for n in _descendants(node) if n.type in _SUBSTITUTIONS)
     return Word(raw=raw, scan=scan_word(raw), parsed=scan_word(raw).value, parts=kinds)
 
@@ -66,18 +71,18 @@ def _descendants(node: Any) -> list[Any]:
     return out
 
 
-def _command(node: Any, source: bytes) -> Command:
+def _command(node: Any, spell: Spell) -> Command:
     words: list[Word] = []
     assignments: list[Word] = []
     for index, child in enumerate(node.children):
         field = node.field_name_for_child(index)
         if field == "name" or field == "argument":
-            words.append(_word(child, source))
+            words.append(_word(child, spell))
         elif child.type == "variable_assignment":
-            assignments.append(_word(child, source))
+            assignments.append(_word(child, spell))
     parent = node.parent
     redirects = (
-        _redirects(parent, source)
+        _redirects(parent, spell)
         if parent is not None and (parent.type == "redirected_statement")
         else []
     )
@@ -91,7 +96,7 @@ def _command(node: Any, source: bytes) -> Command:
     )
 
 
-def _redirects(statement: Any, source: bytes) -> list[Redirect]:
+def _redirects(statement: Any, spell: Spell) -> list[Redirect]:
     redirects: list[Redirect] = []
     for child in statement.children:
         if child.type != "file_redirect":
@@ -99,5 +104,5 @@ def _redirects(statement: Any, source: bytes) -> list[Redirect]:
         op = next((c.type for c in child.children if not c.is_named), ">")
         target = child.child_by_field_name("destination")
         if target is not None and target.type != "number":
-            redirects.append(Redirect(op=op, fd=None, target=_word(target, source)))
+            redirects.append(Redirect(op=op, fd=None, target=_word(target, spell)))
     return redirects

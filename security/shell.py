@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import bashlex
 import bashlex.ast
@@ -25,8 +25,9 @@ class ShellSyntaxError(Exception):
     """bashlex could not parse the line (or a shell string nested in it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
+class Word(NamedTuple):
+    """One word as written and as the shell will see it (a tuple: cheap to build)."""
+
     raw: str
     scan: WordScan
     parsed: str  # bashlex's value after quote removal

@@ -114,6 +114,11 @@ CODE_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Every name whose arguments or input may hold another command (shell_code,
+# stdin_code, inner_argv and find's actions look at no other); the rest skip them.
+RUNS_OTHERS = frozenset({*SHELLS, *ARGV_WRAPPERS, *CODE_OPTIONS, "eval", "trap", "watch", "find"})
+
+
 def _split_options(args: list[Word], table: OptionTable) -> tuple[int | None, str | None]:
     """Index in ``args`` where the wrapped command starts, or (None, reason) if unknowable."""
     i = 0
@@ -275,7 +280,10 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
     index = len(scene.commands) - 1
     if not command.words:
         return
-    _heredoc_substitutions(scene, command, depth)
+    if command.redirects:
+        _heredoc_substitutions(scene, command, depth)
+    if command.base_name not in RUNS_OTHERS:
+        return
     code, problem = shell_code(command)
     if problem:
         scene.opaque.append((index, problem))

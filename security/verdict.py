@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,31 +13,31 @@ class Decision(StrEnum):
     ASK = "ask"
     DENY = "deny"
 
-    @property
-    def rank(self) -> int:
-        return _DECISION_RANK[self]
-
 
 class Risk(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
 
-    @property
-    def rank(self) -> int:
-        return _RISK_RANK[self]
+
+def strictest(decisions: Iterable[Decision]) -> Decision:
+    """The strictest of ``decisions`` (allow when there is none)."""
+    found = Decision.ALLOW
+    for decision in decisions:
+        if decision is Decision.DENY:
+            return decision
+        found = decision if decision is Decision.ASK else found
+    return found
 
 
-_DECISION_RANK = {Decision.ALLOW: 0, Decision.ASK: 1, Decision.DENY: 2}
-_RISK_RANK = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2}
-
-
-def strictest(decisions: list[Decision]) -> Decision:
-    return max(decisions, key=lambda d: d.rank, default=Decision.ALLOW)
-
-
-def highest(risks: list[Risk]) -> Risk:
-    return max(risks, key=lambda r: r.rank, default=Risk.LOW)
+def highest(risks: Iterable[Risk]) -> Risk:
+    """The highest of ``risks`` (low when there is none)."""
+    found = Risk.LOW
+    for risk in risks:
+        if risk is Risk.HIGH:
+            return risk
+        found = risk if risk is Risk.MEDIUM else found
+    return found
 
 
 class Finding(BaseModel):

@@ -8,7 +8,7 @@ the raw text itself and trusts a word only when both agree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _ANSI_C_ESCAPES = {
     "a": "\a",
@@ -27,9 +27,8 @@ _ANSI_C_ESCAPES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class WordScan:
-    """Facts about one raw word."""
+class WordScan(NamedTuple):
+    """Facts about one raw word (a tuple: built for every word, so cheap to build)."""
 
     value: str  # after quote removal (ANSI-C escapes decoded), expansions kept as text
     quoted: bool  # any quote or backslash was used

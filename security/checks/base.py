@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from security.argv import has_option, operands
 from security.shell import Command
@@ -16,8 +16,7 @@ Shell = Literal["any", "bash", "sh", "zsh"]
 __all__ = ["Context", "Hit", "Trigger", "command_check", "has_option", "line_check", "operands"]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """What a check reports: why, and what decision and risk it asks for."""
 
     detail: str

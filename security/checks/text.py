@@ -28,6 +28,8 @@ def control_characters(scene: Scene, ctx: Context) -> Iterator[Hit]:
     erases what a reviewer would have seen, NUL truncates strings in C programs.
     Tab and newline are ordinary shell syntax and pass.
     """
+    if _CONTROL.search(scene.line) is None:
+        return
     for ch in sorted(set(_CONTROL.findall(scene.line))):
         yield Hit(
             f"control character U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})", Decision.DENY
@@ -61,6 +63,8 @@ def homoglyph_names(scene: Scene, ctx: Context) -> Iterator[Hit]:
     (U+FF52 U+FF4D) normalise to ``rm`` in some tools. Arguments may be non-ASCII
     (``grep 'héllo'``); command names may not.
     """
+    if scene.line.isascii() and all(text.isascii() for text in scene.shell_strings):
+        return  # every word's raw text is in one of these
     for index, command in enumerate(scene.commands):
         name = command.words[0].raw if command.words else ""
         if not name.isascii():

