@@ -45,8 +45,6 @@ def analyze(command: str, policy: Policy | None = None) -> Verdict:
             risk=Risk.HIGH,
             findings=[finding],
             commands=[],
-            explanation=f"Denied: the analyzer failed ({finding.detail}); it never allows "
-            "what it could not fully analyze.",
         )
 
 
@@ -97,7 +95,6 @@ def _analyze(line: str, policy: Policy) -> Verdict:
         risk=risk,
         findings=findings,
         commands=[c.argv for c in scene.commands if c.words],
-        explanation=_explain(decision, findings, scene),
     )
 
 
@@ -249,17 +246,3 @@ def _apply_rules(findings: list[Finding], scene: Scene, policy: Policy) -> list[
         and (f.structural or f.command is None or f.command not in allowed)
     ]
     return kept + extra
-
-
-def _explain(decision: Decision, findings: list[Finding], scene: Scene) -> str:
-    names = sorted({c.base_name for c in scene.commands if c.words})
-    listed = ", ".join(names[:8]) + ("..." if len(names) > 8 else "")
-    if decision is Decision.ALLOW:
-        if not names:
-            return "Allowed: the line runs no command."
-        return f"Allowed: every command ({listed}) is proven read-only or allowed by the policy."
-    verb = "Denied" if decision is Decision.DENY else "Needs approval"
-    decisive = [f for f in findings if f.decision is decision]
-    reasons = "; ".join(f"{f.check} {f.title} ({f.detail})" for f in decisive[:4])
-    more = f"; and {len(decisive) - 4} more" if len(decisive) > 4 else ""
-    return f"{verb}: {reasons}{more}."

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class Decision(StrEnum):
@@ -65,4 +66,24 @@ class Verdict(BaseModel):
     risk: Risk
     findings: list[Finding]
     commands: list[list[str]] = Field(description="every simple command found, nested included")
-    explanation: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @functools.cached_property
+    def explanation(self) -> str:
+        """One paragraph for a person: the decision and the findings that decided it.
+
+        Built when first read (a batch check never reads it), from the fields above.
+        """
+        names = sorted({argv[0].rsplit("/", 1)[-1] for argv in self.commands if argv})
+        listed = ", ".join(names[:8]) + ("..." if len(names) > 8 else "")
+        if self.decision is Decision.ALLOW:
+            if not names:
+                return "Allowed: the line runs no command."
+            return (
+                f"Allowed: every command ({listed}) is proven read-only or allowed by the policy."
+            )
+        verb = "Denied" if self.decision is Decision.DENY else "Needs approval"
+        decisive = [f for f in self.findings if f.decision is self.decision]
+        reasons = "; ".join(f"{f.check} {f.title} ({f.detail})" for f in decisive[:4])
+        more = f"; and {len(decisive) - 4} more" if len(decisive) > 4 else ""
+        return f"{verb}: {reasons}{more}."

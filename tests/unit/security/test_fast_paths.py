@@ -90,3 +90,14 @@ def test_strictest_and_highest_follow_their_order(
     assert strictest(decisions) == max(decisions, key=DECISIONS.index, default=Decision.ALLOW)
     assert highest(risks) == max(risks, key=RISKS.index, default=Risk.LOW)
     assert strictest(iter(decisions)) == strictest(decisions)
+
+
+def test_the_explanation_is_built_when_read_and_serialized() -> None:
+    verdict = analyzer.analyze("ls; rm -rf /")
+    dumped = verdict.model_dump()
+    assert dumped["explanation"] == verdict.explanation
+    assert verdict.explanation.startswith("Denied: S29 destructive command (rm -rf / removes /)")
+    assert analyzer.analyze("ls /tmp").explanation == (
+        "Allowed: every command (ls) is proven read-only or allowed by the policy."
+    )
+    assert analyzer.analyze("x=1").explanation == "Allowed: the line runs no command."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import bashlex
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.bench import corpus_commands
-from security.shell import _LOOPING_BRACE, EmptyLine, _parse_parts
+from security.shell import _LOOPING_BRACE, EmptyLine, _parse_parts, fresh_lr_parser
 from security.watchdog import BudgetExceeded, time_budget
 
 
@@ -64,3 +65,15 @@ def test_lines_without_a_command_are_empty(text: str) -> None:
 @given(st.text(alphabet="ab <>|;&\n$(){}'\"\\#=-EOF", max_size=40))
 def test_random_lines_read_the_same(text: str) -> None:
     _assert_same(text)
+
+
+def test_the_lr_parser_copy_is_what_copy_copy_makes() -> None:
+    tables = bashlex.parser.yaccparser
+    kind = type(tables)
+    # copy.copy of a plain object: a new instance holding the same attribute values
+    assert kind.__reduce_ex__ is object.__reduce_ex__
+    assert not hasattr(kind, "__copy__") and not hasattr(kind, "__slots__")
+    ours, theirs = fresh_lr_parser(), copy.copy(tables)
+    assert type(ours) is type(theirs) is kind
+    assert ours is not tables and vars(ours) == vars(theirs)
+    assert all(vars(ours)[k] is v for k, v in vars(tables).items())
