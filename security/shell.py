@@ -42,6 +42,8 @@ class Word(NamedTuple):
     def literal(self) -> bool:
         """Expands to exactly ``value``: no expansion, glob, brace or tilde."""
         scan = self.scan
+        if not scan.unquoted:  # the common case; a leading unquoted ~ is in `unquoted`
+            return not (self.parts or scan.expands or scan.locale)
         return not (
             self.parts
             or scan.expands
@@ -103,10 +105,12 @@ class Command:
         Cached like `argv`. Checks' triggers look for their tokens here.
         """
         if self._text is None:
-            targets = [r.target for r in self.redirects if r.target is not None]
-            self._text = "\0".join(
-                f"{w.raw}\0{w.value}" for w in (*self.words, *self.assignments, *targets)
-            )
+            words = self.words + self.assignments
+            if self.redirects:
+                words += [r.target for r in self.redirects if r.target is not None]
+            text = "\0".join([w.raw for w in words])
+            unquoted = [w.value for w in words if w.scan.quoted]  # else the value is the raw
+            self._text = "\0".join([text, *unquoted]) if unquoted else text
         return self._text
 
     @property
@@ -315,17 +319,17 @@ class _Walker:
         )
         self.commands.append(command)
         for part in node.parts:
-            if part.kind == "word":
-                command.words.append(self._word(part))
-                self._word_parts(part, "substitution")
-            elif part.kind == "assignment":
-                command.assignments.append(self._word(part))
-                self._word_parts(part, "substitution")
-            elif part.kind == "redirect":
+            kind = part.kind
+            if kind == "word" or kind == "assignment":
+                word = self._word(part)
+                (command.words if kind == "word" else command.assignments).append(word)
+                if word.parts:
+                    self._word_parts(part, "substitution")
+            elif kind == "redirect":
                 command.redirects.append(self._redirect(part))
                 self._redirect_parts(part, "substitution")
             else:
-                raise ShellSyntaxError(f"unexpected {part.kind!r} in a command")
+                raise ShellSyntaxError(f"unexpected {kind!r} in a command")
 
     # -- words ------------------------------------------------------------------------
 
@@ -334,7 +338,7 @@ class _Walker:
         raw = self.line[start:end]
         parts = getattr(node, "parts", None)
         kinds = frozenset(p.kind for p in parts) if parts else _NO_PARTS
-        return Word(raw=raw, scan=scan_word(raw), parsed=node.word, parts=kinds, start=start)
+        return Word(raw, scan_word(raw), node.word, kinds, start)
 
     def _word_parts(self, node: Any, origin: str) -> None:
         for part in getattr(node, "parts", []):

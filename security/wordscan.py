@@ -39,6 +39,8 @@ class WordScan(NamedTuple):
 
 
 _TRACKED = frozenset("*?[]{}(),~=!^#|&;<>")
+_TRACKED_ANY = re.compile("[" + re.escape("".join(sorted(_TRACKED))) + "]")
+_NONE: frozenset[str] = frozenset()
 
 
 def _decode_ansi_c(body: str) -> str:
@@ -97,7 +99,8 @@ _QUOTING = re.compile(r"[\\'\"$`]")
 def scan_word(raw: str) -> WordScan:
     """Quote-remove ``raw`` and record what expansions and specials it holds."""
     if _QUOTING.search(raw) is None:  # the common case: nothing to remove or expand
-        return WordScan(raw, False, False, False, False, frozenset(raw) & _TRACKED)
+        specials = frozenset(raw) & _TRACKED if _TRACKED_ANY.search(raw) else _NONE
+        return WordScan(raw, False, False, False, False, specials)
     value: list[str] = []
     unquoted: set[str] = set()
     quoted = ansi_c = locale = expands = False

@@ -172,9 +172,13 @@ def destructive(scene: Scene, ctx: Context) -> Iterator[Hit]:
         yield Hit(f"fork bomb: {bomb}", Decision.DENY)
     for index, command in enumerate(scene.commands):
         name = command.base_name
-        if name in _DESTROYERS or name.startswith("mkfs") or command.redirects:
+        if name in _DESTROYERS or name.startswith("mkfs"):
             for detail in _destroys(command):
                 yield Hit(detail, Decision.DENY, command=index)
+        for redirect in command.redirects:
+            target = redirect.target
+            if redirect.writes and target is not None and _DISK.match(target.value):
+                yield Hit(f"redirection into {target.value}", Decision.DENY, command=index)
 
 
 _DISK_TOOLS = frozenset(
@@ -182,7 +186,7 @@ _DISK_TOOLS = frozenset(
 )
 _HALTS = frozenset({"shutdown", "reboot", "halt", "poweroff", "init", "telinit"})
 _KILLERS = frozenset({"kill", "pkill", "killall"})
-# every name `_destroys` looks at (besides mkfs.*; any command's redirections count)
+# every name `_destroys` looks at (besides mkfs.*)
 _DESTROYERS = (
     _DISK_TOOLS
     | _HALTS
@@ -225,9 +229,6 @@ def _destroys(command: Command) -> Iterator[str]:
         yield "find -delete from a root"
     elif name == "crontab" and "-r" in args:
         yield "crontab -r removes every job"
-    for redirect in command.redirects:
-        if redirect.writes and redirect.target is not None and _DISK.match(redirect.target.value):
-            yield f"redirection into {redirect.target.value}"
 
 
 @command_check("S30", "git safety protocol", names={"git"})

@@ -26,3 +26,10 @@ def test_quote_removal_and_decoding() -> None:
     assert scan_word("$'\\u0441'").value == "\u0441"
     assert scan_word('"$HOME"').expands and not scan_word("'$HOME'").expands
     assert scan_word("*.py").unquoted == {"*"} and scan_word("'*.py'").unquoted == set()
+
+
+@given(st.text(alphabet="ab $'\"\\`{}()*=-é\n", max_size=30))
+def test_a_word_without_quotes_is_its_own_value(raw: str) -> None:
+    """`Command.text` lists a word's value only when it was quoted: this is why."""
+    scan = scan_word(raw)
+    assert scan.quoted or scan.value == raw
