@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 
-def has_option(args: list[str], short: str = "", long: Iterable[str] = ()) -> str | None:
+def has_option(args: list[str], short: str = "", long: Collection[str] = ()) -> str | None:
     """The first argument that is one of the given options, before ``--``; else None.
 
     Short options match inside clusters (``-rf`` holds ``f``); long ones match with
     ``=value`` and as the unambiguous prefixes GNU getopt accepts (``--out`` for
     ``--output``). Matching is deliberately generous: a false match only asks.
     """
-    longs = tuple(long)
-    shorts = frozenset(short)
     for arg in args:
-        if arg == "--":
-            return None
-        if arg.startswith("--") and len(arg) > 2:
-            name = arg[2:].split("=", 1)[0]
-            if any(name == opt or (len(name) >= 3 and opt.startswith(name)) for opt in longs):
+        if arg[:1] != "-" or len(arg) < 2:
+            continue  # an operand, or `-` (standard input)
+        if arg[1] != "-":
+            if any(map(short.__contains__, arg[1:])):
                 return arg
-        elif arg.startswith("-") and len(arg) > 1 and not shorts.isdisjoint(arg[1:]):
-            return arg
+        elif len(arg) == 2:
+            return None  # `--`: options end here
+        else:
+            name = arg[2:].split("=", 1)[0]
+            if any(name == opt or (len(name) >= 3 and opt.startswith(name)) for opt in long):
+                return arg
     return None
 
 

@@ -35,7 +35,8 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # taken directly where speed counts (arm, disarm)
+        self._cond = threading.Condition(self._lock)
         self._deadlines: dict[int, tuple[int, float]] = {}  # token -> (thread id, deadline)
         self._fired: set[int] = set()
         self._next_token = 0
@@ -44,7 +45,7 @@ class _Watchdog:
         self._last_armed = 0.0
 
     def arm(self, seconds: float) -> int:
-        with self._cond:
+        with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="budget-watchdog", daemon=True
@@ -59,7 +60,7 @@ class _Watchdog:
             return token
 
     def disarm(self, token: int) -> None:
-        with self._cond:
+        with self._lock:
             self._deadlines.pop(token, None)
             if token in self._fired:
                 self._fired.discard(token)
