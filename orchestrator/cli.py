@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator import doctor as doctor_module
+from orchestrator.audit_cli import audit_app
 from sandbox import images as images_module
 from sandbox.engine import EngineUnavailable, engine
 
@@ -22,6 +24,7 @@ app = typer.Typer(
 )
 images_app = typer.Typer(help="Build and inspect the sandbox images.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -108,18 +111,79 @@ def images_list() -> None:
 
 
 @app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    repo: Annotated[Path, typer.Option(help="The project; the agent works on a copy.")],
+    policy: Annotated[
+        str | None, typer.Option(help="Policy preset or YAML file (default: dev).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Claude model.")] = "claude-sonnet-4-6",
+    max_turns: Annotated[int, typer.Option(min=1, help="Stop after this many turns.")] = 40,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0.0001, help="Stop once this much is spent.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Wall-clock limit, seconds.")] = 3600,
+    replay: Annotated[
+        Path | None, typer.Option(help="Serve a scripted conversation (YAML) instead of the API.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the run's files.")
+    ] = None,
+    image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
+    runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
+    trust: Annotated[
+        bool, typer.Option(help="Trust the project: load its AGENTS.md and policy.")
+    ] = False,
+) -> None:
+    """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch."""
+    from pydantic import ValidationError
+
+    from orchestrator import run_cli
+    from orchestrator.bus import SubscriberFailed
+    from orchestrator.loop import Limits
+    from orchestrator.replay import ReplayError
+    from orchestrator.run import RunError, RunRequest
+    from sandbox.docker_backend import SandboxError
+
+    try:
+        request = RunRequest(
+            task=task,
+            repo=repo,
+            policy=policy,
+            model=model,
+            limits=Limits(max_turns=max_turns, budget_usd=budget_usd, wall_clock_s=timeout),
+            replay=replay,
+            out=out_dir,
+            image=image,
+            runtime=runtime,
+            trust=trust,
+        )
+        summary = run_cli.execute(request, out)
+    except (RunError, ReplayError, ValidationError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(run_cli.USAGE_ERROR) from exc
+    except (EngineUnavailable, SandboxError, SubscriberFailed) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        err.print("[yellow]cancelled[/]: the session's containers are removed")
+        raise typer.Exit(130) from None
+    run_cli.print_summary(summary, out)
+    raise typer.Exit(0 if summary.outcome == "end_turn" else 1)
+
+
+@app.command()
 def demo() -> None:
-    """Commands through the analyzer; the allowed ones run in hardened sandboxes."""
+    """The main job: an agent fixes a failing test in examples/calc, in sandboxes."""
     from orchestrator import demo as demo_module
     from sandbox.docker_backend import SandboxError
 
     try:
-        failed = demo_module.run_demo(lambda line: out.print(line, markup=False, highlight=False))
+        code = demo_module.run_demo(out)
     except (EngineUnavailable, SandboxError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
-    if failed:
-        raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 @app.command()

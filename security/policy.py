@@ -46,6 +46,9 @@ class Policy(BaseModel):
         description="what an `ask` from a check becomes (a `deny` always stays)",
     )
     headless: bool = Field(False, description="nobody can answer: every ask becomes deny")
+    edits: Literal["ask", "workspace"] = Field(
+        "ask", description="the Write and Edit tools: ask for each file, or allow in the workspace"
+    )
     rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("overrides")
@@ -106,6 +109,7 @@ def _presets() -> None:
         name="dev",
         description="inside the sandbox: edit the workspace, build and test the project",
         overrides=dict.fromkeys(_DEV_RELAXED, "allow"),
+        edits="workspace",
     )
     PRESETS["dev"] = dev
     PRESETS["ci-untrusted"] = dev.model_copy(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from security import Decision, Policy, analyze
@@ -163,7 +163,11 @@ def test_garbage_never_smuggles_a_dangerous_command(
     base: str, danger: str, policy: Policy, shape: str
 ) -> None:
     # Garbage may swallow the rest of the line (an unclosed quote makes it text),
-    # but what is refused alone is never let through inside it.
+    # but what is refused alone is never let through inside it. A `#` may start a
+    # comment that really swallows it (`x \n\t# && sudo sh` runs only x): this
+    # property cannot tell that from smuggling, so comments are left to the check
+    # tables (and to differential execution against a real shell).
+    assume("#" not in base)
     combined = shape.format(b=base, d=danger)
     assert rank(combined, policy) >= min(rank(danger, policy), 1)
 

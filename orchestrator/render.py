@@ -1,0 +1,97 @@
+"""The terminal view of a run: an event-bus subscriber that prints as things happen."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.markup import escape
+
+from orchestrator.events import Event
+
+MAX_OUTPUT_LINES = 12  # per tool call; the rest is counted, not shown
+SUMMARY_KEYS = ("command", "file_path", "pattern", "description")
+
+
+class TerminalRenderer:
+    """Prints the model's text as it streams, each tool call, its verdict and output."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._mid_line = False  # streamed text left the cursor mid-line
+        self._shown_lines: dict[str, int] = defaultdict(int)
+        self._partial: dict[tuple[str, bool], str] = {}  # a line still being written
+
+    def __call__(self, event: Event) -> None:
+        sub = "" if event.agent == "main" else f"[magenta]{escape(event.agent)}[/] "
+        match event.type:
+            case "session_started":
+                self._line(
+                    f"[bold]airlock[/] session {event.session_id[:12]} · policy "
+                    f"[cyan]{event.policy}[/] · {event.image} on {event.runtime} · "
+                    f"model {escape(event.model)}"
+                )
+                self._line(f"[bold]task:[/] {escape(event.task)}")
+            case "text_delta":
+                self.console.print(escape(event.text), end="", style="dim" if sub else None)
+                self._mid_line = not event.text.endswith("\n")
+            case "tool_call":
+                self._line(f"{sub}[bold]⏺ {event.name}[/]({escape(_summary(event.input))})")
+            case "verdict" if event.decision == "deny":
+                self._line(f"  [bold red]denied[/] {escape(event.explanation)}")
+            case "verdict" if event.decision == "ask":
+                self._line(f"  [yellow]needs approval[/] {escape(event.explanation)}")
+            case "approval" if not event.approved:
+                self._line(f"  [red]refused by the {event.by}[/]")
+            case "exec_output":
+                self._output(event.call_id, event.data, event.stream == "stderr")
+            case "tool_result":
+                self._result(event.call_id, event.content, event.is_error)
+            case "error":
+                then = "retrying" if event.retrying else "giving up"
+                self._line(f"{sub}[yellow]API error[/] {escape(event.message)}; {then}")
+            case "done":
+                style = "green" if event.outcome == "end_turn" else "red"
+                self._line(f"{sub}[{style}]■ {event.outcome}[/] after {event.turns} turns")
+            case _:
+                pass
+
+    def _line(self, markup: str) -> None:
+        if self._mid_line:
+            self.console.print()
+            self._mid_line = False
+        self.console.print(markup)
+
+    def _output(self, call_id: str, data: str, stderr: bool) -> None:
+        """Whole lines as they complete; a partial line waits for the rest (or the end)."""
+        key = (call_id, stderr)
+        *lines, self._partial[key] = (self._partial.get(key, "") + data).split("\n")
+        for line in lines:
+            self._show(call_id, line, stderr)
+
+    def _show(self, call_id: str, line: str, stderr: bool) -> None:
+        self._shown_lines[call_id] += 1
+        if self._shown_lines[call_id] <= MAX_OUTPUT_LINES:
+            style = "red" if stderr else "dim"
+            self._line(f"  [dim]│[/] [{style}]{escape(line)}[/]")
+
+    def _result(self, call_id: str, content: str, is_error: bool) -> None:
+        for stderr in (False, True):
+            rest = self._partial.pop((call_id, stderr), "")
+            if rest:
+                self._show(call_id, rest, stderr)
+        hidden = self._shown_lines.pop(call_id, 0) - MAX_OUTPUT_LINES
+        if hidden > 0:
+            self._line(f"  [dim]│ ... {hidden} more lines[/]")
+        lines = content.splitlines() or [""]
+        first = escape(lines[0][:160])
+        more = f" [dim](+{len(lines) - 1} lines)[/]" if len(lines) > 1 else ""
+        self._line(f"  [{'red' if is_error else 'dim'}]⎿ {first}[/]{more}")
+
+
+def _summary(tool_input: dict[str, object]) -> str:
+    for key in SUMMARY_KEYS:
+        value = tool_input.get(key)
+        if isinstance(value, str):
+            return value if len(value) <= 100 else value[:100] + "..."
+    return ""

@@ -1,0 +1,240 @@
+"""`airlock run`: one agent task on a copy of a project, from start to patch.
+
+The project is copied into a fresh session's /workspace; the agent loop runs with
+every tool; events go to the terminal and to the audit log. However the run ends
+(finished, failed, cancelled), the out folder gets ``events.jsonl`` (the audit log),
+``patch.diff`` (the workspace's changes against the project) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import anthropic
+from pydantic import BaseModel, Field
+
+from orchestrator.audit import AuditLog
+from orchestrator.bus import EventBus
+from orchestrator.events import SessionStartedEvent
+from orchestrator.fake_api import FakeMessagesAPI
+from orchestrator.gate import Approver, PermissionGate, Trust
+from orchestrator.loop import Agent, AgentResult, Limits, Outcome, Tally
+from orchestrator.patch import diff_trees
+from orchestrator.prompts import SYSTEM_PROMPT
+from orchestrator.replay import load_replay
+from orchestrator.subagents import enable_sub_agents
+from orchestrator.tools import default_tools
+from sandbox.docker_backend import DockerBackend, DockerSession
+from sandbox.spec import DEFAULT_IMAGE, SessionSpec
+from security import Policy
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+RUNS_DIR = Path(".airlock/runs")
+MEMORY_FILES = ("AGENTS.md", "CLAUDE.md")
+PROJECT_POLICY = ".airlock/policy.yaml"
+CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+MAX_MEMORY_CHARS = 20_000
+
+
+class RunError(Exception):
+    """A run that cannot start; the message says what to fix."""
+
+
+class RunRequest(BaseModel):
+    """Everything `airlock run` was asked to do."""
+
+    task: str = Field(min_length=1)
+    repo: Path
+    policy: str | None = Field(None, description="preset or YAML file; default dev")
+    model: str = DEFAULT_MODEL
+    limits: Limits = Field(default_factory=lambda: Limits(wall_clock_s=3600))
+    replay: Path | None = None
+    out: Path | None = None
+    image: str = DEFAULT_IMAGE
+    runtime: Literal["runc", "runsc"] = "runc"
+    trust: bool = Field(False, description="trust the project: load its memory and policy files")
+
+
+class RunSummary(BaseModel):
+    """`summary.json`: how a run went."""
+
+    outcome: Outcome
+    error: str | None = None
+    turns: int
+    tool_calls: dict[str, int]
+    verdicts: dict[str, int]
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    cost_usd: float
+    duration_s: float
+    model: str
+    replay: str | None
+    policy: str
+    trusted: bool
+    files_changed: int
+    out: str
+
+
+class Project(BaseModel):
+    """What the run takes from the project, given its trust."""
+
+    trust: Trust
+    policy: Policy
+    memory: str  # notes appended to the system prompt ('' when untrusted or none)
+    ignored: list[str]  # project files not loaded because the project is untrusted
+
+
+def load_project(request: RunRequest) -> Project:
+    """Step 1 of the gate: settle trust, then load only what trust allows."""
+    repo = request.repo
+    if not repo.is_dir():
+        raise RunError(f"--repo {repo}: not a folder")
+    trust = Trust(trusted=True, by="flag") if request.trust else Trust(trusted=False, by="default")
+    present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
+    if not trust.trusted:
+        return Project(trust=trust, policy=_policy(request.policy), memory="", ignored=present)
+    notes = [
+        f"Notes from the project's {name}:\n{(repo / name).read_text(errors='replace')}"
+        for name in MEMORY_FILES
+        if name in present
+    ]
+    policy_name = request.policy
+    if policy_name is None and PROJECT_POLICY in present:
+        policy_name = str(repo / PROJECT_POLICY)
+    memory = "\n\n".join(notes)[:MAX_MEMORY_CHARS]
+    return Project(trust=trust, policy=_policy(policy_name), memory=memory, ignored=[])
+
+
+def _policy(name: str | None) -> Policy:
+    try:
+        return Policy.load(name or "dev")
+    except ValueError as exc:
+        raise RunError(str(exc)) from exc
+
+
+def out_dir(request: RunRequest) -> Path:
+    if request.out is not None:
+        return request.out
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return RUNS_DIR / f"{stamp}-{request.repo.resolve().name}"
+
+
+@contextlib.contextmanager
+def api_client(request: RunRequest) -> Iterator[anthropic.AsyncAnthropic]:
+    """The SDK's client: from the environment, or pointed at a local replay."""
+    if request.replay is None:
+        if not any(os.environ.get(name) for name in CREDENTIALS):
+            raise RunError(
+                "no API key: set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for a gateway), "
+                "or pass --replay FILE to run a scripted model"
+            )
+        yield anthropic.AsyncAnthropic()  # the SDK reads its settings from the environment
+        return
+    with FakeMessagesAPI(load_replay(request.replay)) as api:
+        yield anthropic.AsyncAnthropic(api_key="replay", base_url=api.base_url)
+
+
+async def run_task(
+    request: RunRequest, bus: EventBus, approver: Approver | None = None
+) -> RunSummary:
+    """Run ``request`` to its end and write the out folder; returns the summary."""
+    project = load_project(request)
+    out = out_dir(request)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    result: AgentResult | None = None
+    with AuditLog(out / "events.jsonl") as audit, api_client(request) as client:
+        unsubscribe = bus.subscribe(audit.write, critical=True)
+        spec = SessionSpec(image=request.image, runtime=request.runtime)
+        try:
+            async with DockerBackend().session(spec) as session:
+                await session.put_dir(request.repo, spec.workdir)
+                bus.publish(
+                    SessionStartedEvent(
+                        session_id=session.id,
+                        agent="main",
+                        task=request.task,
+                        policy=project.policy.name,
+                        model=request.model,
+                        image=request.image,
+                        runtime=request.runtime,
+                    )
+                )
+                agent = Agent(
+                    name="main",
+                    session_id=session.id,
+                    client=client,
+                    model=request.model,
+                    session=session,
+                    gate=PermissionGate(
+                        project.policy, project.trust, approver, approver_kind="person"
+                    ),
+                    tools=default_tools(),
+                    bus=bus,
+                    system="\n\n".join(filter(None, [SYSTEM_PROMPT, project.memory])),
+                    limits=request.limits,
+                )
+                enable_sub_agents(agent)
+                try:
+                    result = await agent.run(request.task)
+                finally:
+                    changed = await asyncio.shield(_write_patch(session, request.repo, out))
+                    outcome: Outcome = result.outcome if result else "cancelled"
+                    summary = _summary(request, project, agent.tally, result, outcome,
+                                       time.monotonic() - started, changed, out)  # fmt: skip
+                    (out / "summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
+        finally:
+            unsubscribe()
+            await client.close()
+    return summary
+
+
+async def _write_patch(session: DockerSession, repo: Path, out: Path) -> int:
+    """Copy the workspace out, write ``patch.diff``; returns how many files changed."""
+    with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
+        after = Path(tmp)
+        await session.get_dir(session.spec.workdir, after)
+        diff = diff_trees(repo, after)
+    (out / "patch.diff").write_text(diff.text)
+    return len(diff.changed)
+
+
+def _summary(
+    request: RunRequest,
+    project: Project,
+    tally: Tally,
+    result: AgentResult | None,
+    outcome: Outcome,
+    duration: float,
+    changed: int,
+    out: Path,
+) -> RunSummary:
+    return RunSummary(
+        outcome=outcome,
+        error=result.error if result else "cancelled",
+        turns=tally.turns,
+        tool_calls=tally.tool_calls,
+        verdicts=tally.verdicts,
+        input_tokens=tally.input_tokens,
+        output_tokens=tally.output_tokens,
+        cache_read_input_tokens=tally.cache_read_input_tokens,
+        cache_creation_input_tokens=tally.cache_creation_input_tokens,
+        cost_usd=round(tally.cost_usd, 6),
+        duration_s=round(duration, 3),
+        model=request.model,
+        replay=str(request.replay) if request.replay else None,
+        policy=project.policy.name,
+        trusted=project.trust.trusted,
+        files_changed=changed,
+        out=str(out),
+    )

@@ -1,0 +1,58 @@
+"""The terminal side of `airlock run`: the live view, approvals at a TTY, the summary."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.prompt import Confirm
+
+from orchestrator.bus import EventBus
+from orchestrator.gate import ApprovalRequest, Approver
+from orchestrator.render import TerminalRenderer
+from orchestrator.run import RunRequest, RunSummary, load_project, run_task
+
+USAGE_ERROR = 64
+
+
+def tty_approver(console: Console) -> Approver:
+    """Ask the person at the terminal, one question at a time."""
+    lock = asyncio.Lock()
+
+    async def approve(request: ApprovalRequest) -> bool:
+        async with lock:
+            console.print(f"[yellow]approve {request.tool}?[/] {escape(request.summary)}")
+            for reason in request.reasons:
+                console.print(f"  [dim]- {escape(reason)}[/]")
+            return await asyncio.to_thread(Confirm.ask, "  run it", default=False)
+
+    return approve
+
+
+def execute(request: RunRequest, console: Console) -> RunSummary:
+    """Run ``request`` with the live view; an interrupt cancels it cleanly."""
+    project = load_project(request)  # fail early (bad repo, bad policy) before any container
+    if request.replay is not None:
+        console.print(f"[bold yellow]model: a replay of {request.replay} (no API is called)[/]")
+    if project.ignored:
+        names = ", ".join(project.ignored)
+        console.print(f"[yellow]untrusted project:[/] not loading {names} (--trust loads them)")
+    interactive = sys.stdin.isatty() and not project.policy.headless
+    approver = tty_approver(console) if interactive else None
+    bus = EventBus()
+    bus.subscribe(TerminalRenderer(console))
+    return asyncio.run(run_task(request, bus, approver))
+
+
+def print_summary(summary: RunSummary, console: Console) -> None:
+    calls = ", ".join(f"{name} {count}" for name, count in sorted(summary.tool_calls.items()))
+    verdicts = ", ".join(f"{d} {n}" for d, n in sorted(summary.verdicts.items()))
+    console.print(
+        f"[bold]{summary.outcome}[/] in {summary.turns} turns, {summary.duration_s:.1f} s · "
+        f"tools: {calls or 'none'} · verdicts: {verdicts or 'none'} · "
+        f"tokens {summary.input_tokens} in / {summary.output_tokens} out · "
+        f"${summary.cost_usd:.4f} · {summary.files_changed} files changed"
+    )
+    console.print(f"[dim]wrote {summary.out}/events.jsonl, patch.diff, summary.json[/]")

@@ -1,0 +1,36 @@
+"""Agent: hand a self-contained task to a sub-agent with its own container."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from orchestrator.tools.base import Tool, ToolContext, ToolError, ToolInput, ToolOutput
+from security.verdict import Risk
+
+
+class AgentInput(ToolInput):
+    description: str = Field(min_length=1, description="The task in 3-5 words")
+    prompt: str = Field(min_length=1, description="The whole task for the sub-agent")
+
+
+DESCRIPTION = """Starts a sub-agent on a self-contained task and returns its short \
+report. The sub-agent starts with a fresh context (it sees only your prompt, so \
+include every detail it needs) and works in its own sandbox, a copy of the current \
+/workspace: its file changes are not kept. It has Bash, Read, Write, Edit, Grep and \
+Glob under the same policy as you, but cannot start sub-agents. Several Agent calls \
+in one turn run in parallel. Use it for investigations that would fill your context."""
+
+
+class Agent(Tool[AgentInput]):
+    name: ClassVar[str] = "Agent"
+    description: ClassVar[str] = DESCRIPTION
+    risk: ClassVar[Risk] = Risk.MEDIUM
+    read_only: ClassVar[bool] = True  # it works on a copy: calls may run side by side
+    input_model: ClassVar[type[ToolInput]] = AgentInput
+
+    async def run(self, params: AgentInput, ctx: ToolContext) -> ToolOutput:
+        if ctx.spawn is None:
+            raise ToolError("sub-agents are not available here")
+        return await ctx.spawn(params.description, params.prompt)

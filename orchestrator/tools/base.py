@@ -1,0 +1,134 @@
+"""What every tool is: a typed input, a risk, a description the model reads, and a run.
+
+A tool acts only inside the session's container (`ToolContext.session`), never on the
+host. Its input model's JSON schema is what the model sees; input that does not
+validate, and any `ToolError` a run raises, go back to the model as an error
+`tool_result` rather than ending the loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sandbox.docker_backend import DockerSession
+from sandbox.results import OutputChunk
+from security.verdict import Risk
+
+WORKSPACE = "/workspace"
+MAX_RESULT_CHARS = 30_000  # what one tool result may put in the model's context
+
+
+class ToolError(Exception):
+    """A call the tool cannot carry out; the message is what the model reads."""
+
+
+class ToolOutput(BaseModel):
+    """What a tool call returns to the model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str
+    is_error: bool = False
+    truncated: bool = False
+
+
+class ToolInput(BaseModel):
+    """Base of tool inputs: unknown fields are errors the model can correct."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+@dataclass
+class ReadLedger:
+    """Files the agent Read in this session, with a digest of what it saw.
+
+    Edit refuses a file that is not here, or that changed since it was read.
+    """
+
+    digests: dict[str, str] = field(default_factory=dict)
+
+    def saw(self, path: str, data: bytes) -> None:
+        self.digests[path] = _digest(data)
+
+    def unchanged(self, path: str, data: bytes) -> bool | None:
+        """True if ``data`` is what was read, False if it changed, None if never read."""
+        seen = self.digests.get(path)
+        return None if seen is None else seen == _digest(data)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+Spawner = Callable[[str, str], Awaitable["ToolOutput"]]  # (description, prompt) -> report
+
+
+@dataclass
+class ToolContext:
+    """What a running tool may use: its session, where streamed output goes, and how
+    to start a sub-agent."""
+
+    session: DockerSession
+    call_id: str = ""
+    reads: ReadLedger = field(default_factory=ReadLedger)
+    on_output: Callable[[OutputChunk], None] | None = None
+    spawn: Spawner | None = None
+
+
+InputT = TypeVar("InputT", bound=ToolInput)
+
+
+class Tool(ABC, Generic[InputT]):
+    """One tool the model can call."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    risk: ClassVar[Risk]
+    read_only: ClassVar[bool]  # may run in parallel with other read-only calls
+    input_model: ClassVar[type[ToolInput]]
+
+    def parse(self, raw: object) -> InputT:
+        """Validate the model's input; a readable `ToolError` if it does not fit."""
+        try:
+            return self.input_model.model_validate(raw)  # type: ignore[return-value]
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or 'input'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise ToolError(f"invalid input for {self.name}: {problems}") from exc
+
+    def schema(self) -> dict[str, Any]:
+        """The tool as the Messages API takes it: name, description, input schema."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_model.model_json_schema(by_alias=True),
+        }
+
+    @abstractmethod
+    async def run(self, params: InputT, ctx: ToolContext) -> ToolOutput:
+        """Carry out one call inside ``ctx.session``."""
+
+
+def absolute_path(path: str, field_name: str = "file_path") -> str:
+    """``path`` normalised; a `ToolError` unless it is absolute."""
+    if not path.startswith("/"):
+        raise ToolError(
+            f"{field_name} must be an absolute path such as {WORKSPACE}/src/app.py, not {path!r}"
+        )
+    return posixpath.normpath(path)
+
+
+def cap(text: str, limit: int = MAX_RESULT_CHARS) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` characters, and whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    return text[:limit] + f"\n... [cut: {len(text) - limit} more characters]", True

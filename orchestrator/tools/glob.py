@@ -1,0 +1,73 @@
+"""Glob: list the files whose paths match a glob, with ripgrep's file walker."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from orchestrator.tools.base import (
+    WORKSPACE,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolInput,
+    ToolOutput,
+    absolute_path,
+    cap,
+)
+from security.verdict import Risk
+
+TIMEOUT = 60.0
+MAX_RG_BYTES = 2 * 2**20
+# Runs "$@" from inside the searched directory: rg anchors globs that contain a "/"
+# to its working directory, not to the path it searches.
+_IN_DIR = 'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
+
+
+class GlobInput(ToolInput):
+    pattern: str = Field(description='Glob to match, e.g. "**/*.py" or "src/**/test_*.ts"')
+    path: str | None = Field(
+        None, description=f"Absolute directory to search (default {WORKSPACE})"
+    )
+
+
+class Glob(Tool[GlobInput]):
+    """List files matching a glob, sorted by path."""
+
+    name: ClassVar[str] = "Glob"
+    description: ClassVar[str] = (
+        "Lists the files in the sandbox whose paths match a glob pattern, sorted by path. "
+        f"path is an absolute directory to search (default {WORKSPACE}). Patterns are "
+        'relative to path: "**/*.py" finds Python files at any depth, "src/*.ts" only '
+        'directly in src; a pattern without "/" (e.g. "*.md") matches file names at any '
+        "depth. Files ignored by .gitignore and the .git directory are skipped; hidden "
+        "files are listed. Use this tool, not find or ls in Bash, to find files by name; "
+        "use Grep to search their contents."
+    )
+    risk: ClassVar[Risk] = Risk.LOW
+    read_only: ClassVar[bool] = True
+    input_model: ClassVar[type[ToolInput]] = GlobInput
+
+    async def run(self, params: GlobInput, ctx: ToolContext) -> ToolOutput:
+        path = absolute_path(params.path or WORKSPACE, "path")
+        argv = ["rg", "--files", "--no-config", "--hidden", f"--glob={params.pattern}"]
+        argv += ["--glob=!.git", "--", path]
+        result = await ctx.session.exec(
+            ["sh", "-c", _IN_DIR, "sh", path, *argv], timeout=TIMEOUT, max_output=MAX_RG_BYTES
+        )
+        if result.error:
+            raise ToolError(f"file search failed: {result.error}")
+        if result.timed_out:
+            raise ToolError(f"file search took longer than {TIMEOUT:.0f} s; narrow path.")
+        out = result.stdout.decode("utf-8", "replace")
+        if result.stdout_truncated:  # drop the line the cap cut in two
+            out = out.rpartition("\n")[0]
+        out = out.rstrip("\n")
+        if result.exit_code not in (0, 1) and not out:
+            errors = result.stderr.decode("utf-8", "replace").strip()
+            raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
+        if not out:
+            return ToolOutput(content="No files found")
+        text, truncated = cap("\n".join(sorted(out.split("\n"))))
+        return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)

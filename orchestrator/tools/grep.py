@@ -1,0 +1,100 @@
+"""Grep: search file contents in the session's container with ripgrep."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from orchestrator.tools.base import (
+    WORKSPACE,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolInput,
+    ToolOutput,
+    absolute_path,
+    cap,
+)
+from security.verdict import Risk
+
+TIMEOUT = 60.0
+MAX_RG_BYTES = 2 * 2**20
+MAX_COLUMNS = 500  # longer matching lines are shown as a preview
+# Runs "$@" from inside the searched directory: rg anchors globs that contain a "/"
+# to its working directory, not to the path it searches.
+_IN_DIR = 'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
+_MODE_FLAGS = {
+    "content": ["--line-number", f"--max-columns={MAX_COLUMNS}", "--max-columns-preview"],
+    "files_with_matches": ["--files-with-matches"],
+    "count": ["--count"],
+}
+
+OutputMode = Literal["content", "files_with_matches", "count"]
+
+
+class GrepInput(ToolInput):
+    pattern: str = Field(description="Regular expression to search for (ripgrep/Rust syntax)")
+    path: str | None = Field(
+        None, description=f"Absolute file or directory to search (default {WORKSPACE})"
+    )
+    glob: str | None = Field(
+        None, description='Only search files matching this glob, e.g. "*.py" or "src/**/*.ts"'
+    )
+    output_mode: OutputMode = Field(
+        "files_with_matches",
+        description='"files_with_matches" (paths, the default), "content" (matching lines '
+        'as path:line:text) or "count" (path:number of matching lines)',
+    )
+    case_insensitive: bool = Field(False, alias="-i", description="Ignore case")
+
+
+class Grep(Tool[GrepInput]):
+    """Search file contents with ripgrep, run as an argv (never through a shell)."""
+
+    name: ClassVar[str] = "Grep"
+    description: ClassVar[str] = (
+        "Searches file contents in the sandbox with ripgrep. pattern is a regular "
+        "expression (Rust syntax: escape literal braces and parentheses, e.g. `fn\\(`). "
+        f"path is an absolute file or directory (default {WORKSPACE}); glob limits the "
+        'files searched (e.g. "*.py"; a glob with "/" is relative to path). output_mode: '
+        '"files_with_matches" (default), "content" (matching lines with line numbers) or '
+        '"count". "-i": true ignores case. Files ignored by .gitignore and the .git '
+        "directory are skipped; hidden files are searched. Use this tool, not grep or rg "
+        "in Bash."
+    )
+    risk: ClassVar[Risk] = Risk.LOW
+    read_only: ClassVar[bool] = True
+    input_model: ClassVar[type[ToolInput]] = GrepInput
+
+    async def run(self, params: GrepInput, ctx: ToolContext) -> ToolOutput:
+        path = absolute_path(params.path or WORKSPACE, "path")
+        argv = ["rg", "--no-config", "--color=never", "--hidden", "--sort=path"]
+        argv += ["--with-filename", "--no-heading", *_MODE_FLAGS[params.output_mode]]
+        if params.case_insensitive:
+            argv.append("--ignore-case")
+        if params.glob is not None:
+            argv.append(f"--glob={params.glob}")
+        argv += ["--glob=!.git", "-e", params.pattern, "--", path]
+        result = await ctx.session.exec(
+            ["sh", "-c", _IN_DIR, "sh", path, *argv], timeout=TIMEOUT, max_output=MAX_RG_BYTES
+        )
+        if result.error:
+            raise ToolError(f"search failed: {result.error}")
+        if result.timed_out:
+            raise ToolError(f"search took longer than {TIMEOUT:.0f} s; narrow path or glob.")
+        out = result.stdout.decode("utf-8", "replace")
+        if result.stdout_truncated:  # drop the line the cap cut in two
+            out = out.rpartition("\n")[0]
+        errors = result.stderr.decode("utf-8", "replace").strip()
+        if result.exit_code == 1 or (result.exit_code == 0 and not out):
+            return ToolOutput(content="No matches found")
+        if result.exit_code != 0 and not out:
+            raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
+        lines = out.rstrip("\n").split("\n")
+        if params.output_mode == "files_with_matches":
+            lines = [f"Found {len(lines)} file{'' if len(lines) == 1 else 's'}", *sorted(lines)]
+        text, truncated = cap("\n".join(lines))
+        if result.exit_code != 0:  # matches, but some files could not be searched
+            text += f"\n[rg reported errors: {errors[:2000]}]"
+        return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)

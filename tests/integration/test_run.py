@@ -1,0 +1,112 @@
+"""`airlock run` end to end: the demo replay on examples/calc, trust, the out folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.audit import replay as replay_log
+from orchestrator.audit import verify
+from orchestrator.bus import EventBus
+from orchestrator.cli import app
+from orchestrator.demo import EXAMPLES, TASK
+from orchestrator.run import RunRequest, run_task
+
+pytestmark = pytest.mark.integration
+
+DEMO_REPLAY = EXAMPLES / "replays" / "demo.yaml"
+
+
+def test_the_demo_task_fixes_the_bug_and_writes_the_out_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    request = RunRequest(task=TASK, repo=EXAMPLES / "calc", replay=DEMO_REPLAY, out=out)
+    summary = asyncio.run(run_task(request, EventBus()))
+    assert summary.outcome == "end_turn" and summary.files_changed == 1
+    assert summary.tool_calls["Agent"] == 1 and summary.verdicts == {"allow": 7, "deny": 1}
+    patch = (out / "patch.diff").read_text()
+    assert "-    return sum(values) / (len(values) - 1)" in patch
+    assert "+    return sum(values) / len(values)" in patch
+    assert json.loads((out / "summary.json").read_text())["outcome"] == "end_turn"
+    report = verify(out / "events.jsonl")
+    assert report.ok, report
+    events = list(replay_log(out / "events.jsonl"))
+    assert events[0].type == "session_started" and events[-1].type == "done"
+    # the audit log holds the session in order: each call's result after its call
+    seen: set[str] = set()
+    for event in events:
+        if event.type == "tool_call":
+            seen.add(event.call_id)
+        elif event.type == "tool_result":
+            assert event.call_id in seen
+    tests_runs = [e for e in events if e.type == "tool_result" and "Ran 3 tests" in e.content]
+    assert [r.is_error for r in tests_runs] == [True, False]  # red, then green
+    assert (EXAMPLES / "calc" / "calc.py").read_text().count("len(values) - 1") == 1  # untouched
+
+
+def _project_with_memory(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES / "calc", repo)
+    (repo / "AGENTS.md").write_text("MEMORY-MARKER: always answer in French.\n")
+    return repo
+
+
+def _replay(tmp_path: Path) -> Path:
+    path = tmp_path / "replay.yaml"
+    path.write_text("responses:\n  - content: [{text: done}]\n")
+    return path
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_memory_files_load_only_for_a_trusted_project(tmp_path: Path, trusted: bool) -> None:
+    captured: list[str] = []
+    repo = _project_with_memory(tmp_path)
+    request = RunRequest(task="t", repo=repo, replay=_replay(tmp_path), out=tmp_path / "o",
+                         trust=trusted)  # fmt: skip
+    import orchestrator.run as run_module
+
+    original = run_module.FakeMessagesAPI
+
+    class Recording(original):  # type: ignore[misc, valid-type]
+        def close(self) -> None:
+            captured.extend(str(r.body.get("system")) for r in self.message_requests)
+            super().close()
+
+    run_module.FakeMessagesAPI = Recording  # type: ignore[misc]
+    try:
+        summary = asyncio.run(run_task(request, EventBus()))
+    finally:
+        run_module.FakeMessagesAPI = original  # type: ignore[misc]
+    assert summary.trusted is trusted and summary.outcome == "end_turn"
+    assert ("MEMORY-MARKER" in captured[0]) is trusted
+
+
+def test_cli_errors_are_clear_and_exit_64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["run", "t", "--repo", str(tmp_path / "nope")])
+    assert missing.exit_code == 64 and "not a folder" in missing.output
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    no_key = runner.invoke(app, ["run", "t", "--repo", str(EXAMPLES / "calc"),
+                                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert no_key.exit_code == 64 and "--replay" in no_key.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("responses:\n  - contnt: []\n")
+    bad_replay = runner.invoke(app, ["run", "t", "--repo", str(EXAMPLES / "calc"),
+                                     "--replay", str(bad)])  # fmt: skip
+    assert bad_replay.exit_code == 64 and "bad.yaml" in bad_replay.output
+
+
+def test_cli_run_exits_0_when_the_model_finished(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["run", "say done", "--repo", str(EXAMPLES / "calc"), "--replay",
+         str(_replay(tmp_path)), "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "a replay of" in result.output and "end_turn" in result.output
+    assert (tmp_path / "o" / "patch.diff").read_text() == ""
