@@ -70,3 +70,28 @@ def test_settings_carry_the_limits(docker_client: docker.DockerClient) -> None:
         assert container.attrs["Config"]["User"] == "1000:1000"
     finally:
         container.remove(force=True)
+
+
+@pytest.mark.parametrize("runtime", ["runc", "runsc"])
+def test_built_programs_run_in_the_workspace_and_tmp_but_setuid_does_not(
+    runtime: str, runtimes: list[str]
+) -> None:
+    if runtime not in runtimes:
+        pytest.skip(f"{runtime} is not registered with this engine")
+    script = (
+        "for d in /workspace /tmp; do printf '#!/bin/sh\\necho ran in %s\\n' $d > $d/s.sh;"
+        " chmod +x $d/s.sh; $d/s.sh; done; grep -E ' (/workspace|/tmp) ' /proc/mounts"
+    )
+
+    async def body() -> str:
+        async with DockerBackend().session(SessionSpec(runtime=runtime)) as session:  # type: ignore[arg-type]
+            result = await session.exec(script)
+            assert result.exit_code == 0, result.stderr
+            return result.text
+
+    text = asyncio.run(body())
+    assert "ran in /workspace" in text and "ran in /tmp" in text
+    mounts = [line for line in text.splitlines() if line.startswith(("tmpfs", "none"))]
+    assert len(mounts) == 2, text
+    if runtime == "runc":  # gVisor lists its own mount flags, without nosuid/nodev
+        assert all("nosuid" in line and "nodev" in line for line in mounts), text
