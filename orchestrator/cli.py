@@ -122,6 +122,9 @@ def run(
     budget_usd: Annotated[
         float | None, typer.Option(min=0.0001, help="Stop once this much is spent.")
     ] = None,
+    budget_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Stop once this many tokens are used.")
+    ] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Wall-clock limit, seconds.")] = 3600,
     replay: Annotated[
         Path | None, typer.Option(help="Serve a scripted conversation (YAML) instead of the API.")
@@ -151,7 +154,12 @@ def run(
             repo=repo,
             policy=policy,
             model=model,
-            limits=Limits(max_turns=max_turns, budget_usd=budget_usd, wall_clock_s=timeout),
+            limits=Limits(
+                max_turns=max_turns,
+                budget_usd=budget_usd,
+                budget_tokens=budget_tokens,
+                wall_clock_s=timeout,
+            ),
             replay=replay,
             out=out_dir,
             image=image,

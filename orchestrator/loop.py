@@ -59,6 +59,7 @@ class Limits(BaseModel):
 
     max_turns: int = Field(40, ge=1)
     budget_usd: float | None = Field(None, gt=0)
+    budget_tokens: int | None = Field(None, ge=1, description="input + output, all calls")
     wall_clock_s: float | None = Field(None, gt=0)
     max_tokens: int = Field(8192, ge=1, description="per model response")
 
@@ -154,8 +155,9 @@ class Agent:
         while True:
             if self.tally.turns >= self.limits.max_turns:
                 return self._result("max_turns", text, f"stopped after {self.tally.turns} turns")
-            if self._over_budget():
-                return self._result("budget", text, f"spent ${self.tally.cost_usd:.4f}")
+            spent = self._over_budget()
+            if spent:
+                return self._result("budget", text, spent)
             try:
                 message = await self._turn(messages)
             except TurnFailed as exc:
@@ -173,9 +175,15 @@ class Agent:
             else:
                 return self._result("end_turn", text)
 
-    def _over_budget(self) -> bool:
-        budget = self.limits.budget_usd
-        return budget is not None and self.tally.cost_usd >= budget
+    def _over_budget(self) -> str | None:
+        """What ran out, if a budget did."""
+        tally, limits = self.tally, self.limits
+        if limits.budget_usd is not None and tally.cost_usd >= limits.budget_usd:
+            return f"spent ${tally.cost_usd:.4f} of ${limits.budget_usd}"
+        used = tally.input_tokens + tally.output_tokens
+        if limits.budget_tokens is not None and used >= limits.budget_tokens:
+            return f"used {used} tokens of {limits.budget_tokens}"
+        return None
 
     # -- one model response, with retries ------------------------------------------
 

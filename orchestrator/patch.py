@@ -57,11 +57,10 @@ def diff_trees(before: Path, after: Path) -> TreeDiff:
         if a_lines is None or b_lines is None:
             chunks.append(f"Binary files a/{name} and b/{name} differ\n")
             continue
-        lines = difflib.unified_diff(
-            a_lines,
-            b_lines,
-            fromfile=f"a/{name}" if a is not None else "/dev/null",
-            tofile=f"b/{name}" if b is not None else "/dev/null",
-        )
+        old_name = f"a/{name}" if a is not None else "/dev/null"
+        new_name = f"b/{name}" if b is not None else "/dev/null"
+        lines = list(difflib.unified_diff(a_lines, b_lines, fromfile=old_name, tofile=new_name))
+        if not lines:  # an empty file created or removed: headers only, as git shows it
+            lines = [f"--- {old_name}\n", f"+++ {new_name}\n"]
         chunks.extend(line if line.endswith("\n") else line + NO_NEWLINE for line in lines)
     return TreeDiff("".join(chunks), changed)

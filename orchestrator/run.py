@@ -61,6 +61,7 @@ class RunRequest(BaseModel):
     image: str = DEFAULT_IMAGE
     runtime: Literal["runc", "runsc"] = "runc"
     trust: bool = Field(False, description="trust the project: load its memory and policy files")
+    trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
 
 
 class RunSummary(BaseModel):
@@ -99,7 +100,11 @@ def load_project(request: RunRequest) -> Project:
     repo = request.repo
     if not repo.is_dir():
         raise RunError(f"--repo {repo}: not a folder")
-    trust = Trust(trusted=True, by="flag") if request.trust else Trust(trusted=False, by="default")
+    trust = (
+        Trust(trusted=True, by=request.trusted_by)
+        if request.trust
+        else Trust(trusted=False, by="default")
+    )
     present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
     if not trust.trusted:
         return Project(trust=trust, policy=_policy(request.policy), memory="", ignored=present)

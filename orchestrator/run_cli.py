@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,7 +18,10 @@ from orchestrator.run import RunRequest, RunSummary, load_project, run_task
 USAGE_ERROR = 64
 
 
-def tty_approver(console: Console) -> Approver:
+Confirm_ = Callable[..., bool]  # rich's Confirm.ask, or a stand-in that answers for a person
+
+
+def tty_approver(console: Console, confirm: Confirm_ = Confirm.ask) -> Approver:
     """Ask the person at the terminal, one question at a time."""
     lock = asyncio.Lock()
 
@@ -26,21 +30,40 @@ def tty_approver(console: Console) -> Approver:
             console.print(f"[yellow]approve {request.tool}?[/] {escape(request.summary)}")
             for reason in request.reasons:
                 console.print(f"  [dim]- {escape(reason)}[/]")
-            return await asyncio.to_thread(Confirm.ask, "  run it", default=False)
+            return bool(await asyncio.to_thread(confirm, "  run it", default=False))
 
     return approve
 
 
-def execute(request: RunRequest, console: Console) -> RunSummary:
-    """Run ``request`` with the live view; an interrupt cancels it cleanly."""
+def execute(
+    request: RunRequest,
+    console: Console,
+    *,
+    interactive: bool | None = None,
+    confirm: Confirm_ = Confirm.ask,
+) -> RunSummary:
+    """Run ``request`` with the live view; an interrupt cancels it cleanly.
+
+    A person is asked (trust, approvals) only when ``interactive`` (default: standard
+    input is a terminal) and the policy is not headless.
+    """
     project = load_project(request)  # fail early (bad repo, bad policy) before any container
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    interactive = interactive and not project.policy.headless
     if request.replay is not None:
         console.print(f"[bold yellow]model: a replay of {request.replay} (no API is called)[/]")
     if project.ignored:
         names = ", ".join(project.ignored)
-        console.print(f"[yellow]untrusted project:[/] not loading {names} (--trust loads them)")
-    interactive = sys.stdin.isatty() and not project.policy.headless
-    approver = tty_approver(console) if interactive else None
+        if interactive and confirm(
+            f"[yellow]Trust {escape(str(request.repo))}?[/] Its {names} would be loaded "
+            "(instructions and policy for the agent)",
+            default=False,
+        ):
+            request = request.model_copy(update={"trust": True, "trusted_by": "person"})
+        else:
+            console.print(f"[yellow]untrusted project:[/] not loading {names} (--trust loads them)")
+    approver = tty_approver(console, confirm) if interactive else None
     bus = EventBus()
     bus.subscribe(TerminalRenderer(console))
     return asyncio.run(run_task(request, bus, approver))

@@ -13,6 +13,9 @@ from security.verdict import Risk
 class AgentInput(ToolInput):
     description: str = Field(min_length=1, description="The task in 3-5 words")
     prompt: str = Field(min_length=1, description="The whole task for the sub-agent")
+    subagent_type: str | None = Field(
+        None, description='Accepted for compatibility; every sub-agent is "general-purpose"'
+    )
 
 
 DESCRIPTION = """Starts a sub-agent on a self-contained task and returns its short \

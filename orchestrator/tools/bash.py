@@ -10,7 +10,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from orchestrator.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolInput, ToolOutput
+from orchestrator.tools.base import (
+    MAX_RESULT_CHARS,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolInput,
+    ToolOutput,
+)
 from sandbox.results import ExecExit, OutputChunk
 from security.verdict import Risk
 
@@ -26,6 +33,9 @@ class BashInput(ToolInput):
     )
     description: str | None = Field(
         None, description="What the command does, in 5-10 words, for the person watching"
+    )
+    run_in_background: bool = Field(
+        False, description="Not available here: commands run in the foreground"
     )
 
 
@@ -55,6 +65,11 @@ class Bash(Tool[BashInput]):
     input_model: ClassVar[type[ToolInput]] = BashInput
 
     async def run(self, params: BashInput, ctx: ToolContext) -> ToolOutput:
+        if params.run_in_background:
+            raise ToolError(
+                "run_in_background is not available in this sandbox: run the command in "
+                "the foreground, with a timeout if it may take long"
+            )
         timeout_s = (params.timeout or DEFAULT_TIMEOUT_MS) / 1000
         out = {"stdout": HeadTail(), "stderr": HeadTail()}
         end: ExecExit | None = None

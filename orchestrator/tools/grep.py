@@ -47,6 +47,17 @@ class GrepInput(ToolInput):
         'as path:line:text) or "count" (path:number of matching lines)',
     )
     case_insensitive: bool = Field(False, alias="-i", description="Ignore case")
+    line_numbers: bool = Field(
+        True, alias="-n", description='Show line numbers (output_mode "content" only)'
+    )
+    after: int | None = Field(None, ge=0, alias="-A", description="Lines to show after a match")
+    before: int | None = Field(None, ge=0, alias="-B", description="Lines to show before")
+    context: int | None = Field(None, ge=0, alias="-C", description="Lines before and after")
+    type: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_+-]+$", description='ripgrep file type, e.g. "py" or "rust"'
+    )
+    head_limit: int | None = Field(None, ge=1, description="Keep only the first N lines")
+    multiline: bool = Field(False, description="Let . and patterns match across lines")
 
 
 class Grep(Tool[GrepInput]):
@@ -59,9 +70,11 @@ class Grep(Tool[GrepInput]):
         f"path is an absolute file or directory (default {WORKSPACE}); glob limits the "
         'files searched (e.g. "*.py"; a glob with "/" is relative to path). output_mode: '
         '"files_with_matches" (default), "content" (matching lines with line numbers) or '
-        '"count". "-i": true ignores case. Files ignored by .gitignore and the .git '
-        "directory are skipped; hidden files are searched. Use this tool, not grep or rg "
-        "in Bash."
+        '"count". "-i": true ignores case; "-A"/"-B"/"-C" show context lines and "-n" '
+        'line numbers in "content" mode; type limits to a file type ("py"); head_limit '
+        "keeps the first N lines; multiline lets a pattern span lines. Files ignored by "
+        ".gitignore and the .git directory are skipped; hidden files are searched. Use "
+        "this tool, not grep or rg in Bash."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True
@@ -71,10 +84,7 @@ class Grep(Tool[GrepInput]):
         path = absolute_path(params.path or WORKSPACE, "path")
         argv = ["rg", "--no-config", "--color=never", "--hidden", "--sort=path"]
         argv += ["--with-filename", "--no-heading", *_MODE_FLAGS[params.output_mode]]
-        if params.case_insensitive:
-            argv.append("--ignore-case")
-        if params.glob is not None:
-            argv.append(f"--glob={params.glob}")
+        argv += _options(params)
         argv += ["--glob=!.git", "-e", params.pattern, "--", path]
         result = await ctx.session.exec(
             ["sh", "-c", _IN_DIR, "sh", path, *argv], timeout=TIMEOUT, max_output=MAX_RG_BYTES
@@ -92,9 +102,31 @@ class Grep(Tool[GrepInput]):
         if result.exit_code != 0 and not out:
             raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
         lines = out.rstrip("\n").split("\n")
+        if params.head_limit is not None:
+            lines = lines[: params.head_limit]
         if params.output_mode == "files_with_matches":
             lines = [f"Found {len(lines)} file{'' if len(lines) == 1 else 's'}", *sorted(lines)]
         text, truncated = cap("\n".join(lines))
         if result.exit_code != 0:  # matches, but some files could not be searched
             text += f"\n[rg reported errors: {errors[:2000]}]"
         return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)
+
+
+def _options(params: GrepInput) -> list[str]:
+    """The rg options for the optional fields (each value one argv element)."""
+    options: list[str] = []
+    if params.case_insensitive:
+        options.append("--ignore-case")
+    if params.glob is not None:
+        options.append(f"--glob={params.glob}")
+    if params.type is not None:
+        options.append(f"--type={params.type}")
+    if params.multiline:
+        options += ["--multiline", "--multiline-dotall"]
+    if params.output_mode == "content":
+        if not params.line_numbers:
+            options.append("--no-line-number")
+        for flag, value in (("-A", params.after), ("-B", params.before), ("-C", params.context)):
+            if value is not None:
+                options.append(f"{flag}{value}")
+    return options

@@ -288,6 +288,30 @@ def test_grep_case_glob_and_no_match(box: Box, ctx: ToolContext, tree: str) -> N
     assert none.content == "No matches found" and not none.is_error
 
 
+def test_grep_takes_claude_codes_other_fields(box: Box, ctx: ToolContext, tree: str) -> None:
+    app = f"{tree}/src/app.py"
+    around = box.call(
+        Grep(), ctx, **{"pattern": "TODO", "path": app, "output_mode": "content", "-C": 1}
+    ).content
+    assert around.splitlines() == [
+        f"{app}-1-import os", f"{app}:2:TODO fix", f"{app}-3-print(os.name)"
+    ]  # fmt: skip
+    after = box.call(
+        Grep(), ctx, **{"pattern": "TODO", "path": app, "output_mode": "content", "-A": 1,
+                        "-n": False}
+    ).content  # fmt: skip
+    assert after.splitlines() == [f"{app}:TODO fix", f"{app}-print(os.name)"]
+    typed = box.call(Grep(), ctx, pattern="TODO", path=tree, type="md").content
+    assert typed.splitlines() == ["Found 1 file", f"{tree}/docs/notes.md"]
+    first = box.call(Grep(), ctx, pattern="o", path=tree, output_mode="content", head_limit=2)
+    assert len(first.content.splitlines()) == 2
+    spanning = box.call(
+        Grep(), ctx, pattern="TODO fix.print", path=tree, output_mode="count", multiline=True
+    ).content
+    assert spanning.splitlines() == [f"{app}:1"]
+    assert "type" in box.fails(Grep(), ctx, pattern="x", path=tree, type="py; rm -rf /")
+
+
 def test_grep_errors_come_back_as_tool_errors(box: Box, ctx: ToolContext, tree: str) -> None:
     assert "regex parse error" in box.fails(Grep(), ctx, pattern="fn(", path=tree)
     assert "No such file" in box.fails(Grep(), ctx, pattern="x", path=f"{tree}/missing")
@@ -346,7 +370,10 @@ def test_parse_gives_readable_errors() -> None:
 
 def test_schemas_use_claude_code_field_names() -> None:
     grep = Grep().schema()["input_schema"]
-    assert set(grep["properties"]) == {"pattern", "path", "glob", "output_mode", "-i"}
+    assert set(grep["properties"]) == {
+        "pattern", "path", "glob", "output_mode", "-i", "-n", "-A", "-B", "-C", "type",
+        "head_limit", "multiline",
+    }  # fmt: skip
     assert grep["required"] == ["pattern"]
     assert Grep().parse({"pattern": "x", "-i": True}).case_insensitive is True
     tools: list[Callable[[], Tool[Any]]] = [Read, Write, Edit, Grep, Glob]
@@ -355,6 +382,6 @@ def test_schemas_use_claude_code_field_names() -> None:
         "Read": {"file_path", "offset", "limit"},
         "Write": {"file_path", "content"},
         "Edit": {"file_path", "old_string", "new_string", "replace_all"},
-        "Grep": {"pattern", "path", "glob", "output_mode", "-i"},
+        "Grep": set(grep["properties"]),
         "Glob": {"pattern", "path"},
     }

@@ -351,3 +351,37 @@ def test_a_failing_audit_log_stops_the_run() -> None:
     assert result.outcome == "error" and "could not be recorded" in (result.error or "")
     assert "disk full" in (result.error or "")
     assert result.tally.turns <= 1  # it stopped at once, not after every turn
+
+
+def test_the_token_budget_stops_the_loop() -> None:
+    step = {"content": [bash("true")], "usage": {"input_tokens": 600, "output_tokens": 100}}
+    result, _, api = run([step] * 3, limits=Limits(budget_tokens=1000))
+    assert result.outcome == "budget" and "1400 tokens of 1000" in (result.error or "")
+    assert len(api.message_requests) == 2
+
+
+def test_a_long_retry_after_is_capped() -> None:
+    async def scenario() -> tuple[AgentResult, float]:
+        replay = parse_replay(
+            {"responses": [{"fault": {"status": 529, "retry_after": 3600}},
+                           {"content": [{"text": "back"}]}]}
+        )  # fmt: skip
+        with FakeMessagesAPI(replay) as api:
+            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
+            async with DockerBackend().session(SessionSpec()) as session:
+                agent = Agent(
+                    name="main", session_id=session.id, client=client,
+                    model="claude-sonnet-4-6", session=session,
+                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
+                    tools=[Bash()], bus=EventBus(), system=SYSTEM_PROMPT,
+                    retry=RetryPolicy(retry_after_cap_s=0.2),
+                )  # fmt: skip
+                started = asyncio.get_running_loop().time()
+                result = await agent.run("go")
+                waited = asyncio.get_running_loop().time() - started
+            await client.close()
+        return result, waited
+
+    result, waited = asyncio.run(scenario())
+    assert result.outcome == "end_turn" and result.final_text == "back"
+    assert 0.2 <= waited < 30  # an hour was asked for; the cap (0.2 s) was obeyed

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from orchestrator import run_cli
 from orchestrator.audit import replay as replay_log
 from orchestrator.audit import verify
 from orchestrator.bus import EventBus
@@ -110,3 +113,29 @@ def test_cli_run_exits_0_when_the_model_finished(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "a replay of" in result.output and "end_turn" in result.output
     assert (tmp_path / "o" / "patch.diff").read_text() == ""
+
+
+def test_a_person_can_trust_the_project_and_approve_a_call(tmp_path: Path) -> None:
+    repo = _project_with_memory(tmp_path)
+    replay = tmp_path / "replay.yaml"
+    replay.write_text(
+        "responses:\n"
+        "  - content: [{tool_use: {name: Bash, input: {command: 'touch /workspace/made'}}}]\n"
+        "  - content: [{text: done}]\n"
+    )
+    questions: list[str] = []
+
+    def person(question: str, **_: object) -> bool:
+        questions.append(question)
+        return True
+
+    request = RunRequest(task="t", repo=repo, replay=replay, out=tmp_path / "o",
+                         policy="read-only")  # fmt: skip
+    summary = run_cli.execute(request, Console(file=io.StringIO()), interactive=True,
+                              confirm=person)  # fmt: skip
+    assert summary.trusted and summary.outcome == "end_turn"
+    assert "Trust" in questions[0] and "AGENTS.md" in questions[0]
+    assert questions[1].strip() == "run it"  # touch asks under read-only; the person said yes
+    assert "+++ b/made" in (tmp_path / "o" / "patch.diff").read_text()
+    approvals = [e for e in replay_log(tmp_path / "o" / "events.jsonl") if e.type == "approval"]
+    assert [(a.approved, a.by) for a in approvals] == [(True, "person")]

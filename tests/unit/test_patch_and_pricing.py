@@ -24,8 +24,10 @@ def test_diff_trees_reports_changed_added_removed_and_binary_files(tmp_path: Pat
     (before / "blob.bin").write_bytes(b"\0\1")
     (after / "blob.bin").write_bytes(b"\0\2")
     (after / ".git" / "index").write_text("ignored\n")
+    (after / "empty").write_text("")
     diff = diff_trees(before, after)
-    assert diff.changed == ["blob.bin", "gone.txt", "new.txt", "src/m.py"]
+    assert diff.changed == ["blob.bin", "empty", "gone.txt", "new.txt", "src/m.py"]
+    assert "--- /dev/null\n+++ b/empty\n" in diff.text
     assert "Binary files a/blob.bin and b/blob.bin differ" in diff.text
     assert "--- a/gone.txt\n+++ /dev/null\n" in diff.text
     assert "--- /dev/null\n+++ b/new.txt\n" in diff.text
