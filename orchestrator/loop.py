@@ -108,6 +108,23 @@ class AgentResult(BaseModel):
     tally: Tally
 
 
+@dataclass
+class CircuitBreaker:
+    """Failed API tries in a row, counted across a run's agents (they share the API):
+    past the threshold every agent of the run stops instead of retrying on."""
+
+    threshold: int
+    failures: int = 0
+
+    def failed(self) -> bool:
+        """Count a failure; whether the breaker is now open."""
+        self.failures += 1
+        return self.failures >= self.threshold
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
 class TurnFailed(Exception):
     """The API could not give a response for a turn, after every retry."""
 
@@ -130,7 +147,11 @@ class Agent:
     spawn: Spawner | None = None  # how an Agent tool call starts a sub-agent
     tally: Tally = field(default_factory=Tally)
     reads: ReadLedger = field(default_factory=ReadLedger)
-    _failures_in_a_row: int = 0
+    breaker: CircuitBreaker | None = None  # shared with sub-agents; made from `retry`
+
+    def __post_init__(self) -> None:
+        if self.breaker is None:
+            self.breaker = CircuitBreaker(self.retry.breaker_failures)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -199,8 +220,8 @@ class Agent:
                     raise TurnFailed(f"the request failed: {type(exc).__name__}: {exc}") from exc
                 if not _retryable(exc):
                     raise TurnFailed(f"the API refused the request: {_describe(exc)}") from exc
-                self._failures_in_a_row += 1
-                broken = self._failures_in_a_row >= self.retry.breaker_failures
+                assert self.breaker is not None
+                broken = self.breaker.failed()
                 last = attempt == self.retry.attempts or broken
                 self._publish(ErrorEvent, message=_describe(exc), retrying=not last)
                 if last:
@@ -208,7 +229,8 @@ class Agent:
                     raise TurnFailed(f"{why}: {_describe(exc)}") from exc
                 await asyncio.sleep(self._delay(attempt, exc))
                 continue
-            self._failures_in_a_row = 0
+            assert self.breaker is not None
+            self.breaker.succeeded()
             self._count_usage(message)
             return message
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -50,6 +50,7 @@ def enable_sub_agents(parent: Agent, *, report_chars: int = REPORT_CHARS) -> Non
                 system=SUB_AGENT_PROMPT,
                 limits=limits,
                 retry=parent.retry,
+                breaker=parent.breaker,
             )
             result = await child.run(prompt)
         finally:

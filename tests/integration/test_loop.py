@@ -385,3 +385,37 @@ def test_a_long_retry_after_is_capped() -> None:
     result, waited = asyncio.run(scenario())
     assert result.outcome == "end_turn" and result.final_text == "back"
     assert 0.2 <= waited < 30  # an hour was asked for; the cap (0.2 s) was obeyed
+
+
+def test_the_circuit_breaker_counts_failures_across_sub_agents() -> None:
+    responses = [
+        {"content": [{"tool_use": {"name": "Agent",
+                                   "input": {"description": "d", "prompt": "p"}}}]},
+        *[{"fault": {"status": 500, "should_retry": False}}] * 4,
+    ]  # fmt: skip
+
+    async def scenario() -> tuple[AgentResult, list[Event]]:
+        events: list[Event] = []
+        bus = EventBus()
+        bus.subscribe(events.append)
+        with FakeMessagesAPI(parse_replay({"responses": responses})) as api:
+            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
+            async with DockerBackend().session(SessionSpec()) as session:
+                agent = Agent(
+                    name="main", session_id=session.id, client=client,
+                    model="claude-sonnet-4-6", session=session,
+                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
+                    tools=default_tools(), bus=bus, system=SYSTEM_PROMPT,
+                    retry=RetryPolicy(attempts=2, backoff_s=0.01, breaker_failures=3),
+                )  # fmt: skip
+                enable_sub_agents(agent)
+                result = await agent.run("go")
+            await client.close()
+        return result, events
+
+    result, events = asyncio.run(scenario())
+    # the child failed twice (retries exhausted), the parent's first try made it three
+    assert result.outcome == "error" and "too many API failures in a row" in (result.error or "")
+    done = {e.agent: e.outcome for e in of_type(events, "done")}
+    assert done == {"main/1:d": "error", "main": "error"}
+    assert len(of_type(events, "error")) == 3
