@@ -96,28 +96,34 @@ class Project(BaseModel):
 
 
 def load_project(request: RunRequest) -> Project:
-    """Step 1 of the gate: settle trust, then load only what trust allows."""
+    """Step 1 of the gate: settle trust, then load only what trust allows.
+
+    Trust comes from the person running it (``--trust``, or a yes at the terminal) or
+    from the policy they chose (``trust_projects``); a project never trusts itself.
+    """
     repo = request.repo
     if not repo.is_dir():
         raise RunError(f"--repo {repo}: not a folder")
-    trust = (
-        Trust(trusted=True, by=request.trusted_by)
-        if request.trust
-        else Trust(trusted=False, by="default")
-    )
+    chosen = _policy(request.policy)
+    if request.trust:
+        trust = Trust(trusted=True, by=request.trusted_by)
+    elif chosen.trust_projects:
+        trust = Trust(trusted=True, by="policy")
+    else:
+        trust = Trust(trusted=False, by="default")
     present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
     if not trust.trusted:
-        return Project(trust=trust, policy=_policy(request.policy), memory="", ignored=present)
+        return Project(trust=trust, policy=chosen, memory="", ignored=present)
     notes = [
         f"Notes from the project's {name}:\n{(repo / name).read_text(errors='replace')}"
         for name in MEMORY_FILES
         if name in present
     ]
-    policy_name = request.policy
-    if policy_name is None and PROJECT_POLICY in present:
-        policy_name = str(repo / PROJECT_POLICY)
+    policy = chosen
+    if request.policy is None and PROJECT_POLICY in present:
+        policy = _policy(str(repo / PROJECT_POLICY))
     memory = "\n\n".join(notes)[:MAX_MEMORY_CHARS]
-    return Project(trust=trust, policy=_policy(policy_name), memory=memory, ignored=[])
+    return Project(trust=trust, policy=policy, memory=memory, ignored=[])
 
 
 def _policy(name: str | None) -> Policy:

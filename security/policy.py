@@ -49,6 +49,9 @@ class Policy(BaseModel):
     edits: Literal["ask", "workspace"] = Field(
         "ask", description="the Write and Edit tools: ask for each file, or allow in the workspace"
     )
+    trust_projects: bool = Field(
+        False, description="agent runs trust every project: its AGENTS.md and policy load"
+    )
     rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("overrides")

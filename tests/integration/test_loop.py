@@ -4,6 +4,7 @@ tools running in a real container, every call through the permission gate."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import anthropic
@@ -21,6 +22,7 @@ from orchestrator.subagents import enable_sub_agents
 from orchestrator.tools import default_tools
 from orchestrator.tools.base import Tool
 from orchestrator.tools.bash import Bash
+from sandbox import labels
 from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import PRESETS
@@ -287,6 +289,9 @@ def test_cancelling_a_run_removes_the_sub_agents_container() -> None:
     child_id = next(iter(hosts.values())).split("=")[1]
     client = docker.from_env()
     assert client.containers.list(all=True, filters={"id": child_id}) == []
+    started = {e.session_id for e in events}  # the parent's container is gone too
+    mine = client.containers.list(all=True, filters={"label": f"{labels.OWNER_PID}={os.getpid()}"})
+    assert [c for c in mine if c.labels.get(labels.SESSION) in started] == []
     assert of_type(events, "done")[0].outcome == "cancelled"
 
 
