@@ -117,7 +117,12 @@ def run(
     policy: Annotated[
         str | None, typer.Option(help="Policy preset or YAML file (default: dev).")
     ] = None,
-    model: Annotated[str, typer.Option(help="Claude model.")] = "claude-sonnet-4-6",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The main agent's model (default claude-sonnet-4-6, or AIRLOCK_MODEL_MAIN)."
+        ),
+    ] = None,
     max_turns: Annotated[int, typer.Option(min=1, help="Stop after this many turns.")] = 40,
     budget_usd: Annotated[
         float | None, typer.Option(min=0.0001, help="Stop once this much is spent.")

@@ -37,6 +37,7 @@ from orchestrator.events import (
 )
 from orchestrator.gate import GateResult, PermissionGate
 from orchestrator.pricing import cost_usd
+from orchestrator.routing import CallKind, ModelRouter
 from orchestrator.tools.base import (
     ReadLedger,
     Spawner,
@@ -74,29 +75,50 @@ class RetryPolicy(BaseModel):
     breaker_failures: int = Field(6, ge=1, description="failed tries in a row that end the run")
 
 
-class Tally(BaseModel):
-    """What a run used and did, for its summary."""
+class Usage(BaseModel):
+    """Tokens and cost of some API calls."""
 
-    turns: int = 0
-    tool_calls: dict[str, int] = Field(default_factory=dict)
-    verdicts: dict[str, int] = Field(default_factory=dict)
+    calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cost_usd: float = 0.0
 
-    def add(self, other: Tally) -> None:
-        """Count a sub-agent's use in this tally (its turns stay its own)."""
-        for name, count in other.tool_calls.items():
-            self.tool_calls[name] = self.tool_calls.get(name, 0) + count
-        for decision, count in other.verdicts.items():
-            self.verdicts[decision] = self.verdicts.get(decision, 0) + count
+    def add(self, other: Usage) -> None:
+        self.calls += other.calls
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cache_read_input_tokens += other.cache_read_input_tokens
         self.cache_creation_input_tokens += other.cache_creation_input_tokens
         self.cost_usd += other.cost_usd
+
+
+class Tally(Usage):
+    """What a run used and did, for its summary: totals, and usage by kind of call."""
+
+    turns: int = 0
+    tool_calls: dict[str, int] = Field(default_factory=dict)
+    verdicts: dict[str, int] = Field(default_factory=dict)
+    by_kind: dict[str, Usage] = Field(default_factory=dict)
+
+    def count(self, kind: CallKind, used: Usage) -> None:
+        """Add one call's usage, to the totals and to its kind."""
+        super().add(used)
+        self.by_kind.setdefault(kind, Usage()).add(used)
+
+    def add(self, other: Usage) -> None:
+        """Count a sub-agent's use in this tally (its turns stay its own)."""
+        if not isinstance(other, Tally):
+            super().add(other)
+            return
+        for name, count in other.tool_calls.items():
+            self.tool_calls[name] = self.tool_calls.get(name, 0) + count
+        for decision, count in other.verdicts.items():
+            self.verdicts[decision] = self.verdicts.get(decision, 0) + count
+        for kind, used in other.by_kind.items():
+            self.by_kind.setdefault(kind, Usage()).add(used)
+        super().add(other)
 
 
 class AgentResult(BaseModel):
@@ -145,6 +167,8 @@ class Agent:
     limits: Limits = field(default_factory=Limits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     spawn: Spawner | None = None  # how an Agent tool call starts a sub-agent
+    kind: CallKind = "main"  # what this agent's calls count as
+    router: ModelRouter = field(default_factory=ModelRouter.configured)
     tally: Tally = field(default_factory=Tally)
     reads: ReadLedger = field(default_factory=ReadLedger)
     breaker: CircuitBreaker | None = None  # shared with sub-agents; made from `retry`
@@ -261,24 +285,17 @@ class Agent:
         backoff = min(self.retry.backoff_s * 2 ** (attempt - 1), self.retry.max_backoff_s)
         return float(backoff * random.uniform(0.5, 1.0))  # noqa: S311 (jitter, not secrets)
 
-    def _count_usage(self, message: Message) -> None:
-        usage = message.usage
-        read = usage.cache_read_input_tokens or 0
-        written = usage.cache_creation_input_tokens or 0
-        cost = cost_usd(self.model, usage.input_tokens, usage.output_tokens, read, written)
-        tally = self.tally
-        tally.input_tokens += usage.input_tokens
-        tally.output_tokens += usage.output_tokens
-        tally.cache_read_input_tokens += read
-        tally.cache_creation_input_tokens += written
-        tally.cost_usd += cost
+    def _count_usage(self, message: Message, kind: CallKind | None = None) -> None:
+        """Count one response's usage under ``kind`` (this agent's own by default)."""
+        used = usage_of(message)
+        self.tally.count(kind or self.kind, used)
         self._publish(
             UsageEvent,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_input_tokens=read,
-            cache_creation_input_tokens=written,
-            cost_usd=cost,
+            input_tokens=used.input_tokens,
+            output_tokens=used.output_tokens,
+            cache_read_input_tokens=used.cache_read_input_tokens,
+            cache_creation_input_tokens=used.cache_creation_input_tokens,
+            cost_usd=used.cost_usd,
         )
 
     # -- tool calls -----------------------------------------------------------------
@@ -391,6 +408,21 @@ class Agent:
 
     def _result(self, outcome: Outcome, text: str = "", error: str | None = None) -> AgentResult:
         return AgentResult(outcome=outcome, final_text=text, error=error, tally=self.tally)
+
+
+def usage_of(message: Message) -> Usage:
+    """The usage and cost of one response, priced by the model that answered."""
+    usage = message.usage
+    read = usage.cache_read_input_tokens or 0
+    written = usage.cache_creation_input_tokens or 0
+    return Usage(
+        calls=1,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_input_tokens=read,
+        cache_creation_input_tokens=written,
+        cost_usd=cost_usd(message.model, usage.input_tokens, usage.output_tokens, read, written),
+    )
 
 
 def _as_params(message: Message) -> list[dict[str, Any]]:

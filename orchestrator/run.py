@@ -26,17 +26,17 @@ from orchestrator.bus import EventBus
 from orchestrator.events import SessionStartedEvent
 from orchestrator.fake_api import FakeMessagesAPI
 from orchestrator.gate import Approver, PermissionGate, Trust
-from orchestrator.loop import Agent, AgentResult, Limits, Outcome, Tally
+from orchestrator.loop import Agent, AgentResult, Limits, Outcome, Usage
 from orchestrator.patch import diff_trees
 from orchestrator.prompts import SYSTEM_PROMPT
 from orchestrator.replay import load_replay
+from orchestrator.routing import ModelRouter
 from orchestrator.subagents import enable_sub_agents
 from orchestrator.tools import default_tools
 from sandbox.docker_backend import DockerBackend, DockerSession
 from sandbox.spec import DEFAULT_IMAGE, SessionSpec
 from security import Policy
 
-DEFAULT_MODEL = "claude-sonnet-4-6"
 RUNS_DIR = Path(".airlock/runs")
 MEMORY_FILES = ("AGENTS.md", "CLAUDE.md")
 PROJECT_POLICY = ".airlock/policy.yaml"
@@ -54,7 +54,7 @@ class RunRequest(BaseModel):
     task: str = Field(min_length=1)
     repo: Path
     policy: str | None = Field(None, description="preset or YAML file; default dev")
-    model: str = DEFAULT_MODEL
+    model: str | None = Field(None, description="the main agent's model (default: routing)")
     limits: Limits = Field(default_factory=lambda: Limits(wall_clock_s=3600))
     replay: Path | None = None
     out: Path | None = None
@@ -77,6 +77,8 @@ class RunSummary(BaseModel):
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
     cost_usd: float
+    by_kind: dict[str, Usage] = Field(description="calls, tokens and cost by kind of call")
+    models: dict[str, str] = Field(description="the model each kind of call was routed to")
     duration_s: float
     model: str
     replay: str | None
@@ -164,6 +166,8 @@ async def run_task(
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     result: AgentResult | None = None
+    router = ModelRouter.configured({"main": request.model} if request.model else None)
+    model = router.model_for("main")
     with AuditLog(out / "events.jsonl") as audit, api_client(request) as client:
         unsubscribe = bus.subscribe(audit.write, critical=True)
         spec = SessionSpec(image=request.image, runtime=request.runtime)
@@ -176,7 +180,7 @@ async def run_task(
                         agent="main",
                         task=request.task,
                         policy=project.policy.name,
-                        model=request.model,
+                        model=model,
                         image=request.image,
                         runtime=request.runtime,
                     )
@@ -185,7 +189,8 @@ async def run_task(
                     name="main",
                     session_id=session.id,
                     client=client,
-                    model=request.model,
+                    model=model,
+                    router=router,
                     session=session,
                     gate=PermissionGate(
                         project.policy, project.trust, approver, approver_kind="person"
@@ -201,7 +206,7 @@ async def run_task(
                 finally:
                     changed = await asyncio.shield(_write_patch(session, request.repo, out))
                     outcome: Outcome = result.outcome if result else "cancelled"
-                    summary = _summary(request, project, agent.tally, result, outcome,
+                    summary = _summary(request, project, agent, result, outcome,
                                        time.monotonic() - started, changed, out)  # fmt: skip
                     (out / "summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
         finally:
@@ -223,13 +228,14 @@ async def _write_patch(session: DockerSession, repo: Path, out: Path) -> int:
 def _summary(
     request: RunRequest,
     project: Project,
-    tally: Tally,
+    agent: Agent,
     result: AgentResult | None,
     outcome: Outcome,
     duration: float,
     changed: int,
     out: Path,
 ) -> RunSummary:
+    tally = agent.tally
     return RunSummary(
         outcome=outcome,
         error=result.error if result else "cancelled",
@@ -241,8 +247,10 @@ def _summary(
         cache_read_input_tokens=tally.cache_read_input_tokens,
         cache_creation_input_tokens=tally.cache_creation_input_tokens,
         cost_usd=round(tally.cost_usd, 6),
+        by_kind=tally.by_kind,
+        models=agent.router.models,
         duration_s=round(duration, 3),
-        model=request.model,
+        model=agent.model,
         replay=str(request.replay) if request.replay else None,
         policy=project.policy.name,
         trusted=project.trust.trusted,

@@ -18,6 +18,7 @@ from orchestrator.gate import PermissionGate, Trust
 from orchestrator.loop import Agent, AgentResult, Limits, RetryPolicy
 from orchestrator.prompts import SYSTEM_PROMPT
 from orchestrator.replay import parse_replay
+from orchestrator.routing import ModelRouter
 from orchestrator.subagents import enable_sub_agents
 from orchestrator.tools import default_tools
 from orchestrator.tools.base import Tool
@@ -260,6 +261,40 @@ def test_a_sub_agent_works_in_its_own_container_and_only_its_report_comes_back()
     assert result.tally.tool_calls == {"Agent": 1, "Bash": 2}  # the child's call counts
     client = docker.from_env()
     assert client.containers.list(all=True, filters={"id": hosts[child].split("=")[1]}) == []
+
+
+def test_each_kind_of_call_goes_to_its_model_and_is_counted_by_kind() -> None:
+    responses = [
+        {"content": [{"tool_use": {"name": "Agent",
+                                   "input": {"description": "d", "prompt": "p"}}}]},
+        {"content": [{"text": "child report"}]},
+        {"content": [{"text": "done"}]},
+    ]  # fmt: skip
+    router = ModelRouter.configured({"main": "model-main", "subagent": "model-sub"}, environ={})
+
+    async def scenario() -> tuple[AgentResult, FakeMessagesAPI]:
+        with FakeMessagesAPI(parse_replay({"responses": responses})) as api:  # echoes the model
+            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url)
+            async with DockerBackend().session(SessionSpec()) as session:
+                agent = Agent(
+                    name="main", session_id=session.id, client=client, model="model-main",
+                    router=router, session=session,
+                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
+                    tools=default_tools(), bus=EventBus(), system=SYSTEM_PROMPT,
+                )  # fmt: skip
+                enable_sub_agents(agent)
+                result = await agent.run("go")
+            await client.close()
+        return result, api
+
+    result, api = asyncio.run(scenario())
+    assert [r.body["model"] for r in api.message_requests] == [
+        "model-main", "model-sub", "model-main"
+    ]  # fmt: skip
+    assert {kind: used.calls for kind, used in result.tally.by_kind.items()} == {
+        "main": 2, "subagent": 1
+    }  # fmt: skip
+    assert result.tally.calls == 3
 
 
 def test_cancelling_a_run_removes_the_sub_agents_container() -> None:
