@@ -131,6 +131,9 @@ def run(
         int | None, typer.Option(min=1, help="Stop once this many tokens are used.")
     ] = None,
     timeout: Annotated[float, typer.Option(min=1, help="Wall-clock limit, seconds.")] = 3600,
+    context_window: Annotated[
+        int, typer.Option(min=2000, help="Context window, tokens (smaller: compaction sooner).")
+    ] = 200_000,
     replay: Annotated[
         Path | None, typer.Option(help="Serve a scripted conversation (YAML) instead of the API.")
     ] = None,
@@ -148,6 +151,7 @@ def run(
 
     from orchestrator import run_cli
     from orchestrator.bus import SubscriberFailed
+    from orchestrator.context import ContextConfig
     from orchestrator.loop import Limits
     from orchestrator.replay import ReplayError
     from orchestrator.run import RunError, RunRequest
@@ -166,6 +170,7 @@ def run(
                 wall_clock_s=timeout,
             ),
             replay=replay,
+            context=ContextConfig(window=context_window),
             out=out_dir,
             image=image,
             runtime=runtime,

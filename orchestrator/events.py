@@ -126,6 +126,30 @@ class DoneEvent(EventBase):
     turns: int = Field(ge=0)
 
 
+class ContextEvent(EventBase):
+    """Before a turn: the tokens of the request about to be sent, by component."""
+
+    type: Literal["context"] = "context"
+    total: int = Field(ge=0)
+    window: int = Field(ge=0)
+    system: int = Field(ge=0)
+    tools: int = Field(ge=0)
+    messages: int = Field(ge=0, description="all but tool results")
+    tool_results: int = Field(ge=0)
+
+
+class CompactionEvent(EventBase):
+    """The context was trimmed (micro) or summarized (auto), or a summary failed."""
+
+    type: Literal["compaction"] = "compaction"
+    kind: Literal["micro", "auto"]
+    tokens_before: int = Field(ge=0)
+    tokens_after: int = Field(ge=0)
+    items: int = Field(ge=0, description="results trimmed, or messages summarized")
+    failed: bool = False
+    message: str = ""
+
+
 Event = Annotated[
     SessionStartedEvent
     | TextDeltaEvent
@@ -136,7 +160,9 @@ Event = Annotated[
     | ToolResultEvent
     | UsageEvent
     | ErrorEvent
-    | DoneEvent,
+    | DoneEvent
+    | ContextEvent
+    | CompactionEvent,
     Field(discriminator="type"),
 ]
 """Any event, told apart by its ``type`` field."""

@@ -389,11 +389,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(400, "invalid_request_error", problem)
             return
         fake = self.server.fake
-        taken = fake.take_step()
+        taken = fake.take_step(str(body["model"]))
         if taken is None:
+            lane = fake.replay.lane(str(body["model"]))
             why = (
-                f"replay exhausted: all {len(fake.replay.responses)} responses were served, "
-                "and another request came"
+                f"replay exhausted: all {len(lane)} responses were served, and another request came"
             )
             self._send_error(500, "api_error", why, {"x-should-retry": "false"})
             return
@@ -431,6 +431,7 @@ class FakeMessagesAPI:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._served = 0
+        self._taken: dict[int, int] = {}  # answers taken from each lane, by the lane's id
         self._request_ids = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -512,7 +513,7 @@ class FakeMessagesAPI:
     @property
     def remaining(self) -> int:
         """How many replay entries are left."""
-        return len(self.replay.responses) - self.served
+        return self.replay.total - self.served
 
     # -- used by the handler -----------------------------------------------------------
 
@@ -521,14 +522,17 @@ class FakeMessagesAPI:
         with self._lock:
             self._requests.append(request)
 
-    def take_step(self) -> tuple[int, MessageStep | FaultStep] | None:
-        """The next replay entry and its 1-based number, or None when all are served."""
+    def take_step(self, model: str = "") -> tuple[int, MessageStep | FaultStep] | None:
+        """The next entry of ``model``'s lane (the main list unless the replay has a lane
+        for it) and its 1-based number overall, or None when that lane is used up."""
         with self._lock:
-            if self._served >= len(self.replay.responses):
+            lane = self.replay.lane(model)
+            taken = self._taken.get(id(lane), 0)
+            if taken >= len(lane):
                 return None
-            step = self.replay.responses[self._served]
+            self._taken[id(lane)] = taken + 1
             self._served += 1
-            return self._served, step
+            return self._served, lane[taken]
 
     def next_request_id(self) -> str:
         """A fresh `request-id` header value."""

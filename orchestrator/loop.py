@@ -23,8 +23,11 @@ from anthropic.types import Message, ToolUseBlock
 from pydantic import BaseModel, Field
 
 from orchestrator.bus import EventBus, SubscriberFailed
+from orchestrator.context import ContextConfig, ContextManager
 from orchestrator.events import (
     ApprovalEvent,
+    CompactionEvent,
+    ContextEvent,
     DoneEvent,
     ErrorEvent,
     ExecOutputEvent,
@@ -37,6 +40,7 @@ from orchestrator.events import (
 )
 from orchestrator.gate import GateResult, PermissionGate
 from orchestrator.pricing import cost_usd
+from orchestrator.prompts import SUMMARIZE_PROMPT
 from orchestrator.routing import CallKind, ModelRouter
 from orchestrator.tools.base import (
     ReadLedger,
@@ -172,10 +176,17 @@ class Agent:
     tally: Tally = field(default_factory=Tally)
     reads: ReadLedger = field(default_factory=ReadLedger)
     breaker: CircuitBreaker | None = None  # shared with sub-agents; made from `retry`
+    context: ContextConfig = field(default_factory=ContextConfig)
 
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = CircuitBreaker(self.retry.breaker_failures)
+        self.contexts = ContextManager(
+            self.context,
+            summarize=self._summarize,
+            read_files=self._read_files,
+            publish=self._publish_context,
+        )
 
     # -- the loop -------------------------------------------------------------------
 
@@ -203,10 +214,19 @@ class Agent:
             spent = self._over_budget()
             if spent:
                 return self._result("budget", text, spent)
+            messages = await self.contexts.prepare(
+                self._system_param(), self._tool_params(), messages
+            )
             try:
                 message = await self._turn(messages)
             except TurnFailed as exc:
                 return self._result("error", text, str(exc))
+            usage = message.usage
+            self.contexts.observe(
+                usage.input_tokens
+                + (usage.cache_read_input_tokens or 0)
+                + (usage.cache_creation_input_tokens or 0)
+            )
             self.tally.turns += 1
             text = "".join(b.text for b in message.content if b.type == "text") or text
             messages.append({"role": "assistant", "content": _as_params(message)})
@@ -263,7 +283,7 @@ class Agent:
         async with self.client.messages.stream(
             model=self.model,
             max_tokens=self.limits.max_tokens,
-            system=[{"type": "text", "text": self.system, "cache_control": {"type": "ephemeral"}}],
+            system=self._system_param(),  # type: ignore[arg-type]
             tools=self._tool_params(),
             messages=messages,  # type: ignore[arg-type]
         ) as stream:
@@ -271,6 +291,9 @@ class Agent:
                 if event.type == "text":
                     self._publish(TextDeltaEvent, text=event.text)
             return await stream.get_final_message()
+
+    def _system_param(self) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": self.system, "cache_control": {"type": "ephemeral"}}]
 
     def _tool_params(self) -> list[Any]:
         params = [tool.schema() for tool in self.tools]
@@ -297,6 +320,32 @@ class Agent:
             cache_creation_input_tokens=used.cache_creation_input_tokens,
             cost_usd=used.cost_usd,
         )
+
+    # -- context management -----------------------------------------------------------
+
+    async def _summarize(self, transcript: str) -> str:
+        """One summarize-kind call: the old turns in, a structured summary out."""
+        async with self.client.messages.stream(
+            model=self.router.model_for("summarize"),
+            max_tokens=self.context.summary_max_tokens,
+            system=SUMMARIZE_PROMPT,
+            messages=[{"role": "user", "content": transcript}],
+        ) as stream:
+            message = await stream.get_final_message()
+        self._count_usage(message, "summarize")
+        return "".join(b.text for b in message.content if b.type == "text")
+
+    async def _read_files(self, paths: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        cap = self.context.file_cap_tokens * 4 * 4  # bytes; the text is cut after decoding
+        for path in paths:
+            with contextlib.suppress(SandboxError):
+                data = await self.session.get_file(path, max_bytes=cap)
+                found[path] = data.decode("utf-8", "replace")
+        return found
+
+    def _publish_context(self, event_type: str, /, **fields: Any) -> None:
+        self._publish(ContextEvent if event_type == "context" else CompactionEvent, **fields)
 
     # -- tool calls -----------------------------------------------------------------
 
@@ -399,8 +448,8 @@ class Agent:
 
     # -- events and results -----------------------------------------------------------
 
-    def _publish(self, kind: type[Any], **fields: Any) -> None:
-        self.bus.publish(kind(session_id=self.session_id, agent=self.name, **fields))
+    def _publish(self, event_class: type[Any], /, **fields: Any) -> None:
+        self.bus.publish(event_class(session_id=self.session_id, agent=self.name, **fields))
 
     def _publish_done(self, outcome: Outcome) -> None:
         with contextlib.suppress(Exception):

@@ -258,11 +258,22 @@ class Replay(_Strict):
     model: str | None = None
     """The model the fake reports; when unset, it echoes the model of each request."""
     responses: list[Step]
+    by_model: dict[str, list[Step]] = Field(default_factory=dict)
+    """Lanes: a request for one of these models takes its answer from that list instead
+    (so a test can script the summarize calls apart from the agent's turns)."""
+
+    def lane(self, model: str) -> list[Step]:
+        """The answers for requests naming ``model``."""
+        return self.by_model.get(model, self.responses)
+
+    @property
+    def total(self) -> int:
+        return len(self.responses) + sum(len(steps) for steps in self.by_model.values())
 
     @model_validator(mode="after")
     def _number_tool_uses(self) -> Replay:
         number = 0
-        for step in self.responses:
+        for step in [*self.responses, *(s for steps in self.by_model.values() for s in steps)]:
             if not isinstance(step, MessageStep):
                 continue
             for item in step.content:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.audit import AuditLog
 from orchestrator.bus import EventBus
+from orchestrator.context import ContextConfig
 from orchestrator.events import SessionStartedEvent
 from orchestrator.fake_api import FakeMessagesAPI
 from orchestrator.gate import Approver, PermissionGate, Trust
@@ -56,6 +57,7 @@ class RunRequest(BaseModel):
     policy: str | None = Field(None, description="preset or YAML file; default dev")
     model: str | None = Field(None, description="the main agent's model (default: routing)")
     limits: Limits = Field(default_factory=lambda: Limits(wall_clock_s=3600))
+    context: ContextConfig = Field(default_factory=ContextConfig)
     replay: Path | None = None
     out: Path | None = None
     image: str = DEFAULT_IMAGE
@@ -199,6 +201,7 @@ async def run_task(
                     bus=bus,
                     system="\n\n".join(filter(None, [SYSTEM_PROMPT, project.memory])),
                     limits=request.limits,
+                    context=request.context,
                 )
                 enable_sub_agents(agent)
                 try:

@@ -53,6 +53,7 @@ def enable_sub_agents(parent: Agent, *, report_chars: int = REPORT_CHARS) -> Non
                 limits=limits,
                 retry=parent.retry,
                 breaker=parent.breaker,
+                context=parent.context,
             )
             result = await child.run(prompt)
         finally:

@@ -15,6 +15,8 @@ from orchestrator.bus import EventBus, SubscriberFailed
 from orchestrator.events import (
     EVENT_ADAPTER,
     ApprovalEvent,
+    CompactionEvent,
+    ContextEvent,
     DoneEvent,
     ErrorEvent,
     Event,
@@ -65,6 +67,12 @@ ONE_OF_EACH: list[Event] = [
     ),
     ErrorEvent(**WHO, message="overloaded", retrying=True),
     DoneEvent(session_id="s-1", agent="reviewer", outcome="max_turns", turns=12),
+    ContextEvent(
+        **WHO, total=9000, window=200000, system=800, tools=1200, messages=3000, tool_results=4000
+    ),
+    CompactionEvent(
+        **WHO, kind="auto", tokens_before=190000, tokens_after=21000, items=40, message="ok"
+    ),
 ]
 
 
