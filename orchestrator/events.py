@@ -76,7 +76,7 @@ class ApprovalEvent(EventBase):
     type: Literal["approval"] = "approval"
     call_id: str
     approved: bool
-    by: Literal["policy", "person", "callback"]
+    by: Literal["policy", "person", "callback", "classifier"]
     reason: str = ""
 
 

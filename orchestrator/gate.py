@@ -4,7 +4,9 @@
    (an untrusted project's own settings and memory files are never read).
 2. The per-tool check: the policy, the tool's risk, and for Bash the analyzer's verdict.
 3. Confirmation of what is `ask` or high-risk: an approver (a person at a terminal or
-   a callback) answers; headless, the policy answers, and `ask` becomes `deny`.
+   a callback) answers; with nobody to answer, a policy with ``classify_asks`` lets a
+   cheap model call a fully understood Bash `ask` routine or not; otherwise the
+   policy answers, and `ask` becomes `deny`.
 
 A refusal carries its reasons; the loop hands them to the model as an error result.
 """
@@ -17,12 +19,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestrator.classifier import SafetyClassifier
 from orchestrator.tools.base import WORKSPACE, Tool, ToolInput, absolute_path
 from security import Decision, Policy, Risk, Verdict, analyze
 from security.paths import within
 
 EDITING_TOOLS = frozenset({"Write", "Edit"})
-DecidedBy = Literal["policy", "person", "callback"]
+DecidedBy = Literal["policy", "person", "callback", "classifier"]
 
 
 class Trust(BaseModel):
@@ -77,11 +80,22 @@ class PermissionGate:
         trust: Trust,
         approver: Approver | None = None,
         approver_kind: Literal["person", "callback"] = "callback",
+        classifier: SafetyClassifier | None = None,
     ) -> None:
         self.policy = policy
         self.trust = trust
         self.approver = approver
         self.approver_kind = approver_kind
+        self.classifier = classifier  # used only if the policy says classify_asks
+
+    @property
+    def classifies(self) -> bool:
+        """Whether an unanswered ask may go to the classifier."""
+        return self.policy.classify_asks and self.classifier is not None
+
+    @property
+    def person_can_answer(self) -> bool:
+        return self.approver is not None and not self.policy.headless
 
     async def check(self, tool: Tool[Any], params: ToolInput) -> GateResult:
         decision, risk, reasons, verdict = self._judge(tool, params)
@@ -105,7 +119,10 @@ class PermissionGate:
     ) -> tuple[Decision, Risk, list[str], Verdict | None]:
         """Step 2: the policy's view of this call, before anyone is asked."""
         if tool.name == "Bash":
-            verdict = analyze(str(getattr(params, "command", "")), self.policy)
+            policy = self.policy
+            if policy.headless and self.classifies:  # keep the asks, for the classifier
+                policy = policy.model_copy(update={"headless": False})
+            verdict = analyze(str(getattr(params, "command", "")), policy)
             reasons = [f"{f.check} {f.title}: {f.detail}" for f in verdict.findings]
             return verdict.decision, verdict.risk, reasons, verdict
         if tool.name in EDITING_TOOLS:
@@ -145,6 +162,14 @@ class PermissionGate:
                 verdict=verdict,
             )
 
+        if not self.person_can_answer and self.classifies and verdict is not None:
+            assert self.classifier is not None
+            command = str(getattr(params, "command", ""))
+            judged = await self.classifier.classify(command, verdict, self.policy.name)
+            if judged is not None:
+                cached = ", cached" if judged.cached else ""
+                why = f"the classifier ({judged.model}{cached}) says: {judged.reason}"
+                return result(judged.decision == "allow", "classifier", why)
         if self.policy.headless:
             return result(False, "policy", f"policy {self.policy.name} is headless: ask is deny")
         if self.approver is None:

@@ -23,6 +23,7 @@ from anthropic.types import Message, ToolUseBlock
 from pydantic import BaseModel, Field
 
 from orchestrator.bus import EventBus, SubscriberFailed
+from orchestrator.classifier import SafetyClassifier
 from orchestrator.context import ContextConfig, ContextManager
 from orchestrator.events import (
     ApprovalEvent,
@@ -181,6 +182,12 @@ class Agent:
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = CircuitBreaker(self.retry.breaker_failures)
+        if self.gate.policy.classify_asks and self.gate.classifier is None:
+            self.gate.classifier = SafetyClassifier(
+                self.client,
+                self.router.model_for("classify"),
+                on_response=lambda message: self._count_usage(message, "classify"),
+            )
         self.contexts = ContextManager(
             self.context,
             summarize=self._summarize,

@@ -52,6 +52,11 @@ class Policy(BaseModel):
     trust_projects: bool = Field(
         False, description="agent runs trust every project: its AGENTS.md and policy load"
     )
+    classify_asks: bool = Field(
+        False,
+        description="when nobody can answer an ask, a cheap model may call it routine (allow) "
+        "or not (deny); never a deny, never a structural finding",
+    )
     rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("overrides")
