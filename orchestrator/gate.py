@@ -23,8 +23,10 @@ from orchestrator.classifier import SafetyClassifier
 from orchestrator.tools.base import WORKSPACE, Tool, ToolInput, absolute_path
 from security import Decision, Policy, Risk, Verdict, analyze
 from security.paths import within
+from security.verdict import strictest
 
 EDITING_TOOLS = frozenset({"Write", "Edit"})
+COMMAND_TOOLS = frozenset({"Bash", "Remember"})  # judged by the analyzer
 DecidedBy = Literal["policy", "person", "callback", "classifier"]
 
 
@@ -118,13 +120,17 @@ class PermissionGate:
         self, tool: Tool[Any], params: ToolInput
     ) -> tuple[Decision, Risk, list[str], Verdict | None]:
         """Step 2: the policy's view of this call, before anyone is asked."""
-        if tool.name == "Bash":
+        if tool.name in COMMAND_TOOLS:
             policy = self.policy
             if policy.headless and self.classifies:  # keep the asks, for the classifier
                 policy = policy.model_copy(update={"headless": False})
-            verdict = analyze(str(getattr(params, "command", "")), policy)
+            verdict = analyze(_command(params), policy)
             reasons = [f"{f.check} {f.title}: {f.detail}" for f in verdict.findings]
-            return verdict.decision, verdict.risk, reasons, verdict
+            decision = verdict.decision
+            if tool.name == "Remember" and self.policy.edits == "ask":  # it also writes
+                reasons.append("Remember writes the project's memory file")
+                decision = strictest([decision, Decision.ASK])
+            return decision, verdict.risk, reasons, verdict
         if tool.name in EDITING_TOOLS:
             path = absolute_path(str(getattr(params, "file_path", "")))
             inside = within(path, self.policy.workspace or WORKSPACE)
@@ -164,8 +170,7 @@ class PermissionGate:
 
         if not self.person_can_answer and self.classifies and verdict is not None:
             assert self.classifier is not None
-            command = str(getattr(params, "command", ""))
-            judged = await self.classifier.classify(command, verdict, self.policy.name)
+            judged = await self.classifier.classify(_command(params), verdict, self.policy.name)
             if judged is not None:
                 cached = ", cached" if judged.cached else ""
                 why = f"the classifier ({judged.model}{cached}) says: {judged.reason}"
@@ -182,6 +187,11 @@ class PermissionGate:
             answer = await answer
         by = self.approver_kind
         return result(bool(answer), by, f"{'approved' if answer else 'refused'} by the {by}")
+
+
+def _command(params: ToolInput) -> str:
+    """The shell command a command tool runs: Bash's command, Remember's verify."""
+    return str(getattr(params, "command", None) or getattr(params, "verify", ""))
 
 
 def _summary(params: ToolInput) -> str:

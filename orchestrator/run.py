@@ -39,7 +39,7 @@ from sandbox.spec import DEFAULT_IMAGE, SessionSpec
 from security import Policy
 
 RUNS_DIR = Path(".airlock/runs")
-MEMORY_FILES = ("AGENTS.md", "CLAUDE.md")
+MEMORY_FILES = ("AIRLOCK.md", "AGENTS.md", "CLAUDE.md")
 PROJECT_POLICY = ".airlock/policy.yaml"
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 MAX_MEMORY_CHARS = 20_000

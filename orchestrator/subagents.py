@@ -1,10 +1,10 @@
 """Sub-agents: a child loop with a fresh context, its own container and its own budget.
 
-The child's container is a fork of the parent's workspace; the child gets the
-parent's tools but Agent (one level deep), the parent's policy and approver, and
-what is left of the parent's budget. Only a capped report of the child's final text
-reaches the parent's context, never its transcript. Its container is removed when it
-ends, is cancelled, or fails.
+The child's container is a fork of the parent's workspace. The child gets the
+parent's tools but Agent (one level deep) and Remember (its copy is dropped), the
+parent's policy and approver, and what is left of the parent's budget. Only a capped
+report of the child's final text reaches the parent's context, never its transcript.
+Its container is removed when it ends, is cancelled, or fails.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from orchestrator.prompts import SUB_AGENT_PROMPT
 from orchestrator.tools.base import ToolOutput, cap
 
 REPORT_CHARS = 4_000
+PARENT_ONLY = frozenset({"Agent", "Remember"})  # one level deep; a child's copy is dropped
 CHILD_MAX_TURNS = 25
 
 
@@ -47,7 +48,7 @@ def enable_sub_agents(parent: Agent, *, report_chars: int = REPORT_CHARS) -> Non
                 router=parent.router,
                 session=session,
                 gate=parent.gate,
-                tools=[t for t in parent.tools if t.name != "Agent"],
+                tools=[t for t in parent.tools if t.name not in PARENT_ONLY],
                 bus=parent.bus,
                 system=SUB_AGENT_PROMPT,
                 limits=limits,

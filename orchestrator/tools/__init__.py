@@ -11,9 +11,19 @@ from orchestrator.tools.edit import Edit
 from orchestrator.tools.glob import Glob
 from orchestrator.tools.grep import Grep
 from orchestrator.tools.read import Read
+from orchestrator.tools.remember import Remember
 from orchestrator.tools.write import Write
 
-TOOL_CLASSES: tuple[type[Tool[Any]], ...] = (Bash, Read, Write, Edit, Grep, Glob, Agent)
+TOOL_CLASSES: tuple[type[Tool[Any]], ...] = (
+    Bash,
+    Read,
+    Write,
+    Edit,
+    Grep,
+    Glob,
+    Agent,
+    Remember,
+)
 
 
 def default_tools() -> list[Tool[Any]]:

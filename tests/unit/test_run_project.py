@@ -14,6 +14,7 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / ".airlock").mkdir(parents=True)
     (root / "AGENTS.md").write_text("NOTE-MARKER\n")
+    (root / "AIRLOCK.md").write_text("LEARNED-MARKER\n")
     # a project that would trust itself and relax everything, if it could
     (root / ".airlock" / "policy.yaml").write_text("extends: dev\ntrust_projects: true\n")
     return root
@@ -23,12 +24,13 @@ def test_an_untrusted_project_loads_nothing_of_its_own(repo: Path) -> None:
     project = load_project(RunRequest(task="t", repo=repo))
     assert not project.trust.trusted and project.trust.by == "default"
     assert project.memory == "" and project.policy.name == "dev"
-    assert project.ignored == ["AGENTS.md", ".airlock/policy.yaml"]
+    assert project.ignored == ["AIRLOCK.md", "AGENTS.md", ".airlock/policy.yaml"]
 
 
 def test_trust_by_flag_loads_memory_and_the_projects_policy(repo: Path) -> None:
     project = load_project(RunRequest(task="t", repo=repo, trust=True))
     assert project.trust.by == "flag" and "NOTE-MARKER" in project.memory
+    assert "LEARNED-MARKER" in project.memory
     assert project.policy.name == "policy"  # the project's .airlock/policy.yaml
     explicit = load_project(RunRequest(task="t", repo=repo, trust=True, policy="read-only"))
     assert explicit.policy.name == "read-only"  # the person's choice wins
