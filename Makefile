@@ -50,6 +50,7 @@ fuzz: $(STAMPS)/venv
 
 bench: setup
 	$(BIN)/airlock bench analyzer --json
+	$(BIN)/airlock bench context --json
 	$(BIN)/airlock bench sandbox --runtime runc --json
 	$(BIN)/airlock bench sandbox --runtime runsc --json
 

@@ -332,6 +332,19 @@ def reap(
         out.print("nothing to reap")
 
 
+@bench_app.command("context")
+def bench_context(
+    tool_calls: Annotated[int, typer.Option(min=10, help="Bash calls in the session.")] = 200,
+    window: Annotated[int, typer.Option(min=10_000, help="Context window, tokens.")] = 40_000,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Tokens a long scripted session sends with and without compaction."""
+    from orchestrator import bench_context as module
+
+    err.print(f"[dim]bench:[/] {tool_calls} tool calls, twice (window {window}, and unbounded)")
+    _print_figures(module.bench_context(tool_calls, window), "context", json_output)
+
+
 @bench_app.command("sandbox")
 def bench_sandbox(
     runtime: Annotated[str, typer.Option(help="runc or runsc.")] = "runc",
