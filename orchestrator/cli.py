@@ -145,6 +145,9 @@ def run(
     trust: Annotated[
         bool, typer.Option(help="Trust the project: load its AGENTS.md and policy.")
     ] = False,
+    plan: Annotated[
+        bool, typer.Option(help="First have the plan model (AIRLOCK_MODEL_PLAN) write a plan.")
+    ] = False,
 ) -> None:
     """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch."""
     from pydantic import ValidationError
@@ -153,6 +156,7 @@ def run(
     from orchestrator.bus import SubscriberFailed
     from orchestrator.context import ContextConfig
     from orchestrator.loop import Limits
+    from orchestrator.pricing import PricingError
     from orchestrator.replay import ReplayError
     from orchestrator.run import RunError, RunRequest
     from sandbox.docker_backend import SandboxError
@@ -175,9 +179,10 @@ def run(
             image=image,
             runtime=runtime,
             trust=trust,
+            plan=plan,
         )
         summary = run_cli.execute(request, out)
-    except (RunError, ReplayError, ValidationError) as exc:
+    except (RunError, ReplayError, ValidationError, PricingError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(run_cli.USAGE_ERROR) from exc
     except (EngineUnavailable, SandboxError, SubscriberFailed) as exc:

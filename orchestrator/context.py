@@ -131,9 +131,16 @@ class ContextManager:
     # -- before each turn ------------------------------------------------------------
 
     async def prepare(
-        self, system: object, tools: object, messages: list[dict[str, Any]]
+        self,
+        system: object,
+        tools: object,
+        messages: list[dict[str, Any]],
+        plan: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Count, then trim or compact as the thresholds say; returns the messages to send."""
+        """Count, then trim or compact as the thresholds say; returns the messages to send.
+
+        ``plan`` is the active plan, put back whole after a compaction.
+        """
         size = self.measure(system, tools, messages)
         self._publish(
             "context",
@@ -152,7 +159,7 @@ class ContextManager:
                               tokens_after=after.total, items=trimmed)  # fmt: skip
                 size = after
         if size.total >= self._next_auto_at and not self.gave_up:
-            messages = await self._auto_compact(system, tools, messages, size.total)
+            messages = await self._auto_compact(system, tools, messages, size.total, plan)
         self._sent_estimate = estimate(system) + estimate(tools) + sum(map(estimate, messages))
         return messages
 
@@ -186,7 +193,12 @@ class ContextManager:
     # -- AutoCompact ---------------------------------------------------------------------
 
     async def _auto_compact(
-        self, system: object, tools: object, messages: list[dict[str, Any]], before: int
+        self,
+        system: object,
+        tools: object,
+        messages: list[dict[str, Any]],
+        before: int,
+        plan: str | None,
     ) -> list[dict[str, Any]]:
         head, old, tail = _split(messages)
         if not old:
@@ -204,7 +216,8 @@ class ContextManager:
             return messages
         self._failures = 0
         files = await self._recent_files(messages)
-        compacted = [{"role": "user", "content": _compacted(head, summary, files, old)}, *tail]
+        first = _compacted(head, summary, files, old, plan)
+        compacted = [{"role": "user", "content": first}, *tail]
         after = self.measure(system, tools, compacted).total
         self._next_auto_at = min(self.config.auto_at, after + self.config.working_budget)
         self.compactions += 1
@@ -254,7 +267,11 @@ def _split(
 
 
 def _compacted(
-    head: dict[str, Any], summary: str, files: dict[str, str], old: list[dict[str, Any]]
+    head: dict[str, Any],
+    summary: str,
+    files: dict[str, str],
+    old: list[dict[str, Any]],
+    plan: str | None,
 ) -> str:
     task = head["content"] if isinstance(head["content"], str) else transcript([head])
     parts = [
@@ -265,6 +282,8 @@ def _compacted(
     if files:
         shown = "\n\n".join(f"### {path}\n```\n{text}\n```" for path, text in files.items())
         parts.append("## Files you used recently, as they are now\n" + shown)
+    if plan and plan not in task:
+        parts.append("## The active plan\n" + plan)
     where = _last_text(old)
     if where:
         parts.append("## Where you were (your last words before the summary)\n" + where)

@@ -41,7 +41,7 @@ from orchestrator.events import (
 )
 from orchestrator.gate import GateResult, PermissionGate
 from orchestrator.pricing import cost_usd
-from orchestrator.prompts import SUMMARIZE_PROMPT
+from orchestrator.prompts import PLAN_PROMPT, SUMMARIZE_PROMPT
 from orchestrator.routing import CallKind, ModelRouter
 from orchestrator.tools.base import (
     ReadLedger,
@@ -178,6 +178,7 @@ class Agent:
     reads: ReadLedger = field(default_factory=ReadLedger)
     breaker: CircuitBreaker | None = None  # shared with sub-agents; made from `retry`
     context: ContextConfig = field(default_factory=ContextConfig)
+    plan: str | None = None  # the active plan: put back whole after a compaction
 
     def __post_init__(self) -> None:
         if self.breaker is None:
@@ -222,7 +223,7 @@ class Agent:
             if spent:
                 return self._result("budget", text, spent)
             messages = await self.contexts.prepare(
-                self._system_param(), self._tool_params(), messages
+                self._system_param(), self._tool_params(), messages, self.plan
             )
             try:
                 message = await self._turn(messages)
@@ -341,6 +342,21 @@ class Agent:
             message = await stream.get_final_message()
         self._count_usage(message, "summarize")
         return "".join(b.text for b in message.content if b.type == "text")
+
+    async def make_plan(self, task: str, listing: str) -> str:
+        """One plan-kind call: a short plan for ``task``, kept as the active plan."""
+        async with self.client.messages.stream(
+            model=self.router.model_for("plan"),
+            max_tokens=2_000,
+            system=PLAN_PROMPT,
+            messages=[
+                {"role": "user", "content": f"Task:\n{task}\n\nFiles in /workspace:\n{listing}"}
+            ],
+        ) as stream:
+            message = await stream.get_final_message()
+        self._count_usage(message, "plan")
+        self.plan = "".join(b.text for b in message.content if b.type == "text").strip() or None
+        return self.plan or ""
 
     async def _read_files(self, paths: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

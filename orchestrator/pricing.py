@@ -1,7 +1,17 @@
-"""What a model call costs, from its usage and the model's list prices (USD per MTok)."""
+"""What a model call costs, from its usage and the model's list prices (USD per MTok).
+
+The built-in table holds list prices; ``AIRLOCK_PRICES`` may name a YAML file of
+``model prefix: {input: ..., output: ...}`` entries (negotiated prices, new models)
+that override and extend it.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 
@@ -39,10 +49,37 @@ PRICES: dict[str, Prices] = {
 DEFAULT_PRICES = PRICES["claude-sonnet-4"]
 
 
+PRICES_ENV = "AIRLOCK_PRICES"  # a YAML file: model prefix -> {input, output[, cache_*]}
+
+
+class PricingError(ValueError):
+    """A price file that cannot be used; the message says why."""
+
+
+@functools.cache
+def price_table(path: str | None = None) -> dict[str, Prices]:
+    """The built-in prices, with those of ``path`` (default: $AIRLOCK_PRICES) over them."""
+    path = path or os.environ.get(PRICES_ENV) or None
+    if path is None:
+        return PRICES
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+        extra = {
+            prefix: Prices.model_validate(
+                {"cache_write": p["input"] * 1.25, "cache_read": p["input"] * 0.1, **p}
+            )
+            for prefix, p in (data or {}).items()
+        }
+    except (OSError, yaml.YAMLError, TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise PricingError(f"{path}: not a price table ({type(exc).__name__}: {exc})") from exc
+    return {**PRICES, **extra}
+
+
 def prices_for(model: str) -> Prices:
     """The prices of ``model`` (longest matching prefix, else the default)."""
-    matches = [prefix for prefix in PRICES if model.startswith(prefix)]
-    return PRICES[max(matches, key=len)] if matches else DEFAULT_PRICES
+    table = price_table()
+    matches = [prefix for prefix in table if model.startswith(prefix)]
+    return table[max(matches, key=len)] if matches else DEFAULT_PRICES
 
 
 def cost_usd(

@@ -64,6 +64,7 @@ class RunRequest(BaseModel):
     runtime: Literal["runc", "runsc"] = "runc"
     trust: bool = Field(False, description="trust the project: load its memory and policy files")
     trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
+    plan: bool = Field(False, description="a plan-kind model writes a plan before the loop")
 
 
 class RunSummary(BaseModel):
@@ -205,7 +206,10 @@ async def run_task(
                 )
                 enable_sub_agents(agent)
                 try:
-                    result = await agent.run(request.task)
+                    task = request.task
+                    if request.plan:
+                        task = await _planned(agent, session, task)
+                    result = await agent.run(task)
                 finally:
                     changed = await asyncio.shield(_write_patch(session, request.repo, out))
                     outcome: Outcome = result.outcome if result else "cancelled"
@@ -216,6 +220,16 @@ async def run_task(
             unsubscribe()
             await client.close()
     return summary
+
+
+async def _planned(agent: Agent, session: DockerSession, task: str) -> str:
+    """The task with a plan from the plan-kind model (kept as the agent's active plan)."""
+    listing = await session.exec(
+        ["sh", "-c", "find . -path ./.git -prune -o -type f -print | sort | head -n 300"],
+        cwd=session.spec.workdir,
+    )
+    plan = await agent.make_plan(task, listing.text)
+    return f"{task}\n\n## Plan (from a planning model; adapt it as you learn)\n{plan}"
 
 
 async def _write_patch(session: DockerSession, repo: Path, out: Path) -> int:

@@ -12,6 +12,7 @@ from rich.prompt import Confirm
 
 from orchestrator.bus import EventBus
 from orchestrator.gate import ApprovalRequest, Approver
+from orchestrator.pricing import price_table
 from orchestrator.render import TerminalRenderer
 from orchestrator.run import RunRequest, RunSummary, load_project, run_task
 
@@ -47,7 +48,8 @@ def execute(
     A person is asked (trust, approvals) only when ``interactive`` (default: standard
     input is a terminal) and the policy is not headless.
     """
-    project = load_project(request)  # fail early (bad repo, bad policy) before any container
+    price_table()  # fail early (bad price file, repo or policy) before any container
+    project = load_project(request)
     if interactive is None:
         interactive = sys.stdin.isatty()
     interactive = interactive and not project.policy.headless

@@ -139,3 +139,34 @@ def test_a_person_can_trust_the_project_and_approve_a_call(tmp_path: Path) -> No
     assert "+++ b/made" in (tmp_path / "o" / "patch.diff").read_text()
     approvals = [e for e in replay_log(tmp_path / "o" / "events.jsonl") if e.type == "approval"]
     assert [(a.approved, a.by) for a in approvals] == [(True, "person")]
+
+
+def test_a_plan_from_the_plan_model_leads_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRLOCK_MODEL_PLAN", "model-plan")
+    monkeypatch.setenv("AIRLOCK_MODEL_MAIN", "model-main")
+    replay = tmp_path / "replay.yaml"
+    replay.write_text(
+        "responses:\n  - content: [{text: done}]\n"
+        "by_model:\n  model-plan:\n    - content: [{text: '1. Read calc.py\\n2. Run the tests'}]\n"
+    )
+    seen: list[dict[str, object]] = []
+    import orchestrator.run as run_module
+
+    original = run_module.FakeMessagesAPI
+
+    class Recording(original):  # type: ignore[misc, valid-type]
+        def close(self) -> None:
+            seen.extend(r.body for r in self.message_requests)
+            super().close()
+
+    monkeypatch.setattr(run_module, "FakeMessagesAPI", Recording)
+    request = RunRequest(task="fix it", repo=EXAMPLES / "calc", replay=replay,
+                         out=tmp_path / "o", plan=True)  # fmt: skip
+    summary = asyncio.run(run_task(request, EventBus()))
+    assert [body["model"] for body in seen] == ["model-plan", "model-main"]
+    assert "calc.py" in str(seen[0]["messages"])  # the planner saw the file list
+    first = seen[1]["messages"][0]["content"]  # type: ignore[index]
+    assert first.startswith("fix it") and "## Plan" in first and "2. Run the tests" in first
+    assert summary.by_kind["plan"].calls == 1 and summary.models["plan"] == "model-plan"

@@ -170,3 +170,12 @@ def test_the_reserve_must_fit_the_window_and_scales_with_small_windows() -> None
         ContextConfig(window=10_000, reserve=10_000)
     assert ContextConfig().auto_at == 200_000 - 13_000
     assert ContextConfig(window=20_000).auto_at == 15_000  # a quarter of a small window
+
+
+def test_the_active_plan_is_put_back_after_a_compaction() -> None:
+    config = ContextConfig(window=4_000, reserve=1_000, keep_recent_results=100)
+    h = Harness(config, summaries=["## Goal\nok"])
+    compacted = asyncio.run(
+        h.manager.prepare("system", [], conversation(10, 1_500), plan="1. read\n2. fix")
+    )
+    assert "## The active plan\n1. read\n2. fix" in compacted[0]["content"]

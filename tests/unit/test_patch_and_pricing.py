@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.patch import diff_trees
-from orchestrator.pricing import DEFAULT_PRICES, cost_usd, prices_for
+from orchestrator.pricing import (
+    DEFAULT_PRICES,
+    PRICES_ENV,
+    PricingError,
+    cost_usd,
+    price_table,
+    prices_for,
+)
 
 
 def test_diff_trees_reports_changed_added_removed_and_binary_files(tmp_path: Path) -> None:
@@ -62,3 +69,26 @@ def test_cost_counts_cache_reads_and_writes() -> None:
     # Sonnet: $3 in, $15 out, cache writes 1.25x, reads 0.1x (per million tokens)
     cost = cost_usd("claude-sonnet-4-6", 1_000_000, 1_000_000, 1_000_000, 1_000_000)
     assert cost == pytest.approx(3 + 15 + 0.3 + 3.75)
+
+
+def test_a_price_file_overrides_and_extends_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "claude-sonnet-4: {input: 2.0, output: 10.0}\nmy-model: {input: 1, output: 1}\n"
+    )
+    monkeypatch.setenv(PRICES_ENV, str(prices))
+    price_table.cache_clear()
+    try:
+        assert prices_for("claude-sonnet-4-6").input == 2.0
+        assert prices_for("claude-sonnet-4-6").cache_read == pytest.approx(0.2)
+        assert prices_for("my-model-x").output == 1.0
+        assert prices_for("claude-haiku-4-5").input == 1.0  # untouched
+        prices.write_text("- not a mapping\n")
+        price_table.cache_clear()
+        with pytest.raises(PricingError, match="not a price table"):
+            prices_for("claude-sonnet-4-6")
+    finally:
+        monkeypatch.delenv(PRICES_ENV)
+        price_table.cache_clear()
