@@ -40,7 +40,7 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
             spec.workdir: f"rw,exec,nosuid,nodev,size={limits.workspace_mb}m,mode=0755,{owner}",
         },
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true", seccomp.security_opt()],
+        "security_opt": ["no-new-privileges:true", seccomp.security_opt(tracing=spec.traced)],
         "init": True,
         "pids_limit": host_pids_limit(spec),
         "mem_limit": f"{limits.memory_mb}m",

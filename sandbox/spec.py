@@ -36,4 +36,9 @@ class SessionSpec(BaseModel):
     workdir: str = "/workspace"
     limits: Limits = Limits()
     env: dict[str, str] = Field(default_factory=dict)
+    traced: bool = Field(
+        False,
+        description="oracle sessions only: ptrace is allowed so strace can follow every "
+        "process of a command the analyzer allowed; never for agents",
+    )
     labels: dict[str, str] = Field(default_factory=dict)

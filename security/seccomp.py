@@ -727,7 +727,12 @@ class _Policy:
     denied: Mapping[str, str]
 
 
-def _policy(extra_denied: Iterable[str]) -> _Policy:
+# What strace needs; allowed only in oracle sessions (SessionSpec.traced), which run
+# commands the analyzer already allowed, to watch what they really do. Never for agents.
+TRACING_SYSCALLS: Final = frozenset({"ptrace", "process_vm_readv"})
+
+
+def _policy(extra_denied: Iterable[str], tracing: bool = False) -> _Policy:
     if isinstance(extra_denied, str | bytes):
         raise TypeError("extra_denied takes an iterable of syscall names, not one string")
     extra = frozenset(extra_denied)
@@ -741,8 +746,12 @@ def _policy(extra_denied: Iterable[str]) -> _Policy:
     denied = dict(DENIED)
     for name in sorted(extra - ENOSYS_SYSCALLS.keys()):
         denied.setdefault(name, "denied by the caller")
+    allowed = ALLOWED - extra
+    if tracing:
+        allowed |= TRACING_SYSCALLS - extra
+        denied = {name: why for name, why in denied.items() if name not in allowed}
     return _Policy(
-        allowed=ALLOWED - extra,
+        allowed=allowed,
         conditional=tuple(rule for rule in CONDITIONAL if rule.name not in extra),
         enosys=frozenset(ENOSYS_SYSCALLS),
         denied=denied,
@@ -758,9 +767,12 @@ def _known_sorted(names: Iterable[str]) -> list[str]:
     return sorted(name for name in set(names) if is_known(name))
 
 
-def build_profile(extra_denied: Iterable[str] = ()) -> dict[str, Any]:
-    """The policy in the JSON profile format that ``--security-opt seccomp=<json>`` takes."""
-    policy = _policy(extra_denied)
+def build_profile(extra_denied: Iterable[str] = (), *, tracing: bool = False) -> dict[str, Any]:
+    """The policy in the JSON profile format that ``--security-opt seccomp=<json>`` takes.
+
+    ``tracing`` also allows `TRACING_SYSCALLS`, for oracle sessions only.
+    """
+    policy = _policy(extra_denied, tracing)
     rules: list[dict[str, Any]] = [
         {"names": _known_sorted(policy.allowed), "action": "SCMP_ACT_ALLOW"},
     ]
@@ -790,14 +802,15 @@ def build_profile(extra_denied: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
-def profile_json(extra_denied: Iterable[str] = ()) -> str:
+def profile_json(extra_denied: Iterable[str] = (), *, tracing: bool = False) -> str:
     """``build_profile`` as compact, deterministic JSON."""
-    return json.dumps(build_profile(extra_denied), separators=(",", ":"), sort_keys=True)
+    profile = build_profile(extra_denied, tracing=tracing)
+    return json.dumps(profile, separators=(",", ":"), sort_keys=True)
 
 
-def security_opt(extra_denied: Iterable[str] = ()) -> str:
+def security_opt(extra_denied: Iterable[str] = (), *, tracing: bool = False) -> str:
     """The ``seccomp=<json>`` entry for docker-py's ``security_opt`` list."""
-    return "seccomp=" + profile_json(extra_denied)
+    return "seccomp=" + profile_json(extra_denied, tracing=tracing)
 
 
 # --------------------------------------------------------------------------------------------

@@ -95,3 +95,20 @@ def test_built_programs_run_in_the_workspace_and_tmp_but_setuid_does_not(
     assert len(mounts) == 2, text
     if runtime == "runc":  # gVisor lists its own mount flags, without nosuid/nodev
         assert all("nosuid" in line and "nodev" in line for line in mounts), text
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_only_an_oracle_session_may_trace(traced: bool) -> None:
+    """strace needs ptrace: allowed in oracle sessions (traced), refused in agents' ones."""
+
+    async def body() -> tuple[int | None, str]:
+        async with DockerBackend().session(SessionSpec(traced=traced)) as session:
+            result = await session.exec("strace -f -qq -e trace=execve sh -c 'true; ls /' 2>&1")
+            return result.exit_code, result.text
+
+    code, text = asyncio.run(body())
+    if traced:
+        assert code == 0, text
+        assert 'execve("/usr/bin/ls"' in text or 'execve("/bin/ls"' in text, text
+    else:
+        assert code != 0 and "Operation not permitted" in text, text

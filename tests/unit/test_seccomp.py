@@ -453,3 +453,17 @@ def test_extra_denied_reaches_the_filter() -> None:
     result = _run_child("filtered", ["chmod", "fchmodat", "fchmodat2"])
     assert result["work_chmod"].startswith("PermissionError")
     assert result["work_file"] == "ok"
+
+
+def test_tracing_profile_allows_only_what_strace_needs() -> None:
+    def allowed(profile: dict[str, object]) -> set[str]:
+        rules = profile["syscalls"]
+        assert isinstance(rules, list)
+        return {n for r in rules if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+
+    plain, traced = allowed(build_profile()), allowed(build_profile(tracing=True))
+    assert {"ptrace", "process_vm_readv"}.isdisjoint(plain)
+    assert traced - plain == {"ptrace", "process_vm_readv"}
+    denied = {n for r in build_profile(tracing=True)["syscalls"] if r["action"] == "SCMP_ACT_ERRNO"
+              for n in r["names"]}  # fmt: skip
+    assert "ptrace" not in denied and "process_vm_writev" in denied
