@@ -70,6 +70,8 @@ RECORDED_HEADERS = (
 
 Event = tuple[str, dict[str, Any]]
 """One server-sent event: its name and its JSON data."""
+STALL = "(stall)"
+"""Not an event: the stream goes silent for ``seconds`` (or until the server closes)."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ def fault_events(fault: StreamFault, *, message_id: str, model: str) -> Iterator
         for event in _block_events(0, block):
             if event[0] != "content_block_stop":
                 yield event
+    if fault.hang_s:
+        yield STALL, {"seconds": fault.hang_s}
     yield "error", error_body(fault.stream_error, fault.message)
 
 
@@ -232,6 +236,7 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.closing = threading.Event()  # set when the server stops: stalls end
         super().__init__((host, 0), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -246,6 +251,7 @@ class _Server(ThreadingHTTPServer):
 
     def drop_connections(self) -> None:
         """Cut every open connection, so no handler thread outlives the server."""
+        self.closing.set()
         with self.connections_lock:
             open_now = list(self.connections)
         for conn in open_now:
@@ -295,6 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("request-id", self.server.fake.next_request_id())
         self.end_headers()
         for name, data in events:
+            if name == STALL:
+                self.server.closing.wait(data["seconds"])
+                continue
             chunk = f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         self.wfile.write(b"0\r\n\r\n")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anthropic
+import httpx2
 from anthropic.types import Message, ToolUseBlock
 from pydantic import BaseModel, Field
 
@@ -78,6 +79,9 @@ class RetryPolicy(BaseModel):
     max_backoff_s: float = Field(20.0, ge=0)
     retry_after_cap_s: float = Field(30.0, ge=0, description="a server's retry-after, capped")
     breaker_failures: int = Field(6, ge=1, description="failed tries in a row that end the run")
+    read_timeout_s: float = Field(
+        120.0, gt=0, description="silence in a stream that counts as a hung server"
+    )
 
 
 class Usage(BaseModel):
@@ -267,6 +271,8 @@ class Agent:
             except (asyncio.CancelledError, TurnFailed, SubscriberFailed):
                 raise
             except Exception as exc:
+                if isinstance(exc, httpx2.TransportError):  # the SDK does not wrap these
+                    exc = _broken_stream(exc)  # mid-stream: a timeout, a reset connection
                 if not isinstance(exc, anthropic.APIError):  # a bug or misuse, not the API
                     self._publish(ErrorEvent, message=f"{type(exc).__name__}: {exc}")
                     raise TurnFailed(f"the request failed: {type(exc).__name__}: {exc}") from exc
@@ -294,6 +300,7 @@ class Agent:
             system=self._system_param(),  # type: ignore[arg-type]
             tools=self._tool_params(),
             messages=messages,  # type: ignore[arg-type]
+            timeout=self.retry.read_timeout_s,  # per read: a silent stream fails after it
         ) as stream:
             async for event in stream:
                 if event.type == "text":
@@ -508,6 +515,20 @@ def _as_params(message: Message) -> list[dict[str, Any]]:
                 {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
             )
     return blocks
+
+
+def _broken_stream(exc: httpx2.TransportError) -> anthropic.APIError:
+    """A transport failure inside a stream, as the SDK's own connection error."""
+    timed_out = isinstance(exc, httpx2.TimeoutException)
+    error: anthropic.APIError = (
+        anthropic.APITimeoutError(request=exc.request)
+        if timed_out
+        else anthropic.APIConnectionError(
+            message=f"{type(exc).__name__}: {exc}", request=exc.request
+        )
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _retryable(exc: anthropic.APIError) -> bool:

@@ -200,6 +200,8 @@ class StreamFault(_Strict):
     stream_error: ErrorType
     message: str | None = None
     partial_text: str | None = None
+    hang_s: float | None = Field(default=None, gt=0)
+    """Stall this long before the error event: a server that hangs mid-stream."""
 
 
 def _fault_kind(value: Any) -> str | None:

@@ -459,3 +459,35 @@ def test_the_circuit_breaker_counts_failures_across_sub_agents() -> None:
     done = {e.agent: e.outcome for e in of_type(events, "done")}
     assert done == {"main/1:d": "error", "main": "error"}
     assert len(of_type(events, "error")) == 3
+
+
+def test_a_server_that_hangs_mid_stream_is_timed_out_and_retried() -> None:
+    async def scenario() -> tuple[AgentResult, list[Event], int]:
+        events: list[Event] = []
+        bus = EventBus()
+        bus.subscribe(events.append)
+        replay = parse_replay(
+            {"responses": [
+                {"fault": {"stream_error": "overloaded_error", "partial_text": "L", "hang_s": 60}},
+                {"content": [{"text": "back"}]},
+            ]}
+        )  # fmt: skip
+        with FakeMessagesAPI(replay) as api:
+            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
+            async with DockerBackend().session(SessionSpec()) as session:
+                agent = Agent(
+                    name="main", session_id=session.id, client=client,
+                    model="claude-sonnet-4-6", session=session,
+                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
+                    tools=[Bash()], bus=bus, system=SYSTEM_PROMPT,
+                    retry=RetryPolicy(attempts=2, backoff_s=0.01, read_timeout_s=0.5),
+                )  # fmt: skip
+                result = await agent.run("go")
+            await client.close()
+            requests = len(api.message_requests)
+        return result, events, requests
+
+    result, events, requests = asyncio.run(scenario())
+    assert result.outcome == "end_turn" and result.final_text == "back" and requests == 2
+    (error,) = [e for e in events if e.type == "error"]
+    assert error.retrying and "timed out" in error.message.lower()
