@@ -1,0 +1,1 @@
+"""`make prove`: suites that attack airlock and report what got through."""
