@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import APIError, DockerException, NotFound
 
 from sandbox import exec_agent, labels
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
@@ -248,8 +248,14 @@ class DockerSession:
 
 
 def _remove(container: Any) -> None:
-    with contextlib.suppress(NotFound):
+    """Remove the container; gone already, or being removed by the engine, is fine."""
+    try:
         container.remove(force=True)
+    except NotFound:
+        pass
+    except APIError as exc:
+        if exc.status_code != 409 or "already in progress" not in str(exc):
+            raise
 
 
 class DockerBackend:

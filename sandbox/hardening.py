@@ -36,8 +36,10 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
         # exec: agents build and run programs there (./configure, go test, cargo test);
         # Docker's tmpfs default is noexec. nosuid and no-new-privileges still hold.
         "tmpfs": {
-            "/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777",  # noqa: S108 (in the container)
-            spec.workdir: f"rw,exec,nosuid,nodev,size={limits.workspace_mb}m,mode=0755,{owner}",
+            "/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,nr_inodes={limits.tmp_inodes},"  # noqa: S108 (in the container)
+            "mode=1777",
+            spec.workdir: f"rw,exec,nosuid,nodev,size={limits.workspace_mb}m,"
+            f"nr_inodes={limits.workspace_inodes},mode=0755,{owner}",
         },
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true", seccomp.security_opt(tracing=spec.traced)],

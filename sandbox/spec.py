@@ -20,6 +20,10 @@ class Limits(BaseModel):
     pids: int = Field(256, ge=8, description="processes and threads")
     workspace_mb: int = Field(512, ge=1, description="size of the writable /workspace")
     tmp_mb: int = Field(256, ge=1, description="size of the tmpfs /tmp")
+    # tmpfs keeps inodes in memory: without a cap, a flood of empty files fills the
+    # memory limit and ends the whole session instead of failing with ENOSPC
+    workspace_inodes: int = Field(65_536, ge=1_024, description="files in /workspace")
+    tmp_inodes: int = Field(16_384, ge=1_024, description="files in /tmp")
     ttl_seconds: int = Field(3600, ge=1, description="wall-clock lifetime of the session")
 
 

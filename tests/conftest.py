@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import docker
@@ -24,8 +25,10 @@ def docker_client() -> Iterator[docker.DockerClient]:
     except EngineUnavailable as exc:
         pytest.fail(f"integration tests need the engine: {exc}")
     yield client
-    # The suite must leave no sandbox behind: whatever is left is a leak.
-    leftovers = client.containers.list(all=True, filters={"label": f"{labels.MANAGED}=1"})
+    # The suite must leave no sandbox behind: whatever this run left is a leak. (Only
+    # this process's: other runs may share the engine.)
+    mine = [f"{labels.MANAGED}=1", f"{labels.OWNER_PID}={os.getpid()}"]
+    leftovers = client.containers.list(all=True, filters={"label": mine})
     for container in leftovers:
         container.remove(force=True)
     client.close()

@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.docker_backend import DockerBackend
 from sandbox.hardening import GVISOR_MIN_HOST_PIDS, container_settings
-from sandbox.spec import SessionSpec
+from sandbox.spec import Limits, SessionSpec
 
 # What a session looks like from inside: user, root fs, network, seccomp, capabilities.
 PROBE = (
@@ -112,3 +112,29 @@ def test_only_an_oracle_session_may_trace(traced: bool) -> None:
         assert 'execve("/usr/bin/ls"' in text or 'execve("/bin/ls"' in text, text
     else:
         assert code != 0 and "Operation not permitted" in text, text
+
+
+def test_a_flood_of_empty_files_hits_the_inode_cap_not_the_memory_limit() -> None:
+    """tmpfs keeps inodes in memory: uncapped, ~1.2M empty files end the whole session."""
+    spec = SessionSpec(limits=Limits(workspace_inodes=2_048, tmp_inodes=1_024))
+    script = (
+        "import os\n"
+        "for root, cap in (('/workspace', 2048), ('/tmp', 1024)):\n"
+        "    made = 0\n"
+        "    try:\n"
+        "        while made < cap * 2:\n"
+        "            open(f'{root}/f{made}', 'w').close(); made += 1\n"
+        "    except OSError as e:\n"
+        "        print(root, made, e.errno)\n"
+    )
+
+    async def body() -> tuple[str, int | None]:
+        async with DockerBackend().session(spec) as session:
+            flood = await session.exec(["python3", "-c", script])
+            after = await session.exec("echo still here")
+            return flood.text, after.exit_code
+
+    text, after = asyncio.run(body())
+    lines = dict(line.split(" ", 1) for line in text.splitlines())
+    assert lines["/workspace"].endswith(" 28") and lines["/tmp"].endswith(" 28"), text  # ENOSPC
+    assert int(lines["/workspace"].split()[0]) < 2_048 and after == 0
