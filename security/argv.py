@@ -9,8 +9,9 @@ def has_option(args: list[str], short: str = "", long: Collection[str] = ()) -> 
     """The first argument that is one of the given options, before ``--``; else None.
 
     Short options match inside clusters (``-rf`` holds ``f``); long ones match with
-    ``=value`` and as the unambiguous prefixes GNU getopt accepts (``--out`` for
-    ``--output``). Matching is deliberately generous: a false match only asks.
+    ``=value`` and as any prefix, since GNU getopt takes an unambiguous one of any
+    length (``--s`` for date's ``--set``). Matching is deliberately generous: a false
+    match only asks.
     """
     for arg in args:
         if arg[:1] != "-" or len(arg) < 2:
@@ -22,7 +23,7 @@ def has_option(args: list[str], short: str = "", long: Collection[str] = ()) -> 
             return None  # `--`: options end here
         else:
             name = arg[2:].split("=", 1)[0]
-            if any(name == opt or (len(name) >= 3 and opt.startswith(name)) for opt in long):
+            if any(opt.startswith(name) for opt in long):  # any prefix, as GNU getopt
                 return arg
     return None
 

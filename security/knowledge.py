@@ -157,7 +157,7 @@ def _git_listing(args: list[str], what: str) -> str | None:
 def _git_only(args: list[str], sub: str, reading: tuple[str, ...]) -> str | None:
     """Subcommands like `git stash` read only with no action or a listed one."""
     action = next((a for a in args if not a.startswith("-")), None)
-    if (action is None and sub != "worktree") or action in reading:
+    if (action is None and sub not in ("worktree", "stash")) or action in reading:
         return None
     return f"git {sub} {action or ''} changes the repository".replace("  ", " ")
 
@@ -198,7 +198,17 @@ _GIT_CONFIG_READS = frozenset(
 )
 
 
+_GIT_CONFIG_READ_ACTIONS = frozenset(
+    {"--get", "--get-all", "--get-regexp", "--list", "-l", "get", "list", "--get-urlmatch"}
+)
+
+
 def _git_config(args: list[str]) -> str | None:
+    for arg in args:  # `git config KEY -l` sets KEY to "-l": a key before the action writes
+        if arg in _GIT_CONFIG_READ_ACTIONS:
+            break
+        if not arg.startswith("-"):
+            return f"git config {arg} ... sets {arg}"
     if not any(
         a in ("--get", "--get-all", "--get-regexp", "--list", "-l", "get", "list", "--get-urlmatch")
         for a in args
@@ -359,6 +369,10 @@ def sed_edits_in_place(argv: list[str]) -> bool:
 def _sed(argv: list[str]) -> str | None:
     if sed_edits_in_place(argv):
         return "sed -i edits files"
+    for arg in argv[1:]:  # GNU getopt takes `--e=...` for --expression: refuse the guesswork
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else ""
+        if name and name not in _SED_LONG and any(o.startswith(name) for o in _SED_LONG):
+            return f"sed {arg}: an abbreviated option"
     scripts, problem = sed_scripts(argv)
     if problem:
         return problem
@@ -367,6 +381,29 @@ def _sed(argv: list[str]) -> str | None:
         if problem:
             return problem
     return None
+
+
+_SED_LONG = tuple(
+    _words(
+        """
+        expression file in-place null-data quiet silent regexp-extended separate unbuffered
+        line-length posix sandbox debug follow-symlinks binary zero-terminated help version
+        """
+    )
+)
+
+
+def _date(argv: list[str]) -> str | None:
+    """`date MMDDhhmm` sets the clock: every operand must be a +FORMAT."""
+    for operand in operands(argv[1:], ("-d", "-f", "-r", "-I")):
+        if not operand.startswith("+"):
+            return f"date {operand}: an operand that is not +FORMAT sets the clock"
+    return None
+
+
+def _hostname(argv: list[str]) -> str | None:
+    """`hostname NAME` sets the name and `-f`/`-A`/`-i` ask the network: only bare reads."""
+    return None if len(argv) == 1 else "hostname with arguments sets the name or asks DNS"
 
 
 def _awk(argv: list[str]) -> str | None:
@@ -411,13 +448,17 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "sort": _spec("oT", "output compress-program temporary-directory"),
     "uniq": _spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),
     "tail": _spec("fF", "follow retry"),
-    "date": _spec("s", "set"),
-    "hostname": _spec("bFi", "boot file"),
+    "date": _spec("s", "set", test=_date),
+    "hostname": _spec(test=_hostname),
     "xxd": _spec("r", "revert", max_operands=1, values=XXD_VALUE_OPTIONS),
     "base64": _spec(max_operands=1),
     "find": _spec(test=_find),
     "sed": _spec(test=_sed),
-    "awk": _spec(test=_awk),
+    "awk": _spec(
+        "dpoDlEi",  # dump variables, profile and pretty-print write files; load, include
+        "dump-variables profile pretty-print debug load include exec",
+        test=_awk,
+    ),
     "gawk": _spec(test=_awk),
     "mawk": _spec(test=_awk),
     "git": _spec(test=_git),
@@ -463,6 +504,13 @@ VERSION_QUERIES = frozenset(
 )
 
 
+# Builtins that take variable names: bash evaluates `a[$(cmd)]` subscripts in them.
+SUBSCRIPT_EVALUATORS = frozenset(
+    {"read", "test", "[", "printf", "unset", "declare", "typeset", "local", "export", "let",
+     "mapfile", "readarray", "wait", "type", "printenv"}
+)  # fmt: skip
+
+
 def read_only_problem(argv: list[str]) -> str | None:
     """None if this argv is proven read-only; otherwise why not."""
     if not argv:
@@ -473,7 +521,17 @@ def read_only_problem(argv: list[str]) -> str | None:
     spec = READ_ONLY.get(name)
     if spec is None:
         return f"{name} is not in the read-only knowledge base"
+    if name in SUBSCRIPT_EVALUATORS and any(
+        "[" in arg and ("$" in arg or "`" in arg) for arg in argv[1:]
+    ):
+        return f"{name} evaluates an array subscript, which can run commands ($(...) inside [])"
     return check_spec(spec, [name, *argv[1:]])
+
+
+def accepts_any_arguments(name: str) -> bool:
+    """Whether ``name`` is read-only whatever arguments it is given (xargs appends some)."""
+    spec = READ_ONLY.get(name)
+    return spec is not None and spec == ReadOnlySpec() and name not in SUBSCRIPT_EVALUATORS
 
 
 _KNOWN_EXTRA = frozenset(

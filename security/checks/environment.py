@@ -110,7 +110,15 @@ CODE_LOADING_DENY = frozenset(
         "TMPDIR",
     }
 )
-CODE_LOADING_PREFIXES = ("LD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "DYLD_", "BASH_FUNC_")
+# GIT_TRACE*: git writes its traces into the file the value names (GIT_TRACE=/x/y)
+CODE_LOADING_PREFIXES = (
+    "LD_",
+    "GIT_CONFIG_KEY_",
+    "GIT_CONFIG_VALUE_",
+    "DYLD_",
+    "BASH_FUNC_",
+    "GIT_TRACE",
+)
 SAFE_PAGERS = frozenset({"cat", "less", "more", ""})
 ASSIGNING_BUILTINS = frozenset({"export", "declare", "typeset", "local", "readonly", "set"})
 # every command `_assignments` reads variables from (prefix assignments aside)

@@ -16,7 +16,8 @@ from security.argv import has_option, operands
         (["x", "-f"], "-f"),
         (["--force"], "--force"),
         (["--for"], "--for"),  # an unambiguous prefix
-        (["--fo"], None),  # too short to count as a prefix
+        (["--fo"], "--fo"),  # GNU getopt takes any unambiguous prefix
+        (["--f"], "--f"),
         (["--recursive=yes"], "--recursive=yes"),
         (["--", "-rf"], None),  # options end at --
         (["-"], None),  # standard input, not an option
@@ -36,7 +37,7 @@ def _reference(args: list[str], short: str, long: tuple[str, ...]) -> str | None
         if arg.startswith("--"):
             name = arg[2:].split("=", 1)[0]
             for opt in long:
-                if name == opt or (len(name) >= 3 and opt.startswith(name)):
+                if opt.startswith(name):
                     return arg
         elif arg.startswith("-") and len(arg) > 1 and set(short) & set(arg[1:]):
             return arg
