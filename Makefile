@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .make
 
-.PHONY: help setup engine images test demo lint fuzz bench clean
+.PHONY: help setup engine images test demo lint fuzz bench prove clean fuzz-diff
 
 help:
 	@echo "make demo    run the main job (sets everything up first)"
@@ -54,5 +54,19 @@ bench: setup
 	$(BIN)/airlock bench sandbox --runtime runc --json
 	$(BIN)/airlock bench sandbox --runtime runsc --json
 
+PROVE_SESSIONS ?= 50
+PROVE_COMMANDS ?= 100
+PROVE_FUZZ_SECONDS ?= 120
+
+prove: setup
+	$(BIN)/airlock prove --sessions $(PROVE_SESSIONS) --commands $(PROVE_COMMANDS) \
+		--fuzz-seconds $(PROVE_FUZZ_SECONDS)
+
 clean:
 	rm -rf $(STAMPS) $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+FUZZ_DIFF_SECONDS ?= 120
+
+# Differential execution fuzzing: what the analyzer allows runs in a traced oracle sandbox.
+fuzz-diff: setup
+	FUZZ_DIFF_SECONDS=$(FUZZ_DIFF_SECONDS) $(BIN)/airlock fuzz-diff

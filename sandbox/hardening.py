@@ -29,7 +29,8 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
         "runtime": spec.runtime,
         "user": spec.user,
         "working_dir": spec.workdir,
-        "environment": dict(spec.env),
+        # git's read-only commands would otherwise refresh .git/index as a side effect
+        "environment": {"GIT_OPTIONAL_LOCKS": "0", **spec.env},
         "labels": dict(spec.labels),
         "network_mode": spec.network,
         "read_only": True,

@@ -1,0 +1,144 @@
+"""`airlock prove`: run every attack suite and print one table.
+
+Rows: the escape and abuse suite (every case, every registered runtime), the load suite
+(concurrent sessions through the analyzer and the sandbox), the fault tests (run by
+pytest, each a fault and its expected clean outcome), and the differential-execution
+fuzzer for a time budget. Then the reaper runs and whatever this process still
+owns is counted as leaked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+from rich.table import Table
+
+from orchestrator.prove import escape
+from orchestrator.prove.load import run_load
+from sandbox import labels
+from sandbox.engine import engine
+from sandbox.reaper import reap
+
+ROOT = Path(__file__).resolve().parents[2]
+FAULT_TESTS = [
+    "tests/integration/test_crash_faults.py",  # SIGKILLed orchestrator, full audit disk
+    "tests/integration/test_faults.py",  # engine down, missing image, container killed
+    "tests/integration/test_loop.py",  # API faults: 429/529/500, hung or broken streams
+]
+FAULT_SELECTION = "killed or full_audit or engine or image or hangs or never_recovers or stream or connection or breaker or audit_log or cancel or rate_limit"  # noqa: E501
+
+
+class SuiteRow(BaseModel):
+    """One suite's line in the table."""
+
+    suite: str
+    attempts: int
+    contained: int
+    violations: int
+    lost_records: int = 0
+    figures: str = ""
+
+
+class ProveReport(BaseModel):
+    rows: list[SuiteRow]
+    leaked_containers: int
+
+    @property
+    def clean(self) -> bool:
+        return self.leaked_containers == 0 and all(
+            r.violations == 0 and r.lost_records == 0 for r in self.rows
+        )
+
+
+def _runtimes() -> list[str]:
+    with engine() as client:
+        registered = set(client.info().get("Runtimes", {}))
+    return [r for r in ("runc", "runsc") if r in registered]
+
+
+def escape_row() -> SuiteRow:
+    results = asyncio.run(escape.run_suite(_runtimes()))
+    counts = escape.summary(results)
+    uncontained = [f"{r.name} ({r.runtime})" for r in results if not r.contained]
+    return SuiteRow(
+        suite="escape and abuse",
+        attempts=counts["attempts"],
+        contained=counts["contained"],
+        violations=counts["violations"],
+        figures="; ".join(uncontained) or f"{len(escape.CASES)} cases x {_runtimes()}",
+    )
+
+
+def load_row(sessions: int, commands: int) -> SuiteRow:
+    small = run_load(sessions, commands, output_bytes=100)
+    large = run_load(max(2, sessions // 10), 3, output_bytes=25_000_000)
+    wrong = small.wrong + small.refused + large.wrong + large.refused
+    return SuiteRow(
+        suite="load",
+        attempts=small.commands + large.commands,
+        contained=small.commands + large.commands - wrong,
+        violations=wrong,
+        figures=f"{sessions} sessions x {commands}: p50 {small.p50_ms} ms, p99 {small.p99_ms} "
+        f"ms, {small.commands_per_s}/s; RSS {small.peak_rss_mb} MB, +{large.rss_growth_mb} MB "
+        f"under {large.commands} x 25 MB of output",
+    )
+
+
+def faults_row() -> SuiteRow:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAULT_TESTS]
+    done = subprocess.run(
+        [*command, "-k", FAULT_SELECTION], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
+    passed = int(m.group(1)) if (m := re.search(r"(\d+) passed", tail)) else 0
+    failed = int(m.group(1)) if (m := re.search(r"(\d+) (failed|error)", tail)) else 0
+    audit_lost = int("full_audit" in done.stdout and "FAILED" in done.stdout)
+    return SuiteRow(
+        suite="faults",
+        attempts=passed + failed,
+        contained=passed,
+        violations=failed,
+        lost_records=audit_lost,
+        figures=tail,
+    )
+
+
+def fuzz_row(seconds: float, seed: int) -> SuiteRow:
+    """Differential execution: what the analyzer allows, run in a traced oracle."""
+    from orchestrator.prove import diff_fuzz
+
+    report = asyncio.run(diff_fuzz.fuzz_async(seed=seed, seconds=seconds, out_dir=None))
+    kinds = ", ".join(f"{kind} {n}" for kind, n in report.violations.items()) or "none"
+    return SuiteRow(
+        suite="differential execution",
+        attempts=report.executed,
+        contained=report.executed - report.violating_commands,
+        violations=report.violating_commands,
+        figures=f"seed {seed}, {seconds:g} s: {report.generated} generated, {report.allowed} "
+        f"allowed, {report.exec_per_s}/s; violations: {kinds}",
+    )
+
+
+def leaked() -> int:
+    """Reap, then count the containers this process still owns."""
+    with engine() as client:
+        reap(client)
+        mine = [f"{labels.MANAGED}=1", f"{labels.OWNER_PID}={os.getpid()}"]
+        return len(client.containers.list(all=True, filters={"label": mine}))
+
+
+def table(report: ProveReport) -> Table:
+    grid = Table(title="airlock prove", show_lines=True)
+    for column in ("suite", "attempts", "contained", "violations", "lost records", "figures"):
+        grid.add_column(column, overflow="fold")
+    for row in report.rows:
+        grid.add_row(row.suite, str(row.attempts), str(row.contained), str(row.violations),
+                     str(row.lost_records), row.figures)  # fmt: skip
+    grid.add_row("leaked containers", "", "", str(report.leaked_containers), "", "after the reaper")
+    return grid
