@@ -16,13 +16,8 @@ from orchestrator.tools.base import (
     absolute_path,
     cap,
 )
+from orchestrator.tools.ripgrep import run_rg
 from security.verdict import Risk
-
-TIMEOUT = 60.0
-MAX_RG_BYTES = 2 * 2**20
-# Runs "$@" from inside the searched directory: rg anchors globs that contain a "/"
-# to its working directory, not to the path it searches.
-_IN_DIR = 'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
 
 
 class GlobInput(ToolInput):
@@ -53,16 +48,7 @@ class Glob(Tool[GlobInput]):
         path = absolute_path(params.path or WORKSPACE, "path")
         argv = ["rg", "--files", "--no-config", "--hidden", f"--glob={params.pattern}"]
         argv += ["--glob=!.git", "--", path]
-        result = await ctx.session.exec(
-            ["sh", "-c", _IN_DIR, "sh", path, *argv], timeout=TIMEOUT, max_output=MAX_RG_BYTES
-        )
-        if result.error:
-            raise ToolError(f"file search failed: {result.error}")
-        if result.timed_out:
-            raise ToolError(f"file search took longer than {TIMEOUT:.0f} s; narrow path.")
-        out = result.stdout.decode("utf-8", "replace")
-        if result.stdout_truncated:  # drop the line the cap cut in two
-            out = out.rpartition("\n")[0]
+        result, out = await run_rg(ctx.session, path, argv, "file search", "path")
         out = out.rstrip("\n")
         if result.exit_code not in (0, 1) and not out:
             errors = result.stderr.decode("utf-8", "replace").strip()

@@ -16,14 +16,10 @@ from orchestrator.tools.base import (
     absolute_path,
     cap,
 )
+from orchestrator.tools.ripgrep import run_rg
 from security.verdict import Risk
 
-TIMEOUT = 60.0
-MAX_RG_BYTES = 2 * 2**20
 MAX_COLUMNS = 500  # longer matching lines are shown as a preview
-# Runs "$@" from inside the searched directory: rg anchors globs that contain a "/"
-# to its working directory, not to the path it searches.
-_IN_DIR = 'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
 _MODE_FLAGS = {
     "content": ["--line-number", f"--max-columns={MAX_COLUMNS}", "--max-columns-preview"],
     "files_with_matches": ["--files-with-matches"],
@@ -86,16 +82,7 @@ class Grep(Tool[GrepInput]):
         argv += ["--with-filename", "--no-heading", *_MODE_FLAGS[params.output_mode]]
         argv += _options(params)
         argv += ["--glob=!.git", "-e", params.pattern, "--", path]
-        result = await ctx.session.exec(
-            ["sh", "-c", _IN_DIR, "sh", path, *argv], timeout=TIMEOUT, max_output=MAX_RG_BYTES
-        )
-        if result.error:
-            raise ToolError(f"search failed: {result.error}")
-        if result.timed_out:
-            raise ToolError(f"search took longer than {TIMEOUT:.0f} s; narrow path or glob.")
-        out = result.stdout.decode("utf-8", "replace")
-        if result.stdout_truncated:  # drop the line the cap cut in two
-            out = out.rpartition("\n")[0]
+        result, out = await run_rg(ctx.session, path, argv, "search", "path or glob")
         errors = result.stderr.decode("utf-8", "replace").strip()
         if result.exit_code == 1 or (result.exit_code == 0 and not out):
             return ToolOutput(content="No matches found")

@@ -1,0 +1,34 @@
+"""Running ripgrep in the session's container, for Grep and Glob."""
+
+from __future__ import annotations
+
+from orchestrator.tools.base import ToolError
+from sandbox.docker_backend import DockerSession
+from sandbox.results import ExecResult
+
+TIMEOUT = 60.0
+MAX_RG_BYTES = 2 * 2**20
+# Runs "$@" from inside the searched directory: rg anchors globs that contain a "/"
+# to its working directory, not to the path it searches.
+_IN_DIR = 'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
+
+
+async def run_rg(
+    session: DockerSession, path: str, argv: list[str], what: str, narrow: str
+) -> tuple[ExecResult, str]:
+    """Run the rg ``argv`` from ``path``; its result and its output, whole lines only.
+
+    A run that could not finish is a `ToolError` naming ``what`` was done and, for a
+    timeout, what to ``narrow``.
+    """
+    result = await session.exec(
+        ["sh", "-c", _IN_DIR, "sh", path, *argv], timeout=TIMEOUT, max_output=MAX_RG_BYTES
+    )
+    if result.error:
+        raise ToolError(f"{what} failed: {result.error}")
+    if result.timed_out:
+        raise ToolError(f"{what} took longer than {TIMEOUT:.0f} s; narrow {narrow}.")
+    out = result.stdout.decode("utf-8", "replace")
+    if result.stdout_truncated:  # drop the line the cap cut in two
+        out = out.rpartition("\n")[0]
+    return result, out
