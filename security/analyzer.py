@@ -22,12 +22,21 @@ INTERNAL_ERROR = "S00"
 RULE_CHECK = "P01"
 
 
-def analyze(command: str, policy: Policy | None = None) -> Verdict:
-    """Judge ``command`` under ``policy`` (default: read-only). Never raises."""
+def analyze(command: str, policy: Policy | str | None = None) -> Verdict:
+    """Judge ``command`` under ``policy``: a Policy or a preset's name (default: read-only).
+
+    Never raises: a bad argument, like any internal error, is a refusal with its reason.
+    """
     policy = policy or PRESETS["read-only"]
     try:
         if not isinstance(command, str):
             raise TypeError(f"command must be str, not {type(command).__name__}")
+        if isinstance(policy, str):
+            if policy not in PRESETS:
+                raise ValueError(f"unknown policy {policy!r}; presets: {', '.join(PRESETS)}")
+            policy = PRESETS[policy]
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a Policy or a preset name, not {type(policy).__name__}")
         return _analyze(command, policy)
     except Exception as exc:  # fail closed: any internal error refuses
         finding = Finding(
@@ -40,7 +49,7 @@ def analyze(command: str, policy: Policy | None = None) -> Verdict:
         )
         return Verdict(
             command=command if isinstance(command, str) else repr(command),
-            policy=policy.name,
+            policy=policy.name if isinstance(policy, Policy) else str(policy),
             decision=Decision.DENY,
             risk=Risk.HIGH,
             findings=[finding],

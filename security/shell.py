@@ -94,6 +94,7 @@ class Command:
     background: bool = False
     piped_stdin: bool = False  # its stdin is the output of a previous pipeline stage
     wrapped: bool = False  # unwrapped from another command's arguments (env, timeout, ...)
+    implied: bool = False  # run by another command without being written (bare xargs: echo)
     _base: str | None = field(default=None, repr=False, compare=False)
     _argv: list[str] | None = field(default=None, repr=False, compare=False)
     _text: str | None = field(default=None, repr=False, compare=False)

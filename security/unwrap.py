@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from security.shell import Command, ParsedLine, ShellSyntaxError, Word, parse_line
+from security.wordscan import scan_word
 
 MAX_DEPTH = 6
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "posh", "rbash"})
@@ -57,6 +58,8 @@ def _opts(
 
 
 # Wrappers whose remaining arguments are a command line of their own.
+XARGS_DEFAULT = "echo"  # what `xargs` runs when it is given no command
+
 ARGV_WRAPPERS: dict[str, OptionTable] = {
     "env": _opts("uC", "unset chdir", "i0v", "ignore-environment null debug"),
     "timeout": _opts("sk", "signal kill-after", "v", "foreground preserve-status verbose", 1),
@@ -295,6 +298,8 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
         scene.opaque.append((index, f"{command.base_name}: {problem}"))
     if inner:
         _add_wrapped(scene, command, inner, command.base_name, depth)
+    elif inner is None and problem is None and command.base_name == "xargs":
+        _add_implied(scene, command, XARGS_DEFAULT, depth)
     if command.base_name == "find":
         for words in _find_exec_commands(command):
             _add_wrapped(scene, command, words, "find -exec", depth)
@@ -312,6 +317,20 @@ def _add_wrapped(scene: Scene, outer: Command, words: list[Word], origin: str, d
     if depth >= MAX_DEPTH * 4:
         scene.too_deep = True
         return
+    _add(scene, inner, depth + 1)
+
+
+def _add_implied(scene: Scene, outer: Command, name: str, depth: int) -> None:
+    """A program ``outer`` runs without naming it (bare `xargs` runs echo)."""
+    word = Word(raw=name, scan=scan_word(name), parsed=name, parts=frozenset())
+    inner = Command(
+        words=[word],
+        origin=outer.base_name,
+        depth=outer.depth,
+        background=outer.background,
+        wrapped=True,
+        implied=True,
+    )
     _add(scene, inner, depth + 1)
 
 

@@ -94,3 +94,15 @@ def test_bad_yaml_is_a_policy_error(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(PolicyError):
         Policy.load(str(path))
+
+
+def test_a_preset_may_be_named() -> None:
+    assert analyze("ls", "dev").policy == "dev"
+
+
+@pytest.mark.parametrize("policy", ["no-such-policy", 3])
+def test_a_bad_policy_argument_is_a_refusal_not_an_exception(policy: object) -> None:
+    verdict = analyze("ls", policy)  # type: ignore[arg-type]
+    assert verdict.decision is Decision.DENY
+    assert verdict.findings[0].check == "S00"
+    assert "policy" in verdict.findings[0].detail
