@@ -36,7 +36,7 @@ def analyze(command: str, policy: Policy | str | None = None) -> Verdict:
                 raise ValueError(f"unknown policy {policy!r}; presets: {', '.join(PRESETS)}")
             policy = PRESETS[policy]
         if not isinstance(policy, Policy):
-            raise TypeError(f"policy must be a Policy or a preset name, not {type(policy).__name__}")
+            raise TypeError(f"policy must be a Policy or a name, not {type(policy).__name__}")
         return _analyze(command, policy)
     except Exception as exc:  # fail closed: any internal error refuses
         finding = Finding(
