@@ -425,6 +425,9 @@ def prove(
         float, typer.Option(min=0, help="Differential execution budget (0: skip).")
     ] = 120,
     seed: Annotated[int, typer.Option(help="Seed of the differential fuzzer.")] = 1,
+    engine_restart: Annotated[
+        bool, typer.Option(help="Faults: restart this machine's dockerd mid-session (root).")
+    ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Attack airlock: escape, load, fault and fuzz suites; one table; exit 1 unless clean."""
@@ -434,7 +437,7 @@ def prove(
     for name, run_suite in (
         ("escape and abuse", prove_report.escape_row),
         ("load", lambda: prove_report.load_row(sessions, commands)),
-        ("faults", prove_report.faults_row),
+        ("faults", lambda: prove_report.faults_row(engine_restart)),
         ("differential execution", lambda: prove_report.fuzz_row(fuzz_seconds, seed)),
     ):
         if name == "differential execution" and not fuzz_seconds:

@@ -16,12 +16,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, NotFound
 
 from sandbox import exec_agent, labels
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
 from sandbox.docker_exec import docker_exec_stream
-from sandbox.engine import connect
+from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.hardening import container_settings
 from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
@@ -52,6 +52,7 @@ class _Loss:
 
     reason: str
     oom: bool = False
+    settled: bool = True  # False: the engine did not answer, ask again next time
 
 
 class DockerSession:
@@ -72,6 +73,7 @@ class DockerSession:
         self.channel = channel
         self.closed = False
         self._lost: _Loss | None = None
+        self._removed = False
 
     @property
     def uses_agent(self) -> bool:
@@ -123,9 +125,12 @@ class DockerSession:
 
     async def _loss(self) -> _Loss:
         """Why the sandbox went away, from the engine's view of the container (once)."""
-        if self._lost is None:
-            self._lost = await asyncio.to_thread(self._read_loss)
-        return self._lost
+        if self._lost is not None:
+            return self._lost
+        loss = await asyncio.to_thread(self._read_loss)
+        if loss.settled:
+            self._lost = loss
+        return loss
 
     def _read_loss(self) -> _Loss:
         channel_reason = self.channel.closed_reason if self.channel else None
@@ -133,9 +138,9 @@ class DockerSession:
             self.container.reload()
         except NotFound:
             return _Loss("its container was removed")
-        except DockerException as exc:
+        except ENGINE_ERRORS as exc:
             why = channel_reason or "the agent stopped"
-            return _Loss(f"{why} (engine state unreadable: {exc})")
+            return _Loss(f"{why}; the engine does not answer ({exc})", settled=False)
         state = self.container.attrs.get("State", {})
         if state.get("OOMKilled"):
             limit = self.spec.limits.memory_mb
@@ -237,14 +242,26 @@ class DockerSession:
         return child
 
     async def close(self) -> None:
-        """Stop the agent and remove the container. Safe to call twice."""
-        if self.closed:
+        """Stop the agent and remove the container. Safe to call twice.
+
+        If the engine does not answer, raises SandboxError; calling again once it does
+        removes the container (so does the reaper, once this process is gone).
+        """
+        if not self.closed:
+            self.closed = True
+            if self.channel is not None:
+                with contextlib.suppress(Exception):
+                    await self.channel.close()
+        if self._removed:
             return
-        self.closed = True
-        if self.channel is not None:
-            with contextlib.suppress(Exception):
-                await self.channel.close()
-        await asyncio.to_thread(_remove, self.container)
+        try:
+            await asyncio.to_thread(_remove, self.container)
+        except ENGINE_ERRORS as exc:
+            raise SandboxError(
+                f"session {self.id}: cannot remove its container, the engine does not answer "
+                f"({exc}); close it again later, or the reaper removes it once this process ends"
+            ) from exc
+        self._removed = True
 
 
 def _remove(container: Any) -> None:
@@ -288,7 +305,7 @@ class DockerBackend:
             self._reaped = True
             try:
                 await asyncio.to_thread(reap, self.client)
-            except DockerException:
+            except ENGINE_ERRORS:
                 self._reaped = False  # housekeeping only: try again at the next start
         session_id = uuid.uuid4().hex[:12]
         tags = {
@@ -304,7 +321,7 @@ class DockerBackend:
         }
         try:
             container, sock = await asyncio.to_thread(self._create, session_id, settings)
-        except DockerException as exc:
+        except ENGINE_ERRORS as exc:
             raise SandboxError(f"cannot start a session on {spec.image}: {exc}") from exc
         channel: AgentChannel | None = AgentChannel(sock)
         try:

@@ -6,7 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import docker
+import requests
 from docker.errors import DockerException
+
+ENGINE_ERRORS = (DockerException, requests.RequestException)
+"""What a call to the engine raises when it fails or does not answer (docker-py lets
+requests' connection errors through as they are)."""
 
 SETUP_HINT = "start one with `make setup` (or scripts/ensure-engine.sh as root)"
 
@@ -20,7 +25,7 @@ def connect(timeout: float = 30.0) -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
-    except DockerException as exc:
+    except ENGINE_ERRORS as exc:
         raise EngineUnavailable(f"no Docker engine answers: {exc}; {SETUP_HINT}") from exc
     return client
 

@@ -348,6 +348,7 @@ class Agent:
         self.out_fd = out_fd
         self.execs: dict[int, _Exec] = {}
         self.tasks: set[asyncio.Future[None]] = set()
+        self.stop_reason = "the host closed the session"
 
     async def serve(self) -> int:
         """Run until the channel closes or the host asks to stop; return the exit code."""
@@ -362,8 +363,9 @@ class Agent:
         )
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._finish, 0)
-        self.chan.lost.add_done_callback(lambda _: self._finish(0))
+            why = f"it got {sig.name}, as when the engine stops it"
+            loop.add_signal_handler(sig, self._finish, 0, why)
+        self.chan.lost.add_done_callback(lambda _: self._finish(0, "the host went away"))
         self.chan.send(
             {
                 "type": "hello",
@@ -379,8 +381,9 @@ class Agent:
         await self._stop_all()
         return code
 
-    def _finish(self, code: int) -> None:
+    def _finish(self, code: int, reason: str | None = None) -> None:
         if not self.done.done():
+            self.stop_reason = reason or self.stop_reason
             self.done.set_result(code)
 
     def _error(self, xid: Any, message: str) -> None:
@@ -399,13 +402,13 @@ class Agent:
         while not self.done.done():
             data = await reader.read(READ_SIZE)
             if not data:
-                self._finish(0)  # the host went away
+                self._finish(0, "the host went away")
                 return
             try:
                 frames = decoder.feed(data)
             except ProtocolError as exc:
                 self._error(None, f"protocol error: {exc}")
-                self._finish(2)
+                self._finish(2, f"protocol error: {exc}")
                 return
             for header, payload in frames:
                 await self._dispatch(header, payload)
@@ -500,8 +503,14 @@ class Agent:
         self._reap()  # in case it exited before it was registered
 
     async def _stop_all(self) -> None:
-        """Kill every exec's group, let them report briefly, then flush the channel."""
-        for ex in list(self.execs.values()):
+        """Kill every exec's group, let them report briefly, then flush the channel.
+
+        Each exec still running is told why first (an error frame), so its exit reads
+        "the sandbox is stopping" and not as a kill the command brought on itself.
+        """
+        for xid, ex in list(self.execs.items()):
+            why = f"the sandbox is stopping ({self.stop_reason}); the command was killed"
+            self._error(xid, why)
             ex.kill(signal.SIGKILL)
         await _all_done(list(self.tasks), SHUTDOWN_GRACE)
         if self.chan.transport is not None:

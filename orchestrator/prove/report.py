@@ -2,7 +2,8 @@
 
 Rows: the escape and abuse suite (every case, every registered runtime), the load suite
 (concurrent sessions through the analyzer and the sandbox), the fault tests (run by
-pytest, each a fault and its expected clean outcome), and the differential-execution
+pytest, each a fault and its expected clean outcome) with the engine restart scenario
+(`engine_restart`: it restarts dockerd, so it runs here only), and the differential-execution
 fuzzer for a time budget. Then the reaper runs and whatever this process still
 owns is counted as leaked.
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 from pydantic import BaseModel
 from rich.table import Table
 
+from orchestrator.prove import engine_restart as engine_restart_scenario
 from orchestrator.prove import escape
 from orchestrator.prove.load import run_load
 from sandbox import labels
@@ -90,23 +93,55 @@ def load_row(sessions: int, commands: int) -> SuiteRow:
     )
 
 
-def faults_row() -> SuiteRow:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAULT_TESTS]
-    done = subprocess.run(
-        [*command, "-k", FAULT_SELECTION], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-    passed = int(m.group(1)) if (m := re.search(r"(\d+) passed", tail)) else 0
-    failed = int(m.group(1)) if (m := re.search(r"(\d+) (failed|error)", tail)) else 0
-    audit_lost = int("full_audit" in done.stdout and "FAILED" in done.stdout)
+def faults_row(engine_restart: bool = True) -> SuiteRow:
+    """The fault tests (pytest, one case per fault), then the engine restart scenario."""
+    cases = _fault_cases()
+    failed = [name for name, ok in cases.items() if not ok]
+    audit_lost = sum(1 for name in failed if "audit" in name)
+    attempts, contained = len(cases), len(cases) - len(failed)
+    figures = [f"{contained}/{attempts} fault tests pass"] + [f"FAILED {n}" for n in failed]
+    if engine_restart:
+        restart = engine_restart_scenario.run()
+        if restart.skipped:
+            figures.append(f"engine restart not run: {restart.skipped}")
+        else:
+            attempts += 1
+            contained += restart.contained
+            audit_lost += restart.lost_records
+            broken = [f"{c.name}: {c.detail}" for c in restart.checks if not c.ok]
+            figures.append(
+                f"engine restart ({restart.restart_s} s): "
+                + ("; ".join(broken) if broken else f"{len(restart.checks)} checks hold")
+            )
     return SuiteRow(
         suite="faults",
-        attempts=passed + failed,
-        contained=passed,
-        violations=failed,
+        attempts=attempts,
+        contained=contained,
+        violations=attempts - contained,
         lost_records=audit_lost,
-        figures=tail,
+        figures="; ".join(figures),
     )
+
+
+def _fault_cases() -> dict[str, bool]:
+    """Each selected fault test's name and whether it passed (from pytest's JUnit XML)."""
+    with tempfile.TemporaryDirectory(prefix="airlock-faults-") as tmp:
+        xml = Path(tmp) / "faults.xml"
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        done = subprocess.run(
+            [*command, f"--junitxml={xml}", *FAULT_TESTS, "-k", FAULT_SELECTION],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if not xml.exists():
+            return {f"pytest did not run: {done.stderr.strip()[-300:]}": False}
+        cases = ElementTree.parse(xml).getroot().iter("testcase")  # noqa: S314 (our pytest's)
+        return {
+            f"{case.get('classname')}.{case.get('name')}": not any(
+                child.tag in ("failure", "error") for child in case
+            )
+            for case in cases
+            if case.find("skipped") is None
+        }
 
 
 def fuzz_row(seconds: float, seed: int) -> SuiteRow:
