@@ -145,18 +145,23 @@ def _fault_cases() -> dict[str, bool]:
 
 
 def fuzz_row(seconds: float, seed: int) -> SuiteRow:
-    """Differential execution: what the analyzer allows, run in a traced oracle."""
+    """Differential execution: what the analyzer allows, run in a traced oracle.
+
+    New findings are shrunk and saved under tests/corpus/regressions/pending/.
+    """
     from orchestrator.prove import diff_fuzz
 
-    report = asyncio.run(diff_fuzz.fuzz_async(seed=seed, seconds=seconds, out_dir=None))
+    report = asyncio.run(diff_fuzz.fuzz_async(seed=seed, seconds=seconds))
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.violations.items()) or "none"
+    saved = f"; saved {len(report.saved)} to {diff_fuzz.PENDING.relative_to(ROOT)}"
     return SuiteRow(
         suite="differential execution",
         attempts=report.executed,
         contained=report.executed - report.violating_commands,
         violations=report.violating_commands,
         figures=f"seed {seed}, {seconds:g} s: {report.generated} generated, {report.allowed} "
-        f"allowed, {report.exec_per_s}/s; violations: {kinds}",
+        f"allowed, {report.exec_per_s}/s; violations: {kinds}"
+        + (saved if report.saved else ""),
     )
 
 
