@@ -160,8 +160,7 @@ def fuzz_row(seconds: float, seed: int) -> SuiteRow:
         contained=report.executed - report.violating_commands,
         violations=report.violating_commands,
         figures=f"seed {seed}, {seconds:g} s: {report.generated} generated, {report.allowed} "
-        f"allowed, {report.exec_per_s}/s; violations: {kinds}"
-        + (saved if report.saved else ""),
+        f"allowed, {report.exec_per_s}/s; violations: {kinds}" + (saved if report.saved else ""),
     )
 
 
