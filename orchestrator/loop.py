@@ -340,30 +340,27 @@ class Agent:
 
     async def _summarize(self, transcript: str) -> str:
         """One summarize-kind call: the old turns in, a structured summary out."""
-        async with self.client.messages.stream(
-            model=self.router.model_for("summarize"),
-            max_tokens=self.context.summary_max_tokens,
-            system=SUMMARIZE_PROMPT,
-            messages=[{"role": "user", "content": transcript}],
-        ) as stream:
-            message = await stream.get_final_message()
-        self._count_usage(message, "summarize")
-        return "".join(b.text for b in message.content if b.type == "text")
+        return await self._one_shot(
+            "summarize", SUMMARIZE_PROMPT, transcript, self.context.summary_max_tokens
+        )
 
     async def make_plan(self, task: str, listing: str) -> str:
         """One plan-kind call: a short plan for ``task``, kept as the active plan."""
+        prompt = f"Task:\n{task}\n\nFiles in /workspace:\n{listing}"
+        self.plan = (await self._one_shot("plan", PLAN_PROMPT, prompt, 2_000)).strip() or None
+        return self.plan or ""
+
+    async def _one_shot(self, kind: CallKind, system: str, prompt: str, max_tokens: int) -> str:
+        """One request outside the conversation, on ``kind``'s model; its text, counted."""
         async with self.client.messages.stream(
-            model=self.router.model_for("plan"),
-            max_tokens=2_000,
-            system=PLAN_PROMPT,
-            messages=[
-                {"role": "user", "content": f"Task:\n{task}\n\nFiles in /workspace:\n{listing}"}
-            ],
+            model=self.router.model_for(kind),
+            max_tokens=max_tokens,
+            system=system,
+            messages=[{"role": "user", "content": prompt}],
         ) as stream:
             message = await stream.get_final_message()
-        self._count_usage(message, "plan")
-        self.plan = "".join(b.text for b in message.content if b.type == "text").strip() or None
-        return self.plan or ""
+        self._count_usage(message, kind)
+        return "".join(b.text for b in message.content if b.type == "text")
 
     async def _read_files(self, paths: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

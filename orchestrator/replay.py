@@ -21,6 +21,7 @@ has a stop_reason (`tool_use` when it calls a tool, else `end_turn`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -113,26 +114,34 @@ class TextItem(_Strict):
     text: str
 
 
+def _tag_by_key(choices: dict[str, tuple[type[BaseModel], str]]) -> Callable[[Any], str | None]:
+    """A union's discriminator: the tag of the model whose key a mapping has.
+
+    ``choices`` maps a key that only one model of the union has to (that model, its tag).
+    None (no tag) lets pydantic report the union's own error message.
+    """
+
+    def tag(value: Any) -> str | None:
+        for key, (model, name) in choices.items():
+            if isinstance(value, model) or (isinstance(value, dict) and key in value):
+                return name
+        return None
+
+    return tag
+
+
 class ToolUseItem(_Strict):
     """A tool_use content block: `- tool_use: {name: ..., input: {...}}`."""
 
     tool_use: ToolUse
 
 
-def _content_kind(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return "text block" if isinstance(value, TextItem) else "tool_use block"
-    if isinstance(value, dict):
-        for key in ("text", "tool_use"):
-            if key in value:
-                return f"{key} block"
-    return None
-
-
 ContentItem = Annotated[
     Annotated[TextItem, Tag("text block")] | Annotated[ToolUseItem, Tag("tool_use block")],
     Discriminator(
-        _content_kind,
+        _tag_by_key(
+            {"text": (TextItem, "text block"), "tool_use": (ToolUseItem, "tool_use block")}
+        ),
         custom_error_type="content_block",
         custom_error_message=(
             "a content block is {text: ...} or {tool_use: {name: ..., input: {...}}}"
@@ -204,21 +213,12 @@ class StreamFault(_Strict):
     """Stall this long before the error event: a server that hangs mid-stream."""
 
 
-def _fault_kind(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return "http fault" if isinstance(value, HttpFault) else "stream fault"
-    if isinstance(value, dict):
-        if "status" in value:
-            return "http fault"
-        if "stream_error" in value:
-            return "stream fault"
-    return None
-
-
 Fault = Annotated[
     Annotated[HttpFault, Tag("http fault")] | Annotated[StreamFault, Tag("stream fault")],
     Discriminator(
-        _fault_kind,
+        _tag_by_key(
+            {"status": (HttpFault, "http fault"), "stream_error": (StreamFault, "stream fault")}
+        ),
         custom_error_type="fault",
         custom_error_message="a fault is {status: ...} or {stream_error: ...}",
     ),
@@ -232,21 +232,10 @@ class FaultStep(_Strict):
     fault: Fault
 
 
-def _step_kind(value: Any) -> str | None:
-    if isinstance(value, BaseModel):
-        return "fault step" if isinstance(value, FaultStep) else "message step"
-    if isinstance(value, dict):
-        if "fault" in value:
-            return "fault step"
-        if "content" in value:
-            return "message step"
-    return None
-
-
 Step = Annotated[
     Annotated[MessageStep, Tag("message step")] | Annotated[FaultStep, Tag("fault step")],
     Discriminator(
-        _step_kind,
+        _tag_by_key({"fault": (FaultStep, "fault step"), "content": (MessageStep, "message step")}),
         custom_error_type="response",
         custom_error_message="a response is {content: [...]} or {fault: {...}}",
     ),

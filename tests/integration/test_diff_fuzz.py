@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.prove.diff_fuzz import (
-    KINDS,
-    PENDING,
-    POLICY,
-    REGRESSIONS,
-    Finding,
-    Oracle,
-    fuzz_async,
-    judge,
-    shrink,
-)
+from orchestrator.prove.diff_fuzz import PENDING, REGRESSIONS, Finding, fuzz_async
+from orchestrator.prove.oracle import KINDS, POLICY, Oracle, judge
+from orchestrator.prove.shrink import shrink
 from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import Decision, analyze
