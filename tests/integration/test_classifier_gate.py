@@ -6,24 +6,15 @@ their own lane (by model id), so each test can count them.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import anthropic
 import pytest
 
-from orchestrator.bus import EventBus
 from orchestrator.events import Event
-from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent, AgentResult, RetryPolicy
-from orchestrator.prompts import SYSTEM_PROMPT
-from orchestrator.replay import parse_replay
+from orchestrator.loop import AgentResult, RetryPolicy
 from orchestrator.routing import ModelRouter
-from orchestrator.tools.bash import Bash
-from sandbox.docker_backend import DockerBackend
-from sandbox.spec import SessionSpec
 from security import PRESETS, Policy
+from tests.integration.agent_harness import run_agent
 
 pytestmark = pytest.mark.integration
 
@@ -43,34 +34,16 @@ def says(decision: str, reason: str) -> dict[str, Any]:
 def run(
     policy: Policy, turns: list[dict[str, Any]], answers: list[dict[str, Any]]
 ) -> tuple[AgentResult, list[Event], list[dict[str, Any]], list[dict[str, Any]]]:
-    replay = parse_replay(
-        {"responses": [*turns, {"content": [{"text": "done"}]}], "by_model": {CLASSIFY: answers}}
+    replay = {
+        "responses": [*turns, {"content": [{"text": "done"}]}],
+        "by_model": {CLASSIFY: answers},
+    }
+    run = run_agent(
+        replay, "build it", policy=policy, model=MAIN, router=ROUTER, retry=RetryPolicy(attempts=1)
     )
-    events: list[Event] = []
-    bus = EventBus()
-    bus.subscribe(events.append)
-    seen: list[FakeMessagesAPI] = []
-
-    async def scenario() -> AgentResult:
-        with FakeMessagesAPI(replay) as api:
-            seen.append(api)
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client, model=MAIN,
-                    router=ROUTER, session=session,
-                    gate=PermissionGate(policy, Trust(trusted=True, by="flag")),
-                    tools=[Bash()], bus=bus, system=SYSTEM_PROMPT,
-                    retry=RetryPolicy(attempts=1),
-                )  # fmt: skip
-                result = await agent.run("build it")
-            await client.close()
-        return result
-
-    result = asyncio.run(scenario())
-    requests = [r.body for r in seen[0].message_requests]
-    main = [b for b in requests if b["model"] == MAIN]
-    classify = [b for b in requests if b["model"] == CLASSIFY]
+    main = [b for b in run.requests if b["model"] == MAIN]
+    classify = [b for b in run.requests if b["model"] == CLASSIFY]
+    result, events = run.result, run.events
     return result, events, main, classify
 
 

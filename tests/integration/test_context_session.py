@@ -6,26 +6,18 @@ The fake API serves the agent's turns and the summarize calls from separate lane
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-import anthropic
 import pytest
 
-from orchestrator.bus import EventBus
 from orchestrator.context import ContextConfig
 from orchestrator.events import Event
 from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent, AgentResult, Limits, RetryPolicy
-from orchestrator.prompts import SYSTEM_PROMPT
-from orchestrator.replay import parse_replay
+from orchestrator.loop import AgentResult, Limits, RetryPolicy
 from orchestrator.routing import ModelRouter
 from orchestrator.tools import default_tools
-from sandbox.docker_backend import DockerBackend
-from sandbox.spec import SessionSpec
-from security import PRESETS
+from tests.integration.agent_harness import run_agent
 
 pytestmark = pytest.mark.integration
 
@@ -43,38 +35,12 @@ def big_output_calls(turns: int) -> list[dict[str, Any]]:
 def run_session(
     responses: list[dict[str, Any]], summaries: list[dict[str, Any]], config: ContextConfig
 ) -> tuple[AgentResult, list[Event], FakeMessagesAPI]:
-    replay = parse_replay({"responses": responses, "by_model": {SUMMARIZE: summaries}})
-    events: list[Event] = []
-    bus = EventBus()
-    bus.subscribe(events.append)
-
-    async def scenario() -> AgentResult:
-        with FakeMessagesAPI(replay) as api:
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main",
-                    session_id=session.id,
-                    client=client,
-                    model=MAIN,
-                    router=ROUTER,
-                    session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=default_tools(),
-                    bus=bus,
-                    system=SYSTEM_PROMPT,
-                    limits=Limits(max_turns=1000),
-                    retry=RetryPolicy(attempts=1),
-                    context=config,
-                )
-                result = await agent.run("count a lot")
-            await client.close()
-        runs.append(api)
-        return result
-
-    runs: list[FakeMessagesAPI] = []
-    result = asyncio.run(scenario())
-    return result, events, runs[0]
+    replay = {"responses": responses, "by_model": {SUMMARIZE: summaries}}
+    run = run_agent(
+        replay, "count a lot", model=MAIN, router=ROUTER, tools=default_tools(),
+        limits=Limits(max_turns=1000), retry=RetryPolicy(attempts=1), context=config,
+    )  # fmt: skip
+    return run.result, run.events, run.api
 
 
 def sent_tokens(body: dict[str, Any]) -> int:

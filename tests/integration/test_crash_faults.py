@@ -17,23 +17,15 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-import anthropic
 import docker
 import pytest
 
 from orchestrator.audit import AuditLog, verify
 from orchestrator.bus import EventBus
-from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent
-from orchestrator.prompts import SYSTEM_PROMPT
 from orchestrator.replay import parse_replay
-from orchestrator.tools.bash import Bash
 from sandbox import labels
-from sandbox.docker_backend import DockerBackend
 from sandbox.reaper import reap
-from sandbox.spec import SessionSpec
-from security import PRESETS
+from tests.integration.agent_harness import run_agent_async
 
 pytestmark = pytest.mark.integration
 
@@ -100,20 +92,11 @@ def test_a_full_audit_disk_stops_the_run_and_keeps_what_was_written(tiny_disk: P
 
     async def scenario() -> str:
         bus = EventBus()
-        with AuditLog(path) as audit, FakeMessagesAPI(replay) as api:
+        with AuditLog(path) as audit:
             bus.subscribe(audit.write, critical=True)
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client,
-                    model="claude-sonnet-4-6", session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=[Bash()], bus=bus, system=SYSTEM_PROMPT,
-                )  # fmt: skip
-                result = await agent.run("fill the disk")
-            await client.close()
-        assert result.outcome == "error"
-        return result.error or ""
+            run = await run_agent_async(replay, "fill the disk", bus=bus, max_retries=2)
+        assert run.result.outcome == "error"
+        return run.result.error or ""
 
     try:
         error = asyncio.run(scenario())

@@ -17,9 +17,7 @@ from orchestrator.fake_api import FakeMessagesAPI
 from orchestrator.gate import PermissionGate, Trust
 from orchestrator.loop import Agent, AgentResult, Limits, RetryPolicy
 from orchestrator.prompts import SYSTEM_PROMPT
-from orchestrator.replay import parse_replay
 from orchestrator.routing import ModelRouter
-from orchestrator.subagents import enable_sub_agents
 from orchestrator.tools import default_tools
 from orchestrator.tools.base import Tool
 from orchestrator.tools.bash import Bash
@@ -27,6 +25,7 @@ from sandbox import labels
 from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import PRESETS
+from tests.integration.agent_harness import run_agent, run_agent_async
 
 pytestmark = pytest.mark.integration
 
@@ -46,32 +45,15 @@ async def _run(
     tools: list[Tool[Any]] | None = None,
     events: list[Event] | None = None,
 ) -> tuple[AgentResult, list[Event], FakeMessagesAPI]:
-    replay = parse_replay({"model": "claude-sonnet-4-6", "responses": responses})
-    events = [] if events is None else events
     bus = EventBus()
-    bus.subscribe(events.append)
-    with FakeMessagesAPI(replay) as api:
-        client = anthropic.AsyncAnthropic(
-            api_key="test-key", base_url=api.base_url, max_retries=max_retries
-        )
-        async with DockerBackend().session(SessionSpec()) as session:
-            agent = Agent(
-                name="main",
-                session_id=session.id,
-                client=client,
-                model="claude-sonnet-4-6",
-                session=session,
-                gate=PermissionGate(PRESETS[policy], Trust(trusted=True, by="flag")),
-                tools=tools or [Bash()],
-                bus=bus,
-                system=SYSTEM_PROMPT,
-                limits=limits or Limits(),
-                retry=FAST_RETRY,
-            )
-            enable_sub_agents(agent)
-            result = await agent.run("fix the tests")
-        await client.close()
-    return result, events, api
+    if events is not None:
+        bus.subscribe(events.append)
+    run = await run_agent_async(
+        {"model": "claude-sonnet-4-6", "responses": responses}, "fix the tests",
+        policy=policy, max_retries=max_retries, bus=bus, sub_agents=True,
+        limits=limits or Limits(), retry=FAST_RETRY, tools=tools or [Bash()],
+    )  # fmt: skip
+    return run.result, run.events, run.api
 
 
 def run(responses: list[dict[str, Any]], **kwargs: Any) -> tuple[AgentResult, list[Event], Any]:
@@ -272,22 +254,11 @@ def test_each_kind_of_call_goes_to_its_model_and_is_counted_by_kind() -> None:
     ]  # fmt: skip
     router = ModelRouter.configured({"main": "model-main", "subagent": "model-sub"}, environ={})
 
-    async def scenario() -> tuple[AgentResult, FakeMessagesAPI]:
-        with FakeMessagesAPI(parse_replay({"responses": responses})) as api:  # echoes the model
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client, model="model-main",
-                    router=router, session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=default_tools(), bus=EventBus(), system=SYSTEM_PROMPT,
-                )  # fmt: skip
-                enable_sub_agents(agent)
-                result = await agent.run("go")
-            await client.close()
-        return result, api
-
-    result, api = asyncio.run(scenario())
+    run = run_agent(
+        {"responses": responses}, model="model-main", router=router, tools=default_tools(),
+        sub_agents=True, max_retries=2,
+    )  # fmt: skip
+    result, api = run.result, run.api
     assert [r.body["model"] for r in api.message_requests] == [
         "model-main", "model-sub", "model-main"
     ]  # fmt: skip
@@ -361,7 +332,6 @@ def test_connection_errors_are_retried_then_stop_the_run() -> None:
 
 
 def test_a_failing_audit_log_stops_the_run() -> None:
-    events: list[Event] = []
     written: list[Event] = []
 
     def audit(event: Event) -> None:
@@ -369,25 +339,11 @@ def test_a_failing_audit_log_stops_the_run() -> None:
             raise OSError("disk full")
         written.append(event)
 
-    async def scenario() -> AgentResult:
-        bus = EventBus()
-        bus.subscribe(events.append)
-        bus.subscribe(audit, critical=True)
-        replay = parse_replay({"responses": [{"content": [bash("echo 1")]}] * 5})
-        with FakeMessagesAPI(replay) as api:
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client,
-                    model="claude-sonnet-4-6", session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=[Bash()], bus=bus, system=SYSTEM_PROMPT, retry=FAST_RETRY,
-                )  # fmt: skip
-                result = await agent.run("go")
-            await client.close()
-        return result
-
-    result = asyncio.run(scenario())
+    bus = EventBus()
+    bus.subscribe(audit, critical=True)
+    replay = {"responses": [{"content": [bash("echo 1")]}] * 5}
+    run = run_agent(replay, bus=bus, max_retries=2, retry=FAST_RETRY)
+    result = run.result
     assert result.outcome == "error" and "could not be recorded" in (result.error or "")
     assert "disk full" in (result.error or "")
     assert result.tally.turns <= 1  # it stopped at once, not after every turn
@@ -402,26 +358,12 @@ def test_the_token_budget_stops_the_loop() -> None:
 
 def test_a_long_retry_after_is_capped() -> None:
     async def scenario() -> tuple[AgentResult, float]:
-        replay = parse_replay(
-            {"responses": [{"fault": {"status": 529, "retry_after": 3600}},
-                           {"content": [{"text": "back"}]}]}
-        )  # fmt: skip
-        with FakeMessagesAPI(replay) as api:
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client,
-                    model="claude-sonnet-4-6", session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=[Bash()], bus=EventBus(), system=SYSTEM_PROMPT,
-                    retry=RetryPolicy(retry_after_cap_s=0.2),
-                )  # fmt: skip
-                started = asyncio.get_running_loop().time()
-                result = await agent.run("go")
-                waited = asyncio.get_running_loop().time() - started
-            await client.close()
-        return result, waited
+        started = asyncio.get_running_loop().time()
+        run = await run_agent_async(replay, retry=RetryPolicy(retry_after_cap_s=0.2))
+        return run.result, asyncio.get_running_loop().time() - started
 
+    replay = {"responses": [{"fault": {"status": 529, "retry_after": 3600}},
+                            {"content": [{"text": "back"}]}]}  # fmt: skip
     result, waited = asyncio.run(scenario())
     assert result.outcome == "end_turn" and result.final_text == "back"
     assert 0.2 <= waited < 30  # an hour was asked for; the cap (0.2 s) was obeyed
@@ -434,26 +376,11 @@ def test_the_circuit_breaker_counts_failures_across_sub_agents() -> None:
         *[{"fault": {"status": 500, "should_retry": False}}] * 4,
     ]  # fmt: skip
 
-    async def scenario() -> tuple[AgentResult, list[Event]]:
-        events: list[Event] = []
-        bus = EventBus()
-        bus.subscribe(events.append)
-        with FakeMessagesAPI(parse_replay({"responses": responses})) as api:
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client,
-                    model="claude-sonnet-4-6", session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=default_tools(), bus=bus, system=SYSTEM_PROMPT,
-                    retry=RetryPolicy(attempts=2, backoff_s=0.01, breaker_failures=3),
-                )  # fmt: skip
-                enable_sub_agents(agent)
-                result = await agent.run("go")
-            await client.close()
-        return result, events
-
-    result, events = asyncio.run(scenario())
+    run = run_agent(
+        {"responses": responses}, tools=default_tools(), sub_agents=True,
+        retry=RetryPolicy(attempts=2, backoff_s=0.01, breaker_failures=3),
+    )  # fmt: skip
+    result, events = run.result, run.events
     # the child failed twice (retries exhausted), the parent's first try made it three
     assert result.outcome == "error" and "too many API failures in a row" in (result.error or "")
     done = {e.agent: e.outcome for e in of_type(events, "done")}
@@ -462,32 +389,12 @@ def test_the_circuit_breaker_counts_failures_across_sub_agents() -> None:
 
 
 def test_a_server_that_hangs_mid_stream_is_timed_out_and_retried() -> None:
-    async def scenario() -> tuple[AgentResult, list[Event], int]:
-        events: list[Event] = []
-        bus = EventBus()
-        bus.subscribe(events.append)
-        replay = parse_replay(
-            {"responses": [
-                {"fault": {"stream_error": "overloaded_error", "partial_text": "L", "hang_s": 60}},
-                {"content": [{"text": "back"}]},
-            ]}
-        )  # fmt: skip
-        with FakeMessagesAPI(replay) as api:
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url, max_retries=0)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client,
-                    model="claude-sonnet-4-6", session=session,
-                    gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
-                    tools=[Bash()], bus=bus, system=SYSTEM_PROMPT,
-                    retry=RetryPolicy(attempts=2, backoff_s=0.01, read_timeout_s=0.5),
-                )  # fmt: skip
-                result = await agent.run("go")
-            await client.close()
-            requests = len(api.message_requests)
-        return result, events, requests
-
-    result, events, requests = asyncio.run(scenario())
+    replay = {"responses": [
+        {"fault": {"stream_error": "overloaded_error", "partial_text": "L", "hang_s": 60}},
+        {"content": [{"text": "back"}]},
+    ]}  # fmt: skip
+    run = run_agent(replay, retry=RetryPolicy(attempts=2, backoff_s=0.01, read_timeout_s=0.5))
+    result, events, requests = run.result, run.events, len(run.requests)
     assert result.outcome == "end_turn" and result.final_text == "back" and requests == 2
     (error,) = [e for e in events if e.type == "error"]
     assert error.retrying and "timed out" in error.message.lower()

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import anthropic
 import pytest
 
-from orchestrator.bus import EventBus
-from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent
-from orchestrator.prompts import SYSTEM_PROMPT
-from orchestrator.replay import parse_replay
 from orchestrator.tools import default_tools
 from orchestrator.tools.remember import HEADING, MEMORY_FILE
-from sandbox.docker_backend import DockerBackend
-from sandbox.spec import SessionSpec
-from security import PRESETS
+from sandbox.docker_backend import DockerSession
+from tests.integration.agent_harness import run_agent
 
 pytestmark = pytest.mark.integration
 
@@ -30,30 +21,20 @@ def remember(note: str, verify: str) -> dict[str, Any]:
 
 def run(steps: list[dict[str, Any]], policy: str = "dev") -> tuple[str | None, list[Any]]:
     """Run the steps; return the memory file afterwards (None if absent) and the results."""
-    replay = parse_replay({"responses": [*steps, {"content": [{"text": "done"}]}]})
 
-    async def scenario() -> tuple[str | None, list[Any]]:
-        with FakeMessagesAPI(replay) as api:
-            client = anthropic.AsyncAnthropic(api_key="k", base_url=api.base_url)
-            async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
-                    name="main", session_id=session.id, client=client,
-                    model="claude-sonnet-4-6", session=session,
-                    gate=PermissionGate(PRESETS[policy], Trust(trusted=True, by="flag")),
-                    tools=default_tools(), bus=EventBus(), system=SYSTEM_PROMPT,
-                )  # fmt: skip
-                await agent.run("learn")
-                memory = await session.exec(["cat", MEMORY_FILE])
-            await client.close()
-            results = [
-                block
-                for r in api.message_requests[1:]
-                for block in r.body["messages"][-1]["content"]
-                if isinstance(block, dict) and block.get("type") == "tool_result"
-            ]
-        return (memory.text if memory.exit_code == 0 else None), results
+    async def read_memory(session: DockerSession) -> str | None:
+        memory = await session.exec(["cat", MEMORY_FILE])
+        return memory.text if memory.exit_code == 0 else None
 
-    return asyncio.run(scenario())
+    replay = {"responses": [*steps, {"content": [{"text": "done"}]}]}
+    run = run_agent(replay, "learn", policy=policy, tools=default_tools(), after=read_memory)
+    results = [
+        block
+        for body in run.requests[1:]
+        for block in body["messages"][-1]["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
+    return run.after, results
 
 
 def test_a_verified_note_is_stored_under_one_heading() -> None:
