@@ -169,8 +169,8 @@ def inner_argv(command: Command) -> tuple[list[Word] | None, str | None]:
     table = ARGV_WRAPPERS.get(name)
     if table is None:
         return None, None
-    if name == "command" and any(a.value in ("-v", "-V") for a in args[:2]):
-        return None, None  # a lookup, runs nothing
+    if name == "command" and _is_lookup(args):
+        return None, None  # `command -v NAME`: a lookup, runs nothing
     if name in CODE_OPTIONS and any(a.value.split("=")[0] in CODE_OPTIONS[name] for a in args):
         return None, None  # handled as a shell string
     start, problem = _split_options(args, table)
@@ -185,6 +185,17 @@ def inner_argv(command: Command) -> tuple[list[Word] | None, str | None]:
     if start >= len(args):
         return None, None  # e.g. `env` alone, `exec 3>x`, `xargs` running echo
     return args[start:], None
+
+
+def _is_lookup(args: list[Word]) -> bool:
+    """Whether `command`'s own options (those before the name it runs) hold -v or -V."""
+    for arg in args:
+        value = arg.value
+        if value == "--" or not value.startswith("-") or value == "-":
+            return False
+        if "v" in value[1:] or "V" in value[1:]:
+            return True
+    return False
 
 
 def _find_exec_commands(command: Command) -> list[list[Word]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.prove.oracle import TMP
@@ -193,22 +194,41 @@ def load_corpus(root: Path = CORPUS) -> list[str]:
     return lines
 
 
+def _hypothesis_source(seed: int) -> Callable[[], str]:
+    try:
+        from orchestrator.prove.strategies import HypothesisSource
+    except ImportError as exc:  # hypothesis is a dev dependency
+        raise RuntimeError(
+            f"the differential fuzzer draws from hypothesis strategies: {exc}; "
+            "install the dev extras (make setup, or pip install -e '.[dev]')"
+        ) from exc
+    return HypothesisSource(seed)
+
+
 class Generator:
     """Shell commands from a grammar biased to what the read-only policy allows.
 
     Mostly knowledge-base programs with ordinary arguments, sometimes an option the base
     forbids (spelled as getopt accepts it), and words respelled the ways a shell decodes
     them at run time (quotes, escapes, braces, substitutions, variables), in pipelines,
-    lists, loops, wrappers and ``xargs``; plus mutations of the corpus lines.
+    lists, loops, wrappers and ``xargs``; plus mutations of the corpus lines, and a share
+    (``hypothesis_share``) of lines drawn from the hypothesis strategies of
+    `orchestrator.prove.strategies` (deeper nesting, heredocs, case, functions, zsh).
     """
 
-    def __init__(self, seed: int, corpus: list[str] | None = None) -> None:
+    def __init__(
+        self, seed: int, corpus: list[str] | None = None, hypothesis_share: float = 0.1
+    ) -> None:
         self.rng = random.Random(seed)  # noqa: S311 (reproducible fuzzing, not secrets)
         self.corpus = corpus if corpus is not None else load_corpus()
         self.programs = sorted(ARGS)
         self.weights = [WEIGHTS.get(name, 1) for name in self.programs]
+        self.hypothesis_share = hypothesis_share
+        self.from_hypothesis = _hypothesis_source(seed) if hypothesis_share else None
 
     def command(self) -> str:
+        if self.from_hypothesis and self.rng.random() < self.hypothesis_share:
+            return self.from_hypothesis()
         if self.corpus and self.rng.random() < 0.3:
             return self._mutant()
         if self.rng.random() < 0.02:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from orchestrator.prove.generate import Generator
+from orchestrator.prove.strategies import HypothesisSource, draw_batch
 from security import Decision, analyze
 
 SAMPLE = 400
 
 
 def _sample(seed: int) -> list[str]:
-    generator = Generator(seed)
+    generator = Generator(seed, hypothesis_share=0)  # the hypothesis share: below
     return [generator.command() for _ in range(SAMPLE)]
 
 
@@ -41,3 +42,20 @@ def test_commands_cover_the_grammar() -> None:
 def test_enough_commands_are_allowed_to_be_worth_running() -> None:
     allowed = sum(analyze(c).decision is Decision.ALLOW for c in _sample(2))
     assert allowed > SAMPLE * 0.2, allowed
+
+
+def test_hypothesis_strategies_are_seeded_and_reach_the_deep_grammar() -> None:
+    lines = draw_batch(7, 60)
+    assert lines == draw_batch(7, 60)
+    assert len(set(lines)) > 30
+    text = "\n".join(lines)
+    for form in ("<<", "$(", "( ", "|"):
+        assert form in text, form
+
+
+def test_the_generator_mixes_in_hypothesis_lines() -> None:
+    generator = Generator(5, hypothesis_share=0.5)
+    generator.from_hypothesis = HypothesisSource(5, batch=20)
+    lines = [generator.command() for _ in range(40)]
+    assert generator.from_hypothesis.batches >= 1
+    assert len(set(lines)) > 20
