@@ -17,6 +17,8 @@ from security.differential import (
     plainly_agree,
     treesitter_shapes,
 )
+from security.shell import PARSE_BUDGET_S
+from security.watchdog import time_budget
 
 
 def parse(line: str) -> list[object]:
@@ -496,7 +498,8 @@ _plain_line = st.lists(
 def _both_parsers_agree_if_bashlex_parses(line: str) -> None:
     assert plainly_agree(line), line
     try:
-        nodes = list(bashlex.parse(line))
+        with time_budget(PARSE_BUDGET_S):  # bashlex can loop forever, as in the analyzer
+            nodes = list(bashlex.parse(line))
     except Exception:
         return  # unparseable lines are refused (S04) before any cross-check
     assert disagreement(line, nodes) is None, line

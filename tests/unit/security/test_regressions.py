@@ -17,6 +17,8 @@ FOUND_BY_FUZZING = [
     "echo {\U0010ffff",
     # bashlex never returns on an unclosed ${ inside single quotes
     "x'${a'",
+    # bashlex loops forever, growing without bound, on this one (found by hypothesis)
+    "'\\~ZA${'0 ",
 ]
 
 
