@@ -135,22 +135,29 @@ _BRANCH_LISTING_WITH_VALUE = (
 
 
 def _git_listing(args: list[str], what: str) -> str | None:
-    """`git branch` / `git tag` only list: no positional argument unless --list."""
-    listing = "-l" in args or "--list" in args
+    """`git branch` / `git tag` only list: no positional argument unless --list.
+
+    An option's value is not an option: in `git branch --sort -l x`, -l is the sort
+    key, so x is a branch to create.
+    """
+    listing = False
+    positional: list[str] = []
     skip = False
     for arg in args:
         if skip:
             skip = False
             continue
         if arg in _BRANCH_LISTING_FLAGS:
+            listing = listing or arg in ("-l", "--list")
             continue
         if arg.startswith(_BRANCH_LISTING_WITH_VALUE):
             skip = "=" not in arg and arg in _BRANCH_LISTING_WITH_VALUE
             continue
         if arg.startswith("-"):
             return f"git {what} {arg}"
-        if not listing:
-            return f"git {what} {arg} creates or changes a {what}"
+        positional.append(arg)
+    if positional and not listing:
+        return f"git {what} {positional[0]} creates or changes a {what}"
     return None
 
 

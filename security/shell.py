@@ -294,10 +294,10 @@ class _Walker:
                 self.visit(part, origin, background, piped or stage > 0)
                 stage += 1
         elif kind == "compound":
+            first = len(self.commands)
             for part in node.list:
                 self.visit(part, origin, background, piped)
-            for redirect in getattr(node, "redirects", []):
-                self._redirect_parts(redirect, origin)
+            self._share_redirects(node, self.commands[first:], origin)
         elif kind in ("if", "while", "until", "for"):
             for part in node.parts:
                 if part.kind == "word":  # for-loop items: only their substitutions run
@@ -313,6 +313,21 @@ class _Walker:
             self._word_parts(node, origin)
         else:
             raise ShellSyntaxError(f"unexpected bashlex node {kind!r}")
+
+    def _share_redirects(self, node: Any, inside: list[Command], origin: str) -> None:
+        """A group's, subshell's or loop's redirections apply to every command in it:
+        `{ ls; } > out` writes out. Each command of its own list gets them (not those
+        of substitutions, whose output goes elsewhere); a heredoc's body is analyzed once.
+        """
+        redirects = getattr(node, "redirects", [])
+        for redirect in redirects:
+            self._redirect_parts(redirect, origin)
+        shared = [self._redirect(r) for r in redirects]
+        if not shared:
+            return
+        plain = [r for r in shared if r.heredoc is None]
+        for index, command in enumerate(c for c in inside if c.origin == origin):
+            command.redirects.extend(shared if index == 0 else plain)
 
     def _command(self, node: Any, origin: str, background: bool, piped: bool) -> None:
         command = Command(

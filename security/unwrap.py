@@ -224,6 +224,8 @@ def shell_code(command: Command) -> tuple[str | None, str | None]:
             value = arg.value
             if value == "--":
                 return None, None
+            if _reads_startup_files(value):
+                return None, f"{name} {value} runs its startup files, which the analyzer cannot see"
             if value.startswith("-") and not value.startswith("--") and "c" in value[1:]:
                 if i + 1 >= len(args):
                     return None, f"{name} -c without code"
@@ -250,6 +252,14 @@ def shell_code(command: Command) -> tuple[str | None, str | None]:
             if arg.value.startswith(option + "=") and option.startswith("--"):
                 return arg.value.split("=", 1)[1], None
     return None, None
+
+
+def _reads_startup_files(option: str) -> bool:
+    """A login or interactive shell (-l, -i, --login, --rcfile ...) first runs profile
+    and rc files, which an earlier command may have written."""
+    if option.startswith("--"):
+        return option.split("=")[0] in ("--login", "--rcfile", "--init-file", "--interactive")
+    return option.startswith("-") and ("l" in option[1:] or "i" in option[1:])
 
 
 def _literal_code(word: Word, where: str) -> tuple[str | None, str | None]:

@@ -36,6 +36,8 @@ from orchestrator.prove.trace import TRACED_CALLS, Exec, Trace, Write, read_trac
 from sandbox.docker_backend import DockerSession
 from security import PRESETS
 from security.knowledge import DELEGATING, read_only_problem
+from security.shell import Command, Word
+from security.unwrap import SHELLS, shell_code
 
 KINDS = ("exec", "write", "socket", "workspace", "differential", "write-attempt")
 POLICY = PRESETS["read-only"]
@@ -229,12 +231,22 @@ def _exec_violations(cmd: str, trace: Trace, commands: list[list[str]]) -> Itera
             continue
         argv = [run.name, *run.argv[1:]]
         cut = " (argv cut by -s)" if run.truncated else ""
-        problem = None if run.name in DELEGATING else read_only_problem(argv)
+        delegates = run.name in DELEGATING or _runs_shell_code(argv)
+        problem = None if delegates else read_only_problem(argv)
         if problem is not None:
             yield _exec_violation("exec", f"{problem}: {_show(argv)}{cut}", cmd, run)
         if run.name not in names and _base(run.argv[0] if run.argv else None) not in names:
             detail = f"{run.name} ran but the analyzer saw only {sorted(n for n in names if n)}"
             yield _exec_violation("differential", detail, cmd, run)
+
+
+def _runs_shell_code(argv: list[str]) -> bool:
+    """A shell run with -c code the analyzer reads as it reads the line (`sh -c 'ls'`):
+    like a wrapper, it is judged by what its code runs, which the trace shows too."""
+    if argv[0] not in SHELLS:
+        return False
+    code, problem = shell_code(Command(words=[Word.synthetic(arg) for arg in argv]))
+    return code is not None and problem is None
 
 
 def _exec_violation(kind: str, detail: str, cmd: str, run: Exec) -> Violation:

@@ -119,6 +119,7 @@ CODE_LOADING_PREFIXES = (
     "BASH_FUNC_",
     "GIT_TRACE",
 )
+GIT_LOCKS = "GIT_OPTIONAL_LOCKS"  # the sandbox sets it to 0: git status then writes nothing
 SAFE_PAGERS = frozenset({"cat", "less", "more", ""})
 ASSIGNING_BUILTINS = frozenset({"export", "declare", "typeset", "local", "readonly", "set"})
 # every command `_assignments` reads variables from (prefix assignments aside)
@@ -192,6 +193,21 @@ def _read_targets(name: str, args: list[Word]) -> Iterator[tuple[str, str]]:
         yield target, "?"
 
 
+def _env_drops_git_locks(command: Command) -> bool:
+    """`env -i git ...`, `env - git`, `env -u GIT_OPTIONAL_LOCKS git ...`: git loses the
+    sandbox's GIT_OPTIONAL_LOCKS=0."""
+    values = [w.value for w in command.words[1:]]
+    if not any(v.rsplit("/", 1)[-1] == "git" for v in values):
+        return False
+    for value in values:
+        if not value.startswith("-"):
+            continue
+        short = value[1:] if not value.startswith("--") else ""
+        if value == "-" or "i" in short or value.startswith("--i") or GIT_LOCKS in value:
+            return True
+    return GIT_LOCKS in values
+
+
 @command_check(
     "S14",
     "IFS manipulation",
@@ -246,8 +262,14 @@ def code_loading_environment(command: Command, scene: Scene, ctx: Context) -> It
     ``GIT_PAGER='sh -c id' git log``, ``NODE_OPTIONS='--require /tmp/x.js' node app``,
     ``PYTHONSTARTUP``, ``PERL5OPT=-Mevil``, ``PROMPT_COMMAND``, ``env LD_AUDIT=...``.
     ``PAGER=cat`` and ``GIT_PAGER=cat`` still ask: the value decides everything.
+    The sandbox sets ``GIT_OPTIONAL_LOCKS=0`` so that ``git status`` writes nothing;
+    ``env -i git status``, ``GIT_OPTIONAL_LOCKS=1 git status`` or ``unset`` of it ask.
     """
+    if command.base_name == "env" and _env_drops_git_locks(command):
+        yield Hit(f"env drops {GIT_LOCKS}=0: git then writes its index", Decision.ASK)
     for name, value in _assignments(command):
+        if name == GIT_LOCKS and value != "0":
+            yield Hit(f"{name}={value}: git then writes its index", Decision.ASK)
         if name in CODE_LOADING_DENY or name.startswith(CODE_LOADING_PREFIXES):
             pager = name.endswith("PAGER") and value.strip() in SAFE_PAGERS
             yield Hit(

