@@ -65,6 +65,7 @@ class FuzzReport(BaseModel):
     seconds: float
     generated: int = 0
     allowed: int = 0
+    by_source: dict[str, tuple[int, int]] = Field(default_factory=dict)  # generated, allowed
     executed: int = 0
     oracle_runs: int = 0  # executed plus the runs that shrinking made
     timeouts: int = 0
@@ -79,9 +80,13 @@ class FuzzReport(BaseModel):
 
     def summary(self) -> list[str]:
         """The figures, one per line, then each finding and each saved file."""
-        figures = self.model_dump(exclude={"findings", "saved", "violations"})
+        figures = self.model_dump(exclude={"findings", "saved", "violations", "by_source"})
         by_kind = ", ".join(f"{kind} {n}" for kind, n in self.violations.items())
         lines = [f"{name:<20} {value}" for name, value in figures.items()]
+        lines += [
+            f"{'from ' + source:<20} {made} generated, {allowed} allowed"
+            for source, (made, allowed) in sorted(self.by_source.items())
+        ]
         lines.append(f"{'violations':<20} {by_kind or 'none'}")
         lines += [f"{f.kind}: {f.cmd!r}: {f.detail}" for f in self.findings]
         return lines + [f"saved {path}" for path in self.saved]
@@ -171,7 +176,10 @@ class Campaign:
             command = self.generator.command()
             report.generated += 1
             verdict = analyze(command, POLICY)
-            if verdict.decision is not Decision.ALLOW:
+            allowed = verdict.decision is Decision.ALLOW
+            generated_here, allowed_here = report.by_source.get(self.generator.source, (0, 0))
+            report.by_source[self.generator.source] = (generated_here + 1, allowed_here + allowed)
+            if not allowed:
                 continue
             report.allowed += 1
             observation = await oracle.observe(command)

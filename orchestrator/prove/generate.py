@@ -225,12 +225,17 @@ class Generator:
         self.weights = [WEIGHTS.get(name, 1) for name in self.programs]
         self.hypothesis_share = hypothesis_share
         self.from_hypothesis = _hypothesis_source(seed) if hypothesis_share else None
+        self.source = ""
 
     def command(self) -> str:
+        """The next command; `source` says where it came from."""
         if self.from_hypothesis and self.rng.random() < self.hypothesis_share:
+            self.source = "hypothesis"
             return self.from_hypothesis()
         if self.corpus and self.rng.random() < 0.3:
+            self.source = "corpus mutation"
             return self._mutant()
+        self.source = "grammar"
         if self.rng.random() < 0.02:
             return self.rng.choice(ZSH)
         return self._list(0)

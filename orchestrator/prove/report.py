@@ -154,13 +154,17 @@ def fuzz_row(seconds: float, seed: int) -> SuiteRow:
     report = asyncio.run(diff_fuzz.fuzz_async(seed=seed, seconds=seconds))
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.violations.items()) or "none"
     saved = f"; saved {len(report.saved)} to {diff_fuzz.PENDING.relative_to(ROOT)}"
+    sources = ", ".join(
+        f"{source} {made}/{allowed}" for source, (made, allowed) in sorted(report.by_source.items())
+    )
     return SuiteRow(
         suite="differential execution",
         attempts=report.executed,
         contained=report.executed - report.violating_commands,
         violations=report.violating_commands,
         figures=f"seed {seed}, {seconds:g} s: {report.generated} generated, {report.allowed} "
-        f"allowed, {report.exec_per_s}/s; violations: {kinds}" + (saved if report.saved else ""),
+        f"allowed ({sources}), {report.exec_per_s}/s; violations: {kinds}"
+        + (saved if report.saved else ""),
     )
 
 

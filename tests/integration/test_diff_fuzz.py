@@ -95,6 +95,8 @@ def test_a_short_fuzz_runs_allowed_commands_and_counts() -> None:
         fuzz_async(seed=7, count=40, seconds=None, out_dir=None, shrinking=False, timeout=3.0)
     )
     assert report.generated == 40
+    assert sum(made for made, _ in report.by_source.values()) == 40
+    assert sum(allowed for _, allowed in report.by_source.values()) == report.allowed
     assert 5 <= report.allowed <= 40
     assert report.executed == report.allowed == report.oracle_runs
     assert report.violating_commands <= report.executed
