@@ -64,21 +64,30 @@ GIT_GLOBAL_READ_ONLY = frozenset(
         "--help",
     }
 )
+# Subcommands that take log or diff options, --output (writes a file) and --ext-diff
+# (runs a program) among them; checked in a container: all of these write with --output.
+GIT_LOG_OPTIONS = frozenset(
+    {"log", "show", "diff", "diff-tree", "diff-files", "diff-index", "whatchanged",
+     "format-patch", "range-diff", "shortlog", "rev-list", "blame", "annotate", "reflog",
+     "stash", "cherry"}
+)  # fmt: skip
+_NO_OUTPUT = "output ext-diff"
+
 GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
     "status": _spec(),
-    "log": _spec("", "output ext-diff"),
-    "show": _spec("", "output ext-diff"),
-    "diff": _spec("", "output ext-diff"),
-    "diff-tree": _spec("", "output ext-diff"),
-    "diff-files": _spec("", "output ext-diff"),
-    "diff-index": _spec("", "output ext-diff"),
-    "whatchanged": _spec("", "output ext-diff"),
-    "blame": _spec(),
-    "annotate": _spec(),
-    "shortlog": _spec(),
+    "log": _spec("", _NO_OUTPUT),
+    "show": _spec("", _NO_OUTPUT),
+    "diff": _spec("", _NO_OUTPUT),
+    "diff-tree": _spec("", _NO_OUTPUT),
+    "diff-files": _spec("", _NO_OUTPUT),
+    "diff-index": _spec("", _NO_OUTPUT),
+    "whatchanged": _spec("", _NO_OUTPUT),
+    "blame": _spec("", _NO_OUTPUT),
+    "annotate": _spec("", _NO_OUTPUT),
+    "shortlog": _spec("", _NO_OUTPUT),
     "describe": _spec(),
     "rev-parse": _spec(),
-    "rev-list": _spec(),
+    "rev-list": _spec("", _NO_OUTPUT),
     "ls-files": _spec(),
     "ls-tree": _spec(),
     "cat-file": _spec(),
@@ -89,15 +98,17 @@ GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
     "count-objects": _spec(),
     "check-ignore": _spec(),
     "check-attr": _spec(),
-    "cherry": _spec(),
+    "cherry": _spec("", _NO_OUTPUT),
     "version": _spec(),
     "grep": _spec("O", "open-files-in-pager ext-grep"),
     "branch": _spec(test=lambda argv: _git_listing(argv[1:], "branch")),
     "tag": _spec(test=lambda argv: _git_listing(argv[1:], "tag")),
     "remote": _spec(test=lambda argv: _git_remote(argv[1:])),
     "config": _spec(test=lambda argv: _git_config(argv[1:])),
-    "stash": _spec(test=lambda argv: _git_only(argv[1:], "stash", ("list", "show"))),
-    "reflog": _spec(test=lambda argv: _git_only(argv[1:], "reflog", ("show",))),
+    "stash": _spec(
+        "", _NO_OUTPUT, test=lambda argv: _git_only(argv[1:], "stash", ("list", "show"))
+    ),
+    "reflog": _spec("", _NO_OUTPUT, test=lambda argv: _git_only(argv[1:], "reflog", ("show",))),
     "worktree": _spec(test=lambda argv: _git_only(argv[1:], "worktree", ("list",))),
 }
 _BRANCH_LISTING_FLAGS = frozenset(

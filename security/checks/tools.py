@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, has_option, operands
 from security.knowledge import (
+    GIT_LOG_OPTIONS,
     git_subcommand,
     sed_edits_in_place,
     sed_script_problem,
@@ -133,14 +134,7 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"git {sub} {arg} runs a program", Decision.DENY)
         elif arg.startswith("-O") and sub == "grep":
             yield Hit(f"git grep {arg} opens files in a program", Decision.DENY)
-        elif name in GIT_WRITE_OPTIONS and sub in (
-            "log",
-            "show",
-            "diff",
-            "format-patch",
-            "whatchanged",
-            "range-diff",
-        ):
+        elif name in GIT_WRITE_OPTIONS and sub in GIT_LOG_OPTIONS:
             yield Hit(f"git {sub} {arg} writes a file", Decision.ASK, Risk.MEDIUM)
     if sub == "config" and args and not any(a.startswith(("--get", "--list", "-l")) for a in args):
         keys = " ".join(args)
