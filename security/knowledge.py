@@ -442,6 +442,28 @@ def _read(argv: list[str]) -> str | None:
 XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
 UNIQ_VALUE_OPTIONS = "-f -s -w"
 
+
+def _known_options_only(argv: list[str], flags: str, with_value: str) -> str | None:
+    """For programs that do something else with an option they do not know (pidof logs
+    it to syslog: a socket, and /dev/console)."""
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-":
+            continue
+        if arg.startswith("--"):
+            return f"{argv[0]} {arg} is not an option it knows"
+        for i, letter in enumerate(arg[1:]):
+            if letter not in flags:
+                return f"{argv[0]} -{letter} is not an option it knows"
+            if letter in with_value:
+                if i == len(arg) - 2:
+                    next(args, None)
+                break
+    return None
+
+
 READ_ONLY: dict[str, ReadOnlySpec] = {
     **{
         name: _spec()
@@ -452,13 +474,14 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
             column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
             uname uptime nproc locale strings cut tr diff cmp comm stat du df free ps grep
             egrep fgrep jq head cd pushd popd dirs whereis getconf arch hostname tty printf
-            tsort numfmt pr look zcat zgrep bzcat xzcat lsof pgrep pidof lscpu lsblk lsmem lsns
+            tsort numfmt pr look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns
             tput factor expr sleep wait logname users who w last cal ncal diff3 sdiff md5
             shasum base32 basenc ptx
             """
         )
     },
     "ls": _spec(),
+    "pidof": _spec(test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo")),
     "printf": _spec("v"),
     "file": _spec("C", "compile"),
     "tree": _spec("o"),

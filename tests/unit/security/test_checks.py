@@ -376,8 +376,18 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
     ),
     "S36": (["echo " + "a " * 9000, nest_shells("ls", 9)], ["echo short"]),
     "S37": (
-        ["make", "./build.sh", "touch x", "npm test", "vim f", "env", "git branch --sort -l x"],
-        ["ls", "git status", "cat f | wc -l", "xargs grep x"],
+        [
+            "make",
+            "./build.sh",
+            "touch x",
+            "npm test",
+            "vim f",
+            "env",
+            "git branch --sort -l x",
+            "pidof -1",
+            "pidof --help",
+        ],
+        ["ls", "git status", "cat f | wc -l", "xargs grep x", "pidof -o 1 -x bash"],
     ),
     "S38": (
         [
