@@ -60,6 +60,7 @@ HELPERS: dict[str, frozenset[str]] = {
     "zcat": frozenset({"gzip"}),
     "egrep": frozenset({"grep"}),
     "fgrep": frozenset({"grep"}),
+    "diff": frozenset({"pr"}),  # diff -l (--paginate) pipes its output through pr
     "diff3": frozenset({"diff"}),
     "sdiff": frozenset({"diff"}),
 }

@@ -63,6 +63,7 @@ BENIGN = [
     "zgrep foo docs/notes.gz; ls -l; id",  # zgrep's gzip, and the nscd probe, are fine
     "git status",  # sessions set GIT_OPTIONAL_LOCKS=0: no index refresh behind our back
     "bash -c x=; sh -c 'ls src'",  # a shell running analyzed code is judged by that code
+    "diff -l notes.txt README.md",  # diff runs pr for -l, as its own implementation
 ]
 
 
