@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
@@ -43,6 +45,14 @@ def judge(container_labels: dict[str, str], now: float) -> tuple[bool, str] | No
     if expires is None:
         return False, "kept: expiry label unreadable"
     return None
+
+
+def left_behind(client: docker.DockerClient) -> list[Any]:
+    """Reap, then list the managed containers this process still owns (a leak, when
+    all its sessions are closed)."""
+    reap(client)
+    mine = [f"{labels.MANAGED}=1", f"{labels.OWNER_PID}={os.getpid()}"]
+    return list(client.containers.list(all=True, filters={"label": mine}))
 
 
 def reap(

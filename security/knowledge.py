@@ -65,7 +65,8 @@ GIT_GLOBAL_READ_ONLY = frozenset(
     }
 )
 # Subcommands that take log or diff options, --output (writes a file) and --ext-diff
-# (runs a program) among them; checked in a container: all of these write with --output.
+# (runs a program) among them. In a container, shortlog, rev-list, blame, annotate and
+# reflog wrote with --output; stash and cherry are listed to fail closed.
 GIT_LOG_OPTIONS = frozenset(
     {"log", "show", "diff", "diff-tree", "diff-files", "diff-index", "whatchanged",
      "format-patch", "range-diff", "shortlog", "rev-list", "blame", "annotate", "reflog",

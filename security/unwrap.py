@@ -57,9 +57,9 @@ def _opts(
     )
 
 
-# Wrappers whose remaining arguments are a command line of their own.
 XARGS_DEFAULT = "echo"  # what `xargs` runs when it is given no command
 
+# Wrappers whose remaining arguments are a command line of their own.
 ARGV_WRAPPERS: dict[str, OptionTable] = {
     "env": _opts("uC", "unset chdir", "i0v", "ignore-environment null debug"),
     "timeout": _opts("sk", "signal kill-after", "v", "foreground preserve-status verbose", 1),
@@ -319,14 +319,23 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
         scene.opaque.append((index, f"{command.base_name}: {problem}"))
     if inner:
         _add_wrapped(scene, command, inner, command.base_name, depth)
-    elif inner is None and problem is None and command.base_name == "xargs":
-        _add_implied(scene, command, XARGS_DEFAULT, depth)
+    elif problem is None and command.base_name == "xargs":
+        echo = Word(XARGS_DEFAULT, scan_word(XARGS_DEFAULT), XARGS_DEFAULT, frozenset())
+        _add_wrapped(scene, command, [echo], "xargs", depth, implied=True)
     if command.base_name == "find":
         for words in _find_exec_commands(command):
             _add_wrapped(scene, command, words, "find -exec", depth)
 
 
-def _add_wrapped(scene: Scene, outer: Command, words: list[Word], origin: str, depth: int) -> None:
+def _add_wrapped(
+    scene: Scene,
+    outer: Command,
+    words: list[Word],
+    origin: str,
+    depth: int,
+    implied: bool = False,
+) -> None:
+    """``words``, run by ``outer``; ``implied``: run without being written (xargs's echo)."""
     inner = Command(
         words=list(words),
         origin=origin,
@@ -334,24 +343,11 @@ def _add_wrapped(scene: Scene, outer: Command, words: list[Word], origin: str, d
         background=outer.background,
         piped_stdin=outer.piped_stdin and origin != "xargs",
         wrapped=True,
+        implied=implied,
     )
     if depth >= MAX_DEPTH * 4:
         scene.too_deep = True
         return
-    _add(scene, inner, depth + 1)
-
-
-def _add_implied(scene: Scene, outer: Command, name: str, depth: int) -> None:
-    """A program ``outer`` runs without naming it (bare `xargs` runs echo)."""
-    word = Word(raw=name, scan=scan_word(name), parsed=name, parts=frozenset())
-    inner = Command(
-        words=[word],
-        origin=outer.base_name,
-        depth=outer.depth,
-        background=outer.background,
-        wrapped=True,
-        implied=True,
-    )
     _add(scene, inner, depth + 1)
 
 

@@ -40,10 +40,9 @@ from orchestrator.loop import Agent
 from orchestrator.prompts import SYSTEM_PROMPT
 from orchestrator.replay import parse_replay
 from orchestrator.tools.bash import Bash
-from sandbox import labels
 from sandbox.docker_backend import DockerBackend
 from sandbox.engine import engine
-from sandbox.reaper import reap
+from sandbox.reaper import left_behind
 from sandbox.spec import SessionSpec
 from security import PRESETS
 
@@ -212,7 +211,5 @@ def _next_command(results: list[ToolResultEvent]) -> Check:
 
 def _nothing_left() -> Check:
     with engine() as client:
-        reap(client)
-        mine = [f"{labels.MANAGED}=1", f"{labels.OWNER_PID}={os.getpid()}"]
-        left = client.containers.list(all=True, filters={"label": mine})
+        left = left_behind(client)
     return Check(name="nothing left", ok=not left, detail=f"{len(left)} containers left")

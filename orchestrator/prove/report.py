@@ -11,7 +11,6 @@ owns is counted as leaked.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,8 @@ from rich.table import Table
 from orchestrator.prove import engine_restart as engine_restart_scenario
 from orchestrator.prove import escape
 from orchestrator.prove.load import run_load
-from sandbox import labels
 from sandbox.engine import engine
-from sandbox.reaper import reap
+from sandbox.reaper import left_behind
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULT_TESTS = [
@@ -171,9 +169,7 @@ def fuzz_row(seconds: float, seed: int) -> SuiteRow:
 def leaked() -> int:
     """Reap, then count the containers this process still owns."""
     with engine() as client:
-        reap(client)
-        mine = [f"{labels.MANAGED}=1", f"{labels.OWNER_PID}={os.getpid()}"]
-        return len(client.containers.list(all=True, filters={"label": mine}))
+        return len(left_behind(client))
 
 
 def table(report: ProveReport) -> Table:
