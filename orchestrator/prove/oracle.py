@@ -36,8 +36,9 @@ from orchestrator.prove.trace import TRACED_CALLS, Exec, Trace, Write, read_trac
 from sandbox.docker_backend import DockerSession
 from security import PRESETS
 from security.knowledge import DELEGATING, read_only_problem
+from security.knowledge.wrappers import SHELLS
 from security.shell import Command, Word
-from security.unwrap import SHELLS, shell_code
+from security.unwrap import shell_code
 
 KINDS = ("exec", "write", "socket", "workspace", "differential", "write-attempt")
 POLICY = PRESETS["read-only"]

@@ -2,96 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, line_check
-from security.knowledge import is_known_command
-from security.shell import Command
-from security.unwrap import SHELLS, Scene
-from security.verdict import Decision, Risk
-
-# interpreter -> options whose argument (or presence) is inline code
-INLINE_CODE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "python": ("-c",),
-    "python2": ("-c",),
-    "python3": ("-c",),
-    "pypy": ("-c",),
-    "pypy3": ("-c",),
-    "perl": ("-e", "-E"),
-    "ruby": ("-e",),
-    "node": ("-e", "-p", "--eval", "--print"),
-    "nodejs": ("-e", "-p", "--eval", "--print"),
-    "deno": ("eval",),
-    "bun": ("-e", "--eval"),
-    "php": ("-r", "-B", "-R", "-E"),
-    "lua": ("-e",),
-    "luajit": ("-e",),
-    "Rscript": ("-e",),
-    "R": ("-e",),
-    "julia": ("-e", "-E"),
-    "tclsh": (),
-    "osascript": ("-e",),
-    "pwsh": ("-c", "-Command"),
-    "powershell": ("-c", "-Command"),
-    "groovy": ("-e",),
-    "scala": ("-e",),
-    "elixir": ("-e",),
-    "erl": ("-eval",),
-    "guile": ("-c",),
-    "sbcl": ("--eval",),
-    "gdb": ("-ex", "--eval-command", "-batch"),
-    "vim": ("-c", "+"),
-    "vi": ("-c", "+"),
-    "nvim": ("-c", "+", "--cmd"),
-    "emacs": ("--eval", "-eval"),
-    "ed": (),
-    "ex": ("-c", "+"),
-    "jshell": (),
-    "irb": (),
-    "expect": ("-c",),
-}
-INTERPRETERS = frozenset(INLINE_CODE_OPTIONS) | SHELLS
-AWKS = frozenset({"awk", "gawk", "mawk", "nawk", "busybox-awk"})
-_VERSIONED = re.compile(r"(python[23]?|pypy3?|perl|ruby|node|lua|php)[\d.]*")
-_AWK_UNSAFE = re.compile(
-    r"\bsystem\s*\(|\|\s*&?|\bgetline\b|\bprintf?\b[^;}\n]*?>|@load|@include|\bclose\s*\(|"
-    r"\bfflush\s*\(|/inet/|\bENVIRON\b|\bPROCINFO\b"
+from security.knowledge import AWKS, awk_program, awk_program_is_safe, is_known_command
+from security.knowledge.interpreters import (
+    INLINE_CODE_OPTIONS,
+    INTERPRETERS,
+    VERSIONED,
+    versionless,
 )
-_AWK_CODE_FILE_OPTIONS = ("-f", "--file", "-i", "--include", "-l", "--load", "-E", "--exec")
-
-
-def awk_program(argv: list[str]) -> tuple[str | None, str | None]:
-    """(program text, None) or (None, reason the program is not inline)."""
-    i = 1
-    while i < len(argv):
-        arg = argv[i]
-        if arg in _AWK_CODE_FILE_OPTIONS or arg.startswith(("--file=", "--include=", "--load=")):
-            return None, f"{arg} loads awk code from a file"
-        if arg in ("-F", "-v", "--assign", "--field-separator"):
-            i += 2
-            continue
-        if arg == "--":
-            i += 1
-            break
-        if arg.startswith("-") and len(arg) > 1:
-            i += 1
-            continue
-        break
-    if i >= len(argv):
-        return None, "no awk program"
-    return argv[i], None
-
-
-def awk_program_is_safe(program: str) -> bool:
-    """An awk program that only reads input and prints to stdout."""
-    return _AWK_UNSAFE.search(program) is None
+from security.knowledge.wrappers import SHELLS
+from security.shell import Command
+from security.unwrap import Scene
+from security.verdict import Decision, Risk
 
 
 @command_check(
     "S17",
     "interpreter running inline code",
-    when=Trigger(names=AWKS | frozenset(INLINE_CODE_OPTIONS), name_pattern=_VERSIONED),
+    when=Trigger(names=AWKS | frozenset(INLINE_CODE_OPTIONS), name_pattern=VERSIONED),
 )
 def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Inline code for a general-purpose interpreter can do anything; it is not parsed.
@@ -111,7 +41,7 @@ def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
         elif not awk_program_is_safe(program):
             yield Hit(f"awk program runs commands or writes files: {program[:80]!r}", Decision.DENY)
         return
-    options = INLINE_CODE_OPTIONS.get(_versionless(name))
+    options = INLINE_CODE_OPTIONS.get(versionless(name))
     if options is None:
         return
     for arg in argv[1:]:
@@ -129,16 +59,10 @@ def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             return
 
 
-def _versionless(name: str) -> str:
-    """``python3.11`` -> ``python3``; ``perl5.36`` -> ``perl``."""
-    match = _VERSIONED.fullmatch(name)
-    return match.group(1) if match else name
-
-
 @command_check(
     "S18",
     "shell or interpreter reading code from a pipe, file or heredoc",
-    when=Trigger(names=INTERPRETERS | {"source", "."}, name_pattern=_VERSIONED),
+    when=Trigger(names=INTERPRETERS | {"source", "."}, name_pattern=VERSIONED),
 )
 def code_from_elsewhere(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Code that arrives through stdin or a file is not in the line to be checked.
@@ -147,7 +71,7 @@ def code_from_elsewhere(command: Command, scene: Scene, ctx: Context) -> Iterato
     ``python3 < payload.py``, ``bash ./script.sh``, ``source ~/.evil``, ``. ./x``.
     A heredoc or here-string given to a shell is parsed and checked instead.
     """
-    name = _versionless(command.base_name)
+    name = versionless(command.base_name)
     argv = command.argv
     if name in ("source", "."):
         yield Hit(f"{name} runs {' '.join(argv[1:]) or 'a file'}", Decision.ASK)
