@@ -321,8 +321,6 @@ NEUTRAL_SUBKEYS: dict[tuple[str, str], Neutral] = {
     ("browser", "cmd"): Neutral(DISABLED, "a browser program"),
     ("browser", "path"): Neutral(DISABLED, "a browser program"),
     ("guitool", "cmd"): Neutral(DISABLED, "a program git gui runs"),
-    ("remote", "uploadpack"): Neutral("git-upload-pack", "the program fetch runs"),
-    ("remote", "receivepack"): Neutral("git-receive-pack", "the program push runs"),
     ("credential", "helper"): Neutral("", "a credential helper program (empty resets)"),
     ("tar", "command"): Neutral("git archive gzip", "git archive pipes through it"),
     ("gpg", "program"): Neutral(DISABLED, "a signing program"),
@@ -338,6 +336,12 @@ NEUTRAL_SECTIONS: dict[str, Neutral] = {
     "pager": Neutral("false", "a per-command pager may be a program"),
     "alias": Neutral("", "aliases run shell commands (`!`) or options the analyzer never saw"),
 }
+
+
+# remote.<name>.<key>: git uses the first value given, so a later override cannot win; only
+# git's own program is accepted. (vcs names a remote helper program, git-remote-<vcs>.)
+FIRST_VALUE_WINS = {"uploadpack": "git-upload-pack", "receivepack": "git-receive-pack",
+                    "vcs": None}  # fmt: skip
 
 
 def classify(entry: ConfigEntry) -> tuple[str, str] | None:
@@ -374,10 +378,14 @@ def classify(entry: ConfigEntry) -> tuple[str, str] | None:
         return entry.key, neutral.value
     if section in INERT_SECTIONS or (section, name) in INERT_SUBKEYS:
         return None
-    if section == "remote" and name == "vcs":
+    if section == "remote" and name in FIRST_VALUE_WINS:
+        # git keeps the first value of these: an override cannot replace it
+        if entry.value == FIRST_VALUE_WINS[name]:
+            return None
         raise Refusal(
-            f"the configuration key {entry.key!r} ({_where(entry)}) makes git run a remote "
-            "helper program; remove it to use this repository"
+            f"the configuration key {entry.key!r} ({_where(entry)}) names a program git "
+            "would run, and git takes its first value, so it cannot be neutralized; "
+            "remove it to use this repository"
         )
     raise _unknown(entry)
 
