@@ -20,9 +20,8 @@ import re
 
 # scheme://userinfo@ ; the userinfo is whatever precedes the first @ of the authority
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s\"]+)@")
-_SECTION = re.compile(
-    r'^\s*\[\s*(?P<section>[A-Za-z0-9.-]+)(?:\s+"(?P<sub>(?:[^"\\]|\\.)*)")?\s*\]'
-)
+# a section header: its section name ends at a dot (legacy [section.sub]), space or bracket
+_SECTION = re.compile(r'^\s*\[\s*(?P<section>[^\s\]".]+)(?:\.[^\]"]*|\s+"(?:[^"\\]|\\.)*")?\s*\]')
 _KEY = re.compile(r"^\s*(?P<name>[A-Za-z][A-Za-z0-9-]*)\s*(?:=|$|[;#])")
 
 
@@ -44,8 +43,6 @@ def scrub_config(text: str) -> tuple[str, list[str]]:
         header = _SECTION.match(line)
         if header:
             section = header.group("section").lower()
-            if "." in section:  # legacy [section.sub]
-                section = section.split(".", 1)[0]
             line, count = strip_userinfo(line)
             if count:
                 removed.append(f"{section} section name (userinfo of a URL)")
