@@ -36,6 +36,7 @@ from orchestrator.subagents import enable_sub_agents
 from orchestrator.tools import default_tools
 from sandbox.docker_backend import DockerBackend, DockerSession
 from sandbox.spec import DEFAULT_IMAGE, SessionSpec
+from sandbox.workspace_seed import SplitArchive
 from security import Policy
 
 RUNS_DIR = Path(".airlock/runs")
@@ -89,6 +90,11 @@ class RunSummary(BaseModel):
     trusted: bool
     files_changed: int
     out: str
+    copy_in: list[str] = Field(
+        default_factory=list,
+        description="what the copy-in changed in the session's copy of the project: "
+        "protected git files, credentials stripped (keys only, never values)",
+    )
 
 
 class Project(BaseModel):
@@ -176,7 +182,8 @@ async def run_task(
         spec = SessionSpec(image=request.image, runtime=request.runtime)
         try:
             async with DockerBackend().session(spec) as session:
-                await session.put_dir(request.repo, spec.workdir)
+                seeded = await session.put_dir(request.repo, spec.workdir)
+                copy_in = _copy_in_notes(seeded)
                 bus.publish(
                     SessionStartedEvent(
                         session_id=session.id,
@@ -215,11 +222,22 @@ async def run_task(
                     outcome: Outcome = result.outcome if result else "cancelled"
                     summary = _summary(request, project, agent, result, outcome,
                                        time.monotonic() - started, changed, out)  # fmt: skip
+                    summary.copy_in = copy_in
                     (out / "summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
         finally:
             unsubscribe()
             await client.close()
     return summary
+
+
+def _copy_in_notes(seeded: SplitArchive | None) -> list[str]:
+    """What the copy-in did to the session's copy (the host repository is never changed)."""
+    if seeded is None:
+        return []
+    notes = [f"{path} is root-owned in the session (the agent cannot change it)"
+             for path in seeded.protected]  # fmt: skip
+    notes += [f"credential stripped: {what}" for what in seeded.stripped]
+    return notes
 
 
 async def _planned(agent: Agent, session: DockerSession, task: str) -> str:

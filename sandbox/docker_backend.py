@@ -26,6 +26,7 @@ from sandbox.hardening import container_settings
 from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
 from sandbox.spec import SessionSpec
+from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
 
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -193,13 +194,55 @@ class DockerSession:
             raise SandboxError(f"{path} is larger than {max_bytes} bytes")
         return result.stdout
 
-    async def put_dir(self, source: Path, destination: str) -> None:
-        """Copy a host folder's contents into ``destination`` in the container."""
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for item in sorted(source.iterdir()):
-                tar.add(item, arcname=item.name)
-        await self._untar(destination, buffer.getvalue())
+    async def put_dir(self, source: Path, destination: str) -> SplitArchive | None:
+        """Copy a host folder's contents into ``destination`` in the container.
+
+        Into the workspace, it is a seed (`seed_workspace`): the repository's .git/config
+        and .git/hooks become root-owned and credentials are stripped; the returned split
+        says what was protected and stripped. Elsewhere, a plain copy (returns None).
+        """
+        archive = pack_directory(source)
+        if destination.rstrip("/") == self.spec.workdir.rstrip("/"):
+            return await self.seed_workspace(archive)
+        await self._untar(destination, archive)
+        return None
+
+    async def seed_workspace(self, archive: bytes) -> SplitArchive:
+        """Extract a tar of workspace contents with the git setup protected from the agent.
+
+        Root (uid 0, no capabilities) extracts .git, .git/config and .git/hooks; the agent
+        extracts the rest. See `sandbox.workspace_seed`.
+        """
+        try:
+            split = split_archive(archive)
+        except (SeedError, tarfile.TarError) as exc:
+            raise SandboxError(f"cannot seed the workspace: {exc}") from exc
+        if split.root:
+            await self._untar_as_root(self.spec.workdir, split.root)
+        await self._untar(self.spec.workdir, split.agent)
+        return split
+
+    async def _untar_as_root(self, directory: str, archive: bytes) -> None:
+        """Extract as uid 0 with no capabilities: files owned by root, owners not restored."""
+        events = docker_exec_stream(
+            self.backend.client, str(self.container.id),
+            # the workspace tmpfs is root's: make it sticky whatever the image's mode was
+            ["sh", "-c", 'chmod 1777 "$1" && exec tar -x -o -f - -C "$1"', "sh", directory],
+            user="0:0", cwd="/", env=None, timeout=120, stdin=archive,
+            max_output=DEFAULT_MAX_OUTPUT,
+        )  # fmt: skip
+        errors = bytearray()
+        final: ExecExit | None = None
+        async for event in events:
+            if isinstance(event, OutputChunk):
+                errors += event.data
+            else:
+                final = event
+        if final is None or final.exit_code != 0:
+            raise SandboxError(
+                f"cannot write the protected git files into {directory}: "
+                f"{errors.decode(errors='replace').strip() or final}"
+            )
 
     async def get_dir(
         self, source: str, destination: Path, max_bytes: int = MAX_FILE_BYTES
@@ -235,7 +278,7 @@ class DockerSession:
             )
             if packed.exit_code != 0 or packed.stdout_truncated:
                 raise SandboxError(f"cannot copy the workspace of {self.id}")
-            await child._untar(self.spec.workdir, packed.stdout)
+            await child.seed_workspace(packed.stdout)
         except BaseException:
             await child.close()
             raise

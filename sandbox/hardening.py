@@ -18,12 +18,10 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker-py) for this spec.
 
     Non-root user, read-only root filesystem, tmpfs /tmp and a size-limited tmpfs
-    /workspace, every capability dropped, no-new-privileges, the project's seccomp
-    profile, an init process, no network, and pids/memory/cpu limits.
+    /workspace (root-owned, mode 1777), every capability dropped, no-new-privileges, the
+    project's seccomp profile, an init process, no network, and pids/memory/cpu limits.
     """
     limits = spec.limits
-    uid, _, gid = spec.user.partition(":")
-    owner = f"uid={uid},gid={gid or uid}"
     return {
         "image": spec.image,
         "runtime": spec.runtime,
@@ -39,8 +37,11 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
         "tmpfs": {
             "/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,nr_inodes={limits.tmp_inodes},"  # noqa: S108 (in the container)
             "mode=1777",
+            # root-owned and sticky, like /tmp: the agent creates and removes its own files,
+            # but cannot rename or remove the root-owned .git/config and .git/hooks the
+            # copy-in leaves there, nor the .git directory holding them (workspace_seed)
             spec.workdir: f"rw,exec,nosuid,nodev,size={limits.workspace_mb}m,"
-            f"nr_inodes={limits.workspace_inodes},mode=0755,{owner}",
+            f"nr_inodes={limits.workspace_inodes},mode=1777,uid=0,gid=0",
         },
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true", seccomp.security_opt(tracing=spec.traced)],

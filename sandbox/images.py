@@ -165,7 +165,8 @@ def _busybox_rootfs(busybox: Path, recipe_dir: Path, out: Path) -> None:
             _tar_add_dir(tar, directory)
         _tar_add_dir(tar, "tmp", mode=0o1777)
         _tar_add_dir(tar, "home/agent", uid=AGENT_UID)
-        _tar_add_dir(tar, "workspace", uid=AGENT_UID)
+        # root-owned and sticky, like /tmp: runc gives the session's tmpfs this mode
+        _tar_add_dir(tar, "workspace", mode=0o1777)
         _tar_add_bytes(tar, "bin/busybox", busybox.read_bytes(), mode=0o755)
         for applet in applets:
             if applet == "bin/busybox":
@@ -178,6 +179,7 @@ def _busybox_rootfs(busybox: Path, recipe_dir: Path, out: Path) -> None:
 
 
 MINIMAL_CONFIG = (
+    "LABEL airlock.workspace-mode=1777",  # part of the recipe hash: rebuilt when it changed
     f"USER {AGENT_UID}:{AGENT_UID}",
     "WORKDIR /workspace",
     "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
