@@ -14,6 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.results import ConfinementReport
+from security import Decision, analyze
+
 # Programs a tool runs as part of its own implementation (front-end scripts and the
 # programs they call), so a confined line that lists the tool may exec them too. A name
 # here that the image lacks is reported as missing in the exec's `ConfinementReport`.
@@ -28,6 +31,15 @@ HELPER_PROGRAMS: dict[str, tuple[str, ...]] = {
     # git runs git for submodules, from its exec path first
     "git": ("/usr/lib/git-core/git",),
 }
+# Names the shell runs itself: expected to find no file on PATH.
+_BUILTINS = """
+    : . [ [[ time alias bg bind break builtin caller cd command compgen complete compopt continue
+    declare dirs disown echo enable eval exec exit export false fc fg getopts hash help
+    history jobs kill let local logout mapfile popd printf pushd pwd read readarray
+    readonly return set shift shopt source suspend test times trap true type typeset
+    ulimit umask unalias unset wait
+    """
+SHELL_BUILTINS = frozenset(_BUILTINS.split())
 MAX_PROGRAMS = 512
 MAX_NAME = 4096
 
@@ -73,3 +85,28 @@ class Confinement(BaseModel):
     def wire(self) -> dict[str, Any]:
         """The ``confine`` field of an exec request."""
         return {"programs": list(self.programs), "required": self.required}
+
+
+def read_only_confinement(command: str) -> Confinement | None:
+    """The confinement of ``command`` if the analyzer proves it read-only (its ``allow``
+    under the read-only policy), else None: the kernel then holds what the proof claims.
+    """
+    verdict = analyze(command, "read-only")
+    if verdict.decision is not Decision.ALLOW:
+        return None
+    return Confinement.for_commands(verdict.commands)
+
+
+def failure_note(report: ConfinementReport) -> str:
+    """The line a confined exec that failed adds to its output."""
+    note = (
+        "Note: this command ran confined as read-only (kernel Landlock: no writes outside "
+        "a private TMPDIR, no programs it does not name, no TCP, no signals to other "
+        "processes); a 'Permission denied' or 'Operation not permitted' above comes from that."
+    )
+    missing = [n for n in report.missing if n not in SHELL_BUILTINS]
+    if missing:
+        note += f" Not found on PATH: {', '.join(missing)}."
+    if report.writable:
+        note += f" Not run, the session could change them: {', '.join(report.writable)}."
+    return note

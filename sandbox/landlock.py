@@ -16,7 +16,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -239,8 +241,11 @@ def find_program(name: str, search_path: str, cwd: str) -> str | None:
     else:
         candidates = [Path(d or cwd, name) for d in search_path.split(":")]
     for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate.resolve())
+        try:  # like the shell, skip what cannot be looked at (an unreadable PATH entry)
+            if stat.S_ISREG(candidate.stat().st_mode) and os.access(candidate, os.X_OK):
+                return str(candidate.resolve())
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop in Python 3.8-3.12
+            continue
     return None
 
 
@@ -331,8 +336,16 @@ def interpreters(program: str, search_path: str, cwd: str) -> list[str]:
     return found
 
 
+def session_can_write(path: str) -> bool:
+    """Whether this process may change ``path`` (false on the read-only root)."""
+    return os.access(path, os.W_OK)
+
+
 def executables(
-    names: list[str], search_path: str, cwd: str
+    names: list[str],
+    search_path: str,
+    cwd: str,
+    can_write: Callable[[str], bool] = session_can_write,
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """Resolve program names to the files to grant EXECUTE: ``(granted, missing,
     writable)``. ``granted`` maps each name to its file; interpreters are added under
@@ -346,11 +359,13 @@ def executables(
         if path is None:
             missing.append(name)
             continue
-        if os.access(path, os.W_OK):
+        if can_write(path):
             writable.append(name)
             continue
         granted[name] = path
         for interpreter in interpreters(path, search_path, cwd):
-            if not os.access(interpreter, os.W_OK):
+            if can_write(interpreter):
+                writable.append(f"{name} -> {interpreter}")
+            else:
                 granted.setdefault(f"{name} -> {interpreter}", interpreter)
     return granted, missing, writable

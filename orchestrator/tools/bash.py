@@ -1,7 +1,9 @@
 """Bash: run one shell command in the session's container.
 
 The permission gate has already judged the command (the analyzer's verdict) before
-`run` is called; this module only runs it, streams its output and reports how it ended.
+`run` is called; this module runs it, streams its output and reports how it ended. A
+command the analyzer proves read-only runs confined by the kernel (Landlock), so that
+proof holds even against a hostile repository (`sandbox.confinement`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
 )
+from sandbox.confinement import failure_note, read_only_confinement
 from sandbox.results import ExecExit, OutputChunk
 from security.verdict import Risk
 
@@ -74,7 +77,10 @@ class Bash(Tool[BashInput]):
         out = {"stdout": HeadTail(), "stderr": HeadTail()}
         end: ExecExit | None = None
         async for event in ctx.session.stream(
-            params.command, timeout=timeout_s, max_output=SANDBOX_OUTPUT_CAP
+            params.command,
+            timeout=timeout_s,
+            max_output=SANDBOX_OUTPUT_CAP,
+            confinement=read_only_confinement(params.command),
         ):
             if isinstance(event, OutputChunk):
                 out[event.stream].add(event.data)
@@ -125,6 +131,8 @@ def render(stdout: bytes, stderr: bytes, end: ExecExit, timeout_s: float) -> Too
         "error": f"Could not run: {end.error}",
     }
     note = notes.get(end.status)
+    if end.confinement is not None and end.confined and end.status == "failed" and err:
+        note = f"{note}\n{failure_note(end.confinement)}"
     cut = end.truncated or len(text) > MAX_RESULT_CHARS
     if len(text) > MAX_RESULT_CHARS:
         half = MAX_RESULT_CHARS // 2  # keep the start and the end, where errors usually are

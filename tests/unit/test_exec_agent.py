@@ -57,9 +57,12 @@ class Result:
 class Client:
     """A tiny host: frames go in through stdin, a thread decodes stdout into a queue."""
 
-    def __init__(self, source: str = SOURCE) -> None:
+    def __init__(self, source: str = SOURCE, **popen: Any) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", source], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-I", "-S", "-c", source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            **popen,
         )
         self.inbox: queue.Queue[Frame | None] = queue.Queue()
         self.stash: dict[Any, list[Frame]] = defaultdict(list)
