@@ -10,7 +10,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from sandbox import labels
-from sandbox.confinement import Confinement, failure_note, read_only_confinement
+from sandbox.confinement import (
+    Confinement,
+    failure_note,
+    read_only_confinement,
+    shows_refusal,
+)
 from sandbox.docker_backend import DockerBackend
 from sandbox.engine import engine
 from sandbox.results import ExecExit, OutputChunk
@@ -42,11 +47,14 @@ async def run_streaming(
     """Run ``command`` in a fresh session, copying its output live to ours."""
     async with DockerBackend().session(spec) as session:
         final: ExecExit | None = None
+        refusal_seen = False
         async for event in session.stream(command, timeout=timeout, confinement=confinement):
             if isinstance(event, OutputChunk):
                 sink = sys.stdout.buffer if event.stream == "stdout" else sys.stderr.buffer
                 sink.write(event.data)
                 sink.flush()
+                if event.stream == "stderr" and not refusal_seen:
+                    refusal_seen = shows_refusal(event.data.decode("utf-8", "replace"))
             else:
                 final = event
         assert final is not None
@@ -57,7 +65,7 @@ async def run_streaming(
         report = final.confinement
         if report is not None and not report.confined:
             sys.stderr.write(f"airlock: proven read-only, but {report.summary()}\n")
-        elif report is not None and final.status == "failed":
+        elif report is not None and final.status == "failed" and refusal_seen:
             sys.stderr.write(f"airlock: {failure_note(report)}\n")
         return exit_code_of(final)
 

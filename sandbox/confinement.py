@@ -97,6 +97,15 @@ def read_only_confinement(command: str) -> Confinement | None:
     return Confinement.for_commands(verdict.commands)
 
 
+# How a confined command's refusals read: strerror of EACCES, EPERM and EXDEV.
+REFUSAL_SIGNS = ("Permission denied", "Operation not permitted", "cross-device link")
+
+
+def shows_refusal(stderr: str) -> bool:
+    """Whether ``stderr`` holds an error of the kind the confinement causes."""
+    return any(sign in stderr for sign in REFUSAL_SIGNS)
+
+
 def failure_note(report: ConfinementReport) -> str:
     """The line a confined exec that failed adds to its output."""
     note = (

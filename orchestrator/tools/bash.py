@@ -20,7 +20,7 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
 )
-from sandbox.confinement import failure_note, read_only_confinement
+from sandbox.confinement import failure_note, read_only_confinement, shows_refusal
 from sandbox.results import ExecExit, OutputChunk
 from security.verdict import Risk
 
@@ -131,8 +131,9 @@ def render(stdout: bytes, stderr: bytes, end: ExecExit, timeout_s: float) -> Too
         "error": f"Could not run: {end.error}",
     }
     note = notes.get(end.status)
-    if end.confinement is not None and end.confined and end.status == "failed" and err:
-        note = f"{note}\n{failure_note(end.confinement)}"
+    report = end.confinement
+    if report is not None and report.confined and end.status == "failed" and shows_refusal(err):
+        note = f"{note}\n{failure_note(report)}"
     cut = end.truncated or len(text) > MAX_RESULT_CHARS
     if len(text) > MAX_RESULT_CHARS:
         half = MAX_RESULT_CHARS // 2  # keep the start and the end, where errors usually are
