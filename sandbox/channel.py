@@ -71,6 +71,7 @@ class _Pending:
     queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     truncated: set[str] = field(default_factory=set)
     error: str | None = None
+    confining: bool = False  # the request asked for confinement
 
 
 class AgentChannel:
@@ -135,7 +136,7 @@ class AgentChannel:
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         xid = next(self._ids)
-        pending = _Pending()
+        pending = _Pending(confining=confinement is not None)
         self._pending[xid] = pending
         finished = False
         feeder: asyncio.Task[None] | None = None
@@ -298,13 +299,16 @@ def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:
         stderr_truncated="stderr" in pending.truncated,
         duration=float(duration) if isinstance(duration, int | float) else 0.0,
         error=pending.error,
-        confinement=_confinement_of(header.get("confinement")),
+        confinement=_confinement_of(header.get("confinement"), pending.confining),
     )
 
 
-def _confinement_of(raw: Any) -> ConfinementReport | None:
-    """The agent's confinement report; one it sent but we cannot read says unconfined."""
+def _confinement_of(raw: Any, asked: bool) -> ConfinementReport | None:
+    """The agent's confinement report. Asked for and missing, or unreadable, it says
+    unconfined: an agent that ignored the request ran the command as it was."""
     if raw is None:
+        if asked:
+            return ConfinementReport(confined=False, reason="the agent sent no confinement report")
         return None
     try:
         return ConfinementReport.model_validate(raw)

@@ -1,10 +1,26 @@
 """Kernel confinement of proven read-only commands: what the host asks the agent for.
 
-A command the analyzer proves read-only runs in a Landlock domain (see
-`sandbox/landlock.py`): it writes nothing but its private TMPDIR and /dev/null, execs
-only the programs the analyzer listed (and the programs those run as their own
-implementation, below), opens no TCP socket, and signals nothing outside itself. The
-analyzer's ``allow`` then holds where the command's code cannot get around it.
+A command the analyzer proves read-only (its ``allow`` under the read-only policy) runs
+in a Landlock domain (`sandbox/landlock.py`, applied by the agent between fork and exec):
+it writes nothing but its private TMPDIR and /dev/null, execs only the programs the
+analyzer listed (plus the programs those run as their own implementation, below, the
+shell that runs the line, and their ELF or ``#!`` interpreters), opens no TCP socket,
+and signals nothing outside itself. The Bash tool and ``airlock exec`` ask for it.
+
+Where it holds and where it does not (measured on this project's machines):
+
+- runc with the project's seccomp profile: Landlock ABI 7, everything above.
+- gVisor (runsc) implements no Landlock (ENOSYS), and refuses mounts in a user
+  namespace (EPERM), so no read-only view can be made either. Images without python3
+  have no agent (`docker exec`). In both the command runs unconfined and
+  `ExecExit.confinement` says so with the reason: refusing would make every read-only
+  command fail there. ``Confinement(required=True)`` refuses instead.
+- Confinement that is available but cannot be set up refuses the command (exit 126).
+- Known limit: the dynamic loader must be executable for any dynamic program to start,
+  and a program can exec it directly (``ld.so FILE``), which maps FILE with no exec
+  check. A listed program that can be made to exec a chosen path (a repository's git
+  config, say) can so run any file, as it can the private bash copy, whose path is
+  public. What runs stays in the domain: no writes, no TCP, no signals out.
 """
 
 from __future__ import annotations

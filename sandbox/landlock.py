@@ -101,10 +101,15 @@ class Ruleset(NamedTuple):
     rules: tuple[Rule, ...]
 
 
+_LIBC: list[ctypes.CDLL] = []  # loaded once, in the agent: forked children inherit it
+
+
 def _libc() -> ctypes.CDLL:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    return libc
+    if not _LIBC:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        _LIBC.append(libc)
+    return _LIBC[0]
 
 
 def abi_version() -> int:

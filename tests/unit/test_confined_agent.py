@@ -110,3 +110,11 @@ def test_required_confinement_runs_where_landlock_exists(agent: Client) -> None:
 def test_without_confine_nothing_changes(agent: Client, place: Path) -> None:
     result = agent.run(["sh", "-c", f"echo w > {place}/g && echo done"])
     assert result.stdout == b"done\n" and "confinement" not in result.exit
+
+
+def test_a_confined_exec_still_times_out_and_its_tmpdir_goes(agent: Client) -> None:
+    result = agent.run(["sh", "-c", 'echo "$TMPDIR"; exec sleep 30'], timeout=0.3,
+                       **confine("echo", "sleep"))  # fmt: skip
+    assert result.exit["timed_out"] and result.exit["signal"] is not None
+    tmpdir = result.stdout.decode().strip()
+    assert tmpdir.startswith("/tmp/airlock-ro-") and not Path(tmpdir).exists()
