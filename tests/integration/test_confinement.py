@@ -118,7 +118,8 @@ BENIGN = (
     "awk '{print NR\": \"$1}' notes.txt",
     "sed -n 2p notes.txt",
     HEREDOC,  # 460 KB of here-document: bash writes it to a TMPDIR file
-    "echo hi >/dev/stdout; echo err >/dev/stderr; echo gone >/dev/null",
+    # the exec's pipes reopened by name are not path-checked; /dev/null is allowed
+    "echo hi >/dev/stdout; echo err >/dev/stderr; echo fd >/proc/self/fd/1; echo x >/dev/null",
     "git describe --dirty",  # last: unconfined, it refreshes .git/index
 )
 
@@ -141,6 +142,8 @@ def test_benign_read_only_commands_give_the_same_output_confined() -> None:
         # the spill really needs the private TMPDIR: pointed elsewhere, sort cannot write
         spill = await confined(s, "TMPDIR=/workspace sort -S 1M /tmp/big.txt | md5sum")
         assert b"/workspace" in spill.stderr and b"sort:" in spill.stderr
+        heredoc = await confined(s, f"TMPDIR=/workspace; {HEREDOC}")
+        assert b"here-document: Permission denied" in heredoc.stderr, heredoc.stderr
         leftovers = await unconfined(s, "ls -d /tmp/airlock-ro-* 2>/dev/null | wc -l")
         assert leftovers.stdout == b"0\n"  # every private TMPDIR was removed
 
@@ -154,17 +157,28 @@ git init -q -b main . && git config user.email t@example.invalid && git config u
 printf 'alpha\nbeta\n' > notes.txt
 printf '#!/bin/sh\necho pwned > /workspace/MARK-fsmonitor\n' > hook.sh
 printf '#!/bin/sh\necho pwned > /workspace/MARK-textconv\ncat "$1"\n' > conv.sh
-printf 'echo pwned > /workspace/MARK-bash\n' > 2
-chmod +x hook.sh conv.sh
-echo '*.txt diff=evil' > .gitattributes
+printf '#!/bin/sh\necho pwned > /workspace/MARK-external\n' > ext.sh
+printf '#!/bin/sh\necho pwned > /workspace/MARK-smudge\ncat\n' > smudge.sh
+printf 'echo ran-bash-file >&2; echo pwned > /workspace/MARK-bash\n' > 2
+chmod +x hook.sh conv.sh ext.sh smudge.sh
+echo '*.txt diff=evil filter=evil' > .gitattributes
 git add -A && git commit -qm one && git tag -a v1 -m v1
 echo gamma >> notes.txt && git commit -qam two && echo dirty >> notes.txt
 printf '#!/bin/sh\necho pwned > /workspace/MARK-index-hook\n' > .git/hooks/post-index-change
 chmod +x .git/hooks/post-index-change
 git config core.fsmonitor /workspace/hook.sh
 git config diff.evil.textconv /workspace/conv.sh
+git config diff.external /workspace/ext.sh
+git config filter.evil.smudge /workspace/smudge.sh
 """
-GIT_LINES = ("git status", "git log -p", "git show", "git describe --dirty")
+GIT_LINES = (
+    "git status",
+    "git log -p",
+    "git show",
+    "git diff",
+    "git cat-file --filters HEAD:notes.txt",
+    "git describe --dirty",
+)
 
 
 def test_hostile_git_config_runs_nothing_and_writes_nothing_when_confined() -> None:
@@ -183,6 +197,9 @@ def test_hostile_git_config_runs_nothing_and_writes_nothing_when_confined() -> N
         for line in GIT_LINES:
             await confined(s, line)
         assert await files(s) == []
+        status = await confined(s, "git status")  # bash by name is not the private copy
+        assert b"cannot exec 'bash': Permission denied" in status.stderr, status.stderr
+        assert b"ran-bash-file" not in status.stderr
         before = await digest(s, ".git/config", ".git/index")
         await confined(s, "git describe --dirty")
         assert await digest(s, ".git/config", ".git/index") == before
@@ -191,10 +208,11 @@ def test_hostile_git_config_runs_nothing_and_writes_nothing_when_confined() -> N
         assert await files(s) == ["MARK-bash"]
         await setup(s, "git config core.fsmonitor /workspace/hook.sh")
         await setup(s, "git config diff.evil.textconv /workspace/conv.sh")
-        for line in ("git status", "git log -p", "git describe --dirty"):
+        for line in GIT_LINES:
             await unconfined(s, line)
         assert await files(s) == [
-            "MARK-bash", "MARK-fsmonitor", "MARK-index-hook", "MARK-textconv"
+            "MARK-bash", "MARK-external", "MARK-fsmonitor", "MARK-index-hook", "MARK-smudge",
+            "MARK-textconv",
         ]  # fmt: skip
 
     in_session(body)
