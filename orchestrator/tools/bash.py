@@ -48,7 +48,9 @@ stderr) comes back cut to {MAX_RESULT_CHARS} characters; the default timeout is 
 {DEFAULT_TIMEOUT_MS // 1000} s, at most {MAX_TIMEOUT_MS // 1000} s.
 
 Every command is checked by a security analyzer first; a refused command comes back \
-as an error with the reasons; find another way rather than rephrasing it.
+as an error with the reasons; find another way rather than rephrasing it. A command it \
+proves read-only runs confined by the kernel: it cannot write outside $TMPDIR, run a \
+program it does not name, open a TCP socket or signal another process.
 
 - To read, search or list files, use Read, Grep and Glob, not cat/head/tail, grep/rg \
 or find/ls in Bash; to change files use Edit or Write, not sed -i or echo >.
