@@ -517,12 +517,12 @@ class Agent:
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             extra: dict[str, Any] = {}
-            if plan is not None:
-                plan.finish()
-                extra["confinement"] = plan.report
             reason = str(exc)
             if isinstance(exc, subprocess.SubprocessError):  # preexec_fn raised
                 reason = f"the child could not enter its Landlock domain ({exc})"
+            if plan is not None:
+                plan.finish()
+                extra["confinement"] = {**plan.report, "confined": False, "reason": reason}
             self._error(xid, f"cannot start {argv[0]!r}: {reason}")
             code = 127 if isinstance(exc, FileNotFoundError) else 126
             self.chan.send(_exit_frame(xid, code, **extra))

@@ -118,3 +118,11 @@ def test_a_confined_exec_still_times_out_and_its_tmpdir_goes(agent: Client) -> N
     assert result.exit["timed_out"] and result.exit["signal"] is not None
     tmpdir = result.stdout.decode().strip()
     assert tmpdir.startswith("/tmp/airlock-ro-") and not Path(tmpdir).exists()
+
+
+def test_a_confined_exec_that_cannot_start_says_it_did_not_run_confined(agent: Client) -> None:
+    result = agent.run(["no-such-program-for-airlock"], **confine())
+    assert result.exit["exit_code"] == 127
+    report = result.exit["confinement"]
+    assert not report["confined"] and "No such file" in report["reason"]
+    assert not Path(report["tmpdir"]).exists()
