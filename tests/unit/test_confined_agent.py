@@ -121,7 +121,7 @@ def test_a_confined_exec_still_times_out_and_its_tmpdir_goes(agent: Client) -> N
 
 
 def test_a_confined_exec_that_cannot_start_says_it_did_not_run_confined(agent: Client) -> None:
-    result = agent.run(["no-such-program-for-airlock"], **confine())
+    result = agent.run(["no-such-program-for-airlock"], env={"PATH": "/usr/bin:/bin"}, **confine())
     assert result.exit["exit_code"] == 127
     report = result.exit["confinement"]
     assert not report["confined"] and "No such file" in report["reason"]
