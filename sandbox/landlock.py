@@ -72,6 +72,8 @@ WRITE_RIGHTS_BY_ABI: tuple[tuple[int, int], ...] = (
     (5, FS_IOCTL_DEV),
 )
 NEWEST_KNOWN_ABI = 7
+# Made nowhere, the private TMPDIR included: a socket to listen on, device nodes.
+NOT_IN_SCRATCH = FS_MAKE_SOCK | FS_MAKE_CHAR | FS_MAKE_BLOCK
 # The rights a rule on a file (not a directory) may grant.
 FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 # Character devices a read-only command writes to: the bit bucket only. Writes to the
@@ -157,7 +159,7 @@ def read_only_ruleset(kernel_abi: int, scratch: str | None, executables: list[st
     file_writes = writes & FILE_RIGHTS
     rules = [Rule(device, file_writes) for device in WRITABLE_DEVICES]
     if scratch is not None:
-        rules.append(Rule(scratch, writes))
+        rules.append(Rule(scratch, writes & ~NOT_IN_SCRATCH))
     rules.extend(Rule(path, FS_EXECUTE) for path in sorted(set(executables)))
     return Ruleset(
         abi=abi,

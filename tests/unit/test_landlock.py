@@ -21,7 +21,10 @@ from sandbox.landlock import (
     FILE_RIGHTS,
     FS_EXECUTE,
     FS_IOCTL_DEV,
+    FS_MAKE_BLOCK,
+    FS_MAKE_CHAR,
     FS_MAKE_REG,
+    FS_MAKE_SOCK,
     FS_READ_DIR,
     FS_READ_FILE,
     FS_REFER,
@@ -58,10 +61,11 @@ def test_rules_grant_writes_beneath_scratch_devnull_and_execute_on_programs_only
     rules = {rule.path: rule.rights for rule in ruleset.rules}
     assert rules == {
         "/dev/null": write_rights(7) & FILE_RIGHTS,
-        "/tmp/airlock-ro-x": write_rights(7),
+        "/tmp/airlock-ro-x": write_rights(7) & ~(FS_MAKE_SOCK | FS_MAKE_CHAR | FS_MAKE_BLOCK),
         "/usr/bin/git": FS_EXECUTE,
     }
     assert not rules["/tmp/airlock-ro-x"] & FS_EXECUTE  # nothing written there runs
+    assert rules["/tmp/airlock-ro-x"] & FS_MAKE_REG and rules["/tmp/airlock-ro-x"] & FS_REFER
     assert not rules["/dev/null"] & FS_MAKE_REG
 
 
