@@ -178,7 +178,7 @@ def _attr_size(abi: int) -> int:
 def build(ruleset: Ruleset) -> int:
     """Create the ruleset in the kernel; return its fd (close-on-exec). Raises OSError."""
     libc = _libc()
-    raw = struct.pack("<QQQ", ruleset.handled_fs, ruleset.handled_net, ruleset.scoped)
+    raw = struct.pack("=QQQ", ruleset.handled_fs, ruleset.handled_net, ruleset.scoped)
     size = _attr_size(ruleset.abi)
     attr = ctypes.create_string_buffer(raw[:size], size)
     fd = libc.syscall(
@@ -200,9 +200,10 @@ def _add_rule(libc: ctypes.CDLL, ruleset_fd: int, rule: Rule) -> None:
     target = os.open(rule.path, os.O_PATH | os.O_CLOEXEC)
     try:
         rights = rule.rights
-        if not Path(f"/proc/self/fd/{target}").is_dir():
+        if not stat.S_ISDIR(os.fstat(target).st_mode):
             rights &= FILE_RIGHTS
-        beneath = ctypes.create_string_buffer(struct.pack("<Qi", rights, target), 12)
+        # struct landlock_path_beneath_attr is packed: u64 allowed_access, s32 parent_fd
+        beneath = ctypes.create_string_buffer(struct.pack("=Qi", rights, target), 12)
         done = libc.syscall(
             ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset_fd),
             ctypes.c_int(RULE_PATH_BENEATH), beneath, ctypes.c_uint32(0),
@@ -219,7 +220,8 @@ def restrict_self(ruleset_fd: int) -> None:
     the forked child before exec; raises OSError, so the exec fails instead of running
     unconfined."""
     libc = _libc()
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    one, zero = ctypes.c_ulong(1), ctypes.c_ulong(0)
+    if libc.prctl(ctypes.c_int(PR_SET_NO_NEW_PRIVS), one, zero, zero, zero) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(code)}")
     done = libc.syscall(
