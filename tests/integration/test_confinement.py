@@ -37,9 +37,11 @@ LOADER = "/lib64/ld-linux-x86-64.so.2"
 Body = Callable[[DockerSession], Awaitable[None]]
 
 
-def in_session(body: Body, runtime: str = "runc") -> None:
+def in_session(body: Body, runtime: str = "runc", image: str = IMAGE, shell: str = "bash") -> None:
+    spec = SessionSpec(image=image, runtime=runtime, shell=shell)
+
     async def main() -> None:
-        async with DockerBackend().session(SessionSpec(image=IMAGE, runtime=runtime)) as s:
+        async with DockerBackend().session(spec) as s:
             await body(s)
 
     asyncio.run(main())
@@ -336,6 +338,20 @@ def test_under_gvisor_it_runs_unconfined_and_says_why_or_refuses_when_required()
         assert await files(s) == []
 
     in_session(body, runtime="runsc")
+
+
+def test_without_an_exec_agent_it_runs_unconfined_and_says_why() -> None:
+    async def body(s: DockerSession) -> None:
+        assert not s.uses_agent  # busybox, no python3: `docker exec`
+        result = await s.exec("echo ran", confinement=confinement_of("echo ran"))
+        assert result.stdout == b"ran\n" and not result.confined
+        assert result.confinement is not None and "docker exec" in (result.confinement.reason or "")
+        required = Confinement(programs=("touch",), required=True)
+        refused = await s.exec("touch /workspace/MARK", confinement=required)
+        assert refused.error and refused.error.startswith("not run") and not refused.confined
+        assert await files(s) == []
+
+    in_session(body, image="airlock/minimal", shell="sh")
 
 
 # --- airlock exec ------------------------------------------------------------------------
