@@ -10,6 +10,12 @@ from typing import Literal
 from pydantic import BaseModel
 
 from sandbox import labels
+from sandbox.confinement import (
+    Confinement,
+    failure_note,
+    read_only_confinement,
+    shows_refusal,
+)
 from sandbox.docker_backend import DockerBackend
 from sandbox.engine import engine
 from sandbox.results import ExecExit, OutputChunk
@@ -32,15 +38,23 @@ def exit_code_of(final: ExecExit) -> int:
     return final.exit_code if final.exit_code is not None else SANDBOX_ERROR
 
 
-async def run_streaming(command: str, spec: SessionSpec, timeout: float | None) -> int:
+async def run_streaming(
+    command: str,
+    spec: SessionSpec,
+    timeout: float | None,
+    confinement: Confinement | None = None,
+) -> int:
     """Run ``command`` in a fresh session, copying its output live to ours."""
     async with DockerBackend().session(spec) as session:
         final: ExecExit | None = None
-        async for event in session.stream(command, timeout=timeout):
+        refusal_seen = False
+        async for event in session.stream(command, timeout=timeout, confinement=confinement):
             if isinstance(event, OutputChunk):
                 sink = sys.stdout.buffer if event.stream == "stdout" else sys.stderr.buffer
                 sink.write(event.data)
                 sink.flush()
+                if event.stream == "stderr" and not refusal_seen:
+                    refusal_seen = shows_refusal(event.data.decode("utf-8", "replace"))
             else:
                 final = event
         assert final is not None
@@ -48,6 +62,11 @@ async def run_streaming(command: str, spec: SessionSpec, timeout: float | None) 
             sys.stderr.write(f"airlock: {final.error}\n")
         elif final.timed_out:
             sys.stderr.write(f"airlock: timed out after {timeout} s\n")
+        report = final.confinement
+        if report is not None and not report.confined:
+            sys.stderr.write(f"airlock: proven read-only, but {report.summary()}\n")
+        elif report is not None and final.status == "failed" and refusal_seen:
+            sys.stderr.write(f"airlock: {failure_note(report)}\n")
         return exit_code_of(final)
 
 
@@ -66,7 +85,9 @@ def execute(
         return REFUSED
     shell = "sh" if image.startswith("airlock/minimal") else "bash"
     spec = SessionSpec(image=image, runtime=runtime, shell=shell)
-    return asyncio.run(run_streaming(command, spec, timeout))
+    # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
+    confinement = read_only_confinement(command)
+    return asyncio.run(run_streaming(command, spec, timeout, confinement))
 
 
 class SessionRow(BaseModel):

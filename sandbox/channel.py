@@ -21,8 +21,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.confinement import Confinement
 from sandbox.exec_agent import KILL_GRACE, FrameDecoder, ProtocolError, encode_frame
-from sandbox.results import ExecExit, OutputChunk
+from sandbox.results import ConfinementReport, ExecExit, OutputChunk
 
 QUEUE_LIMIT = 32  # events buffered per exec before the channel waits for its reader
 STDIN_CHUNK = 64 * 1024
@@ -70,6 +71,7 @@ class _Pending:
     queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     truncated: set[str] = field(default_factory=set)
     error: str | None = None
+    confining: bool = False  # the request asked for confinement
 
 
 class AgentChannel:
@@ -125,12 +127,16 @@ class AgentChannel:
         stdin: bytes | AsyncIterator[bytes] | None = None,
         max_output: int = 1024 * 1024,
         chunk: int = 64 * 1024,
+        confinement: Confinement | None = None,
     ) -> AsyncIterator[OutputChunk | ExecExit]:
-        """Run ``argv``; yield its output chunks as they come, then its exit."""
+        """Run ``argv``; yield its output chunks as they come, then its exit.
+
+        With ``confinement`` the agent runs it in a Landlock domain; the exit reports it.
+        """
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         xid = next(self._ids)
-        pending = _Pending()
+        pending = _Pending(confining=confinement is not None)
         self._pending[xid] = pending
         finished = False
         feeder: asyncio.Task[None] | None = None
@@ -145,6 +151,7 @@ class AgentChannel:
                 "stdin": stdin is not None,
                 "max_output": max_output,
                 "chunk": chunk,
+                "confine": None if confinement is None else confinement.wire(),
             }
             await self._send(request)
             if stdin is not None:
@@ -292,7 +299,21 @@ def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:
         stderr_truncated="stderr" in pending.truncated,
         duration=float(duration) if isinstance(duration, int | float) else 0.0,
         error=pending.error,
+        confinement=_confinement_of(header.get("confinement"), pending.confining),
     )
+
+
+def _confinement_of(raw: Any, asked: bool) -> ConfinementReport | None:
+    """The agent's confinement report. Asked for and missing, or unreadable, it says
+    unconfined: an agent that ignored the request ran the command as it was."""
+    if raw is None:
+        if asked:
+            return ConfinementReport(confined=False, reason="the agent sent no confinement report")
+        return None
+    try:
+        return ConfinementReport.model_validate(raw)
+    except ValueError as exc:
+        return ConfinementReport(confined=False, reason=f"unreadable confinement report: {exc}")
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

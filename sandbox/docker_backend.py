@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import io
 import socket
 import tarfile
@@ -18,19 +17,21 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from sandbox import exec_agent, labels
+from sandbox import labels
+from sandbox.agent_bundle import agent_source
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
+from sandbox.confinement import Confinement
 from sandbox.docker_exec import docker_exec_stream
 from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.hardening import container_settings
 from sandbox.reaper import reap
-from sandbox.results import ExecExit, ExecResult, OutputChunk
+from sandbox.results import ConfinementReport, ExecExit, ExecResult, OutputChunk
 from sandbox.spec import SessionSpec
 from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
 
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 MAX_FILE_BYTES = 64 * 1024 * 1024
-AGENT_SOURCE = inspect.getsource(exec_agent)
+AGENT_SOURCE = agent_source()
 # The container's main process: the agent if the image has python3, else a sleeper
 # (execs then go through `docker exec`). A `timeout` wrapper enforces the TTL.
 AGENT_LAUNCH = (
@@ -41,6 +42,9 @@ AGENT_LAUNCH = (
 )
 
 Command = str | Sequence[str]
+NO_AGENT_CONFINEMENT = (
+    "the image has no python3, so commands run through `docker exec`, which cannot apply Landlock"
+)
 
 
 class SandboxError(RuntimeError):
@@ -93,13 +97,24 @@ class DockerSession:
         env: dict[str, str] | None = None,
         stdin: bytes | AsyncIterator[bytes] | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        confinement: Confinement | None = None,
     ) -> AsyncIterator[OutputChunk | ExecExit]:
-        """Run a command; yield output chunks as they come, then one `ExecExit`."""
+        """Run a command; yield output chunks as they come, then one `ExecExit`.
+
+        With ``confinement`` it runs as a proven read-only command under the kernel's
+        Landlock (see `sandbox.confinement`); the exit's ``confinement`` says whether it
+        was, and why not.
+        """
         if self.closed:
             raise SandboxError(f"session {self.id} is closed")
         if self.channel is not None and not self.channel.alive:
             raise SandboxError(f"session {self.id} is lost: {(await self._loss()).reason}")
         if self.channel is None:
+            not_confined = ConfinementReport(confined=False, reason=NO_AGENT_CONFINEMENT)
+            if confinement is not None and confinement.required:
+                yield ExecExit(exit_code=None, error=f"not run: {NO_AGENT_CONFINEMENT}",
+                               confinement=not_confined)  # fmt: skip
+                return
             if stdin is not None and not isinstance(stdin, bytes):
                 stdin = b"".join([piece async for piece in stdin])
             async for event in docker_exec_stream(
@@ -107,6 +122,8 @@ class DockerSession:
                 user=self.spec.user, cwd=cwd or self.spec.workdir, env=env, timeout=timeout,
                 stdin=stdin, max_output=max_output,
             ):  # fmt: skip
+                if isinstance(event, ExecExit) and confinement is not None:
+                    event = event.model_copy(update={"confinement": not_confined})
                 yield event
             return
         async for event in self.channel.stream(
@@ -116,6 +133,7 @@ class DockerSession:
             timeout=timeout,
             stdin=stdin,
             max_output=max_output,
+            confinement=confinement,
         ):
             if isinstance(event, ExecExit) and event.error and not self.channel.alive:
                 loss = await self._loss()
@@ -160,13 +178,15 @@ class DockerSession:
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        confinement: Confinement | None = None,
     ) -> ExecResult:
         """Run a command to its end; its output is capped at ``max_output`` per stream."""
         out = {"stdout": bytearray(), "stderr": bytearray()}
         final: ExecExit | None = None
         async for event in self.stream(
-            command, timeout=timeout, cwd=cwd, env=env, stdin=stdin, max_output=max_output
-        ):
+            command, timeout=timeout, cwd=cwd, env=env, stdin=stdin, max_output=max_output,
+            confinement=confinement,
+        ):  # fmt: skip
             if isinstance(event, OutputChunk):
                 out[event.stream] += event.data
             else:

@@ -1,9 +1,11 @@
 """In-container exec agent: runs commands for the host over one stdin/stdout channel.
 
 It is the container's main process (a child of tini) and is shipped as
-``python3 -c "<source>"``, so it is one standard-library-only file that runs on
-Python 3.8+ and never writes files.  The host imports the same module for the codec;
-importing it has no side effects.
+``python3 -c "<source>"`` (`sandbox/agent_bundle.py` packs it with the modules it
+imports), so it is standard-library-only and runs on Python 3.8+. It writes no files
+but the private TMPDIR of a confined exec (`sandbox/confine_exec.py`), removed when the
+exec ends. The host imports the same module for the codec; importing it has no side
+effects.
 
 Wire format, both directions: a 4-byte big-endian length N, then N bytes holding a
 UTF-8 JSON object (the header) terminated by ``\\n`` and followed by raw payload bytes.
@@ -26,6 +28,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sandbox import confine_exec
 
 if TYPE_CHECKING:
     from typing import TypeGuard
@@ -211,11 +215,17 @@ class _Exec:
     """One spawned command: its process group, output pumps and exit report."""
 
     def __init__(
-        self, agent: Agent, xid: int, proc: subprocess.Popen[bytes], req: dict[str, Any]
+        self,
+        agent: Agent,
+        xid: int,
+        proc: subprocess.Popen[bytes],
+        req: dict[str, Any],
+        plan: confine_exec.Plan | None = None,
     ) -> None:
         self.agent = agent
         self.xid = xid
         self.proc = proc
+        self.plan = plan
         self.timeout: float | None = req["timeout"]
         self.max_output: int = req["max_output"]
         self.chunk: int = req["chunk"]
@@ -278,6 +288,8 @@ class _Exec:
             for pipe in self.pipes:
                 pipe.close()
             self.close_stdin()
+            if self.plan is not None:
+                self.plan.finish()
         returncode = self.exited.result()
         oom_after = _oom_kills()
         oom = (
@@ -296,6 +308,8 @@ class _Exec:
             stderr_bytes=self.sent["stderr"],
             dropped=dict(self.dropped),
         )
+        if self.plan is not None:
+            frame["confinement"] = self.plan.report
         self.agent.chan.send(frame)
 
     async def _wait_pipes(self) -> None:
@@ -466,6 +480,10 @@ class Agent:
         want_stdin = req.get("stdin", False)
         if not isinstance(want_stdin, bool):
             raise BadRequest("stdin must be a boolean")
+        try:
+            confine = confine_exec.parse(req.get("confine"))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         opts = {
             "timeout": None if timeout is None else float(timeout),
             "max_output": _int_field(req, "max_output", DEFAULT_MAX_OUTPUT, 0),
@@ -473,28 +491,54 @@ class Agent:
             "oom_before": _oom_kills(),
             "began": time.monotonic(),
         }
+        full_env = {**os.environ, **env}
+        plan: confine_exec.Plan | None = None
+        if confine is not None:
+            try:
+                plan = confine_exec.prepare(confine, argv, cwd, full_env)
+            except confine_exec.Refused as exc:
+                self._error(xid, f"not run: {exc}")
+                report = {"confined": False, "reason": str(exc)}
+                self.chan.send(_exit_frame(xid, 126, confinement=report))
+                return
+            full_env.update(plan.env)
         try:
             proc = subprocess.Popen(
                 argv,
+                executable=plan.executable if plan else None,
                 stdin=subprocess.PIPE if want_stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=cwd,
-                env={**os.environ, **env},
+                env=full_env,
                 start_new_session=True,
                 close_fds=True,
+                preexec_fn=plan.preexec if plan and plan.ruleset_fd is not None else None,
             )
-        except (OSError, ValueError) as exc:
-            self._error(xid, f"cannot start {argv[0]!r}: {exc}")
-            self.chan.send(_exit_frame(xid, 127 if isinstance(exc, FileNotFoundError) else 126))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            extra: dict[str, Any] = {}
+            reason = str(exc)
+            if isinstance(exc, subprocess.SubprocessError):  # preexec_fn raised
+                reason = f"the child could not enter its Landlock domain ({exc})"
+            if plan is not None:
+                plan.finish()
+                extra["confinement"] = {**plan.report, "confined": False, "reason": reason}
+            self._error(xid, f"cannot start {argv[0]!r}: {reason}")
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            self.chan.send(_exit_frame(xid, code, **extra))
             return
-        ex = _Exec(self, xid, proc, opts)
+        finally:
+            if plan is not None:
+                plan.started()
+        ex = _Exec(self, xid, proc, opts, plan)
         self.execs[xid] = ex
         try:
             await ex.connect()
         except BaseException:
             ex.kill(signal.SIGKILL)
             self.execs.pop(xid, None)
+            if plan is not None:
+                plan.finish()
             raise
         self.chan.send({"type": "started", "id": xid, "pid": proc.pid})
         task = asyncio.ensure_future(ex.run())

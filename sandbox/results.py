@@ -18,6 +18,41 @@ class OutputChunk(BaseModel):
     data: bytes
 
 
+class ConfinementReport(BaseModel):
+    """Whether an exec asked to run confined did, under what, and why not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    confined: bool = Field(description="it ran in a Landlock domain")
+    reason: str | None = Field(None, description="why it was not confined")
+    mechanism: Literal["landlock"] | None = None
+    abi: int | None = Field(None, description="the kernel's Landlock ABI")
+    rights_abi: int | None = Field(None, description="the ABI whose access rights were used")
+    network: bool = Field(False, description="TCP bind and connect were denied")
+    scoped: bool = Field(False, description="signals and abstract unix sockets were scoped")
+    shell: str | None = Field(None, description="the file that ran the line")
+    private_shell: bool = Field(False, description="a shell copy no PATH name reaches")
+    programs: tuple[str, ...] = Field((), description="files it was allowed to exec")
+    missing: tuple[str, ...] = Field((), description="names that found no program")
+    writable: tuple[str, ...] = Field(
+        (), description="names refused: their file is one the session could change"
+    )
+    tmpdir: str | None = Field(None, description="its private TMPDIR, removed afterwards")
+    tmpdir_left: str | None = Field(None, description="set if that TMPDIR could not be removed")
+
+    def summary(self) -> str:
+        """One line for a person or a model."""
+        if not self.confined:
+            return f"not confined: {self.reason or 'no reason given'}"
+        parts = [f"Landlock ABI {self.abi}", "no writes outside its TMPDIR"]
+        parts.append(f"exec limited to {len(self.programs)} files")
+        if self.network:
+            parts.append("no TCP")
+        if self.scoped:
+            parts.append("no signals outside itself")
+        return "confined (" + ", ".join(parts) + ")"
+
+
 class ExecExit(BaseModel):
     """How a command ended."""
 
@@ -31,6 +66,14 @@ class ExecExit(BaseModel):
     stderr_truncated: bool = False
     duration: float = Field(0.0, description="seconds from start to exit")
     error: str | None = Field(None, description="why it could not run or was lost")
+    confinement: ConfinementReport | None = Field(
+        None, description="set when the exec asked to run confined: what happened"
+    )
+
+    @property
+    def confined(self) -> bool:
+        """It ran in a Landlock domain (as a proven read-only command)."""
+        return self.confinement is not None and self.confinement.confined
 
     @property
     def truncated(self) -> bool:

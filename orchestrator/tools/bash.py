@@ -1,7 +1,9 @@
 """Bash: run one shell command in the session's container.
 
 The permission gate has already judged the command (the analyzer's verdict) before
-`run` is called; this module only runs it, streams its output and reports how it ended.
+`run` is called; this module runs it, streams its output and reports how it ended. A
+command the analyzer proves read-only runs confined by the kernel (Landlock), so that
+proof holds even against a hostile repository (`sandbox.confinement`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
 )
+from sandbox.confinement import failure_note, read_only_confinement, shows_refusal
 from sandbox.results import ExecExit, OutputChunk
 from security.verdict import Risk
 
@@ -45,7 +48,9 @@ stderr) comes back cut to {MAX_RESULT_CHARS} characters; the default timeout is 
 {DEFAULT_TIMEOUT_MS // 1000} s, at most {MAX_TIMEOUT_MS // 1000} s.
 
 Every command is checked by a security analyzer first; a refused command comes back \
-as an error with the reasons; find another way rather than rephrasing it.
+as an error with the reasons; find another way rather than rephrasing it. A command it \
+proves read-only runs confined by the kernel: it cannot write outside $TMPDIR, run a \
+program it does not name, open a TCP socket or signal another process.
 
 - To read, search or list files, use Read, Grep and Glob, not cat/head/tail, grep/rg \
 or find/ls in Bash; to change files use Edit or Write, not sed -i or echo >.
@@ -74,7 +79,10 @@ class Bash(Tool[BashInput]):
         out = {"stdout": HeadTail(), "stderr": HeadTail()}
         end: ExecExit | None = None
         async for event in ctx.session.stream(
-            params.command, timeout=timeout_s, max_output=SANDBOX_OUTPUT_CAP
+            params.command,
+            timeout=timeout_s,
+            max_output=SANDBOX_OUTPUT_CAP,
+            confinement=read_only_confinement(params.command),
         ):
             if isinstance(event, OutputChunk):
                 out[event.stream].add(event.data)
@@ -125,6 +133,9 @@ def render(stdout: bytes, stderr: bytes, end: ExecExit, timeout_s: float) -> Too
         "error": f"Could not run: {end.error}",
     }
     note = notes.get(end.status)
+    report = end.confinement
+    if report is not None and report.confined and end.status == "failed" and shows_refusal(err):
+        note = f"{note}\n{failure_note(report)}"
     cut = end.truncated or len(text) > MAX_RESULT_CHARS
     if len(text) > MAX_RESULT_CHARS:
         half = MAX_RESULT_CHARS // 2  # keep the start and the end, where errors usually are

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from sandbox import exec_agent
+from sandbox.agent_bundle import agent_source
 from sandbox.exec_agent import MAX_FRAME, FrameDecoder, ProtocolError, encode_frame
 
 pytestmark = pytest.mark.timeout(30)
 
-SOURCE = Path(exec_agent.__file__).read_text()
+SOURCE = agent_source()  # the agent exactly as it ships
 Frame = tuple[dict[str, Any], bytes]
 
 
@@ -56,9 +57,12 @@ class Result:
 class Client:
     """A tiny host: frames go in through stdin, a thread decodes stdout into a queue."""
 
-    def __init__(self, source: str = SOURCE) -> None:
+    def __init__(self, source: str = SOURCE, **popen: Any) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", source], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-I", "-S", "-c", source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            **popen,
         )
         self.inbox: queue.Queue[Frame | None] = queue.Queue()
         self.stash: dict[Any, list[Frame]] = defaultdict(list)

@@ -1,0 +1,42 @@
+"""The exec agent as it ships: one ``python3 -c`` program holding its modules.
+
+`sandbox/exec_agent.py` imports `sandbox.confine_exec` and `sandbox.landlock`; the
+container has no copy of this package, so the program registers each module's source
+under its own name before running the agent. Each module is compiled on its own, so
+its ``from __future__`` imports stay first.
+"""
+
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+
+from sandbox import confine_exec, exec_agent, landlock
+
+# In import order: a module comes after the modules it imports.
+MODULES: tuple[ModuleType, ...] = (landlock, confine_exec, exec_agent)
+# The kernel refuses a single argv or environment string longer than this (the agent
+# travels in an environment variable, then as ``python3 -c`` argv).
+MAX_ARG_STRLEN = 128 * 1024
+
+_LOADER = """import sys, types
+def _airlock_module(name, source):
+    module = types.ModuleType(name)
+    module.__file__ = "<airlock " + name + ">"
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
+_airlock_module("sandbox", "__path__ = []")
+"""
+
+
+def agent_source() -> str:
+    """The agent program: the loader, each module, then ``main()``."""
+    parts = [_LOADER]
+    for module in MODULES:
+        parts.append(f"_airlock_module({module.__name__!r}, {inspect.getsource(module)!r})\n")
+    parts.append('sys.exit(sys.modules["sandbox.exec_agent"].main())\n')
+    return "".join(parts)

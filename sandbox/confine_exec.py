@@ -1,0 +1,162 @@
+"""The exec agent's side of confinement: turn a request's ``confine`` field into a plan.
+
+Standard-library-only and Python 3.8+ (it ships inside the agent). A plan holds the
+Landlock ruleset (built here, in the agent, so every failure is reported before the
+command starts), the private TMPDIR, the shell to run, and the report that goes back in
+the exit frame. The forked child calls `Plan.preexec` between fork and exec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sandbox import landlock
+
+# A copy of a shell that no name on PATH reaches: the line runs with it, so a repository
+# that makes a tool exec plain `bash FILE` (git's core.fsmonitor, say) is refused,
+# unless the line itself lists bash.
+PRIVATE_SHELLS = {"bash": "/usr/lib/airlock/bash"}
+SCRATCH_PARENT = "/tmp"  # noqa: S108 (the container's tmpfs)
+SCRATCH_PREFIX = "airlock-ro-"
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+MAX_PROGRAMS = 512
+MAX_NAME = 4096
+
+
+class Refused(Exception):
+    """Confinement was asked for and cannot be applied: the command does not run."""
+
+
+def parse(value: Any) -> dict[str, Any] | None:
+    """The request's ``confine`` field, validated (None: not asked for)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("confine must be an object or null")
+    programs = value.get("programs", [])
+    if (
+        not isinstance(programs, list)
+        or len(programs) > MAX_PROGRAMS
+        or not all(isinstance(p, str) and 0 < len(p) <= MAX_NAME for p in programs)
+    ):
+        raise ValueError(f"confine.programs must be a list of at most {MAX_PROGRAMS} names")
+    required = value.get("required", False)
+    if not isinstance(required, bool):
+        raise ValueError("confine.required must be a boolean")
+    return {"programs": programs, "required": required}
+
+
+class Plan:
+    """How one exec runs confined, and what to say about it afterwards."""
+
+    def __init__(
+        self,
+        report: dict[str, Any],
+        ruleset_fd: int | None = None,
+        scratch: str | None = None,
+        executable: str | None = None,
+    ) -> None:
+        self.report = report
+        self.ruleset_fd = ruleset_fd
+        self.scratch = scratch
+        self.executable = executable
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Variables the exec gets on top of the request's."""
+        return {"TMPDIR": self.scratch} if self.scratch else {}
+
+    def preexec(self) -> None:
+        """In the forked child: enter the domain, or raise so the exec never happens."""
+        if self.ruleset_fd is not None:
+            landlock.restrict_self(self.ruleset_fd)
+
+    def started(self) -> None:
+        """In the agent once the child exists (or failed to): the ruleset fd is spent."""
+        if self.ruleset_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.ruleset_fd)
+            self.ruleset_fd = None
+
+    def finish(self) -> None:
+        """After the exec: remove its TMPDIR; what cannot be removed is reported."""
+        self.started()
+        if self.scratch is None:
+            return
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if Path(self.scratch).exists():
+            self.report["tmpdir_left"] = self.scratch
+        self.scratch = None
+
+
+def unconfined(reason: str) -> Plan:
+    return Plan({"confined": False, "reason": reason})
+
+
+def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict[str, str]) -> Plan:
+    """A plan for ``argv`` (``env``: the exec's full environment). Raises `Refused` when
+    confinement is available but cannot be set up, or is required and unavailable."""
+    try:
+        abi = landlock.abi_version()
+    except landlock.Unavailable as exc:
+        if request["required"]:
+            raise Refused(f"confinement is required, but {exc}") from None
+        return unconfined(str(exc))
+    try:
+        return _landlock_plan(abi, request["programs"], argv, cwd, env)
+    except OSError as exc:
+        raise Refused(f"cannot set up confinement: {exc}") from None
+
+
+def _landlock_plan(
+    abi: int, programs: list[str], argv: list[str], cwd: str | None, env: dict[str, str]
+) -> Plan:
+    where = cwd or str(Path.cwd())
+    search_path = env.get("PATH", DEFAULT_PATH)
+    names = list(programs)
+    executable = _private_shell(argv[0])
+    if executable is None:
+        names.append(argv[0])
+    granted, missing, writable = landlock.executables(names, search_path, where)
+    if executable is not None:
+        granted[f"{argv[0]} (private copy)"] = executable
+        for loader in landlock.interpreters(executable, search_path, where):
+            granted[f"{executable} -> {loader}"] = loader
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=SCRATCH_PARENT)
+    ruleset = landlock.read_only_ruleset(abi, scratch, list(granted.values()))
+    try:
+        fd = landlock.build(ruleset)
+    except OSError as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise Refused(f"cannot build the Landlock ruleset: {exc}") from None
+    report = {
+        "confined": True,
+        "mechanism": "landlock",
+        "abi": abi,
+        "rights_abi": ruleset.abi,
+        "network": ruleset.handled_net != 0,
+        "scoped": ruleset.scoped != 0,
+        "shell": executable or granted.get(argv[0]),
+        "private_shell": executable is not None,
+        "programs": sorted(set(granted.values())),
+        "missing": missing,
+        "writable": writable,
+        "tmpdir": scratch,
+    }
+    return Plan(report, fd, scratch, executable)
+
+
+def _private_shell(name: str) -> str | None:
+    """The private copy of shell ``name`` if the image has one nobody can change."""
+    private = PRIVATE_SHELLS.get(name)
+    if private is None:
+        return None
+    path = Path(private)
+    if path.is_file() and os.access(path, os.X_OK) and not os.access(path, os.W_OK):
+        return private
+    return None
