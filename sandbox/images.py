@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from docker.errors import ImageNotFound
+from docker.errors import APIError, ImageNotFound
 from pydantic import BaseModel
 
 DEBIAN_SUITE = "bookworm"
@@ -306,14 +306,24 @@ def status(client: docker.DockerClient, recipe: Recipe) -> ImageStatus:
 
 
 def prune_old_tags(client: docker.DockerClient, recipe: Recipe, keep_hash: str) -> list[str]:
-    """Untag images of earlier recipes so rebuilds do not pile up; return what was removed."""
+    """Untag images of earlier recipes so rebuilds do not pile up; return what was removed.
+
+    A tag that a container still uses stays (the engine answers 409): housekeeping must
+    not fail a build that succeeded; a later build removes it.
+    """
     keep = {f"{recipe.name}:{keep_hash}", f"{recipe.name}:latest"}
     removed = []
     for image in client.images.list(name=recipe.name):
         for tag in image.tags:
-            if tag not in keep:
+            if tag in keep:
+                continue
+            try:
                 client.images.remove(tag)
-                removed.append(tag)
+            except APIError as exc:
+                if exc.status_code != 409:
+                    raise
+                continue
+            removed.append(tag)
     client.images.prune(filters={"dangling": True, "label": f"{RECIPE_LABEL}={recipe.name}"})
     return removed
 

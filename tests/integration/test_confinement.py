@@ -173,6 +173,16 @@ git config diff.evil.textconv /workspace/conv.sh
 git config diff.external /workspace/ext.sh
 git config filter.evil.smudge /workspace/smudge.sh
 """
+# airlock/dev's `git` is a guard that neutralizes the repository's programs itself
+# (images/dev/git_guard.py); the real binary shows what confinement alone holds.
+REAL_GIT = "/usr/lib/airlock/git-guard/git.real"
+
+
+def real(line: str) -> str:
+    """``line`` with its leading ``git`` run as the real binary, past the guard."""
+    return f"{REAL_GIT}{line[3:]}" if line.startswith("git ") else line
+
+
 GIT_LINES = (
     "git status",
     "git log -p",
@@ -188,30 +198,30 @@ def test_hostile_git_config_runs_nothing_and_writes_nothing_when_confined() -> N
         await setup(s, HOSTILE)
         before = await digest(s, ".git/config", ".git/index")
         for line in GIT_LINES:
-            result = await confined(s, line)
+            result = await confined(s, real(line))
             assert await files(s) == [], (line, result.stderr)
         assert (
             b"cannot exec '/workspace/hook.sh': Permission denied"
-            in (await confined(s, "git status")).stderr
+            in (await confined(s, real("git status"))).stderr
         )
         # a config that runs plain `bash FILE` (FILE from the repo) meets the private copy
         await setup(s, "git config core.fsmonitor bash && git config diff.evil.textconv bash")
         for line in GIT_LINES:
-            await confined(s, line)
+            await confined(s, real(line))
         assert await files(s) == []
-        status = await confined(s, "git status")  # bash by name is not the private copy
+        status = await confined(s, real("git status"))  # bash by name: not the private copy
         assert b"cannot exec 'bash': Permission denied" in status.stderr, status.stderr
         assert b"ran-bash-file" not in status.stderr
         before = await digest(s, ".git/config", ".git/index")
-        await confined(s, "git describe --dirty")
+        await confined(s, real("git describe --dirty"))
         assert await digest(s, ".git/config", ".git/index") == before
         # controls: the same lines unconfined run the repository's programs
-        await unconfined(s, "git status")
+        await unconfined(s, real("git status"))
         assert await files(s) == ["MARK-bash"]
         await setup(s, "git config core.fsmonitor /workspace/hook.sh")
         await setup(s, "git config diff.evil.textconv /workspace/conv.sh")
         for line in GIT_LINES:
-            await unconfined(s, line)
+            await unconfined(s, real(line))
         assert await files(s) == [
             "MARK-bash", "MARK-external", "MARK-fsmonitor", "MARK-index-hook", "MARK-smudge",
             "MARK-textconv",
@@ -314,10 +324,9 @@ def test_bash_tool_confines_proven_read_only_lines_only_and_notes_refusals() -> 
         assert re.fullmatch(r"tmp=/tmp/airlock-ro-\w+", shown.content), shown.content
         plain = await tool.run(BashInput(command='touch /tmp/x && echo "tmp=$TMPDIR"'), ctx)
         assert plain.content == "tmp=", plain.content  # not read-only: not confined
-        await setup(s, HOSTILE)  # git log -p runs the repo's textconv driver: refused
+        await setup(s, HOSTILE)  # the guard neutralizes the repo's drivers; confined too
         hit = await tool.run(BashInput(command="git log -p"), ctx)
-        assert "cannot exec '/workspace/conv.sh': Permission denied" in hit.content
-        assert hit.is_error and "ran confined as read-only" in hit.content, hit.content
+        assert "+gamma" in hit.content and not hit.is_error, hit.content
         assert await files(s) == []
 
     in_session(body)

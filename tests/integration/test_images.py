@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import uuid
+
 import docker
 import pytest
 
@@ -53,16 +56,38 @@ def test_dev_image_has_its_tools_and_user(
     probe = (
         "id -un; "
         # (python's stat, not coreutils': Debian's 2022 runsc answers statx with EINVAL)
-        "python3 -c 'import os, pwd; print(pwd.getpwuid(os.stat(\"/workspace\").st_uid)[0])'; "
+        # /workspace is root-owned and sticky, like /tmp (sandbox/workspace_seed.py)
+        'python3 -c \'import os, pwd; s = os.stat("/workspace"); '
+        "print(pwd.getpwuid(s.st_uid)[0], oct(s.st_mode & 0o7777))'; "
         "for t in bash git python3 rg jq gawk diff find grep sed ps; do "
         "command -v $t >/dev/null || echo missing $t; done; "
         "echo '{\"a\": 41}' | jq '.a + 1'"
     )
     for runtime in runtimes:
         out = run(docker_client, "airlock/dev", ["bash", "-c", probe], runtime)
-        assert out.split() == ["agent", "agent", "42"], (runtime, out)
+        assert out.split() == ["agent", "root", "0o1777", "42"], (runtime, out)
 
 
 def test_runsc_is_registered(runtimes: list[str]) -> None:
     # The hardened tier is part of this machine's setup (scripts/ensure-engine.sh).
     assert runtimes == ["runc", "runsc"]
+
+
+def test_an_old_tag_in_use_by_a_container_stays_and_the_prune_goes_on(
+    docker_client: docker.DockerClient,
+) -> None:
+    """A rebuild while a session still runs the old image must not fail at housekeeping."""
+    recipe = next(r for r in images.RECIPES if r.name == "airlock/minimal")
+    current = images.status(docker_client, recipe)
+    stale = f"{recipe.name}:stale-{uuid.uuid4().hex[:8]}"
+    dockerfile = f"FROM {recipe.name}:latest\nLABEL airlock.test-stale={stale}\n"
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=stale, rm=True)
+    container = docker_client.containers.create(stale, ["true"], network_mode="none")
+    try:
+        removed = images.prune_old_tags(docker_client, recipe, current.recipe_hash)
+        assert stale not in removed
+        assert stale in docker_client.images.get(stale).tags  # kept: a container uses it
+    finally:
+        container.remove(force=True)
+    assert stale in images.prune_old_tags(docker_client, recipe, current.recipe_hash)
+    assert images.status(docker_client, recipe).state is images.ImageState.CURRENT
