@@ -17,8 +17,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from orchestrator.tools.permission import Permission, ReadJudge, read_judge
 from sandbox.docker_backend import DockerSession
 from sandbox.results import OutputChunk
+from security.policy import PRESETS
 from security.verdict import Risk
 
 WORKSPACE = "/workspace"
@@ -72,14 +74,16 @@ Spawner = Callable[[str, str], Awaitable["ToolOutput"]]  # (description, prompt)
 
 @dataclass
 class ToolContext:
-    """What a running tool may use: its session, where streamed output goes, and how
-    to start a sub-agent."""
+    """What a running tool may use: its session, where streamed output goes, how to
+    start a sub-agent, and which files the policy lets it read without asking (for a
+    search that meets files it did not name; read-only's answer unless the gate's)."""
 
     session: DockerSession
     call_id: str = ""
     reads: ReadLedger = field(default_factory=ReadLedger)
     on_output: Callable[[OutputChunk], None] | None = None
     spawn: Spawner | None = None
+    may_read: ReadJudge = field(default_factory=lambda: read_judge(PRESETS["read-only"]))
 
 
 InputT = TypeVar("InputT", bound=ToolInput)
@@ -112,6 +116,11 @@ class Tool(ABC, Generic[InputT]):
             "description": self.description,
             "input_schema": self.input_model.model_json_schema(by_alias=True),
         }
+
+    def permission(self, params: InputT) -> Permission | None:
+        """What the call asks leave to do, as the shell line that would do the same;
+        None if it does nothing a shell line could (the gate then weighs its risk)."""
+        return None
 
     @abstractmethod
     async def run(self, params: InputT, ctx: ToolContext) -> ToolOutput:

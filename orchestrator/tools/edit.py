@@ -14,6 +14,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
+from orchestrator.tools.permission import Permission, edit_line
 from orchestrator.tools.read import MAX_WHOLE_BYTES, load, number_lines, text_lines
 from orchestrator.tools.write import encode, write_bytes
 from security.verdict import Risk
@@ -43,11 +44,16 @@ class Edit(Tool[EditInput]):
         "line-number prefix that Read shows. It must occur exactly once: include enough "
         "surrounding lines to make it unique, or set replace_all to change every "
         "occurrence (e.g. to rename something). To create a file use Write. Prefer this "
-        "tool to sed or awk in Bash."
+        "tool to sed or awk in Bash. An Edit is judged like reading the file and then "
+        "`cat > FILE` in Bash: the files Write refuses, Edit refuses too."
     )
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = EditInput
+
+    def permission(self, params: EditInput) -> Permission:
+        path = absolute_path(params.file_path)
+        return Permission(edit_line(path), edits=(path,))
 
     async def run(self, params: EditInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)

@@ -1,4 +1,12 @@
-"""Grep: search file contents in the session's container with ripgrep."""
+"""Grep: search file contents in the session's container with ripgrep.
+
+The gate judges the rg line it runs, its pattern read as data (see
+`orchestrator.tools.permission`). Searching a directory meets files the call did not
+name: a line from such a file is shown only if the policy lets the session read that
+file without asking (``cat -- FILE`` is allowed); other files' lines are left out
+silently, as if they did not match, so that a search cannot tell whether a secret holds
+a pattern. A file named as ``path`` was judged by the gate itself.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,8 @@ from orchestrator.tools.base import (
     absolute_path,
     cap,
 )
+from orchestrator.tools.permission import Permission, command_line
+from orchestrator.tools.rg_output import Record, line_records, path_records
 from orchestrator.tools.ripgrep import run_rg
 from security.verdict import Risk
 
@@ -69,34 +79,82 @@ class Grep(Tool[GrepInput]):
         '"count". "-i": true ignores case; "-A"/"-B"/"-C" show context lines and "-n" '
         'line numbers in "content" mode; type limits to a file type ("py"); head_limit '
         "keeps the first N lines; multiline lets a pattern span lines. Files ignored by "
-        ".gitignore and the .git directory are skipped; hidden files are searched. Use "
-        "this tool, not grep or rg in Bash."
+        ".gitignore and the .git directory are skipped; hidden files are searched. "
+        "Secrets: files that look like credentials (.env files, keys, ~/.ssh, ~/.aws, "
+        "/proc/*/environ and the like) are judged like `cat FILE` in Bash. Searching a "
+        "directory leaves out their lines, as if they did not match; to search one, name "
+        "it as path, which needs approval (refused when nobody can approve). Use this "
+        "tool, not grep or rg in Bash."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = GrepInput
 
+    def permission(self, params: GrepInput) -> Permission:
+        path = absolute_path(params.path or WORKSPACE, "path")
+        return Permission(command_line(_argv(params, path, ["--regexp-file=-"])))
+
     async def run(self, params: GrepInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")
-        argv = ["rg", "--no-config", "--color=never", "--hidden", "--sort=path"]
-        argv += ["--with-filename", "--no-heading", *_MODE_FLAGS[params.output_mode]]
-        argv += _options(params)
-        argv += ["--glob=!.git", "-e", params.pattern, "--", path]
-        result, out = await run_rg(ctx.session, path, argv, "search", "path or glob")
+        argv = _argv(params, path, ["-e", params.pattern])
+        mode = params.output_mode
+        end = "\0" if mode == "files_with_matches" else "\n"
+        result, out = await run_rg(ctx.session, path, argv, "search", "path or glob", end)
         errors = result.stderr.decode("utf-8", "replace").strip()
-        if result.exit_code == 1 or (result.exit_code == 0 and not out):
-            return ToolOutput(content="No matches found")
-        if result.exit_code != 0 and not out:
+        if result.exit_code not in (0, 1) and not out:
             raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
-        lines = out.rstrip("\n").split("\n")
+        records = path_records(out) if mode == "files_with_matches" else line_records(out)
+        records, unnamed = _readable(records, path, ctx)
+        lines = [record.shown(params.line_numbers) for record in records]
+        if not lines:
+            return ToolOutput(content="No matches found")
         if params.head_limit is not None:
             lines = lines[: params.head_limit]
-        if params.output_mode == "files_with_matches":
+        if mode == "files_with_matches":
             lines = [f"Found {len(lines)} file{'' if len(lines) == 1 else 's'}", *sorted(lines)]
         text, truncated = cap("\n".join(lines))
-        if result.exit_code != 0:  # matches, but some files could not be searched
+        if unnamed:
+            text += f"\n[{unnamed} lines that rg printed without a file name were left out]"
+        if result.exit_code not in (0, 1):  # matches, but some files could not be searched
             text += f"\n[rg reported errors: {errors[:2000]}]"
         return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)
+
+
+def _argv(params: GrepInput, path: str, pattern: list[str]) -> list[str]:
+    """The rg command for ``params`` searching ``path``, ``pattern`` being its pattern
+    arguments (``-e PATTERN`` to run it, ``--regexp-file=-`` to judge it)."""
+    argv = ["rg", "--no-config", "--color=never", "--hidden", "--sort=path"]
+    argv += ["--with-filename", "--no-heading", "--null", *_MODE_FLAGS[params.output_mode]]
+    argv += _options(params)
+    return [*argv, "--glob=!.git", *pattern, "--", path]
+
+
+def _readable(records: list[Record], searched: str, ctx: ToolContext) -> tuple[list[Record], int]:
+    """The records from files the session may read (``--`` separators tidied), and how
+    many lines without a file name were left out.
+
+    A line without a file name is kept only when rg searched ``searched`` alone (its
+    "binary file matches" note): in a directory search it cannot be told apart.
+    """
+    met = [r.path for r in records if r.path is not None and r.path != searched]
+    readable = ctx.may_read(met) if met else frozenset()
+    alone = not met
+    kept: list[Record] = []
+    unnamed = 0
+    for record in records:
+        if record.is_separator:
+            if kept and not kept[-1].is_separator:
+                kept.append(record)
+        elif record.path is None:
+            if alone:
+                kept.append(record)
+            else:
+                unnamed += 1
+        elif record.path == searched or record.path in readable:
+            kept.append(record)
+    if kept and kept[-1].is_separator:
+        kept.pop()
+    return kept, unnamed
 
 
 def _options(params: GrepInput) -> list[str]:
@@ -111,8 +169,6 @@ def _options(params: GrepInput) -> list[str]:
     if params.multiline:
         options += ["--multiline", "--multiline-dotall"]
     if params.output_mode == "content":
-        if not params.line_numbers:
-            options.append("--no-line-number")
         for flag, value in (("-A", params.after), ("-B", params.before), ("-C", params.context)):
             if value is not None:
                 options.append(f"{flag}{value}")

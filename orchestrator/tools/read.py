@@ -20,6 +20,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
+from orchestrator.tools.permission import Permission, read_line
 from sandbox.docker_backend import DockerSession
 from sandbox.results import ExecResult
 from security.verdict import Risk
@@ -130,11 +131,17 @@ class Read(Tool[ReadInput]):
         "line) and limit (line count) for longer files. Lines longer than "
         f"{MAX_LINE_CHARS} characters are cut. Binary files and directories are refused "
         "(use Glob to list files). You must Read a file before you Edit it or overwrite it "
-        "with Write. Prefer this tool to cat, head, tail or sed in Bash."
+        "with Write. Prefer this tool to cat, head, tail or sed in Bash. A Read is judged "
+        "like `cat FILE` in Bash: files that look like secrets (.env files, private keys, "
+        "credentials, ~/.ssh, ~/.aws, /proc/*/environ and the like) need approval, and "
+        "are refused when nobody can approve; do not try to reach them another way."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = ReadInput
+
+    def permission(self, params: ReadInput) -> Permission:
+        return Permission(read_line(absolute_path(params.file_path)))
 
     async def run(self, params: ReadInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)

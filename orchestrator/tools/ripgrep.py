@@ -14,9 +14,15 @@ _IN_DIR = 'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
 
 
 async def run_rg(
-    session: DockerSession, path: str, argv: list[str], what: str, narrow: str
+    session: DockerSession,
+    path: str,
+    argv: list[str],
+    what: str,
+    narrow: str,
+    record_end: str = "\n",
 ) -> tuple[ExecResult, str]:
-    """Run the rg ``argv`` from ``path``; its result and its output, whole lines only.
+    """Run the rg ``argv`` from ``path``; its result and its output, whole records only
+    (each ends with ``record_end``).
 
     A run that could not finish is a `ToolError` naming ``what`` was done and, for a
     timeout, what to ``narrow``.
@@ -29,6 +35,6 @@ async def run_rg(
     if result.timed_out:
         raise ToolError(f"{what} took longer than {TIMEOUT:.0f} s; narrow {narrow}.")
     out = result.stdout.decode("utf-8", "replace")
-    if result.stdout_truncated:  # drop the line the cap cut in two
-        out = out.rpartition("\n")[0]
+    if result.stdout_truncated:  # drop the record the cap cut in two
+        out = out.rpartition(record_end)[0]
     return result, out

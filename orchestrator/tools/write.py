@@ -14,6 +14,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
+from orchestrator.tools.permission import Permission, write_line
 from orchestrator.tools.read import EXEC_TIMEOUT, MAX_WHOLE_BYTES, exec_failure, load
 from sandbox.docker_backend import DockerSession
 from security.verdict import Risk
@@ -51,11 +52,18 @@ class Write(Tool[WriteInput]):
         "directories are created. file_path must be absolute; the project is in /workspace. "
         "To overwrite an existing file you must Read it first in this session, and it must "
         "not have changed since. To change part of a file prefer Edit, which sends only the "
-        "change. Prefer this tool to echo or cat redirections in Bash."
+        "change. Prefer this tool to echo or cat redirections in Bash. A Write is judged "
+        "like `cat > FILE` in Bash: files that make code run later (.git/config, "
+        ".git/hooks, CI workflows, Makefile, shell start-up files) are refused, and "
+        "writing outside the workspace needs approval."
     )
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = WriteInput
+
+    def permission(self, params: WriteInput) -> Permission:
+        path = absolute_path(params.file_path)
+        return Permission(write_line(path), edits=(path,))
 
     async def run(self, params: WriteInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
