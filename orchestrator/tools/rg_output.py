@@ -37,6 +37,8 @@ class Record:
         ``PATH-NUM-TEXT`` for context (without NUM when ``line_numbers`` is off)."""
         if self.path is None:
             return self.text
+        if not self.text:  # a file list
+            return self.path
         numbered = _NUMBERED.match(self.text)
         if numbered is None:  # a count, or a line without a number
             return f"{self.path}:{self.text}"

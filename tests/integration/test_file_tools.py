@@ -318,6 +318,80 @@ def test_grep_errors_come_back_as_tool_errors(box: Box, ctx: ToolContext, tree: 
     assert "absolute path" in box.fails(Grep(), ctx, pattern="x", path="src")
 
 
+# --- Secrets met by a search (issue 12, classes 8 and 9) ------------------------------
+
+
+@pytest.fixture
+def secrets(box: Box, home: str) -> str:
+    """A tree where the word SECRET is in ordinary files and in files that hold secrets."""
+    box.put(f"{home}/notes.md", "SECRET plan\nline two\n")
+    box.put(f"{home}/.env", "API_TOKEN=SECRET-abc123\n")
+    box.put(f"{home}/conf/.env.prod", "DB_PASSWORD=SECRET-prod\n")
+    box.put(f"{home}/keys/server.pem", "-----BEGIN SECRET KEY-----\n")
+    box.put(f"{home}/odd:name.txt", "SECRET in a name with colons\n")
+    box.put(f"{home}/new\nline/z.txt", "SECRET under a name with a newline\n")
+    box.put(f"{home}/only-env/.env", "ONLY_HERE=xyz\n")
+    return home
+
+
+def test_a_search_leaves_out_files_the_policy_would_not_let_it_read(
+    box: Box, ctx: ToolContext, secrets: str
+) -> None:
+    home = secrets
+    shown = [f"{home}/new\nline/z.txt", f"{home}/notes.md", f"{home}/odd:name.txt"]
+    files = box.call(Grep(), ctx, pattern="SECRET", path=home).content
+    assert files == "\n".join(["Found 3 files", *sorted(shown)])
+    content = box.call(Grep(), ctx, pattern="SECRET", path=home, output_mode="content")
+    assert "abc123" not in content.content and "prod" not in content.content
+    assert "BEGIN" not in content.content
+    assert f"{home}/odd:name.txt:1:SECRET in a name with colons" in content.content
+    assert f"{home}/new\nline/z.txt:1:SECRET under a name with a newline" in content.content
+    count = box.call(Grep(), ctx, pattern="SECRET", path=home, output_mode="count").content
+    assert count == "\n".join(f"{p}:1" for p in sorted(shown))
+    # context groups: the separators of a left-out file do not pile up
+    around = box.call(
+        Grep(), ctx, **{"pattern": "SECRET", "path": home, "output_mode": "content", "-C": 1}
+    ).content
+    assert "abc123" not in around and "--\n--" not in around
+    assert not around.startswith("--") and not around.endswith("--")
+    # a match only a secret holds looks like no match at all: no oracle on its content
+    assert box.call(Grep(), ctx, pattern="ONLY_HERE", path=home).content == "No matches found"
+    assert box.call(Grep(), ctx, pattern="xyz", path=home, output_mode="count").content == (
+        "No matches found"
+    )
+    # head_limit counts what is shown (sorted by path, .env would come first)
+    first = box.call(Grep(), ctx, pattern="SECRET", path=home, output_mode="content", head_limit=1)
+    assert first.content == f"{home}/new\nline/z.txt:1:SECRET under a name with a newline"
+
+
+def test_a_secret_named_as_the_path_was_judged_by_the_gate_and_is_searched(
+    box: Box, ctx: ToolContext, secrets: str
+) -> None:
+    out = box.call(Grep(), ctx, pattern="SECRET", path=f"{secrets}/.env", output_mode="content")
+    assert out.content == f"{secrets}/.env:1:API_TOKEN=SECRET-abc123"
+
+
+def test_a_search_shows_what_the_sessions_policy_lets_it_read(box: Box, secrets: str) -> None:
+    """The context's judge is the gate's: a policy that allows reading secrets sees them."""
+    from orchestrator.tools.permission import read_judge
+    from security import PRESETS
+
+    relaxed = PRESETS["dev"].model_copy(
+        update={"overrides": {**PRESETS["dev"].overrides, "S27": "allow"}}
+    )
+    ctx = ToolContext(session=box.session, reads=ReadLedger(), may_read=read_judge(relaxed))
+    out = box.call(Grep(), ctx, pattern="SECRET", path=secrets, output_mode="content").content
+    assert "abc123" in out and "SECRET-prod" in out
+
+
+def test_glob_lists_secret_names_a_listing_is_not_a_read(
+    box: Box, ctx: ToolContext, secrets: str
+) -> None:
+    out = box.call(Glob(), ctx, pattern="**/.env*", path=secrets).content
+    assert out.split("\n") == [f"{secrets}/.env", f"{secrets}/conf/.env.prod",
+                                f"{secrets}/only-env/.env"]  # fmt: skip
+
+
 # --- Glob -----------------------------------------------------------------------------
 
 
