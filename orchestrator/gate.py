@@ -185,7 +185,7 @@ class PermissionGate:
             if inside and self.policy.edits == "workspace":
                 continue
             where = "inside" if inside else "outside"
-            reasons.append(f"{tool.name}: an edit of {path} ({where} the workspace) needs approval")
+            reasons.append(f"{tool.name} writes {path} ({where} the workspace): needs approval")
         return _EditRules(risk, reasons)
 
     def may_read(self, paths: Sequence[str]) -> frozenset[str]:
