@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.classifier import ClassifierAnswer, SafetyClassifier
 from orchestrator.gate import GateResult, PermissionGate, Trust
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.tools.bash import Bash
@@ -25,7 +26,7 @@ from orchestrator.tools.grep import Grep
 from orchestrator.tools.permission import read_judge
 from orchestrator.tools.read import Read
 from orchestrator.tools.write import Write
-from security import PRESETS, Decision, analyze
+from security import PRESETS, Decision, Verdict, analyze
 from security.paths import within
 from security.verdict import strictest
 
@@ -238,3 +239,40 @@ def test_read_judge_finds_every_secret_in_a_large_batch() -> None:
         }
         assert readable == one_by_one
     assert read_judge(PRESETS["dev"])([]) == frozenset()
+
+
+class _RecordingClassifier(SafetyClassifier):
+    """A stand-in that answers allow and records the lines it was shown (no API)."""
+
+    def __init__(self) -> None:  # no client: this one never calls a model
+        self.model = "stand-in"
+        self.lines: list[str] = []
+
+    async def classify(
+        self, command: str, verdict: Verdict, policy_name: str
+    ) -> ClassifierAnswer | None:
+        if not self.eligible(verdict):
+            return None
+        self.lines.append(command)
+        return ClassifierAnswer(decision="allow", reason="routine", model=self.model)
+
+
+def test_the_classifier_sees_the_equivalent_line_and_never_a_tools_own_ask() -> None:
+    """Under a classifying headless policy, Read of .env reaches the classifier as the
+    line Bash would run (the same as `cat .env` would); an ask that Write's own rule
+    raised (outside the workspace) never does: it stays a deny."""
+    policy = PRESETS["ci-untrusted"].model_copy(update={"classify_asks": True})
+    classifier = _RecordingClassifier()
+    gate = PermissionGate(policy, Trust(trusted=True, by="flag"), classifier=classifier)
+
+    def check(tool: Tool[Any], raw: dict[str, Any]) -> GateResult:
+        return asyncio.run(gate.check(tool, tool.parse(raw)))
+
+    read = check(Read(), {"file_path": "/workspace/.env"})
+    assert read.allowed and read.decided_by == "classifier"
+    assert classifier.lines == ["cat -- /workspace/.env"]
+    write = check(Write(), {"file_path": "/tmp/x", "content": "x"})
+    assert not write.allowed and write.decided_by == "policy"
+    denied = check(Write(), {"file_path": "/workspace/.git/config", "content": "x"})
+    assert not denied.allowed and denied.decision is Decision.DENY
+    assert classifier.lines == ["cat -- /workspace/.env"]
