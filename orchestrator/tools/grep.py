@@ -2,19 +2,19 @@
 
 The gate judges the rg line it runs, its pattern read as data (see
 `orchestrator.tools.permission`). Searching a directory meets files the call did not
-name: a line from such a file is shown only if the policy lets the session read that
-file without asking (``cat -- FILE`` is allowed); other files' lines are left out
-silently, as if they did not match, so that a search cannot tell whether a secret holds
-a pattern. A file named as ``path`` was judged by the gate itself.
+name; `orchestrator.tools.search_view` shows only the lines of those the policy lets
+the session read without asking.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from orchestrator.tools.base import (
+    MAX_RESULT_CHARS,
     WORKSPACE,
     Tool,
     ToolContext,
@@ -22,11 +22,11 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
     absolute_path,
-    cap,
 )
 from orchestrator.tools.permission import Permission, command_line
-from orchestrator.tools.rg_output import Record, line_records, path_records
+from orchestrator.tools.rg_output import line_records, path_records
 from orchestrator.tools.ripgrep import run_rg
+from orchestrator.tools.search_view import search_view
 from security.verdict import Risk
 
 MAX_COLUMNS = 500  # longer matching lines are shown as a preview
@@ -104,20 +104,31 @@ class Grep(Tool[GrepInput]):
         if result.exit_code not in (0, 1) and not out:
             raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
         records = path_records(out) if mode == "files_with_matches" else line_records(out)
-        records, unnamed = _readable(records, path, ctx)
-        lines = [record.shown(params.line_numbers) for record in records]
-        if not lines:
+        view = await asyncio.to_thread(
+            search_view,
+            records,
+            path,
+            ctx.may_read,
+            line_numbers=params.line_numbers,
+            max_lines=params.head_limit,
+            max_chars=MAX_RESULT_CHARS,
+        )
+        if not view.lines:
             return ToolOutput(content="No matches found")
-        if params.head_limit is not None:
-            lines = lines[: params.head_limit]
+        lines = view.lines
         if mode == "files_with_matches":
             lines = [f"Found {len(lines)} file{'' if len(lines) == 1 else 's'}", *sorted(lines)]
-        text, truncated = cap("\n".join(lines))
-        if unnamed:
-            text += f"\n[{unnamed} lines that rg printed without a file name were left out]"
+        text = "\n".join(lines)
+        if view.cut:
+            text += (
+                f"\n[output stops here to stay under {MAX_RESULT_CHARS} characters; more "
+                "matched: narrow path, glob or pattern]"
+            )
+        if view.unnamed:
+            text += f"\n[{view.unnamed} lines that rg printed without a file name were left out]"
         if result.exit_code not in (0, 1):  # matches, but some files could not be searched
             text += f"\n[rg reported errors: {errors[:2000]}]"
-        return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)
+        return ToolOutput(content=text, truncated=view.cut or result.stdout_truncated)
 
 
 def _argv(params: GrepInput, path: str, pattern: list[str]) -> list[str]:
@@ -127,34 +138,6 @@ def _argv(params: GrepInput, path: str, pattern: list[str]) -> list[str]:
     argv += ["--with-filename", "--no-heading", "--null", *_MODE_FLAGS[params.output_mode]]
     argv += _options(params)
     return [*argv, "--glob=!.git", *pattern, "--", path]
-
-
-def _readable(records: list[Record], searched: str, ctx: ToolContext) -> tuple[list[Record], int]:
-    """The records from files the session may read (``--`` separators tidied), and how
-    many lines without a file name were left out.
-
-    A line without a file name is kept only when rg searched ``searched`` alone (its
-    "binary file matches" note): in a directory search it cannot be told apart.
-    """
-    met = [r.path for r in records if r.path is not None and r.path != searched]
-    readable = ctx.may_read(met) if met else frozenset()
-    alone = not met
-    kept: list[Record] = []
-    unnamed = 0
-    for record in records:
-        if record.is_separator:
-            if kept and not kept[-1].is_separator:
-                kept.append(record)
-        elif record.path is None:
-            if alone:
-                kept.append(record)
-            else:
-                unnamed += 1
-        elif record.path == searched or record.path in readable:
-            kept.append(record)
-    if kept and kept[-1].is_separator:
-        kept.pop()
-    return kept, unnamed
 
 
 def _options(params: GrepInput) -> list[str]:
