@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from orchestrator.classifier import SafetyClassifier
 from orchestrator.tools.base import WORKSPACE, Tool, ToolInput
-from orchestrator.tools.permission import read_judge
+from orchestrator.tools.permission import Permission, read_judge
 from security import Decision, Policy, Risk, Verdict, analyze
 from security.paths import within
 from security.verdict import highest, strictest
@@ -155,6 +155,9 @@ class PermissionGate:
             if tool.risk is Risk.HIGH:
                 return Judgement(Decision.ASK, tool.risk, [f"{tool.name} is high-risk"])
             return Judgement(Decision.ALLOW, tool.risk, [])
+        return self._judge_permission(tool, permission)
+
+    def _judge_permission(self, tool: Tool[Any], permission: Permission) -> Judgement:
         policy = self.policy
         if policy.headless and self.classifies:  # keep the asks, for the classifier
             policy = policy.model_copy(update={"headless": False})
@@ -187,6 +190,12 @@ class PermissionGate:
             where = "inside" if inside else "outside"
             reasons.append(f"{tool.name} writes {path} ({where} the workspace): needs approval")
         return _EditRules(risk, reasons)
+
+    def permits(self, tool: Tool[Any], permission: Permission) -> bool:
+        """Whether ``tool`` may do what ``permission`` states without anyone being asked:
+        how a running tool checks a file it did not name (where a link leads)."""
+        judged = self._judge_permission(tool, permission)
+        return judged.decision is Decision.ALLOW and judged.risk is not Risk.HIGH
 
     def may_read(self, paths: Sequence[str]) -> frozenset[str]:
         """Which of ``paths`` this session's policy lets a tool read without asking:

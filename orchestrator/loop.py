@@ -445,9 +445,8 @@ class Agent:
             data = chunk.data.decode("utf-8", "replace")
             self._publish(ExecOutputEvent, call_id=call.id, stream=chunk.stream, data=data)
 
-        ctx = ToolContext(
-            self.session, call.id, self.reads, on_output, self.spawn, may_read=self.gate.may_read
-        )
+        ctx = ToolContext(self.session, call.id, self.reads, on_output, self.spawn,
+                          may_read=self.gate.may_read, permits=self.gate.permits)  # fmt: skip
         return await tool.run(params, ctx)
 
     def _publish_gate(self, call_id: str, gate: GateResult) -> None:

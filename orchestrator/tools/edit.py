@@ -15,7 +15,13 @@ from orchestrator.tools.base import (
     absolute_path,
 )
 from orchestrator.tools.permission import Permission, edit_line
-from orchestrator.tools.read import MAX_WHOLE_BYTES, load, number_lines, text_lines
+from orchestrator.tools.read import (
+    MAX_WHOLE_BYTES,
+    load,
+    number_lines,
+    refuse_unless_permitted,
+    text_lines,
+)
 from orchestrator.tools.write import encode, write_bytes
 from security.verdict import Risk
 
@@ -63,6 +69,8 @@ class Edit(Tool[EditInput]):
         if old == new:
             raise ToolError("old_string and new_string are the same; there is nothing to change.")
         found = await load(ctx.session, path, MAX_WHOLE_BYTES)
+        real = found.real
+        refuse_unless_permitted(self, ctx, path, real, Permission(edit_line(real), (real,)))
         if found.kind == "missing":
             raise ToolError(f"{path} does not exist. To create a file use Write.")
         if found.kind != "file":
@@ -92,7 +100,7 @@ class Edit(Tool[EditInput]):
         start = text.index(old)
         updated = text.replace(old, new) if params.replace_all else text.replace(old, new, 1)
         data = encode(updated, "new_string")
-        await write_bytes(ctx.session, path, data)
+        await write_bytes(ctx.session, real, data)
         ctx.reads.saw(path, data)
         what = f"{count} occurrences" if params.replace_all and count > 1 else "1 occurrence"
         snippet = _around(updated, text.count("\n", 0, start) + 1, new.count("\n"))

@@ -53,7 +53,7 @@ class Glob(Tool[GlobInput]):
     async def run(self, params: GlobInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")
         argv = _argv(params)
-        result, out = await run_rg(ctx.session, path, argv, "file search", "path")
+        result, _, out = await run_rg(ctx.session, path, argv, "file search", "path")
         out = out.rstrip("\n")
         if result.exit_code not in (0, 1) and not out:
             errors = result.stderr.decode("utf-8", "replace").strip()

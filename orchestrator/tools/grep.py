@@ -99,7 +99,7 @@ class Grep(Tool[GrepInput]):
         argv = _argv(params, path, ["-e", params.pattern])
         mode = params.output_mode
         end = "\0" if mode == "files_with_matches" else "\n"
-        result, out = await run_rg(ctx.session, path, argv, "search", "path or glob", end)
+        result, real, out = await run_rg(ctx.session, path, argv, "search", "path or glob", end)
         errors = result.stderr.decode("utf-8", "replace").strip()
         if result.exit_code not in (0, 1) and not out:
             raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
@@ -108,6 +108,7 @@ class Grep(Tool[GrepInput]):
             search_view,
             records,
             path,
+            real,
             ctx.may_read,
             line_numbers=params.line_numbers,
             max_lines=params.head_limit,

@@ -5,7 +5,8 @@ shown only if reading that file is allowed without asking (``cat -- FILE``, judg
 by the gate's `ReadJudge`); other files' lines are left out as if they did not match,
 so what is shown, how many files are counted and where the output stops never depend
 on a left-out file (a search is no oracle on a secret's content). The file the call
-named was judged by the gate itself.
+named was judged by the gate itself, unless it is a link: then every file is judged
+by where it really is (a link to a directory of secrets does not hide them).
 
 Files are judged lazily, in output order, a batch at a time: only as many as the
 output can show (a line limit, a character budget) are judged.
@@ -52,6 +53,7 @@ class _Judged:
 def search_view(
     records: list[Record],
     searched: str,
+    real: str,
     may_read: ReadJudge,
     *,
     line_numbers: bool = True,
@@ -60,12 +62,18 @@ def search_view(
 ) -> SearchView:
     """The lines of ``records`` that may be shown, in order, within the budget.
 
-    ``--`` separators between context groups are kept only between shown lines. A line
-    without a file name is kept only when rg searched ``searched`` alone (its "binary
-    file matches" note): in a directory search nothing tells whose it is.
+    ``real`` is where ``searched`` leads. ``--`` separators between context groups are
+    kept only between shown lines. A line without a file name is kept only when rg
+    searched one file alone (its "binary file matches" note): in a directory search
+    nothing tells whose it is.
     """
-    met = list(dict.fromkeys(r.path for r in records if r.path is not None and r.path != searched))
+    judged_as = {
+        path: _judged_name(path, searched, real)
+        for path in dict.fromkeys(r.path for r in records if r.path is not None)
+    }
+    met = [name for name in dict.fromkeys(judged_as.values()) if name is not None]
     judged = _Judged(met, may_read)
+    alone = all(path == searched for path in judged_as)  # rg searched one file
     lines: list[str] = []
     used = 0
     unnamed = 0
@@ -74,11 +82,11 @@ def search_view(
         if record.is_separator:
             separator_due = bool(lines)
             continue
-        if record.path is None and met:
+        if record.path is None and not alone:
             unnamed += 1
             continue
-        path = record.path
-        if path is not None and path != searched and not judged.readable(path):
+        name = judged_as.get(record.path) if record.path is not None else None
+        if name is not None and not judged.readable(name):
             continue
         line = record.shown(line_numbers)
         adding = [SEPARATOR, line] if separator_due else [line]
@@ -91,3 +99,14 @@ def search_view(
         used += size
         separator_due = False
     return SearchView(lines, cut=False, unnamed=unnamed)
+
+
+def _judged_name(path: str, searched: str, real: str) -> str | None:
+    """The name to judge a file rg printed as ``path`` by: where it really is. None for
+    the file the call named, which the gate judged (unless it is a link)."""
+    if real == searched:
+        return None if path == searched else path
+    if path == searched:
+        return real
+    base = searched.rstrip("/") + "/"
+    return real.rstrip("/") + "/" + path[len(base) :] if path.startswith(base) else path

@@ -15,7 +15,13 @@ from orchestrator.tools.base import (
     absolute_path,
 )
 from orchestrator.tools.permission import Permission, write_line
-from orchestrator.tools.read import EXEC_TIMEOUT, MAX_WHOLE_BYTES, exec_failure, load
+from orchestrator.tools.read import (
+    EXEC_TIMEOUT,
+    MAX_WHOLE_BYTES,
+    exec_failure,
+    load,
+    refuse_unless_permitted,
+)
 from sandbox.docker_backend import DockerSession
 from security.verdict import Risk
 
@@ -70,6 +76,8 @@ class Write(Tool[WriteInput]):
         data = encode(params.content, "content")
         was_read = path in ctx.reads.digests
         found = await load(ctx.session, path, MAX_WHOLE_BYTES if was_read else 0)
+        real = found.real
+        refuse_unless_permitted(self, ctx, path, real, Permission(write_line(real), (real,)))
         if found.kind in ("directory", "other"):
             raise ToolError(f"{path} exists and is not a regular file; Write cannot replace it.")
         if found.kind == "file":
@@ -82,7 +90,7 @@ class Write(Tool[WriteInput]):
                 raise ToolError(
                     f"{path} changed since you read it. Read it again before writing it."
                 )
-        await write_bytes(ctx.session, path, data)
+        await write_bytes(ctx.session, real, data)  # the file judged, even if the link moves
         ctx.reads.saw(path, data)
         how = "new file" if found.kind == "missing" else "replaced its previous content"
         return ToolOutput(content=f"Wrote {len(data)} bytes to {path} ({how}).")

@@ -392,6 +392,59 @@ def test_glob_lists_secret_names_a_listing_is_not_a_read(
                                 f"{secrets}/only-env/.env"]  # fmt: skip
 
 
+# --- Links: a tool is judged by where a link leads, not by its name ------------------
+
+
+@pytest.fixture
+def dev_ctx(box: Box) -> ToolContext:
+    """A context with the dev gate's answers, as the loop gives a tool."""
+    from orchestrator.gate import PermissionGate, Trust
+    from security import PRESETS
+
+    gate = PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag"))
+    return ToolContext(box.session, reads=ReadLedger(), may_read=gate.may_read,
+                       permits=gate.permits)  # fmt: skip
+
+
+def test_write_and_edit_through_a_link_are_judged_as_the_file_behind_it(
+    box: Box, dev_ctx: ToolContext, home: str
+) -> None:
+    box.sh('mkdir -p "$1/.git" && printf "[core]\\n" > "$1/.git/config"', home)
+    box.sh('ln -s .git/config "$1/notes.txt" && ln -s .git/hooks/post-checkout "$1/todo.md"', home)
+    said = box.fails(Write(), dev_ctx, file_path=f"{home}/notes.txt", content="[core]\nx=1\n")
+    assert f"symbolic link to {home}/.git/config" in said and "needs approval" in said
+    said = box.fails(Write(), dev_ctx, file_path=f"{home}/todo.md", content="#!/bin/sh\n")
+    assert f"{home}/.git/hooks/post-checkout" in said  # a dangling link too
+    box.call(Read(), dev_ctx, file_path=f"{home}/notes.txt")
+    edit = {"file_path": f"{home}/notes.txt", "old_string": "[core]", "new_string": "[x]"}
+    assert "symbolic link" in box.fails(Edit(), dev_ctx, **edit)
+    assert box.sh('cat -- "$1/.git/config"; ls -A "$1/.git"', home) == "[core]\nconfig\n"
+    # an ordinary link inside the workspace is followed: the file behind it changes
+    box.put(f"{home}/src/real.py", "a = 1\n")
+    box.sh('ln -s src/real.py "$1/short.py"', home)
+    box.call(Read(), dev_ctx, file_path=f"{home}/short.py")
+    box.call(Edit(), dev_ctx, file_path=f"{home}/short.py", old_string="1", new_string="2")
+    assert box.sh('cat -- "$1/src/real.py"; readlink -- "$1/short.py"', home) == (
+        "a = 2\nsrc/real.py\n"
+    )
+
+
+def test_read_and_grep_through_a_link_are_judged_as_the_file_behind_it(
+    box: Box, ctx: ToolContext, home: str
+) -> None:
+    box.put(f"{home}/.env", "TOKEN=SECRET-1\n")
+    box.put(f"{home}/keep/.aws/credentials", "key = SECRET-2\n")
+    box.sh('ln -s .env "$1/readme.txt" && ln -s keep/.aws "$1/docs"', home)
+    said = box.fails(Read(), ctx, file_path=f"{home}/readme.txt")
+    assert f"symbolic link to {home}/.env" in said and "SECRET" not in said
+    named = box.call(Grep(), ctx, pattern="SECRET", path=f"{home}/readme.txt")
+    assert named.content == "No matches found"
+    through = box.call(Grep(), ctx, pattern="SECRET", path=f"{home}/docs", output_mode="content")
+    assert through.content == "No matches found"
+    # the same search of the real directory names the secret, and the gate would ask
+    assert "SECRET" not in box.call(Grep(), ctx, pattern="SECRET", path=home).content
+
+
 # --- Glob -----------------------------------------------------------------------------
 
 
