@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -89,11 +89,13 @@ class Judgement:
     reasons: list[str]
     verdict: Verdict | None = None
     line: str = ""  # the shell line the verdict is about
-    classifiable: bool = field(default=False)  # an ask that only the analyzer raised
+    classifiable: bool = False  # an ask that only the analyzer raised
 
 
 @dataclass(frozen=True)
 class _EditRules:
+    """What a tool's own edit rules add: the risk of its edits, and why each asks."""
+
     risk: Risk
     reasons: list[str]  # each one an ask
 
