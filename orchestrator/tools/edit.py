@@ -51,7 +51,8 @@ class Edit(Tool[EditInput]):
         "surrounding lines to make it unique, or set replace_all to change every "
         "occurrence (e.g. to rename something). To create a file use Write. Prefer this "
         "tool to sed or awk in Bash. An Edit is judged like reading the file and then "
-        "`cat > FILE` in Bash: the files Write refuses, Edit refuses too."
+        "`cat > FILE` in Bash: the files Write refuses, Edit refuses too, and a symbolic "
+        "link is judged as the file it leads to."
     )
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False

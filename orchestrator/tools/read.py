@@ -160,7 +160,8 @@ class Read(Tool[ReadInput]):
         "with Write. Prefer this tool to cat, head, tail or sed in Bash. A Read is judged "
         "like `cat FILE` in Bash: files that look like secrets (.env files, private keys, "
         "credentials, ~/.ssh, ~/.aws, /proc/*/environ and the like) need approval, and "
-        "are refused when nobody can approve; do not try to reach them another way."
+        "are refused when nobody can approve; do not try to reach them another way. A "
+        "symbolic link is judged as the file it leads to."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True

@@ -61,7 +61,8 @@ class Write(Tool[WriteInput]):
         "change. Prefer this tool to echo or cat redirections in Bash. A Write is judged "
         "like `cat > FILE` in Bash: files that make code run later (.git/config, "
         ".git/hooks, CI workflows, Makefile, shell start-up files) are refused, and "
-        "writing outside the workspace needs approval."
+        "writing outside the workspace needs approval. A symbolic link is judged as the "
+        "file it leads to."
     )
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False
