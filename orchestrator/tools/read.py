@@ -21,6 +21,7 @@ from orchestrator.tools.base import (
     absolute_path,
 )
 from orchestrator.tools.permission import Permission, read_line
+from orchestrator.tools.resolve import RESOLVE
 from sandbox.docker_backend import DockerSession
 from sandbox.results import ExecResult
 from security.verdict import Risk
@@ -37,8 +38,7 @@ HEADER_BYTES = 2 * 4096 + 64  # where the path leads (at most PATH_MAX), and wha
 # "missing", "other" or "file SIZE"), then the file itself when it is no larger than $2
 # bytes.
 _LOAD = (
-    'real=$(readlink -m -- "$1" 2>/dev/null || readlink -f -- "$1") '
-    '|| { echo "cannot tell where it leads" >&2; exit 3; }; printf "%s\\0" "$real"; '
+    RESOLVE + 'resolve "$1" || { echo "cannot tell where it leads" >&2; exit 3; }; '
     'if [ -d "$1" ]; then echo directory; '
     'elif [ ! -e "$1" ]; then echo missing; '
     'elif [ ! -f "$1" ]; then echo other; '

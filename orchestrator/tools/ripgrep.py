@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.tools.base import ToolError
+from orchestrator.tools.resolve import RESOLVE
 from sandbox.docker_backend import DockerSession
 from sandbox.results import ExecResult
 
@@ -12,8 +13,7 @@ MAX_RG_BYTES = 2 * 2**20
 # inside the searched directory: rg anchors globs that contain a "/" to its working
 # directory, not to the path it searches.
 _IN_DIR = (
-    'real=$(readlink -m -- "$1" 2>/dev/null || readlink -f -- "$1") '
-    '|| { echo "cannot tell where $1 leads" >&2; exit 2; }; printf "%s\\0" "$real"; '
+    RESOLVE + 'resolve "$1" || { echo "cannot tell where $1 leads" >&2; exit 2; }; '
     'if [ -d "$1" ]; then cd -- "$1" || exit 2; fi; shift; exec "$@"'
 )
 

@@ -512,3 +512,25 @@ def test_schemas_use_claude_code_field_names() -> None:
         "Grep": set(grep["properties"]),
         "Glob": {"pattern", "path"},
     }
+
+
+def test_resolve_follows_links_in_the_busybox_image_too() -> None:
+    """airlock/minimal's readlink has no -m: the fallback resolves the deepest part that
+    exists, and a link into a missing directory is an error (status 3), not its name."""
+    from orchestrator.tools.resolve import RESOLVE
+
+    script = (
+        RESOLVE + "cd /tmp && mkdir d && ln -s d/x l2 && ln -s nodir/x l3 && ln -s /tmp/d dl; "
+        'for p in /tmp/a/b /tmp/l2 /tmp/l3 /tmp/dl/new/f /; do resolve "$p"; echo " $?"; done'
+    )
+
+    async def resolve_in_minimal() -> str:
+        spec = SessionSpec(image="airlock/minimal", shell="sh")
+        async with DockerBackend().session(spec) as session:
+            result = await session.exec(["sh", "-c", script])
+        return result.text
+
+    answer = asyncio.run(resolve_in_minimal())
+    assert answer.split("\n")[:-1] == [
+        "/tmp/a/b\0 0", "/tmp/d/x\0 0", " 3", "/tmp/d/new/f\0 0", "/\0 0"
+    ]  # fmt: skip
