@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from orchestrator.audit import verify as verify_log
+from orchestrator.safe_text import text
 
 OK = 0
 TAMPERED = 1
@@ -38,19 +38,25 @@ def verify(
     try:
         report = verify_log(file)
     except OSError as exc:
-        err.print(f"[bold red]error[/] {escape(str(file))}: {escape(exc.strerror or str(exc))}")
+        err.print(text(("error", "bold red"), f" {file}: {exc.strerror or exc}"))
         raise typer.Exit(UNREADABLE) from None
     if json_output:
-        out.print_json(report.model_dump_json())
+        out.print_json(report.model_dump_json(), ensure_ascii=True)
     elif report.ok:
         last = f", last hash {report.last_hash}" if report.last_hash else ""
         out.print(
-            f"[green]ok[/] {escape(str(file))}: {report.records} records, chain intact{last} "
-            "(records removed from the end cannot be seen: compare the count)"
+            text(
+                ("ok", "green"),
+                f" {file}: {report.records} records, chain intact{last} "
+                "(records removed from the end cannot be seen: compare the count)",
+            )
         )
     else:
         out.print(
-            f"[bold red]tampered[/] {escape(str(file))}: line {report.first_bad_line}: "
-            f"{escape(report.problem or '')} ({report.records} records verified before it)"
+            text(
+                ("tampered", "bold red"),
+                f" {file}: line {report.first_bad_line}: {report.problem or ''} "
+                f"({report.records} records verified before it)",
+            )
         )
     raise typer.Exit(OK if report.ok else TAMPERED)

@@ -6,8 +6,8 @@ import json
 from typing import TextIO
 
 from rich.console import Console
-from rich.markup import escape
 
+from orchestrator.safe_text import json_visible, text
 from security import Decision, Policy, Verdict, analyze
 
 EXIT_CODES = {Decision.ALLOW: 0, Decision.ASK: 1, Decision.DENY: 2}
@@ -45,19 +45,30 @@ def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> int:
             }
         else:
             record = batch_record(analyze(cmd, policy))
-        stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        stdout.write(json_visible(json.dumps(record, ensure_ascii=False)) + "\n")
         stdout.flush()
     return BATCH_BAD_INPUT if bad else 0
 
 
 def render(verdict: Verdict, console: Console) -> None:
+    """The verdict for a person: its parts quote the command, so escapes are shown."""
     style = STYLES[verdict.decision]
     console.print(
-        f"[{style}]{verdict.decision.value}[/] (risk {verdict.risk.value}, policy {verdict.policy})"
+        text(
+            (verdict.decision.value, style),
+            f" (risk {verdict.risk.value}, policy {verdict.policy})",
+        )
     )
     for finding in verdict.findings:
         console.print(
-            f"  {finding.check} {escape(finding.title)}: {escape(finding.detail)} "
-            f"[dim]→ {finding.decision.value}[/]"
+            text(
+                f"  {finding.check} {finding.title}: {finding.detail} ",
+                (f"→ {finding.decision.value}", "dim"),
+            )
         )
-    console.print(escape(verdict.explanation), soft_wrap=True)
+    console.print(text(verdict.explanation), soft_wrap=True)
+
+
+def verdict_json(verdict: Verdict) -> str:
+    """The whole verdict as JSON (escapes in the command written as ``\\uXXXX``)."""
+    return json_visible(verdict.model_dump_json(indent=2))

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator import doctor as doctor_module
+from orchestrator import safe_text
 from orchestrator.audit_cli import audit_app
 from sandbox import images as images_module
 from sandbox.engine import EngineUnavailable, engine
@@ -55,7 +56,7 @@ def doctor(
     """Say what this machine has: engine, runtimes, images, seccomp. Exit 1 if a default lacks."""
     report = doctor_module.diagnose()
     if json_output:
-        out.print_json(report.model_dump_json())
+        out.print_json(report.model_dump_json(), ensure_ascii=True)
     else:
         table = Table(title="airlock doctor")
         for column in ("check", "", "detail", "to fix"):
@@ -83,10 +84,10 @@ def images_build(
                 client,
                 recipes or images_module.RECIPES,
                 force=force,
-                log=lambda line: err.print(f"[dim]images:[/] {line}"),
+                log=lambda line: err.print(safe_text.text(("images:", "dim"), f" {line}")),
             )
     except (EngineUnavailable, images_module.ImageBuildError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(1) from exc
     for status in statuses:
         err.print(f"[dim]images:[/] {status.tag} {status.state.value}")
@@ -99,7 +100,7 @@ def images_list() -> None:
         with engine() as client:
             statuses = [images_module.status(client, r) for r in images_module.RECIPES]
     except EngineUnavailable as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(1) from exc
     table = Table()
     for column in ("image", "recipe", "state", "size"):
@@ -183,10 +184,10 @@ def run(
         )
         summary = run_cli.execute(request, out)
     except (RunError, ReplayError, ValidationError, PricingError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(run_cli.USAGE_ERROR) from exc
     except (EngineUnavailable, SandboxError, SubscriberFailed) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         err.print("[yellow]cancelled[/]: the session's containers are removed")
@@ -204,7 +205,7 @@ def demo() -> None:
     try:
         code = demo_module.run_demo(out)
     except (EngineUnavailable, SandboxError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(1) from exc
     raise typer.Exit(code)
 
@@ -229,7 +230,7 @@ def check(
     try:
         loaded = Policy.load(policy)
     except PolicyError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(64) from exc
     if jsonl:
         if command:
@@ -241,7 +242,7 @@ def check(
         raise typer.Exit(64)
     verdict = analyze(" ".join(command), loaded)
     if json_output:
-        sys.stdout.write(verdict.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(check_module.verdict_json(verdict) + "\n")
     else:
         check_module.render(verdict, out)
     raise typer.Exit(check_module.EXIT_CODES[verdict.decision])
@@ -283,13 +284,13 @@ def exec_command(
     try:
         loaded = Policy.load(policy)
     except PolicyError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(64) from exc
     line = " ".join(command)
     try:
         code = exec_cli.execute(line, image, runtime, loaded, timeout)  # type: ignore[arg-type]
     except (EngineUnavailable, SandboxError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(safe_text.error(exc))
         raise typer.Exit(exec_cli.SANDBOX_ERROR) from exc
     raise typer.Exit(code)
 
@@ -310,9 +311,8 @@ def sessions(
     for column in ("container", "session", "image", "state", "owner", "age s", "expires in s"):
         table.add_column(column)
     for r in rows:
-        table.add_row(
-            r.container, r.session, r.image, r.state, r.owner_pid, str(r.age_s), str(r.expires_in_s)
-        )
+        cells = (r.container, r.session, r.image, r.state, r.owner_pid, r.age_s, r.expires_in_s)
+        table.add_row(*(safe_text.text(str(cell)) for cell in cells))
     out.print(table)
 
 
@@ -332,7 +332,11 @@ def reap(
             verb = "would remove"
         else:
             verb = "removed" if item.removed else "could not remove"
-        out.print(f"{verb} {item.container_id[:12]} (session {item.session}): {item.reason}")
+        out.print(
+            safe_text.text(
+                f"{verb} {item.container_id[:12]} (session {item.session}): {item.reason}"
+            )
+        )
     if not found:
         out.print("nothing to reap")
 
@@ -406,14 +410,14 @@ def fuzz_diff(
             count=count,
             out_dir=diff_fuzz.PENDING if save else None,
             shrinking=shrink,
-            progress=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
+            progress=lambda line: err.print(safe_text.text(line), soft_wrap=True),
         )
     )
     if json_output:
         sys.stdout.write(report.model_dump_json() + "\n")
     else:
         for line in report.summary():
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
+            out.print(safe_text.text(line), soft_wrap=True)
     raise typer.Exit(1 if report.violating_commands else 0)
 
 
@@ -446,7 +450,7 @@ def prove(
         rows.append(run_suite())
     result = prove_report.ProveReport(rows=rows, leaked_containers=prove_report.leaked())
     if json_output:
-        out.print_json(result.model_dump_json())
+        out.print_json(result.model_dump_json(), ensure_ascii=True)
     else:
         out.print(prove_report.table(result))
     raise typer.Exit(0 if result.clean else 1)

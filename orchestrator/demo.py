@@ -17,6 +17,7 @@ from rich.syntax import Syntax
 
 from orchestrator import run_cli
 from orchestrator.run import RUNS_DIR, RunRequest
+from orchestrator.safe_text import visible
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TASK = "Make the failing tests in this project pass."
@@ -34,8 +35,8 @@ def run_demo(console: Console) -> int:
     summary = run_cli.execute(request, console)
     console.rule("patch.diff")
     patch = (Path(summary.out) / "patch.diff").read_text()
-    console.print(Syntax(patch or "(no changes)", "diff", theme="ansi_dark"))
+    console.print(Syntax(visible(patch) or "(no changes)", "diff", theme="ansi_dark"))
     console.rule("summary.json")
-    console.print_json((Path(summary.out) / "summary.json").read_text())
+    console.print_json((Path(summary.out) / "summary.json").read_text(), ensure_ascii=True)
     run_cli.print_summary(summary, console)
     return 0 if summary.outcome == "end_turn" and summary.files_changed else 1

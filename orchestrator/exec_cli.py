@@ -1,14 +1,22 @@
-"""`airlock exec`, `airlock sessions`, `airlock reap`: the sandbox from the command line."""
+"""`airlock exec`, `airlock sessions`, `airlock reap`: the sandbox from the command line.
+
+`airlock exec` copies the command's output to ours. A stream that is a terminal gets
+escape sequences made visible (`orchestrator.safe_text`), since a person reads it; a
+stream that is a pipe or a file gets the bytes as they are, for the program that reads
+them (`airlock exec -- CMD | cat` shows the raw bytes). airlock's own messages on
+stderr are always made visible: they quote the command.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from typing import Literal
+from typing import BinaryIO, Literal, TextIO
 
 from pydantic import BaseModel
 
+from orchestrator.safe_text import VisibleStream, visible
 from sandbox import labels
 from sandbox.confinement import (
     Confinement,
@@ -48,25 +56,26 @@ async def run_streaming(
     async with DockerBackend().session(spec) as session:
         final: ExecExit | None = None
         refusal_seen = False
+        sinks = {"stdout": Sink(sys.stdout), "stderr": Sink(sys.stderr)}
         async for event in session.stream(command, timeout=timeout, confinement=confinement):
             if isinstance(event, OutputChunk):
-                sink = sys.stdout.buffer if event.stream == "stdout" else sys.stderr.buffer
-                sink.write(event.data)
-                sink.flush()
+                sinks[event.stream].write(event.data)
                 if event.stream == "stderr" and not refusal_seen:
                     refusal_seen = shows_refusal(event.data.decode("utf-8", "replace"))
             else:
                 final = event
+        for sink in sinks.values():
+            sink.end()
         assert final is not None
         if final.error:
-            sys.stderr.write(f"airlock: {final.error}\n")
+            sys.stderr.write(f"airlock: {visible(final.error)}\n")
         elif final.timed_out:
             sys.stderr.write(f"airlock: timed out after {timeout} s\n")
         report = final.confinement
         if report is not None and not report.confined:
-            sys.stderr.write(f"airlock: proven read-only, but {report.summary()}\n")
+            sys.stderr.write(f"airlock: proven read-only, but {visible(report.summary())}\n")
         elif report is not None and final.status == "failed" and refusal_seen:
-            sys.stderr.write(f"airlock: {failure_note(report)}\n")
+            sys.stderr.write(f"airlock: {visible(failure_note(report))}\n")
         return exit_code_of(final)
 
 
@@ -81,13 +90,33 @@ def execute(
     if verdict.decision is not Decision.ALLOW:
         sys.stderr.write(f"airlock: refused ({verdict.decision.value}, policy {policy.name})\n")
         for finding in verdict.findings:
-            sys.stderr.write(f"  {finding.check} {finding.title}: {finding.detail}\n")
+            sys.stderr.write(visible(f"  {finding.check} {finding.title}: {finding.detail}") + "\n")
         return REFUSED
     shell = "sh" if image.startswith("airlock/minimal") else "bash"
     spec = SessionSpec(image=image, runtime=runtime, shell=shell)
     # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
     confinement = read_only_confinement(command)
     return asyncio.run(run_streaming(command, spec, timeout, confinement))
+
+
+class Sink:
+    """One of our output streams: escapes made visible at a terminal, bytes as they
+    are anywhere else."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.raw: BinaryIO = stream.buffer
+        self.visible = VisibleStream() if stream.isatty() else None
+
+    def write(self, data: bytes) -> None:
+        if self.visible is not None:
+            data = self.visible.feed(data).encode()
+        self.raw.write(data)
+        self.raw.flush()
+
+    def end(self) -> None:
+        if self.visible is not None:
+            self.raw.write(self.visible.end().encode())
+            self.raw.flush()
 
 
 class SessionRow(BaseModel):

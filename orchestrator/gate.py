@@ -2,11 +2,17 @@
 
 1. Trust: whether the session's project is trusted was settled when it was loaded
    (an untrusted project's own settings and memory files are never read).
-2. The per-tool check: the policy, the tool's risk, and for Bash the analyzer's verdict.
+2. The per-tool check. A tool states what it asks permission for as the shell line
+   that would do the same (`orchestrator.tools.permission`): Bash its command, Read of P
+   ``cat -- P``, Write of P ``cat > P``. The analyzer judges that line under the
+   session's policy, so every tool gets the same path and secret rules as Bash; then
+   the tool's own rules for the files it changes (the policy's ``edits``, and edits
+   outside the workspace ask) can only make the answer stricter. A tool that states
+   nothing (Agent) is judged by its risk.
 3. Confirmation of what is `ask` or high-risk: an approver (a person at a terminal or
    a callback) answers; with nobody to answer, a policy with ``classify_asks`` lets a
-   cheap model call a fully understood Bash `ask` routine or not; otherwise the
-   policy answers, and `ask` becomes `deny`.
+   cheap model call an `ask` that only the analyzer raised routine or not (it sees the
+   shell line); otherwise the policy answers, and `ask` becomes `deny`.
 
 A refusal carries its reasons; the loop hands them to the model as an error result.
 """
@@ -14,19 +20,19 @@ A refusal carries its reasons; the loop hands them to the model as an error resu
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.classifier import SafetyClassifier
-from orchestrator.tools.base import WORKSPACE, Tool, ToolInput, absolute_path
+from orchestrator.tools.base import WORKSPACE, Tool, ToolInput
+from orchestrator.tools.permission import Permission, read_judge
 from security import Decision, Policy, Risk, Verdict, analyze
 from security.paths import within
-from security.verdict import strictest
+from security.verdict import highest, strictest
 
-EDITING_TOOLS = frozenset({"Write", "Edit"})
-COMMAND_TOOLS = frozenset({"Bash", "Remember"})  # judged by the analyzer
 DecidedBy = Literal["policy", "person", "callback", "classifier"]
 
 
@@ -73,6 +79,27 @@ class GateResult(BaseModel):
         return f"Permission denied ({self.decided_by}): {why}"
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """Step 2's answer: the decision, its risk and reasons, and the analyzer's verdict
+    on the call's shell line (None for a tool that states no permission)."""
+
+    decision: Decision
+    risk: Risk
+    reasons: list[str]
+    verdict: Verdict | None = None
+    line: str = ""  # the shell line the verdict is about
+    classifiable: bool = False  # an ask that only the analyzer raised
+
+
+@dataclass(frozen=True)
+class _EditRules:
+    """What a tool's own edit rules add: the risk of its edits, and why each asks."""
+
+    risk: Risk
+    reasons: list[str]  # each one an ask
+
+
 class PermissionGate:
     """Decides, for one session, whether each tool call may run."""
 
@@ -89,6 +116,7 @@ class PermissionGate:
         self.approver = approver
         self.approver_kind = approver_kind
         self.classifier = classifier  # used only if the policy says classify_asks
+        self._read_judge = read_judge(policy)
 
     @property
     def classifies(self) -> bool:
@@ -100,60 +128,84 @@ class PermissionGate:
         return self.approver is not None and not self.policy.headless
 
     async def check(self, tool: Tool[Any], params: ToolInput) -> GateResult:
-        decision, risk, reasons, verdict = self._judge(tool, params)
-        if decision is Decision.ALLOW and risk is Risk.HIGH:
+        judged = self._judge(tool, params)
+        decision, reasons = judged.decision, judged.reasons
+        if decision is Decision.ALLOW and judged.risk is Risk.HIGH:
             decision = Decision.ASK
             reasons = [*reasons, f"{tool.name} is high-risk"]
         if decision is not Decision.ASK:
             return GateResult(
                 allowed=decision is Decision.ALLOW,
                 decision=decision,
-                risk=risk,
+                risk=judged.risk,
                 reasons=reasons,
                 decided_by="policy",
                 trusted=self.trust.trusted,
-                verdict=verdict,
+                verdict=judged.verdict,
             )
-        return await self._confirm(tool, params, risk, reasons, verdict)
+        return await self._confirm(tool, params, judged, reasons)
 
-    def _judge(
-        self, tool: Tool[Any], params: ToolInput
-    ) -> tuple[Decision, Risk, list[str], Verdict | None]:
-        """Step 2: the policy's view of this call, before anyone is asked."""
-        if tool.name in COMMAND_TOOLS:
-            policy = self.policy
-            if policy.headless and self.classifies:  # keep the asks, for the classifier
-                policy = policy.model_copy(update={"headless": False})
-            verdict = analyze(_command(params), policy)
-            reasons = [f"{f.check} {f.title}: {f.detail}" for f in verdict.findings]
-            decision = verdict.decision
-            if tool.name == "Remember" and self.policy.edits == "ask":  # it also writes
-                reasons.append("Remember writes the project's memory file")
-                decision = strictest([decision, Decision.ASK])
-            return decision, verdict.risk, reasons, verdict
-        if tool.name in EDITING_TOOLS:
-            path = absolute_path(str(getattr(params, "file_path", "")))
+    def _judge(self, tool: Tool[Any], params: ToolInput) -> Judgement:
+        """Step 2: the policy's view of this call, before anyone is asked.
+
+        A tool that states a `Permission` is judged by the analyzer's verdict on its
+        shell line, then by the edit rules for the files it changes; a tool that states
+        none is judged by its risk alone.
+        """
+        permission = tool.permission(params)
+        if permission is None:
+            if tool.risk is Risk.HIGH:
+                return Judgement(Decision.ASK, tool.risk, [f"{tool.name} is high-risk"])
+            return Judgement(Decision.ALLOW, tool.risk, [])
+        return self._judge_permission(tool, permission)
+
+    def _judge_permission(self, tool: Tool[Any], permission: Permission) -> Judgement:
+        policy = self.policy
+        if policy.headless and self.classifies:  # keep the asks, for the classifier
+            policy = policy.model_copy(update={"headless": False})
+        verdict = analyze(permission.line, policy)
+        reasons = [f"{f.check} {f.title}: {f.detail}" for f in verdict.findings]
+        own = self._edit_rules(tool, permission.edits)
+        decision = strictest([verdict.decision, *(Decision.ASK for _ in own.reasons)])
+        return Judgement(
+            decision,
+            highest([verdict.risk, own.risk]),
+            [*reasons, *own.reasons],
+            verdict,
+            permission.line,
+            classifiable=not own.reasons,
+        )
+
+    def _edit_rules(self, tool: Tool[Any], paths: tuple[str, ...]) -> _EditRules:
+        """The tool's own rules for the files it changes, on top of the analyzer's.
+
+        An edit outside the workspace asks (high risk); inside, it asks unless the
+        policy allows edits in the workspace.
+        """
+        reasons: list[str] = []
+        risk = Risk.LOW
+        for path in paths:
             inside = within(path, self.policy.workspace or WORKSPACE)
+            risk = highest([risk, tool.risk if inside else Risk.HIGH])
             if inside and self.policy.edits == "workspace":
-                return Decision.ALLOW, tool.risk, [], None
+                continue
             where = "inside" if inside else "outside"
-            return (
-                Decision.ASK,
-                Risk.HIGH if not inside else tool.risk,
-                [f"{tool.name} of {path} ({where} the workspace) needs approval"],
-                None,
-            )
-        if tool.risk is Risk.HIGH:
-            return Decision.ASK, tool.risk, [f"{tool.name} is high-risk"], None
-        return Decision.ALLOW, tool.risk, [], None
+            reasons.append(f"{tool.name} writes {path} ({where} the workspace): needs approval")
+        return _EditRules(risk, reasons)
+
+    def permits(self, tool: Tool[Any], permission: Permission) -> bool:
+        """Whether ``tool`` may do what ``permission`` states without anyone being asked:
+        how a running tool checks a file it did not name (where a link leads)."""
+        judged = self._judge_permission(tool, permission)
+        return judged.decision is Decision.ALLOW and judged.risk is not Risk.HIGH
+
+    def may_read(self, paths: Sequence[str]) -> frozenset[str]:
+        """Which of ``paths`` this session's policy lets a tool read without asking:
+        each is judged as ``cat -- PATH``, like Read of it."""
+        return self._read_judge(paths)
 
     async def _confirm(
-        self,
-        tool: Tool[Any],
-        params: ToolInput,
-        risk: Risk,
-        reasons: list[str],
-        verdict: Verdict | None,
+        self, tool: Tool[Any], params: ToolInput, judged: Judgement, reasons: list[str]
     ) -> GateResult:
         """Step 3: ask someone, or let a headless policy answer."""
 
@@ -161,37 +213,37 @@ class PermissionGate:
             return GateResult(
                 allowed=allowed,
                 decision=Decision.ASK,
-                risk=risk,
+                risk=judged.risk,
                 reasons=[*reasons, why],
                 decided_by=by,
                 trusted=self.trust.trusted,
-                verdict=verdict,
+                verdict=judged.verdict,
             )
 
-        if not self.person_can_answer and self.classifies and verdict is not None:
-            assert self.classifier is not None
-            judged = await self.classifier.classify(_command(params), verdict, self.policy.name)
-            if judged is not None:
-                cached = ", cached" if judged.cached else ""
-                why = f"the classifier ({judged.model}{cached}) says: {judged.reason}"
-                return result(judged.decision == "allow", "classifier", why)
+        verdict = judged.verdict
+        if not self.person_can_answer and self.classifies and judged.classifiable:
+            assert self.classifier is not None and verdict is not None
+            said = await self.classifier.classify(judged.line, verdict, self.policy.name)
+            if said is not None:
+                cached = ", cached" if said.cached else ""
+                why = f"the classifier ({said.model}{cached}) says: {said.reason}"
+                return result(said.decision == "allow", "classifier", why)
         if self.policy.headless:
             return result(False, "policy", f"policy {self.policy.name} is headless: ask is deny")
         if self.approver is None:
             return result(False, "policy", "needs approval and nobody is there to approve")
         request = ApprovalRequest(
-            tool=tool.name, summary=_summary(params), risk=risk, reasons=reasons, verdict=verdict
+            tool=tool.name,
+            summary=_summary(params),
+            risk=judged.risk,
+            reasons=reasons,
+            verdict=verdict,
         )
         answer = self.approver(request)
         if inspect.isawaitable(answer):
             answer = await answer
         by = self.approver_kind
         return result(bool(answer), by, f"{'approved' if answer else 'refused'} by the {by}")
-
-
-def _command(params: ToolInput) -> str:
-    """The shell command a command tool runs: Bash's command, Remember's verify."""
-    return str(getattr(params, "command", None) or getattr(params, "verify", ""))
 
 
 def _summary(params: ToolInput) -> str:

@@ -445,18 +445,20 @@ class Agent:
             data = chunk.data.decode("utf-8", "replace")
             self._publish(ExecOutputEvent, call_id=call.id, stream=chunk.stream, data=data)
 
-        ctx = ToolContext(self.session, call.id, self.reads, on_output, self.spawn)
+        ctx = ToolContext(self.session, call.id, self.reads, on_output, self.spawn,
+                          may_read=self.gate.may_read, permits=self.gate.permits)  # fmt: skip
         return await tool.run(params, ctx)
 
     def _publish_gate(self, call_id: str, gate: GateResult) -> None:
-        decision = gate.verdict.decision if gate.verdict else gate.decision
+        decision = gate.decision  # the verdict's, made stricter by a tool's own rules
         self.tally.verdicts[decision.value] = self.tally.verdicts.get(decision.value, 0) + 1
         findings = (
             [FindingSummary(check=f.check, title=f.title, detail=f.detail)
              for f in gate.verdict.findings]
             if gate.verdict else []
         )  # fmt: skip
-        explanation = gate.verdict.explanation if gate.verdict else "; ".join(gate.reasons)
+        same = gate.verdict is not None and gate.verdict.decision is decision
+        explanation = gate.verdict.explanation if same and gate.verdict else "; ".join(gate.reasons)
         self._publish(
             VerdictEvent,
             call_id=call_id,

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.prompt import Confirm
 
 from orchestrator.bus import EventBus
@@ -15,6 +14,7 @@ from orchestrator.gate import ApprovalRequest, Approver
 from orchestrator.pricing import price_table
 from orchestrator.render import TerminalRenderer
 from orchestrator.run import RunRequest, RunSummary, load_project, run_task
+from orchestrator.safe_text import text
 
 USAGE_ERROR = 64
 
@@ -28,9 +28,9 @@ def tty_approver(console: Console, confirm: Confirm_ = Confirm.ask) -> Approver:
 
     async def approve(request: ApprovalRequest) -> bool:
         async with lock:
-            console.print(f"[yellow]approve {request.tool}?[/] {escape(request.summary)}")
+            console.print(text((f"approve {request.tool}?", "yellow"), " ", request.summary))
             for reason in request.reasons:
-                console.print(f"  [dim]- {escape(reason)}[/]")
+                console.print(text("  ", (f"- {reason}", "dim")))
             return bool(await asyncio.to_thread(confirm, "  run it", default=False))
 
     return approve
@@ -57,14 +57,16 @@ def execute(
         console.print(f"[bold yellow]model: a replay of {request.replay} (no API is called)[/]")
     if project.ignored:
         names = ", ".join(project.ignored)
-        if interactive and confirm(
-            f"[yellow]Trust {escape(str(request.repo))}?[/] Its {names} would be loaded "
-            "(instructions and policy for the agent)",
-            default=False,
-        ):
+        question = text(
+            (f"Trust {request.repo}?", "yellow"),
+            f" Its {names} would be loaded (instructions and policy for the agent)",
+        )
+        if interactive and confirm(question, default=False):
             request = request.model_copy(update={"trust": True, "trusted_by": "person"})
         else:
-            console.print(f"[yellow]untrusted project:[/] not loading {names} (--trust loads them)")
+            console.print(
+                text(("untrusted project:", "yellow"), f" not loading {names} (--trust loads them)")
+            )
     approver = tty_approver(console, confirm) if interactive else None
     bus = EventBus()
     bus.subscribe(TerminalRenderer(console))
@@ -75,9 +77,12 @@ def print_summary(summary: RunSummary, console: Console) -> None:
     calls = ", ".join(f"{name} {count}" for name, count in sorted(summary.tool_calls.items()))
     verdicts = ", ".join(f"{d} {n}" for d, n in sorted(summary.verdicts.items()))
     console.print(
-        f"[bold]{summary.outcome}[/] in {summary.turns} turns, {summary.duration_s:.1f} s · "
-        f"tools: {calls or 'none'} · verdicts: {verdicts or 'none'} · "
-        f"tokens {summary.input_tokens} in / {summary.output_tokens} out · "
-        f"${summary.cost_usd:.4f} · {summary.files_changed} files changed"
+        text(
+            (summary.outcome, "bold"),
+            f" in {summary.turns} turns, {summary.duration_s:.1f} s · "
+            f"tools: {calls or 'none'} · verdicts: {verdicts or 'none'} · "
+            f"tokens {summary.input_tokens} in / {summary.output_tokens} out · "
+            f"${summary.cost_usd:.4f} · {summary.files_changed} files changed",
+        )
     )
-    console.print(f"[dim]wrote {summary.out}/events.jsonl, patch.diff, summary.json[/]")
+    console.print(text((f"wrote {summary.out}/events.jsonl, patch.diff, summary.json", "dim")))

@@ -17,8 +17,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from orchestrator.tools.permission import Permission, ReadJudge, read_judge
 from sandbox.docker_backend import DockerSession
 from sandbox.results import OutputChunk
+from security import Decision, analyze
+from security.policy import PRESETS
 from security.verdict import Risk
 
 WORKSPACE = "/workspace"
@@ -70,16 +73,32 @@ def _digest(data: bytes) -> str:
 Spawner = Callable[[str, str], Awaitable["ToolOutput"]]  # (description, prompt) -> report
 
 
+Permits = Callable[["Tool[Any]", Permission], bool]
+"""Whether a tool may do what a `Permission` states without anyone being asked (the
+gate's answer): how a running tool checks a file it did not name, such as the one a
+symbolic link leads to."""
+
+
+def _read_only_permits(permission: Permission) -> bool:
+    """The answer without a gate: read-only's, where every edit asks."""
+    verdict = analyze(permission.line, PRESETS["read-only"])
+    return not permission.edits and verdict.decision is Decision.ALLOW
+
+
 @dataclass
 class ToolContext:
-    """What a running tool may use: its session, where streamed output goes, and how
-    to start a sub-agent."""
+    """What a running tool may use: its session, where streamed output goes, how to
+    start a sub-agent, and what the policy lets it do without asking for files it did
+    not name (those a search meets, those a link leads to): the gate's answers in a
+    session, read-only's otherwise."""
 
     session: DockerSession
     call_id: str = ""
     reads: ReadLedger = field(default_factory=ReadLedger)
     on_output: Callable[[OutputChunk], None] | None = None
     spawn: Spawner | None = None
+    may_read: ReadJudge = field(default_factory=lambda: read_judge(PRESETS["read-only"]))
+    permits: Permits = field(default=lambda tool, permission: _read_only_permits(permission))
 
 
 InputT = TypeVar("InputT", bound=ToolInput)
@@ -112,6 +131,11 @@ class Tool(ABC, Generic[InputT]):
             "description": self.description,
             "input_schema": self.input_model.model_json_schema(by_alias=True),
         }
+
+    def permission(self, params: InputT) -> Permission | None:
+        """What the call asks leave to do, as the shell line that would do the same;
+        None if it does nothing a shell line could (the gate then weighs its risk)."""
+        return None
 
     @abstractmethod
     async def run(self, params: InputT, ctx: ToolContext) -> ToolOutput:

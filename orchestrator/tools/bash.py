@@ -20,6 +20,7 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
 )
+from orchestrator.tools.permission import Permission
 from sandbox.confinement import failure_note, read_only_confinement, shows_refusal
 from sandbox.results import ExecExit, OutputChunk
 from security.verdict import Risk
@@ -68,6 +69,9 @@ class Bash(Tool[BashInput]):
     risk: ClassVar[Risk] = Risk.HIGH
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = BashInput
+
+    def permission(self, params: BashInput) -> Permission:
+        return Permission(params.command)
 
     async def run(self, params: BashInput, ctx: ToolContext) -> ToolOutput:
         if params.run_in_background:

@@ -14,7 +14,14 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
-from orchestrator.tools.read import MAX_WHOLE_BYTES, load, number_lines, text_lines
+from orchestrator.tools.permission import Permission, edit_line
+from orchestrator.tools.read import (
+    MAX_WHOLE_BYTES,
+    load,
+    number_lines,
+    refuse_unless_permitted,
+    text_lines,
+)
 from orchestrator.tools.write import encode, write_bytes
 from security.verdict import Risk
 
@@ -43,11 +50,17 @@ class Edit(Tool[EditInput]):
         "line-number prefix that Read shows. It must occur exactly once: include enough "
         "surrounding lines to make it unique, or set replace_all to change every "
         "occurrence (e.g. to rename something). To create a file use Write. Prefer this "
-        "tool to sed or awk in Bash."
+        "tool to sed or awk in Bash. An Edit is judged like reading the file and then "
+        "`cat > FILE` in Bash: the files Write refuses, Edit refuses too, and a symbolic "
+        "link is judged as the file it leads to."
     )
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = EditInput
+
+    def permission(self, params: EditInput) -> Permission:
+        path = absolute_path(params.file_path)
+        return Permission(edit_line(path), edits=(path,))
 
     async def run(self, params: EditInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
@@ -57,6 +70,8 @@ class Edit(Tool[EditInput]):
         if old == new:
             raise ToolError("old_string and new_string are the same; there is nothing to change.")
         found = await load(ctx.session, path, MAX_WHOLE_BYTES)
+        real = found.real
+        refuse_unless_permitted(self, ctx, path, real, Permission(edit_line(real), (real,)))
         if found.kind == "missing":
             raise ToolError(f"{path} does not exist. To create a file use Write.")
         if found.kind != "file":
@@ -86,7 +101,7 @@ class Edit(Tool[EditInput]):
         start = text.index(old)
         updated = text.replace(old, new) if params.replace_all else text.replace(old, new, 1)
         data = encode(updated, "new_string")
-        await write_bytes(ctx.session, path, data)
+        await write_bytes(ctx.session, real, data)
         ctx.reads.saw(path, data)
         what = f"{count} occurrences" if params.replace_all and count > 1 else "1 occurrence"
         snippet = _around(updated, text.count("\n", 0, start) + 1, new.count("\n"))

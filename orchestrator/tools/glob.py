@@ -16,6 +16,7 @@ from orchestrator.tools.base import (
     absolute_path,
     cap,
 )
+from orchestrator.tools.permission import Permission, command_line
 from orchestrator.tools.ripgrep import run_rg
 from security.verdict import Risk
 
@@ -37,18 +38,22 @@ class Glob(Tool[GlobInput]):
         'relative to path: "**/*.py" finds Python files at any depth, "src/*.ts" only '
         'directly in src; a pattern without "/" (e.g. "*.md") matches file names at any '
         "depth. Files ignored by .gitignore and the .git directory are skipped; hidden "
-        "files are listed. Use this tool, not find or ls in Bash, to find files by name; "
-        "use Grep to search their contents."
+        "files are listed. The listing is judged like the same rg listing in Bash: "
+        "listing a directory that holds secrets (e.g. ~/.ssh) or a pattern that names "
+        'one (e.g. "**/.env") needs approval. Use this tool, not find or ls in Bash, '
+        "to find files by name; use Grep to search their contents."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = GlobInput
 
+    def permission(self, params: GlobInput) -> Permission:
+        return Permission(command_line(_argv(params)))
+
     async def run(self, params: GlobInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")
-        argv = ["rg", "--files", "--no-config", "--hidden", f"--glob={params.pattern}"]
-        argv += ["--glob=!.git", "--", path]
-        result, out = await run_rg(ctx.session, path, argv, "file search", "path")
+        argv = _argv(params)
+        result, _, out = await run_rg(ctx.session, path, argv, "file search", "path")
         out = out.rstrip("\n")
         if result.exit_code not in (0, 1) and not out:
             errors = result.stderr.decode("utf-8", "replace").strip()
@@ -57,3 +62,10 @@ class Glob(Tool[GlobInput]):
             return ToolOutput(content="No files found")
         text, truncated = cap("\n".join(sorted(out.split("\n"))))
         return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)
+
+
+def _argv(params: GlobInput) -> list[str]:
+    """The rg listing for ``params`` (run as an argv, and judged as that line)."""
+    path = absolute_path(params.path or WORKSPACE, "path")
+    argv = ["rg", "--files", "--no-config", "--hidden", f"--glob={params.pattern}"]
+    return [*argv, "--glob=!.git", "--", path]

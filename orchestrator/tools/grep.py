@@ -1,12 +1,20 @@
-"""Grep: search file contents in the session's container with ripgrep."""
+"""Grep: search file contents in the session's container with ripgrep.
+
+The gate judges the rg line it runs, its pattern read as data (see
+`orchestrator.tools.permission`). Searching a directory meets files the call did not
+name; `orchestrator.tools.search_view` shows only the lines of those the policy lets
+the session read without asking.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from orchestrator.tools.base import (
+    MAX_RESULT_CHARS,
     WORKSPACE,
     Tool,
     ToolContext,
@@ -14,9 +22,11 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
     absolute_path,
-    cap,
 )
+from orchestrator.tools.permission import Permission, command_line
+from orchestrator.tools.rg_output import line_records, path_records
 from orchestrator.tools.ripgrep import run_rg
+from orchestrator.tools.search_view import search_view
 from security.verdict import Risk
 
 MAX_COLUMNS = 500  # longer matching lines are shown as a preview
@@ -69,34 +79,66 @@ class Grep(Tool[GrepInput]):
         '"count". "-i": true ignores case; "-A"/"-B"/"-C" show context lines and "-n" '
         'line numbers in "content" mode; type limits to a file type ("py"); head_limit '
         "keeps the first N lines; multiline lets a pattern span lines. Files ignored by "
-        ".gitignore and the .git directory are skipped; hidden files are searched. Use "
-        "this tool, not grep or rg in Bash."
+        ".gitignore and the .git directory are skipped; hidden files are searched. "
+        "Secrets: files that look like credentials (.env files, keys, ~/.ssh, ~/.aws, "
+        "/proc/*/environ and the like) are judged like `cat FILE` in Bash. Searching a "
+        "directory leaves out their lines, as if they did not match; to search one, name "
+        "it as path, which needs approval (refused when nobody can approve). Use this "
+        "tool, not grep or rg in Bash."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = GrepInput
 
+    def permission(self, params: GrepInput) -> Permission:
+        path = absolute_path(params.path or WORKSPACE, "path")
+        return Permission(command_line(_argv(params, path, ["--regexp-file=-"])))
+
     async def run(self, params: GrepInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")
-        argv = ["rg", "--no-config", "--color=never", "--hidden", "--sort=path"]
-        argv += ["--with-filename", "--no-heading", *_MODE_FLAGS[params.output_mode]]
-        argv += _options(params)
-        argv += ["--glob=!.git", "-e", params.pattern, "--", path]
-        result, out = await run_rg(ctx.session, path, argv, "search", "path or glob")
+        argv = _argv(params, path, ["-e", params.pattern])
+        mode = params.output_mode
+        end = "\0" if mode == "files_with_matches" else "\n"
+        result, real, out = await run_rg(ctx.session, path, argv, "search", "path or glob", end)
         errors = result.stderr.decode("utf-8", "replace").strip()
-        if result.exit_code == 1 or (result.exit_code == 0 and not out):
-            return ToolOutput(content="No matches found")
-        if result.exit_code != 0 and not out:
+        if result.exit_code not in (0, 1) and not out:
             raise ToolError(f"rg failed: {errors or f'exit code {result.exit_code}'}")
-        lines = out.rstrip("\n").split("\n")
-        if params.head_limit is not None:
-            lines = lines[: params.head_limit]
-        if params.output_mode == "files_with_matches":
+        records = path_records(out) if mode == "files_with_matches" else line_records(out)
+        view = await asyncio.to_thread(
+            search_view,
+            records,
+            path,
+            real,
+            ctx.may_read,
+            line_numbers=params.line_numbers,
+            max_lines=params.head_limit,
+            max_chars=MAX_RESULT_CHARS,
+        )
+        if not view.lines:
+            return ToolOutput(content="No matches found")
+        lines = view.lines
+        if mode == "files_with_matches":
             lines = [f"Found {len(lines)} file{'' if len(lines) == 1 else 's'}", *sorted(lines)]
-        text, truncated = cap("\n".join(lines))
-        if result.exit_code != 0:  # matches, but some files could not be searched
+        text = "\n".join(lines)
+        if view.cut:
+            text += (
+                f"\n[output stops here to stay under {MAX_RESULT_CHARS} characters; more "
+                "matched: narrow path, glob or pattern]"
+            )
+        if view.unnamed:
+            text += f"\n[{view.unnamed} lines that rg printed without a file name were left out]"
+        if result.exit_code not in (0, 1):  # matches, but some files could not be searched
             text += f"\n[rg reported errors: {errors[:2000]}]"
-        return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)
+        return ToolOutput(content=text, truncated=view.cut or result.stdout_truncated)
+
+
+def _argv(params: GrepInput, path: str, pattern: list[str]) -> list[str]:
+    """The rg command for ``params`` searching ``path``, ``pattern`` being its pattern
+    arguments (``-e PATTERN`` to run it, ``--regexp-file=-`` to judge it)."""
+    argv = ["rg", "--no-config", "--color=never", "--hidden", "--sort=path"]
+    argv += ["--with-filename", "--no-heading", "--null", *_MODE_FLAGS[params.output_mode]]
+    argv += _options(params)
+    return [*argv, "--glob=!.git", *pattern, "--", path]
 
 
 def _options(params: GrepInput) -> list[str]:
@@ -111,8 +153,6 @@ def _options(params: GrepInput) -> list[str]:
     if params.multiline:
         options += ["--multiline", "--multiline-dotall"]
     if params.output_mode == "content":
-        if not params.line_numbers:
-            options.append("--no-line-number")
         for flag, value in (("-A", params.after), ("-B", params.before), ("-C", params.context)):
             if value is not None:
                 options.append(f"{flag}{value}")

@@ -7,7 +7,7 @@ lets Write and Edit change it afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -20,6 +20,8 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
+from orchestrator.tools.permission import Permission, read_line
+from orchestrator.tools.resolve import RESOLVE
 from sandbox.docker_backend import DockerSession
 from sandbox.results import ExecResult
 from security.verdict import Risk
@@ -30,10 +32,13 @@ MAX_WHOLE_BYTES = 4 * 2**20  # larger files are read a slice at a time (and cann
 MAX_SLICE_BYTES = 2**20  # what one slice of a large file may bring back
 BINARY_PROBE_BYTES = 8192  # a NUL in this many leading bytes means binary
 EXEC_TIMEOUT = 60.0
+HEADER_BYTES = 2 * 4096 + 64  # where the path leads (at most PATH_MAX), and what it is
 
-# Prints what $1 is ("directory", "missing", "other" or "file SIZE"), then the file
-# itself when it is no larger than $2 bytes.
+# Prints where $1 leads (every link followed, NUL-terminated), what it is ("directory",
+# "missing", "other" or "file SIZE"), then the file itself when it is no larger than $2
+# bytes.
 _LOAD = (
+    RESOLVE + 'resolve "$1" || { echo "cannot tell where it leads" >&2; exit 3; }; '
     'if [ -d "$1" ]; then echo directory; '
     'elif [ ! -e "$1" ]; then echo missing; '
     'elif [ ! -f "$1" ]; then echo other; '
@@ -47,9 +52,11 @@ Kind = Literal["file", "directory", "missing", "other"]
 
 @dataclass(frozen=True)
 class Loaded:
-    """What a path is, and the file's bytes when it was small enough to fetch."""
+    """What a path is, where it leads (links followed), and the file's bytes when it
+    was small enough to fetch."""
 
     kind: Kind
+    real: str
     size: int = 0
     data: bytes | None = None
 
@@ -71,16 +78,36 @@ async def load(session: DockerSession, path: str, max_bytes: int) -> Loaded:
     result = await session.exec(
         ["sh", "-c", _LOAD, "sh", path, str(max_bytes)],
         timeout=EXEC_TIMEOUT,
-        max_output=max_bytes + 64,
+        max_output=max_bytes + HEADER_BYTES,
     )
     if error := exec_failure(result, f"read {path}"):
         raise error
-    header, _, data = result.stdout.partition(b"\n")
-    kind, _, size = header.decode().partition(" ")
+    real, ended, rest = result.stdout.partition(b"\0")
+    header, _, data = rest.partition(b"\n")
+    kind, _, size = header.decode("utf-8", "replace").partition(" ")
+    where = real.decode("utf-8", "surrogateescape")
+    if not ended or kind not in ("file", "directory", "missing", "other"):
+        raise ToolError(f"cannot read {path}: the sandbox's answer was cut or not understood")
     if kind != "file":
-        return Loaded(kind)  # type: ignore[arg-type]
+        return Loaded(kind, where)  # type: ignore[arg-type]
     small = int(size) <= max_bytes and not result.stdout_truncated  # it may have grown
-    return Loaded("file", int(size), data if small else None)
+    return Loaded("file", where, int(size), data if small else None)
+
+
+def refuse_unless_permitted(
+    tool: Tool[Any], ctx: ToolContext, path: str, real: str, permission: Permission
+) -> None:
+    """A `ToolError` when ``path`` is a link to ``real`` and ``permission`` (the same
+    call on ``real``) needs approval: the gate judged the link's name, not its target.
+
+    Attack: the repository holds ``notes.txt -> .git/config`` or ``-> /proc/self/environ``;
+    a Write or Read of notes.txt would reach the file behind it.
+    """
+    if real != path and not ctx.permits(tool, permission):
+        raise ToolError(
+            f"{path} is a symbolic link to {real}, and {tool.name} of {real} needs approval "
+            f"(it is judged like `{permission.line}` in Bash). Name {real} itself to ask."
+        )
 
 
 def text_lines(text: str) -> list[str]:
@@ -130,17 +157,25 @@ class Read(Tool[ReadInput]):
         "line) and limit (line count) for longer files. Lines longer than "
         f"{MAX_LINE_CHARS} characters are cut. Binary files and directories are refused "
         "(use Glob to list files). You must Read a file before you Edit it or overwrite it "
-        "with Write. Prefer this tool to cat, head, tail or sed in Bash."
+        "with Write. Prefer this tool to cat, head, tail or sed in Bash. A Read is judged "
+        "like `cat FILE` in Bash: files that look like secrets (.env files, private keys, "
+        "credentials, ~/.ssh, ~/.aws, /proc/*/environ and the like) need approval, and "
+        "are refused when nobody can approve; do not try to reach them another way. A "
+        "symbolic link is judged as the file it leads to."
     )
     risk: ClassVar[Risk] = Risk.LOW
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = ReadInput
+
+    def permission(self, params: ReadInput) -> Permission:
+        return Permission(read_line(absolute_path(params.file_path)))
 
     async def run(self, params: ReadInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
         first = max(params.offset or 1, 1)
         limit = params.limit or DEFAULT_LIMIT
         found = await load(ctx.session, path, MAX_WHOLE_BYTES)
+        refuse_unless_permitted(self, ctx, path, found.real, Permission(read_line(found.real)))
         if found.kind == "missing":
             raise ToolError(f"{path} does not exist. Use Glob to find files by name.")
         if found.kind == "directory":

@@ -14,6 +14,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from orchestrator.tools.base import WORKSPACE, Tool, ToolContext, ToolError, ToolInput, ToolOutput
+from orchestrator.tools.permission import Permission
 from orchestrator.tools.read import EXEC_TIMEOUT, exec_failure
 from security.verdict import Risk
 
@@ -53,6 +54,10 @@ class Remember(Tool[RememberInput]):
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = RememberInput
+
+    def permission(self, params: RememberInput) -> Permission:
+        """Its verify command, judged like Bash; and it writes the memory file."""
+        return Permission(params.verify, edits=(MEMORY_FILE,))
 
     async def run(self, params: RememberInput, ctx: ToolContext) -> ToolOutput:
         check = await ctx.session.exec(params.verify, timeout=VERIFY_TIMEOUT_S)

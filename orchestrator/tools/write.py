@@ -14,7 +14,14 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
-from orchestrator.tools.read import EXEC_TIMEOUT, MAX_WHOLE_BYTES, exec_failure, load
+from orchestrator.tools.permission import Permission, write_line
+from orchestrator.tools.read import (
+    EXEC_TIMEOUT,
+    MAX_WHOLE_BYTES,
+    exec_failure,
+    load,
+    refuse_unless_permitted,
+)
 from sandbox.docker_backend import DockerSession
 from security.verdict import Risk
 
@@ -51,17 +58,27 @@ class Write(Tool[WriteInput]):
         "directories are created. file_path must be absolute; the project is in /workspace. "
         "To overwrite an existing file you must Read it first in this session, and it must "
         "not have changed since. To change part of a file prefer Edit, which sends only the "
-        "change. Prefer this tool to echo or cat redirections in Bash."
+        "change. Prefer this tool to echo or cat redirections in Bash. A Write is judged "
+        "like `cat > FILE` in Bash: files that make code run later (.git/config, "
+        ".git/hooks, CI workflows, Makefile, shell start-up files) are refused, and "
+        "writing outside the workspace needs approval. A symbolic link is judged as the "
+        "file it leads to."
     )
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = WriteInput
+
+    def permission(self, params: WriteInput) -> Permission:
+        path = absolute_path(params.file_path)
+        return Permission(write_line(path), edits=(path,))
 
     async def run(self, params: WriteInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
         data = encode(params.content, "content")
         was_read = path in ctx.reads.digests
         found = await load(ctx.session, path, MAX_WHOLE_BYTES if was_read else 0)
+        real = found.real
+        refuse_unless_permitted(self, ctx, path, real, Permission(write_line(real), (real,)))
         if found.kind in ("directory", "other"):
             raise ToolError(f"{path} exists and is not a regular file; Write cannot replace it.")
         if found.kind == "file":
@@ -74,7 +91,7 @@ class Write(Tool[WriteInput]):
                 raise ToolError(
                     f"{path} changed since you read it. Read it again before writing it."
                 )
-        await write_bytes(ctx.session, path, data)
+        await write_bytes(ctx.session, real, data)  # the file judged, even if the link moves
         ctx.reads.saw(path, data)
         how = "new file" if found.kind == "missing" else "replaced its previous content"
         return ToolOutput(content=f"Wrote {len(data)} bytes to {path} ({how}).")

@@ -48,3 +48,56 @@ def test_sessions_and_reap_answer() -> None:
         assert {"container", "session", "expires_in_s"} <= set(json.loads(line))
     reaped = airlock("reap", "--dry-run")
     assert reaped.returncode == 0
+
+
+# The command writes an OSC 52 clipboard write, an OSC 0 title, a clear screen, a CR
+# overwrite, a C1 CSI (UTF-8 C2 9B) and a bidi override (E2 80 AE).
+HOSTILE_OUTPUT = (
+    r"printf '\033]52;c;SGk=\007\033]0;pwned\007\033[2J\rX\302\2332J\342\200\256 done\n'"
+)
+RAW_BYTES = b"\x1b]52;c;SGk=\x07\x1b]0;pwned\x07\x1b[2J\rX\xc2\x9b2J\xe2\x80\xae done\n"
+
+
+def _exec_in_pty(*args: str) -> tuple[int, bytes]:
+    """`airlock exec` with its stdout and stderr on a terminal (raw: no output processing)."""
+    import os
+    import tty
+
+    controller, device = os.openpty()
+    tty.setraw(device)
+    try:
+        process = subprocess.Popen([AIRLOCK, "exec", *args], stdout=device, stderr=device,
+                                   stdin=subprocess.DEVNULL)  # fmt: skip
+        os.close(device)
+        output = b""
+        while True:
+            try:
+                piece = os.read(controller, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not piece:
+                break
+            output += piece
+        return process.wait(timeout=120), output
+    finally:
+        os.close(controller)
+
+
+def test_exec_at_a_terminal_shows_escapes_and_a_pipe_gets_the_bytes() -> None:
+    code, shown = _exec_in_pty("--", HOSTILE_OUTPUT)
+    assert code == 0
+    assert b"\x1b" not in shown and b"\x07" not in shown and b"\xc2\x9b" not in shown
+    assert b"\xe2\x80\xae" not in shown and b"\rX" not in shown
+    text = shown.decode()
+    assert "\\x1b]52;c;SGk=\\a\\x1b]0;pwned\\a\\x1b[2J\\rX\\x9b2J\\u202e done" in text
+    piped = subprocess.run([AIRLOCK, "exec", "--", HOSTILE_OUTPUT], capture_output=True,
+                           timeout=120, check=False)  # fmt: skip
+    assert piped.returncode == 0 and piped.stdout == RAW_BYTES
+
+
+def test_exec_refusal_quotes_the_command_visibly() -> None:
+    """S26's reason quotes the path written: a C1 CSI and a bidi override in it."""
+    code, shown = _exec_in_pty("--", "echo x > /etc/\u009b2J\u202etxt")
+    assert code == 126
+    assert b"\xc2\x9b" not in shown and b"\xe2\x80\xae" not in shown
+    assert "writes /etc/\\x9b2J\\u202etxt" in shown.decode()

@@ -318,6 +318,133 @@ def test_grep_errors_come_back_as_tool_errors(box: Box, ctx: ToolContext, tree: 
     assert "absolute path" in box.fails(Grep(), ctx, pattern="x", path="src")
 
 
+# --- Secrets met by a search (issue 12, classes 8 and 9) ------------------------------
+
+
+@pytest.fixture
+def secrets(box: Box, home: str) -> str:
+    """A tree where the word SECRET is in ordinary files and in files that hold secrets."""
+    box.put(f"{home}/notes.md", "SECRET plan\nline two\n")
+    box.put(f"{home}/.env", "API_TOKEN=SECRET-abc123\n")
+    box.put(f"{home}/conf/.env.prod", "DB_PASSWORD=SECRET-prod\n")
+    box.put(f"{home}/keys/server.pem", "-----BEGIN SECRET KEY-----\n")
+    box.put(f"{home}/odd:name.txt", "SECRET in a name with colons\n")
+    box.put(f"{home}/new\nline/z.txt", "SECRET under a name with a newline\n")
+    box.put(f"{home}/only-env/.env", "ONLY_HERE=xyz\n")
+    return home
+
+
+def test_a_search_leaves_out_files_the_policy_would_not_let_it_read(
+    box: Box, ctx: ToolContext, secrets: str
+) -> None:
+    home = secrets
+    shown = [f"{home}/new\nline/z.txt", f"{home}/notes.md", f"{home}/odd:name.txt"]
+    files = box.call(Grep(), ctx, pattern="SECRET", path=home).content
+    assert files == "\n".join(["Found 3 files", *sorted(shown)])
+    content = box.call(Grep(), ctx, pattern="SECRET", path=home, output_mode="content")
+    assert "abc123" not in content.content and "prod" not in content.content
+    assert "BEGIN" not in content.content
+    assert f"{home}/odd:name.txt:1:SECRET in a name with colons" in content.content
+    assert f"{home}/new\nline/z.txt:1:SECRET under a name with a newline" in content.content
+    count = box.call(Grep(), ctx, pattern="SECRET", path=home, output_mode="count").content
+    assert count == "\n".join(f"{p}:1" for p in sorted(shown))
+    # context groups: the separators of a left-out file do not pile up
+    around = box.call(
+        Grep(), ctx, **{"pattern": "SECRET", "path": home, "output_mode": "content", "-C": 1}
+    ).content
+    assert "abc123" not in around and "--\n--" not in around
+    assert not around.startswith("--") and not around.endswith("--")
+    # a match only a secret holds looks like no match at all: no oracle on its content
+    assert box.call(Grep(), ctx, pattern="ONLY_HERE", path=home).content == "No matches found"
+    assert box.call(Grep(), ctx, pattern="xyz", path=home, output_mode="count").content == (
+        "No matches found"
+    )
+    # head_limit counts what is shown (sorted by path, .env would come first)
+    first = box.call(Grep(), ctx, pattern="SECRET", path=home, output_mode="content", head_limit=1)
+    assert first.content == f"{home}/new\nline/z.txt:1:SECRET under a name with a newline"
+
+
+def test_a_secret_named_as_the_path_was_judged_by_the_gate_and_is_searched(
+    box: Box, ctx: ToolContext, secrets: str
+) -> None:
+    out = box.call(Grep(), ctx, pattern="SECRET", path=f"{secrets}/.env", output_mode="content")
+    assert out.content == f"{secrets}/.env:1:API_TOKEN=SECRET-abc123"
+
+
+def test_a_search_shows_what_the_sessions_policy_lets_it_read(box: Box, secrets: str) -> None:
+    """The context's judge is the gate's: a policy that allows reading secrets sees them."""
+    from orchestrator.tools.permission import read_judge
+    from security import PRESETS
+
+    relaxed = PRESETS["dev"].model_copy(
+        update={"overrides": {**PRESETS["dev"].overrides, "S27": "allow"}}
+    )
+    ctx = ToolContext(session=box.session, reads=ReadLedger(), may_read=read_judge(relaxed))
+    out = box.call(Grep(), ctx, pattern="SECRET", path=secrets, output_mode="content").content
+    assert "abc123" in out and "SECRET-prod" in out
+
+
+def test_glob_lists_secret_names_a_listing_is_not_a_read(
+    box: Box, ctx: ToolContext, secrets: str
+) -> None:
+    out = box.call(Glob(), ctx, pattern="**/.env*", path=secrets).content
+    assert out.split("\n") == [f"{secrets}/.env", f"{secrets}/conf/.env.prod",
+                                f"{secrets}/only-env/.env"]  # fmt: skip
+
+
+# --- Links: a tool is judged by where a link leads, not by its name ------------------
+
+
+@pytest.fixture
+def dev_ctx(box: Box) -> ToolContext:
+    """A context with the dev gate's answers, as the loop gives a tool."""
+    from orchestrator.gate import PermissionGate, Trust
+    from security import PRESETS
+
+    gate = PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag"))
+    return ToolContext(box.session, reads=ReadLedger(), may_read=gate.may_read,
+                       permits=gate.permits)  # fmt: skip
+
+
+def test_write_and_edit_through_a_link_are_judged_as_the_file_behind_it(
+    box: Box, dev_ctx: ToolContext, home: str
+) -> None:
+    box.sh('mkdir -p "$1/.git" && printf "[core]\\n" > "$1/.git/config"', home)
+    box.sh('ln -s .git/config "$1/notes.txt" && ln -s .git/hooks/post-checkout "$1/todo.md"', home)
+    said = box.fails(Write(), dev_ctx, file_path=f"{home}/notes.txt", content="[core]\nx=1\n")
+    assert f"symbolic link to {home}/.git/config" in said and "needs approval" in said
+    said = box.fails(Write(), dev_ctx, file_path=f"{home}/todo.md", content="#!/bin/sh\n")
+    assert f"{home}/.git/hooks/post-checkout" in said  # a dangling link too
+    box.call(Read(), dev_ctx, file_path=f"{home}/notes.txt")
+    edit = {"file_path": f"{home}/notes.txt", "old_string": "[core]", "new_string": "[x]"}
+    assert "symbolic link" in box.fails(Edit(), dev_ctx, **edit)
+    assert box.sh('cat -- "$1/.git/config"; ls -A "$1/.git"', home) == "[core]\nconfig\n"
+    # an ordinary link inside the workspace is followed: the file behind it changes
+    box.put(f"{home}/src/real.py", "a = 1\n")
+    box.sh('ln -s src/real.py "$1/short.py"', home)
+    box.call(Read(), dev_ctx, file_path=f"{home}/short.py")
+    box.call(Edit(), dev_ctx, file_path=f"{home}/short.py", old_string="1", new_string="2")
+    assert box.sh('cat -- "$1/src/real.py"; readlink -- "$1/short.py"', home) == (
+        "a = 2\nsrc/real.py\n"
+    )
+
+
+def test_read_and_grep_through_a_link_are_judged_as_the_file_behind_it(
+    box: Box, ctx: ToolContext, home: str
+) -> None:
+    box.put(f"{home}/.env", "TOKEN=SECRET-1\n")
+    box.put(f"{home}/keep/.aws/credentials", "key = SECRET-2\n")
+    box.sh('ln -s .env "$1/readme.txt" && ln -s keep/.aws "$1/docs"', home)
+    said = box.fails(Read(), ctx, file_path=f"{home}/readme.txt")
+    assert f"symbolic link to {home}/.env" in said and "SECRET" not in said
+    named = box.call(Grep(), ctx, pattern="SECRET", path=f"{home}/readme.txt")
+    assert named.content == "No matches found"
+    through = box.call(Grep(), ctx, pattern="SECRET", path=f"{home}/docs", output_mode="content")
+    assert through.content == "No matches found"
+    # the same search of the real directory names the secret, and the gate would ask
+    assert "SECRET" not in box.call(Grep(), ctx, pattern="SECRET", path=home).content
+
+
 # --- Glob -----------------------------------------------------------------------------
 
 
@@ -385,3 +512,25 @@ def test_schemas_use_claude_code_field_names() -> None:
         "Grep": set(grep["properties"]),
         "Glob": {"pattern", "path"},
     }
+
+
+def test_resolve_follows_links_in_the_busybox_image_too() -> None:
+    """airlock/minimal's readlink has no -m: the fallback resolves the deepest part that
+    exists, and a link into a missing directory is an error (status 3), not its name."""
+    from orchestrator.tools.resolve import RESOLVE
+
+    script = (
+        RESOLVE + "cd /tmp && mkdir d && ln -s d/x l2 && ln -s nodir/x l3 && ln -s /tmp/d dl; "
+        'for p in /tmp/a/b /tmp/l2 /tmp/l3 /tmp/dl/new/f /; do resolve "$p"; echo " $?"; done'
+    )
+
+    async def resolve_in_minimal() -> str:
+        spec = SessionSpec(image="airlock/minimal", shell="sh")
+        async with DockerBackend().session(spec) as session:
+            result = await session.exec(["sh", "-c", script])
+        return result.text
+
+    answer = asyncio.run(resolve_in_minimal())
+    assert answer.split("\n")[:-1] == [
+        "/tmp/a/b\0 0", "/tmp/d/x\0 0", " 3", "/tmp/d/new/f\0 0", "/\0 0"
+    ]  # fmt: skip

@@ -66,4 +66,4 @@ def test_the_verify_command_passes_the_gate_like_any_command() -> None:
 def test_read_only_asks_before_remember_writes() -> None:
     memory, results = run([remember("Noted.", "true")], policy="read-only")
     assert memory is None
-    assert results[0]["is_error"] and "memory file" in results[0]["content"]
+    assert results[0]["is_error"] and "writes /workspace/AIRLOCK.md" in results[0]["content"]

@@ -63,8 +63,9 @@ def test_headless_policy_turns_ask_into_deny_even_with_an_approver() -> None:
     # the analyzer already answers deny for a headless policy's commands ...
     bash = check("ci-untrusted", Bash(), {"command": "curl x"}, approver=lambda r: True)
     assert not bash.allowed and bash.decision is Decision.DENY
-    # ... and the gate does the same for every other ask
-    raw = {"file_path": "/etc/motd", "content": "x"}
+    # ... and the gate does the same for the asks a tool's own rules add (the analyzer
+    # allows `cat > /tmp/x` under ci-untrusted; Write outside the workspace asks)
+    raw = {"file_path": "/tmp/x", "content": "x"}
     write = check("ci-untrusted", Write(), raw, approver=lambda r: True)
     assert not write.allowed and write.decision is Decision.ASK
     assert "headless" in write.refusal()
