@@ -295,7 +295,11 @@ GLOB_LINES: dict[str, tuple[str, ...]] = {
 # Values for the options of the tools the read-only base may not know well, by the
 # `Value` of the option (see tool_options); "@o@" is a file to write.
 PROGRAMS = ("tools/run", "./tools/run", "/workspace/tools/run", "sh", "./cat", "cat", "bash")
-CODE_FILES = {"gawk": ("lib.awk", "lib", "-"), "mawk": ("lib.awk", "lib"), "sed": ("script.sed",)}
+CODE_FILES = {
+    "gawk": ("lib.awk", "lib", "-", "inplace"),
+    "mawk": ("lib.awk", "lib"),
+    "sed": ("script.sed",),
+}
 LIBRARIES = ("rwarray", "filefuncs", "inplace", "readfile", "fork", "time", "readdir")
 SED_SCRIPTS = (
     ":a;e tools/run",

@@ -442,11 +442,10 @@ def _spelled_names(tool: str, option: Option) -> Iterator[list[str]]:
         value = f"{HERE}-*"  # in-place backups named after each file
     if value is None:
         return
-    for spelled in plain.spellings(value):
-        abbreviated = spelled.startswith("--") and spelled.split("=", 1)[0] != f"--{option.long}"
-        if tool.startswith("git ") and abbreviated:
+    for words in plain.spelled_words(value):
+        head = words[0].split("=", 1)[0]
+        if tool.startswith("git ") and head.startswith("--") and head != f"--{option.long}":
             continue  # git's diff options take no abbreviations
-        words = spelled.split(" ", 1) if spelled.startswith("-") and " " in spelled else [spelled]
         if len(words) == 2 and not words[1].startswith("-"):
             continue  # a separate value must itself start with "-" to sort right after
         yield words

@@ -49,25 +49,29 @@ class Option:
         return self.long[: max(3, (len(self.long) * 2 + 2) // 3)] if len(self.long) > 3 else ""
 
     def spellings(self, value: str = "") -> list[str]:
-        """Every argv spelling of this option with ``value``, each as one shell word list.
+        """Every argv spelling of this option with ``value``, as shell text."""
+        return [" ".join(words) for words in self.spelled_words(value)]
+
+    def spelled_words(self, value: str = "") -> list[list[str]]:
+        """Every argv spelling of this option with ``value``, as argv words.
 
         A required value comes attached (``-fV``), separate (``-f V``), after ``=``
         (``--file=V``), separate after a long name and after an abbreviated one. An
         optional value comes only attached; ``-i V`` is also listed, since there ``V``
         is *not* the option's value (the trap of xargs ``-i`` and sed ``-i``).
         """
-        out: list[str] = []
+        out: list[list[str]] = []
         longs = [n for n in (self.long, self.abbreviation()) if n]
         if self.value is Value.FLAG:
-            out += [f"-{self.short}"] if self.short else []
-            return out + [f"--{name}" for name in longs]
+            out += [[f"-{self.short}"]] if self.short else []
+            return out + [[f"--{name}"] for name in longs]
         if self.short:
-            out.append(f"-{self.short}{value}")
-            out.append(f"-{self.short} {value}")
+            out.append([f"-{self.short}{value}"])
+            out.append([f"-{self.short}", value])
         for name in longs:
-            out.append(f"--{name}={value}")
+            out.append([f"--{name}={value}"])
             if not self.optional:
-                out.append(f"--{name} {value}")
+                out.append([f"--{name}", value])
         return out
 
 
