@@ -196,8 +196,11 @@ class HostileLines:
     def _spell(self, tool: str, option: Option, words: tuple[str, ...]) -> str:
         """``option`` spelled one of getopt's ways, with a value of its kind."""
         value = quote(self._value(tool, option, words))
-        spellings = option.spellings(value) or [f"-{option.short}"]
-        return self.rng.choice(spellings)
+        spelled = self.rng.choice(option.spellings(value) or [f"-{option.short}"])
+        flags = [o.short for o in TOOLS[tool] if o.short and o.value is Value.FLAG]
+        if flags and re.match(r"-[^-]", spelled) and self.rng.random() < 0.3:
+            spelled = f"-{self.rng.choice(flags)}{spelled[1:]}"  # in a cluster: -nfscript.sed
+        return spelled
 
     def _value(self, tool: str, option: Option, words: tuple[str, ...]) -> str:
         kind = option.value

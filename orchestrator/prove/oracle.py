@@ -172,8 +172,11 @@ class Oracle:
         chosen = [f for f in FIXTURES.values() if f.name in wanted]
         await self.session.put_file(f"{ORACLE_DIR}/layers.tar", layers_tar(chosen))
         await self._sh(SETUP_SCRIPT)
-        for fixture in chosen:
-            await self._sh(build_script(fixture))
+        builds = [
+            f"( {build_script(f)} ) || {{ echo 'building fixture {f.name} failed' >&2; exit 1; }}"
+            for f in chosen
+        ]
+        await self._sh("\n".join(builds), timeout=600)  # one exec: each one costs on a busy host
         await self._sh(SEAL_SCRIPT)
         self.fixtures = frozenset(wanted)
 
@@ -203,8 +206,10 @@ class Oracle:
             fixture=fixture,
         )
 
-    async def _sh(self, script: str, max_output: int = 4 * 2**20) -> str:
-        result = await self.session.exec(["sh", "-c", script], timeout=120, max_output=max_output)
+    async def _sh(self, script: str, max_output: int = 4 * 2**20, timeout: float = 120) -> str:
+        result = await self.session.exec(
+            ["sh", "-c", script], timeout=timeout, max_output=max_output
+        )
         if result.exit_code != 0 or result.stdout_truncated:
             err = result.stderr.decode(errors="replace").strip()[-500:]
             raise OracleError(f"oracle housekeeping failed ({result.exit_code}): {err}")

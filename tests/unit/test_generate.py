@@ -140,6 +140,7 @@ def test_globs_before_options_run_in_their_tools_option_name_fixture() -> None:
 def test_tool_options_cover_the_knowledge_gaps() -> None:
     text = "\n".join(line for line, _ in _hostile("tool option", count=2000))
     assert re.search(r"gawk (.* )?-l[a-z]", text)  # a library, attached
+    assert re.search(r"sed (.* )?-[nszE]+f ?script\.sed", text)  # -f inside a cluster
     for form in ("--diff-program", "sdiff -o", "ptx", "gawk -l", "gawk -d",
                  "gawk -o", "inplace", "--fil", "mawk -W", "@g()", "\\\n>", ":a;e",
                  "--hostname-bin", "--pre=", "sed -f", "-fscript.sed"):  # fmt: skip
