@@ -78,10 +78,15 @@ SINKS = frozenset({"/dev/null", "/dev/tty", "/dev/stdout", "/dev/stderr", "/dev/
 SINK_PREFIXES = ("/proc/self/fd/", "/dev/fd/", "pipe:[", "socket:[", "anon_inode:", "/dev/pts/")
 # A failed open of a sink path that says a real file was behind it (not a pipe or tty).
 REFUSED = frozenset({"EACCES", "EPERM", "EROFS", "ETXTBSY", "EISDIR"})
-# Where the image's own programs are (a read-only root). A program run from anywhere else
-# (the workspace, /tmp) is the repository's, whatever its name.
-SYSTEM_DIRS = ("/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/", "/usr/local/bin/")
+# Where a session can write (its mounts): a program run from there, or by a relative
+# path, is the repository's (or a payload's), whatever its name. Everything else is the
+# image's own, on a read-only root.
+WRITABLE = ("/workspace/", "/tmp/", "/dev/", "/run/", "/home/", "/var/tmp/", "/proc/")  # noqa: S108
 GIT_EXEC_PATH = "/usr/lib/git-core/"  # git runs its own helpers from here: git-<sub>
+# The image's git guard (airlock/dev) runs the real git from its own folder, and names its
+# neutral helpers (external-diff, merge-driver) there: all of it is git's implementation.
+GIT_GUARD_DIR = "/usr/lib/airlock/git-guard/"
+REAL_GIT = f"{GIT_GUARD_DIR}git.real"
 # Programs a knowledge-base program runs as its own implementation (scripts and
 # front-ends); their argv is the implementation's, not the command line's.
 HELPERS: dict[str, frozenset[str]] = {
@@ -301,7 +306,14 @@ def judged_argv(run: Exec) -> list[str]:
     path) as the ``git <sub>`` they implement, anything else as it ran."""
     if run.path.startswith(GIT_EXEC_PATH) and run.name.startswith("git-"):
         return ["git", run.name[4:], *run.argv[1:]]
+    if run.path == REAL_GIT:
+        return ["git", *run.argv[1:]]
     return [run.name, *run.argv[1:]]
+
+
+def image_program(path: str) -> bool:
+    """Whether ``path`` is a program of the image (not of the workspace, /tmp, a mount)."""
+    return path.startswith("/") and not posixpath.normpath(path).startswith(WRITABLE)
 
 
 def _exec_violations(cmd: str, trace: Trace, commands: list[list[str]]) -> Iterator[Violation]:
@@ -325,12 +337,14 @@ def _each_exec_violation(
         if index == 0 and run.pid == trace.root_pid and run.argv[:2] == ["bash", "-c"]:
             continue  # the oracle's own `bash -c` wrapper
         cut = " (argv cut by -s)" if run.truncated else ""
-        if not run.path.startswith((*SYSTEM_DIRS, GIT_EXEC_PATH)):
+        if not image_program(run.path):
             detail = f"{run.path} ran: not a program of the image ({_show(run.argv)}){cut}"
             yield _exec_violation("exec", detail, cmd, run), run
             continue
         if run.name in HELPERS.get(_base(run.caller) or "", ()):
             continue
+        if run.path.startswith(GIT_GUARD_DIR) and run.path != REAL_GIT:
+            continue  # the guard's own neutral helpers (external-diff, merge-driver)
         argv = judged_argv(run)
         delegates = argv[0] in DELEGATING or _runs_shell_code(argv)
         problem = None if delegates else read_only_problem(argv)
@@ -383,14 +397,21 @@ def _is_sink(write: Write) -> bool:
 
 
 def _scratch(writes: list[Write]) -> set[str]:
-    """Files created exclusively under /tmp and unlinked in the same run."""
+    """Files created exclusively, and folders made, under /tmp and removed in the same run
+    (git's /tmp/git-blob-XXXXXX/ for an external diff, sort's and tac's spill files)."""
+    made = [w for w in writes if w.ok and w.path.startswith(TMP)]
     created = {
         w.path
-        for w in writes
-        if w.ok and "O_EXCL" in w.flags and "O_CREAT" in w.flags and w.path.startswith(TMP)
+        for w in made
+        if ("O_EXCL" in w.flags and "O_CREAT" in w.flags) or w.call in ("mkdir", "mkdirat")
     }
-    removed = {w.path for w in writes if w.ok and w.call in ("unlink", "unlinkat")}
-    return created & removed
+    removed = {w.path for w in writes if w.ok and w.call in ("unlink", "unlinkat", "rmdir")}
+    scratch = created & removed
+    folders = {w.path for w in writes if w.call in ("mkdir", "mkdirat") and w.path in scratch}
+    inside = {  # written inside a scratch folder, and removed: the folder's contents
+        w.path for w in writes if posixpath.dirname(w.path) in folders and w.path in removed
+    }
+    return scratch | inside
 
 
 def _socket_violations(cmd: str, trace: Trace) -> Iterator[Violation]:

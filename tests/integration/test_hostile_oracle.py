@@ -4,8 +4,9 @@ Each known-bad line goes straight to the oracle, bypassing the analyzer's verdic
 that these tests hold whatever the analyzer decides), in the fixture that carries its
 payload, and the oracle must name the payload that ran (or the write it made). Controls:
 ordinary lines in the same fixtures, and the same lines in the plain seed, show nothing.
-git is called as ``/usr/bin/git``, the image's own binary: what is tested here is the
-fixtures and the oracle, not a guard that may stand in front of git on PATH.
+git is called as the image's real git binary (found in the session: the ELF file named
+git* that answers ``--version``), not a guard that may stand in front of it: what is
+tested here is the fixtures and the oracle, not that guard.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from security import analyze
 
 pytestmark = pytest.mark.integration
 
-GIT = "/usr/bin/git"
+GIT = "@git@"  # the real git binary, found in the session
+FIND_REAL_GIT = r"""for f in $(find /usr -maxdepth 5 -type f -name 'git*' -size +1000k); do
+  if [ "$(head -c 4 "$f" | tr -d '\177')" = ELF ] && "$f" --version | grep -q '^git version'
+  then echo "$f"; exit 0; fi
+done; exit 1"""
 
 # (issue class, fixture, line, payload that must be named)
 PAYLOADS: list[tuple[str, str, str, str]] = [
@@ -138,12 +143,16 @@ def seen() -> dict[tuple[str, str], Seen]:
     async def body() -> dict[tuple[str, str], Seen]:
         out: dict[tuple[str, str], Seen] = {}
         async with DockerBackend().session(SessionSpec(traced=True)) as session:
+            found = await session.exec(["sh", "-c", FIND_REAL_GIT])
+            assert found.exit_code == 0, found.stderr
+            git = found.stdout.decode().strip()
             oracle = Oracle(session, timeout=20.0)
             await oracle.prepare(sorted({fixture for fixture, _ in cases}))
-            for fixture, line in cases:
+            for fixture, template in cases:
+                line = template.replace(GIT, git)
                 observation = await oracle.observe(line, fixture)
                 commands = analyze(line, POLICY).commands  # judged as the analyzer lists them
-                out[(fixture, line)] = Seen(judge(observation, commands), observation.timed_out)
+                out[(fixture, template)] = Seen(judge(observation, commands), observation.timed_out)
         return out
 
     return asyncio.run(body())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.prove.oracle import Observation, judge, judged_argv
+from orchestrator.prove.oracle import Observation, image_program, judge, judged_argv
 from orchestrator.prove.trace import read_trace
 
 WRAPPER = '7 execve("/usr/bin/bash", ["bash", "-c", "x"], 0x1 /* 9 vars */) = 0'
@@ -131,3 +131,40 @@ def test_many_runs_of_one_program_are_one_violation_with_a_count() -> None:
     run = '8 execve("/workspace/tools/run", ["tools/run"], 0x1 /* 9 vars */) = 0'
     found = _judge(run, run.replace("8 ", "9 ", 1), run.replace("8 ", "10 ", 1))
     assert len(found["exec"]) == 1 and "(and 2 more runs)" in found["exec"][0]
+
+
+def test_programs_outside_the_sessions_writable_mounts_are_the_images() -> None:
+    assert image_program("/usr/bin/cat") and image_program("/usr/lib/airlock/git-guard/git.real")
+    for path in ("/workspace/cat", "tools/run", "./cat", "/tmp/x", "/dev/shm/x", "/home/agent/x"):
+        assert not image_program(path), path
+
+
+def test_the_image_git_guard_is_judged_as_the_git_it_runs() -> None:
+    """/usr/bin/git is a guard that runs the real git and its own neutral helpers."""
+    found = _judge(
+        '8 execve("/usr/bin/git", ["git", "diff"], 0x1 /* 9 vars */) = 0',
+        '9 execve("/usr/lib/airlock/git-guard/git.real", ["git", "config", "--list", "-z"],'
+        " 0x1 /* 9 vars */) = 0",
+        '10 execve("/usr/lib/airlock/git-guard/git.real", ["git", "diff"], 0x1 /* 9 vars */) = 0',
+        '11 execve("/usr/lib/airlock/git-guard/external-diff", ["external-diff", "a", "b"],'
+        " 0x1 /* 9 vars */) = 0",
+        commands=[["git", "diff"]],
+    )
+    assert found == {}
+    written = _judge(
+        '10 execve("/usr/lib/airlock/git-guard/git.real", ["git", "diff", "--output=x"],'
+        " 0x1 /* 9 vars */) = 0",
+        commands=[["git", "diff"]],
+    )
+    assert "git diff --output=x" in written["exec"][0]
+
+
+def test_scratch_folders_made_and_removed_under_tmp_are_not_writes() -> None:
+    made = [
+        '8 mkdir("/tmp/git-blob-Ab12", 0700) = 0',
+        '8 openat(AT_FDCWD</workspace>, "/tmp/git-blob-Ab12/notes.txt", O_WRONLY|O_CREAT|O_TRUNC,'
+        " 0666) = 3</tmp/git-blob-Ab12/notes.txt>",
+        '8 unlink("/tmp/git-blob-Ab12/notes.txt") = 0',
+    ]
+    assert _judge(*made, '8 rmdir("/tmp/git-blob-Ab12") = 0') == {}
+    assert "write" in _judge(*made)  # the folder stays: a write
