@@ -1,11 +1,13 @@
 """Differential execution fuzzing: run what the analyzer allows and watch what happens.
 
 A campaign takes commands from `generate.Generator`, keeps those the ``read-only``
-policy allows, runs each in the traced oracle (`oracle.Oracle`) and judges what it did
-(`oracle.judge`; the kinds of violation are listed there). A violating command is shrunk
-(`shrink.shrink`) while the analyzer still allows it and its program still shows the
-same kinds, and saved as one JSON file under ``tests/corpus/regressions/pending/``, for
-the analyzer's owners to fix and move up (see the README there).
+policy allows, runs each in the traced oracle (`oracle.Oracle`) from the fixture the
+generator chose for it (a plain repository or a hostile one, `hostile.FIXTURES`) and
+judges what it did (`oracle.judge`; the kinds of violation are listed there). A
+violating command is shrunk (`shrink.shrink`) in the same fixture while the analyzer
+still allows it and its program (or payload) still shows the same kinds, and saved as
+one JSON file under ``tests/corpus/regressions/pending/``, for the analyzer's owners
+to fix and move up (see the README there).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from docker.errors import DockerException
 from pydantic import BaseModel, Field
 
 from orchestrator.prove.generate import Generator
+from orchestrator.prove.hostile import MARK, PLAIN
 from orchestrator.prove.oracle import (
     KINDS,
     POLICY,
@@ -56,6 +59,8 @@ class Finding(BaseModel):
     trace: list[str]
     found: str
     original: str
+    fixture: str = PLAIN  # the workspace the session started from (hostile.FIXTURES)
+    payloads: list[str] = Field(default_factory=list)  # the fixture's payloads that ran
 
 
 class FuzzReport(BaseModel):
@@ -66,6 +71,7 @@ class FuzzReport(BaseModel):
     generated: int = 0
     allowed: int = 0
     by_source: dict[str, tuple[int, int]] = Field(default_factory=dict)  # generated, allowed
+    by_fixture: dict[str, int] = Field(default_factory=dict)  # executed in each fixture
     executed: int = 0
     oracle_runs: int = 0  # executed plus the runs that shrinking made
     timeouts: int = 0
@@ -80,15 +86,19 @@ class FuzzReport(BaseModel):
 
     def summary(self) -> list[str]:
         """The figures, one per line, then each finding and each saved file."""
-        figures = self.model_dump(exclude={"findings", "saved", "violations", "by_source"})
+        figures = self.model_dump(
+            exclude={"findings", "saved", "violations", "by_source", "by_fixture"}
+        )
         by_kind = ", ".join(f"{kind} {n}" for kind, n in self.violations.items())
         lines = [f"{name:<20} {value}" for name, value in figures.items()]
         lines += [
             f"{'from ' + source:<20} {made} generated, {allowed} allowed"
             for source, (made, allowed) in sorted(self.by_source.items())
         ]
+        fixtures = ", ".join(f"{name} {n}" for name, n in sorted(self.by_fixture.items()))
+        lines.append(f"{'executed in':<20} {fixtures or 'none'}")
         lines.append(f"{'violations':<20} {by_kind or 'none'}")
-        lines += [f"{f.kind}: {f.cmd!r}: {f.detail}" for f in self.findings]
+        lines += [f"{f.kind}: {f.cmd!r} [{f.fixture}]: {f.detail}" for f in self.findings]
         return lines + [f"saved {path}" for path in self.saved]
 
 
@@ -182,8 +192,10 @@ class Campaign:
             if not allowed:
                 continue
             report.allowed += 1
-            observation = await oracle.observe(command)
+            fixture = self.generator.fixture
+            observation = await oracle.observe(command, fixture)
             report.executed += 1
+            report.by_fixture[fixture] = report.by_fixture.get(fixture, 0) + 1
             report.timeouts += observation.timed_out
             report.truncated_traces += observation.trace_truncated
             judgement = judge(observation, verdict.commands)
@@ -203,7 +215,7 @@ class Campaign:
         seen = any(
             f.kind == main.kind and f.program == main.program and set(f.cmd.split()) <= words
             for f in report.findings
-        )  # an earlier, smaller finding of the same kind and program is inside this one
+        )  # an earlier, smaller finding of the same kind and program (or payload) is inside
         if seen or key in self.shrunk or self.shrinks >= self.max_shrinks:
             return
         self.shrinks += 1
@@ -234,7 +246,7 @@ async def make_finding(
     same kinds (``sort -o x`` that wrote stays a command that writes, not just one the
     knowledge base rejects).
     """
-    command = observation.command
+    command, fixture = observation.command, observation.fixture
     judgement = judge(observation, analyze(command, POLICY).commands)
     main = _primary(judgement.violations)
     wanted = signature(judgement, main.program)
@@ -243,12 +255,12 @@ async def make_finding(
         verdict = analyze(candidate, POLICY)
         if verdict.decision is not Decision.ALLOW:
             return False
-        again = judge(await oracle.observe(candidate), verdict.commands)
+        again = judge(await oracle.observe(candidate, fixture), verdict.commands)
         return wanted <= signature(again, main.program)
 
     small = await shrink(command, still_fails, deadline=deadline) if shrinking else command
     if small != command:
-        observation = await oracle.observe(small)
+        observation = await oracle.observe(small, fixture)
         judgement = judge(observation, analyze(small, POLICY).commands)
         same = [v for v in judgement.violations if v.program == main.program]
         main = _primary(same) if same else main
@@ -257,7 +269,9 @@ async def make_finding(
     return Finding(
         cmd=small, kind=main.kind, detail=main.detail, program=main.program,
         kinds=judgement.kinds, trace=list(dict.fromkeys([*execs, *main.trace, *behind]))[:12],
-        found=date.today().isoformat(), original=command,
+        found=date.today().isoformat(), original=command, fixture=fixture,
+        payloads=[(v.program or "").removeprefix(MARK) for v in judgement.violations
+                  if v.kind == "payload"],
     )  # fmt: skip
 
 

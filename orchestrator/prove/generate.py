@@ -2,7 +2,12 @@
 
 Knowledge-base programs with ordinary arguments, options the base forbids, words
 respelled the ways a shell decodes them at run time, pipelines, lists, loops, wrappers,
-``xargs``, zsh syntax and mutations of the corpus in ``tests/corpus/``.
+``xargs``, zsh syntax and mutations of the corpus in ``tests/corpus/``; and the
+constructs a hostile repository turns into writes and execs (`hostile_line`): reopened
+descriptors, data evaluated as arithmetic, assignments to protected variables, wrapper
+options, globs before options, the options of tools the base may not know, and
+environment variables that load config. Each command comes with the fixture
+(`orchestrator.prove.hostile`) its session starts from.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.prove.hostile_lines import HostileLines
 from orchestrator.prove.oracle import TMP
 from security.knowledge import GIT_READ_ONLY, READ_ONLY
 
@@ -20,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
 
 FILES = ("README.md", "notes.txt", "src/app.py", "data.json", "docs/list.txt", "docs/notes.gz",
-         "src", "docs", ".", "missing.txt", "/etc/hostname", "-", "*.md", "src/*", "*")  # fmt: skip
+         "src", "docs", ".", "missing.txt", "/etc/hostname", "-", "*.md", "src/*", "*",
+         "payload.txt", "vars.txt", "option.txt", "hostile.json", ".git/config", "legacy.proc",
+         "lib.awk", "script.sed", ".ripgreprc", ".gitconfig", "sub", "cat", "*")  # fmt: skip
 OUTPUTS = ("pwn", "out.txt", "/workspace/pwn", f"{TMP}pwn", "notes.txt", "src/new.py")
 WORDS = ("foo", "alpha", "TODO", "x", "a b", "-", "--", "1", "HEAD", "main", "-n", "%s", "")
 # Ordinary arguments per program: {f} a file, {o} a file to write, {w} a word.
@@ -115,12 +123,14 @@ GIT_ARGS: dict[str, str] = {
     "rev-parse": "HEAD --show-toplevel --git-dir",
     "ls-files": "-s -m",
     "blame": "notes.txt -L1,2",
-    "describe": "--always --tags",
+    "describe": "--always --tags --dirty",
     "shortlog": "-sn HEAD",
     "remote": "-v",
-    "cat-file": "-p HEAD -t",
-    "grep": "foo -n",
+    "cat-file": "-p HEAD -t --filters --textconv HEAD:notes.txt HEAD:legacy.proc --batch",
+    "grep": "foo -n --textconv",
 }
+GIT_ARGS["log"] += " --show-signature --format=%G? -p -1 --all"
+GIT_ARGS["show"] += " --show-signature --textconv"
 AWK_PROGRAMS = (
     "{print}", "{print $1}", "NR==1", "BEGIN{print 1}", "END{print NR}", "/foo/",
     '{print > "out.txt"}', '{print | "cat"}', 'BEGIN{system("id")}', 'BEGIN{"id" | getline x}',
@@ -160,7 +170,18 @@ def _edge_fragments() -> dict[str, list[str]]:
         "date": ["--set 2020-01-01", "-s 2020-01-01"],
         "hostname": ["{w}", "sandbox", "-F {f}"],
         "uniq": ["{f} {o}"],
-        "git": ["-C src", "-C .git", "--no-pager", "-c x=y", "--git-dir=.git"],
+        "git": [
+            "-C src",
+            "-C .git",
+            "--no-pager",
+            "-c x=y",
+            "--git-dir=.git",
+            "-C sub",
+            "-C vendor/lib.git",
+            "--git-dir=vendor/lib.git",
+            "--git-dir=sub",
+            "-P",
+        ],
         "git config": ["a.b get", "user.name list", "--add a.b c", "a.b"],
         "git branch": ["x", "-l x", "-d x", "-f x"],
         "git tag": ["-a x -l", "v1"],
@@ -217,24 +238,36 @@ class Generator:
     """
 
     def __init__(
-        self, seed: int, corpus: list[str] | None = None, hypothesis_share: float = 0.1
+        self,
+        seed: int,
+        corpus: list[str] | None = None,
+        hypothesis_share: float = 0.1,
+        hostile_share: float = 0.6,
     ) -> None:
         self.rng = random.Random(seed)  # noqa: S311 (reproducible fuzzing, not secrets)
         self.corpus = corpus if corpus is not None else load_corpus()
         self.programs = sorted(ARGS)
         self.weights = [WEIGHTS.get(name, 1) for name in self.programs]
         self.hypothesis_share = hypothesis_share
+        self.hostile_share = hostile_share  # of the lines the grammar makes
         self.from_hypothesis = _hypothesis_source(seed) if hypothesis_share else None
+        self.hostile = HostileLines(self.rng, self._simple)
         self.source = ""
+        self.fixture = ""
 
     def command(self) -> str:
-        """The next command; `source` says where it came from."""
+        """The next command; `source` says where it came from, `fixture` where it runs."""
+        self.fixture = self.hostile.fixture()
         if self.from_hypothesis and self.rng.random() < self.hypothesis_share:
             self.source = "hypothesis"
             return self.from_hypothesis()
         if self.corpus and self.rng.random() < 0.3:
             self.source = "corpus mutation"
             return self._mutant()
+        if self.rng.random() < self.hostile_share:
+            line, production, self.fixture = self.hostile.line()
+            self.source = f"hostile {production}"
+            return line
         self.source = "grammar"
         if self.rng.random() < 0.02:
             return self.rng.choice(ZSH)

@@ -1,26 +1,35 @@
-"""The oracle: run one allowed command under strace in a fresh seed workspace, and judge it.
+"""The oracle: run one allowed command under strace in a fresh fixture, and judge it.
 
 A generated command that the ``read-only`` policy allows is run in an oracle session
-(`SessionSpec(traced=True)`, the only kind that may ptrace) under ``strace -f``, from
-the same seed workspace every time. What the trace and the workspace show is judged:
+(`SessionSpec(traced=True)`, the only kind that may ptrace) under ``strace -f``, from a
+fixture workspace (`orchestrator.prove.hostile`: the plain seed repository, or one whose
+config, hooks, file names and contents attack), unpacked afresh for every run. What the
+trace and the workspace show is judged:
 
-- ``exec``: a program ran that the read-only knowledge base does not prove read-only
-  (`security.knowledge.read_only_problem` on the argv it really got);
-- ``write``: a file was created, changed or removed (or the clock or hostname set);
+- ``payload``: a payload of the fixture ran: its marker program was executed, or its
+  marker file written (named, so the class is known: repository config, hooks, an
+  embedded repository, an option-named file, data evaluated as code...);
+- ``exec``: a program ran that is not the image's own (from the workspace, /tmp), or
+  one that the read-only knowledge base does not prove read-only
+  (`security.knowledge.read_only_problem` on the argv it really got; git's helpers
+  ``git-<sub>`` from its exec path are judged as ``git <sub>``);
+- ``write``: a file was created, changed or removed (or the clock or hostname set),
+  judged by what an open really opened: ``/dev/stdout`` or ``/dev/fd/3`` that reopen a
+  file for writing are writes to that file;
 - ``socket``: ``socket()`` or ``connect()``, even failed;
 - ``workspace``: the workspace's listing or contents changed;
 - ``differential``: a program ran that is not in ``Verdict.commands`` (the parser
-  missed it, even if it is harmless);
+  missed it, or a tool's config ran it, even if it is harmless);
 - ``write-attempt``: a write that failed (read-only root, EPERM): the intent was there,
   the sandbox stopped it. Ranked lowest.
 
 Not violations, by decision: writes to sinks (``/dev/null``, ``/dev/tty``, pipes and
-sockets the command already had, ``/dev/std*``, ``/proc/self/fd/*``); *scratch* files
-a program creates exclusively under ``/tmp`` and removes itself (``tac``'s and
-``sort``'s spill files, bash's here-document files), counted apart; glibc's probe of the
-nscd socket (every user-name lookup does it); and programs a knowledge-base program runs
-as part of its own implementation (`HELPERS`, e.g. ``zgrep`` runs ``gzip``). A timeout
-is counted, not judged.
+sockets the command already had, reached directly or through ``/dev/std*`` and
+``/proc/self/fd/*``); *scratch* files a program creates exclusively under ``/tmp`` and
+removes itself (``tac``'s and ``sort``'s spill files, bash's here-document files),
+counted apart; glibc's probe of the nscd socket (every user-name lookup does it); and
+programs a knowledge-base program runs as part of its own implementation (`HELPERS`,
+e.g. ``zgrep`` runs ``gzip``). A timeout is counted, not judged.
 """
 
 from __future__ import annotations
@@ -32,6 +41,22 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from orchestrator.prove.hostile import (
+    FIXTURE_DIR,
+    FIXTURES,
+    LAYER_DIR,
+    MARK,
+    MARKER_BIN,
+    ORACLE_DIR,
+    PLAIN,
+    WORKSPACE,
+    Fixture,
+    build_script,
+    layers_tar,
+    marker_in,
+    marker_script,
+    payload_named,
+)
 from orchestrator.prove.trace import TRACED_CALLS, Exec, Trace, Write, read_trace
 from sandbox.docker_backend import DockerSession
 from security import PRESETS
@@ -40,13 +65,11 @@ from security.knowledge.wrappers import SHELLS
 from security.shell import Command, Word
 from security.unwrap import shell_code
 
-KINDS = ("exec", "write", "socket", "workspace", "differential", "write-attempt")
+KINDS = ("payload", "exec", "write", "socket", "workspace", "differential", "write-attempt")
 POLICY = PRESETS["read-only"]
-WORKSPACE = "/workspace"
 # In the container. Read-only once made (mode 555), so no command can remove what is in
-# it: the seed, and the trace file (which strace truncates and writes each run).
-ORACLE_DIR = "/tmp/airlock-oracle"  # noqa: S108
-SEED_TAR = f"{ORACLE_DIR}/seed.tar"
+# it: the fixtures, the marker programs, and the trace file (which strace truncates and
+# writes each run).
 TRACE_FILE = f"{ORACLE_DIR}/trace"
 TRACE_CAP = 16 * 2**20  # bytes of trace read back; a longer trace is judged on its start
 OUTPUT_CAP = 64 * 1024
@@ -54,6 +77,17 @@ NSCD_SOCKET = "/var/run/nscd/socket"
 TMP = "/tmp/"  # noqa: S108 (the container's tmpfs)
 SINKS = frozenset({"/dev/null", "/dev/tty", "/dev/stdout", "/dev/stderr", "/dev/stdin"})
 SINK_PREFIXES = ("/proc/self/fd/", "/dev/fd/", "pipe:[", "socket:[", "anon_inode:", "/dev/pts/")
+# A failed open of a sink path that says a real file was behind it (not a pipe or tty).
+REFUSED = frozenset({"EACCES", "EPERM", "EROFS", "ETXTBSY", "EISDIR"})
+# Where a session can write (its mounts): a program run from there, or by a relative
+# path, is the repository's (or a payload's), whatever its name. Everything else is the
+# image's own, on a read-only root.
+WRITABLE = ("/workspace/", "/tmp/", "/dev/", "/run/", "/home/", "/var/tmp/", "/proc/")  # noqa: S108
+GIT_EXEC_PATH = "/usr/lib/git-core/"  # git runs its own helpers from here: git-<sub>
+# The image's git guard (airlock/dev) runs the real git from its own folder, and names its
+# neutral helpers (external-diff, merge-driver) there: all of it is git's implementation.
+GIT_GUARD_DIR = "/usr/lib/airlock/git-guard/"
+REAL_GIT = f"{GIT_GUARD_DIR}git.real"
 # Programs a knowledge-base program runs as its own implementation (scripts and
 # front-ends); their argv is the implementation's, not the command line's.
 HELPERS: dict[str, frozenset[str]] = {
@@ -66,32 +100,31 @@ HELPERS: dict[str, frozenset[str]] = {
     "sdiff": frozenset({"diff"}),
 }
 
-SEED_SCRIPT = f"""set -e
-mkdir -p {ORACLE_DIR} && cd {WORKSPACE}
-git init -q -b main . && git config user.email oracle@airlock.invalid && git config user.name oracle
-mkdir -p src docs
-printf 'def main():\\n    print("hello")  # TODO: foo\\n' > src/app.py
-printf 'alpha\\nbeta foo\\ngamma\\n' > notes.txt
-printf '{{"name": "seed", "items": [1, 2, 3]}}\\n' > data.json
-printf '# Seed\\nfoo bar\\n' > README.md
-printf 'b\\na\\nc\\na\\n' > docs/list.txt
-printf 'x y\\nfoo\\n' | gzip -c > docs/notes.gz
-git add -A && GIT_AUTHOR_DATE=@1700000000 GIT_COMMITTER_DATE=@1700000000 git commit -qm seed
-echo delta >> notes.txt
-find . -exec touch -h -d @1700000000 {{}} +
-tar -c -f {SEED_TAR} . && chmod 444 {SEED_TAR} && : > {TRACE_FILE} && chmod 555 {ORACLE_DIR}
-"""
-# Leaves the workspace as the seed, nothing else in /tmp, and git's index fresh.
-RESET_SCRIPT = f"""cd / && chmod -R u+rwX {WORKSPACE} 2>/dev/null
-rm -rf {WORKSPACE}/* {WORKSPACE}/.[!.]* {WORKSPACE}/..?* && : > {TRACE_FILE}
-find /tmp -mindepth 1 -maxdepth 1 ! -name airlock-oracle -exec rm -rf {{}} + 2>/dev/null
-tar -x -f {SEED_TAR} -C {WORKSPACE} && git -C {WORKSPACE} update-index -q --refresh >/dev/null
+SETUP_SCRIPT = f"""set -e
+mkdir -p {ORACLE_DIR} {LAYER_DIR} && tar -x -f {ORACLE_DIR}/layers.tar -C {LAYER_DIR}
+{marker_script()}"""
+SEAL_SCRIPT = f"""set -e
+rm -rf {LAYER_DIR} {ORACLE_DIR}/layers.tar && : > {TRACE_FILE}
+chmod 444 {FIXTURE_DIR}/*.tar && chmod 555 {FIXTURE_DIR} {MARKER_BIN} {ORACLE_DIR}
 """
 LISTING_SCRIPT = f"""cd {WORKSPACE} && find . -xdev -printf 'M %p\\t%y %m %s %T@ %l\\n'
 find . -xdev -type f -exec sha256sum -- {{}} + | sed 's/^/H /'
 """
 AFTER_SCRIPT = f"""{LISTING_SCRIPT}size=$(stat -c %s {TRACE_FILE} 2>/dev/null || echo 0)
 printf '\\0%s\\0' "$size" && head -c {TRACE_CAP} {TRACE_FILE} 2>/dev/null
+"""
+
+
+def reset_script(fixture: Fixture) -> str:
+    """Leaves the workspace as the fixture, nothing else in /tmp; for the plain seed, git's
+    index fresh. (A hostile fixture's index stays as a copied repository's is: stale.
+    Refreshing it would run its payloads.)"""
+    refresh = f" && git -C {WORKSPACE} update-index -q --refresh >/dev/null"
+    refresh = refresh if fixture.fresh_index else ""
+    return f"""cd / && chmod -R u+rwX {WORKSPACE} 2>/dev/null
+rm -rf {WORKSPACE}/* {WORKSPACE}/.[!.]* {WORKSPACE}/..?* && : > {TRACE_FILE}
+find /tmp -mindepth 1 -maxdepth 1 ! -name airlock-oracle -exec rm -rf {{}} + 2>/dev/null
+tar -x -f {fixture.tar} -C {WORKSPACE}{refresh}
 """
 
 
@@ -117,6 +150,7 @@ class Observation:
     timed_out: bool
     exit_code: int | None
     trace_truncated: bool
+    fixture: str = PLAIN
 
 
 class OracleError(RuntimeError):
@@ -124,7 +158,7 @@ class OracleError(RuntimeError):
 
 
 class Oracle:
-    """A traced session that runs commands from the same seed workspace, one at a time."""
+    """A traced session that runs commands one at a time, each from a fresh fixture."""
 
     def __init__(self, session: DockerSession, timeout: float = 5.0) -> None:
         if not session.spec.traced:
@@ -133,13 +167,30 @@ class Oracle:
         self.timeout = timeout
         self.runs = 0
 
-    async def prepare(self) -> None:
-        """Build the seed workspace once and pack it for every reset."""
-        await self._sh(SEED_SCRIPT)
+    async def prepare(self, fixtures: list[str] | None = None) -> None:
+        """Build the fixtures (all by default) once, each into a tar for every reset."""
+        wanted = set(fixtures if fixtures is not None else FIXTURES) | {PLAIN}
+        for name in list(wanted):  # each fixture's bases too
+            base = FIXTURES[name].base
+            while base is not None:
+                wanted.add(base)
+                base = FIXTURES[base].base
+        chosen = [f for f in FIXTURES.values() if f.name in wanted]
+        await self.session.put_file(f"{ORACLE_DIR}/layers.tar", layers_tar(chosen))
+        await self._sh(SETUP_SCRIPT)
+        builds = [
+            f"( {build_script(f)} ) || {{ echo 'building fixture {f.name} failed' >&2; exit 1; }}"
+            for f in chosen
+        ]
+        await self._sh("\n".join(builds), timeout=600)  # one exec: each one costs on a busy host
+        await self._sh(SEAL_SCRIPT)
+        self.fixtures = frozenset(wanted)
 
-    async def observe(self, command: str) -> Observation:
-        """Reset the workspace, run ``command`` under strace, read the trace and listing."""
-        before = await self._sh(RESET_SCRIPT + LISTING_SCRIPT)
+    async def observe(self, command: str, fixture: str = PLAIN) -> Observation:
+        """Reset the workspace to ``fixture``, run ``command`` under strace, read back."""
+        if fixture not in getattr(self, "fixtures", ()):
+            raise OracleError(f"fixture {fixture!r} was not prepared")
+        before = await self._sh(reset_script(FIXTURES[fixture]) + LISTING_SCRIPT)
         result = await self.session.exec(
             strace_argv(command), timeout=self.timeout, max_output=OUTPUT_CAP
         )
@@ -158,10 +209,13 @@ class Oracle:
             timed_out=result.timed_out,
             exit_code=result.exit_code,
             trace_truncated=int(size or 0) > TRACE_CAP,
+            fixture=fixture,
         )
 
-    async def _sh(self, script: str, max_output: int = 4 * 2**20) -> str:
-        result = await self.session.exec(["sh", "-c", script], timeout=60, max_output=max_output)
+    async def _sh(self, script: str, max_output: int = 4 * 2**20, timeout: float = 120) -> str:
+        result = await self.session.exec(
+            ["sh", "-c", script], timeout=timeout, max_output=max_output
+        )
         if result.exit_code != 0 or result.stdout_truncated:
             err = result.stderr.decode(errors="replace").strip()[-500:]
             raise OracleError(f"oracle housekeeping failed ({result.exit_code}): {err}")
@@ -198,7 +252,8 @@ def _base(path: str | None) -> str | None:
 def judge(observation: Observation, commands: list[list[str]]) -> Judgement:
     """The violations in an observation, given the analyzer's ``Verdict.commands``."""
     cmd, trace = observation.command, observation.trace
-    found = [*_exec_violations(cmd, trace, commands)]
+    found = [*_payload_violations(cmd, trace, observation.fixture)]
+    found.extend(_exec_violations(cmd, trace, commands))
     scratch = _scratch(trace.writes)
     found.extend(_write_violations(cmd, [w for w in trace.writes if w.path not in scratch]))
     found.extend(_socket_violations(cmd, trace))
@@ -215,31 +270,90 @@ def _write_violations(cmd: str, writes: list[Write]) -> Iterator[Violation]:
             kind = "write" if write.ok else "write-attempt"
             groups.setdefault((kind, _base(write.program)), []).append(write)
     for (kind, program), group in groups.items():
-        shown = [f"{w.call} {w.path}" + ("" if w.ok else f" ({w.error or 'no result'})")
-                 for w in group[:3]]  # fmt: skip
+        shown = [_shown_write(w) for w in group[:3]]
         more = f" and {len(group) - 3} more" if len(group) > 3 else ""
         detail = f"{', '.join(shown)}{more} by {program or 'the shell'}"
         yield Violation(kind=kind, detail=detail, command=cmd, program=program,
                         trace=[w.line for w in group[:3]])  # fmt: skip
 
 
+def _payload_violations(cmd: str, trace: Trace, fixture: str) -> Iterator[Violation]:
+    """A fixture's payload ran: its marker program was executed (or tried), or its marker
+    file was written (or tried). One violation per payload, naming its class."""
+    seen: dict[str, list[str]] = {}
+    for run in trace.execs:
+        marker = marker_in(run.path) if run.path.startswith(MARKER_BIN + "/") else None
+        if marker:
+            seen.setdefault(marker, []).append(run.line)
+    for write in trace.writes:
+        marker = marker_in(write.opened or write.path) or marker_in(write.path)
+        if marker:
+            seen.setdefault(marker, []).append(write.line)
+    grouped: dict[str, list[str]] = {}
+    for marker in seen:  # sed's backups pwned-X-README.md, pwned-X-data.json: payload X
+        known = payload_named(marker)
+        grouped.setdefault(known[0].name if known else marker, []).append(marker)
+    for name, markers in grouped.items():
+        known = payload_named(name)
+        what = f"{known[0].describe()} (from fixture {known[1]})" if known else "an unknown marker"
+        detail = f"payload {name} ran: {what}; session started from {fixture}"
+        lines = [line for marker in markers for line in seen[marker]]
+        yield Violation(kind="payload", detail=detail, command=cmd, program=MARK + name,
+                        trace=lines[:3])  # fmt: skip
+
+
+def judged_argv(run: Exec) -> list[str]:
+    """The argv a program's run is judged on: git's helpers (``git-<sub>`` from git's exec
+    path) as the ``git <sub>`` they implement, anything else as it ran."""
+    if run.path.startswith(GIT_EXEC_PATH) and run.name.startswith("git-"):
+        return ["git", run.name[4:], *run.argv[1:]]
+    if run.path == REAL_GIT:
+        return ["git", *run.argv[1:]]
+    return [run.name, *run.argv[1:]]
+
+
+def image_program(path: str) -> bool:
+    """Whether ``path`` is a program of the image (not of the workspace, /tmp, a mount)."""
+    return path.startswith("/") and not posixpath.normpath(path).startswith(WRITABLE)
+
+
 def _exec_violations(cmd: str, trace: Trace, commands: list[list[str]]) -> Iterator[Violation]:
+    """One violation per kind and program path: the first run, and how many more."""
+    groups: dict[tuple[str, str], list[Violation]] = {}
+    for violation, run in _each_exec_violation(cmd, trace, commands):
+        groups.setdefault((violation.kind, run.path), []).append(violation)
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            first.detail += f" (and {len(group) - 1} more runs)"
+        yield first
+
+
+def _each_exec_violation(
+    cmd: str, trace: Trace, commands: list[list[str]]
+) -> Iterator[tuple[Violation, Exec]]:
     names = {_base(argv[0]) for argv in commands if argv}
     execs = [e for e in trace.execs if e.ok]
     for index, run in enumerate(execs):
         if index == 0 and run.pid == trace.root_pid and run.argv[:2] == ["bash", "-c"]:
             continue  # the oracle's own `bash -c` wrapper
+        cut = " (argv cut by -s)" if run.truncated else ""
+        if not image_program(run.path):
+            detail = f"{run.path} ran: not a program of the image ({_show(run.argv)}){cut}"
+            yield _exec_violation("exec", detail, cmd, run), run
+            continue
         if run.name in HELPERS.get(_base(run.caller) or "", ()):
             continue
-        argv = [run.name, *run.argv[1:]]
-        cut = " (argv cut by -s)" if run.truncated else ""
-        delegates = run.name in DELEGATING or _runs_shell_code(argv)
+        if run.path.startswith(GIT_GUARD_DIR) and run.path != REAL_GIT:
+            continue  # the guard's own neutral helpers (external-diff, merge-driver)
+        argv = judged_argv(run)
+        delegates = argv[0] in DELEGATING or _runs_shell_code(argv)
         problem = None if delegates else read_only_problem(argv)
         if problem is not None:
-            yield _exec_violation("exec", f"{problem}: {_show(argv)}{cut}", cmd, run)
-        if run.name not in names and _base(run.argv[0] if run.argv else None) not in names:
+            yield _exec_violation("exec", f"{problem}: {_show(argv)}{cut}", cmd, run), run
+        if argv[0] not in names and _base(run.argv[0] if run.argv else None) not in names:
             detail = f"{run.name} ran but the analyzer saw only {sorted(n for n in names if n)}"
-            yield _exec_violation("differential", detail, cmd, run)
+            yield _exec_violation("differential", detail, cmd, run), run
 
 
 def _runs_shell_code(argv: list[str]) -> bool:
@@ -249,6 +363,13 @@ def _runs_shell_code(argv: list[str]) -> bool:
         return False
     code, problem = shell_code(Command(words=[Word.synthetic(arg) for arg in argv]))
     return code is not None and problem is None
+
+
+def _shown_write(write: Write) -> str:
+    """``openat /dev/stdout -> /workspace/.git/config``: what was named, what was opened."""
+    opened = f" -> {write.opened}" if write.opened and write.opened != write.path else ""
+    failed = "" if write.ok else f" ({write.error or 'no result'})"
+    return f"{write.call} {write.path}{opened}{failed}"
 
 
 def _exec_violation(kind: str, detail: str, cmd: str, run: Exec) -> Violation:
@@ -261,21 +382,37 @@ def _show(argv: list[str]) -> str:
 
 
 def _is_sink(write: Write) -> bool:
+    """An open of a pipe, tty or /dev/null, judged by what it really opened.
+
+    ``/dev/stdout``, ``/dev/fd/N`` and ``/proc/self/fd/N`` open *again* whatever the
+    descriptor holds: ``echo x 1<.git/config >/dev/stdout`` truncates .git/config. The
+    ``-y`` path of the new descriptor says what was opened; a failed open with a
+    permission error had a file behind it, and counts as an attempt.
+    """
     if write.call not in ("open", "openat", "openat2"):
+        return False
+    if write.opened is None and not write.ok and write.error in REFUSED:
         return False
     target = write.opened or write.path
     return target in SINKS or target.startswith(SINK_PREFIXES)
 
 
 def _scratch(writes: list[Write]) -> set[str]:
-    """Files created exclusively under /tmp and unlinked in the same run."""
+    """Files created exclusively, and folders made, under /tmp and removed in the same run
+    (git's /tmp/git-blob-XXXXXX/ for an external diff, sort's and tac's spill files)."""
+    made = [w for w in writes if w.ok and w.path.startswith(TMP)]
     created = {
         w.path
-        for w in writes
-        if w.ok and "O_EXCL" in w.flags and "O_CREAT" in w.flags and w.path.startswith(TMP)
+        for w in made
+        if ("O_EXCL" in w.flags and "O_CREAT" in w.flags) or w.call in ("mkdir", "mkdirat")
     }
-    removed = {w.path for w in writes if w.ok and w.call in ("unlink", "unlinkat")}
-    return created & removed
+    removed = {w.path for w in writes if w.ok and w.call in ("unlink", "unlinkat", "rmdir")}
+    scratch = created & removed
+    folders = {w.path for w in writes if w.call in ("mkdir", "mkdirat") and w.path in scratch}
+    inside = {  # written inside a scratch folder, and removed: the folder's contents
+        w.path for w in writes if posixpath.dirname(w.path) in folders and w.path in removed
+    }
+    return scratch | inside
 
 
 def _socket_violations(cmd: str, trace: Trace) -> Iterator[Violation]:

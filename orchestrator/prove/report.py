@@ -161,8 +161,10 @@ def fuzz_row(seconds: float, seed: int) -> SuiteRow:
         contained=report.executed - report.violating_commands,
         violations=report.violating_commands,
         figures=f"seed {seed}, {seconds:g} s: {report.generated} generated, {report.allowed} "
-        f"allowed ({sources}), {report.exec_per_s}/s; violations: {kinds}"
-        + (saved if report.saved else ""),
+        f"allowed ({sources}), {report.exec_per_s}/s, run from {len(report.by_fixture)} "
+        f"fixtures (plain {report.by_fixture.get('plain', 0)}, hostile "
+        f"{sum(report.by_fixture.values()) - report.by_fixture.get('plain', 0)}); "
+        f"violations: {kinds}" + (saved if report.saved else ""),
     )
 
 

@@ -13,10 +13,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from orchestrator.prove import bash_constructs as bc
 from security.knowledge import READ_ONLY
 
 FILES = ("README.md", "notes.txt", "src/app.py", "data.json", "docs/list.txt", "src", ".",
-         "/etc/hostname", "missing.txt", "-")  # fmt: skip
+         "/etc/hostname", "missing.txt", "-", "payload.txt", "option.txt", ".git/config",
+         "lib.awk", "*")  # fmt: skip
 OUTPUTS = ("pwn", "/workspace/pwn", "/tmp/pwn", "notes.txt", "/dev/null")  # noqa: S108
 WORDS = ("foo", "alpha", "TODO", "x", "a b", "-n", "-l", "--", "1", "HEAD", "%s", "")
 OPTIONS = ("-a", "-l", "-n", "-r", "-R", "-1", "-c", "-v", "-x", "-o", "-i", "-f", "-e", "-w",
@@ -82,9 +84,19 @@ redirections = st.one_of(
               st.sampled_from(("<<EOF\nBODY\nEOF", "<<'EOF'\nBODY\nEOF", "<<-EOF\n\tBODY\nEOF")),
               heredoc_bodies),
 )  # fmt: skip
+# Redirections that reopen a descriptor's file for writing (1<FILE >/dev/stdout).
+reopens = st.builds(
+    lambda form, path, fd: form.replace("@file@", path).replace("@n@", fd),
+    st.sampled_from(
+        [r.removeprefix("@cmd@ ") for r in bc.REOPENS if r.startswith("@cmd@ ") and ";" not in r]
+    ),
+    st.sampled_from(bc.PRECIOUS),
+    st.sampled_from(bc.DESCRIPTORS),
+)
+redirections = st.one_of(redirections, reopens)
 assignments = st.builds(
     lambda name, value: f"{name}={value}",
-    st.sampled_from(("X", "LC_ALL", "PAGER", "GIT_DIR", "IFS")),
+    st.sampled_from(("X", "LC_ALL", "PAGER", "GIT_DIR", "IFS", *sorted(bc.PROTECTED))),
     words,
 )
 simple_commands: st.SearchStrategy[str] = st.builds(
@@ -127,8 +139,38 @@ statements: st.SearchStrategy[str] = st.one_of(
 )
 """A simple command, or a subshell, group, loop, if, case or function around a list."""
 
-shell_lines = st.one_of(*[command_lists] * 7, st.sampled_from(ZSH))
-"""Whole command lines; about one in eight is zsh syntax."""
+data_lines = st.builds(
+    lambda source, joint, sink, var, data: (
+        (source + joint + sink).replace("@v@", var).replace("@data@", data)
+    ),
+    st.sampled_from(bc.DATA_SOURCES),
+    st.sampled_from(("; ", " && ", "\n")),
+    st.sampled_from(bc.ARITHMETIC_SINKS),
+    st.sampled_from(("x", "v", "REPLY")),
+    st.sampled_from(("payload.txt", "vars.txt", "hostile.json")),
+)
+"""A value read from a file of the repository, then used where bash evaluates it."""
+
+
+def _assigned(template: str, name: str, value_index: int) -> str:
+    values, consumers = bc.PROTECTED[name]
+    consumer = consumers[value_index % len(consumers)]
+    line = template.replace("@name@", name).replace("@value@", values[value_index % len(values)])
+    line = line.replace("@cmd@", consumer)
+    return line if "@cmd@" in template else f"{line}; {consumer}"
+
+
+assignment_lines = st.builds(
+    _assigned,
+    st.sampled_from(bc.ASSIGNERS),
+    st.sampled_from(sorted(bc.PROTECTED)),
+    st.integers(0, 5),
+)
+"""A protected variable assigned or unset by one of bash's many ways, then used."""
+
+shell_lines = st.one_of(*[command_lists] * 7, st.sampled_from(ZSH), data_lines, assignment_lines)
+"""Whole command lines: lists, zsh syntax (one in ten), data evaluated as arithmetic and
+assignments to protected variables."""
 
 
 class HypothesisSource:

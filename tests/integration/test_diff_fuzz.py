@@ -104,6 +104,8 @@ def test_a_short_fuzz_runs_allowed_commands_and_counts() -> None:
     assert set(report.violations) <= set(KINDS)
     assert all(0 < n <= report.violating_commands for n in report.violations.values())
     assert report.exec_per_s > 0 and report.saved == []
+    assert sum(report.by_fixture.values()) == report.executed
+    assert len(report.by_fixture) > 1, report.by_fixture  # plain and hostile fixtures
 
 
 def test_shrinking_keeps_the_failure_and_drops_the_rest() -> None:
