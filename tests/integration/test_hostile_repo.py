@@ -1,6 +1,6 @@
 """A hostile repository in a real airlock/dev session (issue 12, classes 1, 9 and 11).
 
-- Every payload of `sandbox.hostile_repos` stays inert under the image's git guard while
+- Every payload of `hostile_repo_cases` stays inert under the image's git guard while
   the read-only command still does its job; the same command under the real git binary
   runs the payload (the control: the fixture is live, so these tests can fail).
 - The guard refuses a repository with a key it cannot neutralize or does not know.
@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.docker_backend import DockerBackend, DockerSession
-from sandbox.hostile_repos import (
+from sandbox.spec import SessionSpec
+from tests.integration.hostile_repo_cases import (
     CLONE_CASE,
     MARKER_DIR,
     REFUSED_KEYS,
@@ -29,7 +30,6 @@ from sandbox.hostile_repos import (
     build_hostile_repo,
     build_refused_repo,
 )
-from sandbox.spec import SessionSpec
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ The repository is built with the host's git (hooks off, the configuration writte
 then copied into a session, normally at ``/workspace``; configuration values name payload
 scripts by their path in the session, so pass that path as ``home``.
 
-Used by tests/integration/test_hostile_repo.py and reusable by the differential fuzzer.
+Used by tests/integration/test_hostile_repo.py (the differential fuzzer has its own, broader
+fixtures in orchestrator/prove/hostile_repos.py, built inside the oracle session).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-MARKER_DIR = "/tmp/airlock-hostile"  # noqa: S108 (in the session)
+MARKER_DIR = "/tmp/airlock-hostile"
 PAYLOADS = ".payloads"  # folder of payload scripts at the repository's root
 SIGNED_SUBJECT = "a signed commit"
 OLD_TIME = 1_700_000_000
