@@ -142,8 +142,8 @@ def test_fork_bomb_is_contained(runtime: str) -> None:
 
 def test_memory_bomb_is_oom_killed_and_reported(runtime: str) -> None:
     async def body(s: DockerSession) -> None:
-        result = await s.exec("python3 -c \"x = bytearray(600 * 2**20); x[::4096] = b'1' * "
-                              "len(x[::4096]); print('survived')\"", timeout=60)  # fmt: skip
+        bomb = "x = bytearray(600 * 2**20); x[::4096] = b'1' * len(x[::4096]); print('survived')"
+        result = await s.exec(["python3", "-c", bomb], timeout=LIVENESS_S)
         assert b"survived" not in result.stdout
         if runtime == "runsc":
             await assert_lost_for_memory(s, result)
