@@ -93,14 +93,23 @@ class Seen:
         return self.spec.runtime
 
     def report(self) -> Any:
-        """The attempt's last stdout line, as JSON (every probe ends with one)."""
+        """The attempt's last stdout line, as JSON (every probe ends with one).
+
+        Raises `Undecided` if the probe ran out of time before it printed that line (a slow
+        machine or a hung sandbox: no judgement either way), ValueError for anything else.
+        """
         if self.attempt is None:
             raise ValueError(f"no attempt: {self.lost}")
         lines = self.attempt.stdout.decode("utf-8", "replace").strip().splitlines()
-        if not lines:
-            err = self.attempt.stderr.decode("utf-8", "replace").strip()[-300:]
-            raise ValueError(f"no probe output ({self.attempt.status}): {err}")
-        return json.loads(lines[-1])
+        try:
+            if not lines:
+                err = self.attempt.stderr.decode("utf-8", "replace").strip()[-300:]
+                raise ValueError(f"no probe output ({self.attempt.status}): {err}")
+            return json.loads(lines[-1])
+        except ValueError as exc:
+            if self.attempt.timed_out:
+                raise Undecided(f"the probe ran out of time before it reported ({exc})") from exc
+            raise
 
     def after_report(self) -> Any:
         if self.after is None or self.after.exit_code != 0:
@@ -152,11 +161,7 @@ class Case:
         except Undecided as exc:
             undecided, evidence = True, f"cannot judge: {exc}"
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-            evidence = f"cannot judge: {exc}"
-            if seen.attempt is not None and seen.attempt.timed_out:
-                # out of time before it reported: a slow machine, or a hung sandbox
-                undecided = True
-                evidence = f"cannot judge: the probe ran out of its {self.timeout:g} s ({exc})"
+            evidence = f"cannot judge: {exc}"  # fails closed: a violation
         return CaseResult(
             name=self.name,
             runtime=session.spec.runtime,

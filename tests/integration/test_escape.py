@@ -222,7 +222,7 @@ def test_a_probe_that_runs_out_of_time_is_undecided(attempt: ExecResult) -> None
     result = _run(escape.INODES, attempt)
     assert result.undecided and not result.contained, result
     assert result.outcome == "undecided" and result.evidence.startswith("cannot judge"), result
-    assert "ran out of its" in result.evidence, result
+    assert "ran out of time" in result.evidence, result
     assert summary([result]) == {"attempts": 1, "contained": 0, "undecided": 1, "violations": 0}
     assert "cannot judge" in _render([result])
 
@@ -242,6 +242,16 @@ def test_a_judge_that_saw_too_little_is_undecided(case: Case, report: Any) -> No
     attempt = ExecResult(exit_code=0, stdout=json.dumps(report).encode() + b"\n")
     result = _run(case, attempt)
     assert result.outcome == "undecided" and not result.contained, result
+
+
+def test_a_follow_up_that_does_not_answer_after_an_expected_timeout_is_a_violation() -> None:
+    """closed stdout/stderr times out on purpose: that timeout does not excuse the rest."""
+    attempt = ExecResult(exit_code=None, signal=15, timed_out=True)
+    seen = Seen(SessionSpec(), attempt, None, "lost: its container stopped", 3.0)
+    with pytest.raises(ValueError, match="did not answer"):
+        escape.CLOSED_OUTPUT.judge(seen)  # Case.run turns this into a violation
+    result = _run(escape.CLOSED_OUTPUT, attempt)  # the scripted follow-up answers "alive"
+    assert result.outcome == "violation", result  # "alive" is no process listing
 
 
 def test_an_escape_seen_by_an_incomplete_walk_is_still_a_violation() -> None:
