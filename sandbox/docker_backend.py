@@ -135,7 +135,16 @@ class DockerSession:
             max_output=max_output,
             confinement=confinement,
         ):
-            if isinstance(event, ExecExit) and event.error and not self.channel.alive:
+            # An exit the agent did not report (no code, no signal: the channel made it up)
+            # is explained by the engine's view. One the agent reported keeps its own
+            # reason, however late the reader comes to it.
+            if (
+                isinstance(event, ExecExit)
+                and event.error
+                and event.exit_code is None
+                and event.signal is None
+                and not self.channel.alive
+            ):
                 loss = await self._loss()
                 event = event.model_copy(
                     update={"error": f"sandbox lost: {loss.reason}", "oom_killed": loss.oom}

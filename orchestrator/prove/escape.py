@@ -5,6 +5,12 @@ so that a missing tool cannot pass for a refusal) and judges an observable resul
 errno, a value read back, the uids the kernel reports for a setuid program, whether the
 session still answers. A judge fails closed: output it cannot read is a violation.
 
+No judgement depends on the machine's speed. Every probe's work is bounded by counts
+(files, fds, processes, directory entries), never by a clock, and waits for events (a
+child's exit, a program's first output), not for a sleep. Each attempt and follow-up gets
+a generous budget that only a hung sandbox uses up; an attempt that runs out of it before
+reporting is *undecided*: neither contained nor an escape, and never counted as contained.
+
 Expectations that differ under gVisor (runsc) are written in each case's ``contained``
 text and in its judge (see README, Known limits). Nothing here sends a packet: the
 network case only reads /proc/net and /sys/class/net.
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docker.errors import DockerException
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from rich.markup import escape
 from rich.table import Table
 
@@ -34,10 +40,21 @@ from sandbox.spec import SessionSpec
 MAX_OUTPUT = 256 * 1024
 REFUSED = {"EACCES", "EPERM", "EROFS", "ENOENT"}  # a write that did not get through
 ENGINE_WORDS = ("docker", "containerd", "podman", "crio", "buildkit", "runsc", "runc", "shim")
+ENGINE_WALK_ENTRIES = 1_000_000  # files and folders the socket search looks at, at most
+
+
+# Budgets for liveness, not measurements: an honest probe ends long before them even on a
+# slow, loaded machine (the slowest, the inode flood under runsc, takes about 30 s there).
+ATTEMPT_BUDGET = 300.0  # seconds an attempt may run before it is undecided
+FOLLOW_UP_BUDGET = 120.0  # seconds the session has to answer the follow-up
+
+
+class Undecided(Exception):
+    """A judge saw too little to decide either way (e.g. the probe ran out of time)."""
 
 
 class CaseResult(BaseModel):
-    """One case on one runtime: whether it was contained, and what showed it."""
+    """One case on one runtime: contained, an escape, or undecided; and what showed it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -45,6 +62,20 @@ class CaseResult(BaseModel):
     runtime: str
     contained: bool
     evidence: str
+    undecided: bool = False  # the judge could not decide: not contained, not an escape
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> CaseResult:
+        if self.contained and self.undecided:
+            raise ValueError("a result is contained or undecided, not both")
+        return self
+
+    @property
+    def outcome(self) -> str:
+        """contained, undecided or violation."""
+        if self.contained:
+            return "contained"
+        return "undecided" if self.undecided else "violation"
 
 
 @dataclass(frozen=True)
@@ -62,14 +93,23 @@ class Seen:
         return self.spec.runtime
 
     def report(self) -> Any:
-        """The attempt's last stdout line, as JSON (every probe ends with one)."""
+        """The attempt's last stdout line, as JSON (every probe ends with one).
+
+        Raises `Undecided` if the probe ran out of time before it printed that line (a slow
+        machine or a hung sandbox: no judgement either way), ValueError for anything else.
+        """
         if self.attempt is None:
             raise ValueError(f"no attempt: {self.lost}")
         lines = self.attempt.stdout.decode("utf-8", "replace").strip().splitlines()
-        if not lines:
-            err = self.attempt.stderr.decode("utf-8", "replace").strip()[-300:]
-            raise ValueError(f"no probe output ({self.attempt.status}): {err}")
-        return json.loads(lines[-1])
+        try:
+            if not lines:
+                err = self.attempt.stderr.decode("utf-8", "replace").strip()[-300:]
+                raise ValueError(f"no probe output ({self.attempt.status}): {err}")
+            return json.loads(lines[-1])
+        except ValueError as exc:
+            if self.attempt.timed_out:
+                raise Undecided(f"the probe ran out of time before it reported ({exc})") from exc
+            raise
 
     def after_report(self) -> Any:
         if self.after is None or self.after.exit_code != 0:
@@ -99,9 +139,9 @@ class Case:
     contained: str
     command: Command
     judge: Judge
-    timeout: float = 30.0
-    after: Command | None = None  # a follow-up that must answer (retried up to `settle` s)
-    settle: float = 10.0
+    timeout: float = ATTEMPT_BUDGET  # the attempt's exec timeout
+    after: Command | None = None  # a follow-up that must answer (retried until it exits 0)
+    settle: float = FOLLOW_UP_BUDGET  # how long the follow-up may take to answer, in all
     own_session: bool = False  # may exhaust or kill its session: gets a fresh one
 
     async def run(self, session: DockerSession) -> CaseResult:
@@ -115,25 +155,34 @@ class Case:
             seconds = time.monotonic() - began
             after, lost = await self._follow_up(session) if self.after else (None, None)
             seen = Seen(session.spec, attempt, after, lost, seconds)
+        contained, undecided = False, False
         try:
             contained, evidence = self.judge(seen)
+        except Undecided as exc:
+            undecided, evidence = True, f"cannot judge: {exc}"
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-            contained, evidence = False, f"cannot judge: {exc}"
+            evidence = f"cannot judge: {exc}"  # fails closed: a violation
         return CaseResult(
-            name=self.name, runtime=session.spec.runtime, contained=contained, evidence=evidence
+            name=self.name,
+            runtime=session.spec.runtime,
+            contained=contained,
+            undecided=undecided,
+            evidence=evidence,
         )
 
     async def _follow_up(self, session: DockerSession) -> tuple[ExecResult | None, str | None]:
+        """Run ``after`` until it exits 0 (killed processes take a moment to go)."""
         assert self.after is not None
         deadline = time.monotonic() + self.settle
-        while True:  # killed processes take a moment to go: retry until it exits 0
+        while True:
+            left = max(deadline - time.monotonic(), 1.0)
             try:
-                result = await session.exec(self.after, timeout=20, max_output=MAX_OUTPUT)
+                result = await session.exec(self.after, timeout=left, max_output=MAX_OUTPUT)
             except SandboxError as exc:
                 return None, str(exc)
-            if result.exit_code == 0 or time.monotonic() > deadline:
+            if result.exit_code == 0 or time.monotonic() >= deadline:
                 return result, None
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # a pause between tries, not a wait for an event
 
 
 def _python(source: str, *args: object) -> list[str]:
@@ -439,7 +488,7 @@ print(json.dumps({"machine": platform.machine(), "calls": {
 def judge_modules(seen: Seen) -> tuple[bool, str]:
     out = seen.report()
     if out["machine"] != "x86_64":  # the syscall numbers are x86_64's
-        return False, f"cannot judge on {out['machine']}"
+        raise Undecided(f"the probe's syscall numbers are x86_64's, not {out['machine']}'s")
     calls: dict[str, str] = out["calls"]
     ok = all(v in {"EPERM", "ENOSYS"} for v in calls.values())
     return ok, ", ".join(f"{k} {v}" for k, v in calls.items())
@@ -458,7 +507,7 @@ MODULES = Case(
 # --- setuid ------------------------------------------------------------------------------
 
 SETUID_PROBE = r"""
-import ctypes, errno, json, os, shutil, subprocess, time
+import ctypes, errno, json, os, select, shutil, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 out = {"uid": os.getuid(), "no_new_privs": libc.prctl(39, 0, 0, 0, 0), "setuid_root": {}}
 copy = "/workspace/.airlock-suid"
@@ -471,7 +520,7 @@ except OSError as e:
     out["chown_root"] = errno.errorcode.get(e.errno, str(e.errno))
 out["copy_mode"] = oct(os.stat(copy).st_mode & 0o7777)
 ran = subprocess.run([copy, "-c", "import os; print(*os.getresuid(), *os.getresgid())"],
-                     capture_output=True, text=True, timeout=30)
+                     capture_output=True, text=True, timeout=float(sys.argv[1]))
 out["copy_ids"] = ran.stdout.split()
 os.unlink(copy)
 for binary in ("/usr/bin/su", "/usr/bin/passwd"):
@@ -481,20 +530,15 @@ for binary in ("/usr/bin/su", "/usr/bin/passwd"):
         continue
     if st.st_uid != 0 or not st.st_mode & 0o4000:
         continue
-    proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    ids, deadline = None, time.monotonic() + 10
-    while ids is None and time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
-                execed = f.read().split(b"\0")[0] == binary.encode()
-            if execed:  # the setuid program itself, not our fork before its exec
-                time.sleep(0.3)
-                with open(f"/proc/{proc.pid}/status") as f:
-                    ids = [line.split()[1:] for line in f if line.startswith(("Uid:", "Gid:"))]
-        except OSError:
-            pass
-        time.sleep(0.05)
+    proc = subprocess.Popen([binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    # Its first output (the password prompt) is written by the program itself, so its exec
+    # and the credentials the exec gave it are complete: read them then (it waits on stdin).
+    ids = None
+    if select.select([proc.stdout], [], [], float(sys.argv[1]))[0]:
+        if os.read(proc.stdout.fileno(), 4096):
+            with open(f"/proc/{proc.pid}/status") as f:
+                ids = [line.split()[1:] for line in f if line.startswith(("Uid:", "Gid:"))]
     proc.kill()
     proc.wait()
     out["setuid_root"][binary] = ids
@@ -507,7 +551,6 @@ def judge_setuid(seen: Seen) -> tuple[bool, str]:
     uid = str(out["uid"])
     ok = out["chown_root"] == "EPERM" and out["copy_ids"] == [uid] * 6
     observed = {b: ids for b, ids in out["setuid_root"].items() if ids is not None}
-    ok = ok and bool(observed)
     for ids in observed.values():
         ok = ok and all(value == uid for row in ids for value in row)
     parts = [
@@ -518,6 +561,8 @@ def judge_setuid(seen: Seen) -> tuple[bool, str]:
         shown = "/".join(row[1] for row in ids) if ids else "not observed"
         parts.append(f"{binary} (root, u+s) euid/egid {shown}")
     parts.append(f"no_new_privs {out['no_new_privs']}")
+    if ok and not observed:  # nothing seen to have escaped, but no setuid program was seen
+        raise Undecided("no setuid-root program ran long enough to be read: " + "; ".join(parts))
     return ok, "; ".join(parts)
 
 
@@ -527,7 +572,7 @@ SETUID = Case(
     "and read their uids from /proc",
     "chown EPERM, the copy runs as 1000, and su/passwd keep euid/egid 1000 "
     "(no-new-privileges, nosuid); both runtimes",
-    _python(SETUID_PROBE),
+    _python(SETUID_PROBE, ATTEMPT_BUDGET / 5),  # per program it runs (three at most)
     judge_setuid,
 )
 
@@ -535,17 +580,18 @@ SETUID = Case(
 # --- the engine's socket -------------------------------------------------------------------
 
 ENGINE_PROBE = r"""
-import json, os, stat, time
+import json, os, stat, sys
 known = ["/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
          "/run/containerd/containerd.sock.ttrpc", "/run/podman/podman.sock",
          "/run/crio/crio.sock", "/run/buildkit/buildkitd.sock"]
 out = {"present": [p for p in known if os.path.lexists(p)], "sockets": [], "complete": True,
        "env": sorted(k for k in os.environ if k.startswith(("DOCKER", "CONTAINERD")))}
-deadline = time.monotonic() + 15
+budget = int(sys.argv[1])  # entries to look at; the images hold about 12000
 for root, dirs, files in os.walk("/"):
     if root == "/":
         dirs[:] = [d for d in dirs if d not in ("proc", "sys")]
-    if time.monotonic() > deadline:
+    budget -= len(dirs) + len(files)
+    if budget < 0:
         out["complete"] = False
         break
     for name in dirs + files:
@@ -569,7 +615,7 @@ def judge_engine(seen: Seen) -> tuple[bool, str]:
     out = seen.report()
     found = out["sockets"] + out["unix"]
     engine = [s for s in found if any(word in s.lower() for word in ENGINE_WORDS)]
-    ok = not out["present"] and not engine and not out["env"] and out["complete"]
+    ok = not out["present"] and not engine and not out["env"]
     evidence = (
         f"engine paths present: {out['present'] or 'none'}; sockets on the filesystem: "
         f"{out['sockets'] or 'none'}; /proc/net/unix: {out['unix'] or 'none'}"
@@ -577,7 +623,9 @@ def judge_engine(seen: Seen) -> tuple[bool, str]:
     if out["env"]:
         evidence += f"; env {out['env']}"
     if not out["complete"]:
-        evidence += "; filesystem walk INCOMPLETE"
+        evidence += "; filesystem walk INCOMPLETE (entry budget spent)"
+        if ok:  # nothing found, but not everything was looked at
+            raise Undecided(evidence)
     return ok, evidence
 
 
@@ -585,7 +633,7 @@ ENGINE = Case(
     "engine socket",
     "look for docker.sock/containerd.sock and any socket on the filesystem or in /proc/net/unix",
     "no engine socket, path or DOCKER_* variable anywhere the sandbox can see; both runtimes",
-    _python(ENGINE_PROBE),
+    _python(ENGINE_PROBE, ENGINE_WALK_ENTRIES),
     judge_engine,
 )
 
@@ -636,11 +684,11 @@ NETWORK = Case(
 ALIVE = ["echo", "alive"]
 
 FD_PROBE = r"""
-import errno, json, os, resource, sys, time
-cap, seconds = int(sys.argv[1]), float(sys.argv[2])
+import errno, json, os, resource, sys
+cap = int(sys.argv[1])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-fds, hit, began = [], None, time.monotonic()
-while len(fds) < cap and time.monotonic() - began < seconds:
+fds, hit = [], None
+while len(fds) < cap:
     try:
         fds.append(os.open("/dev/null", os.O_RDONLY))
     except OSError as e:
@@ -660,23 +708,23 @@ def judge_fds(seen: Seen) -> tuple[bool, str]:
 
 FDS = Case(
     "fd exhaustion",
-    "open /dev/null until an error (at most 100000 fds, 10 s)",
+    "open /dev/null until an error (at most 100000 fds)",
     "the process hits EMFILE (the engine's nofile rlimit) and the session answers the next "
     "exec; both runtimes",
-    _python(FD_PROBE, 100_000, 10),
+    _python(FD_PROBE, 100_000),
     judge_fds,
     after=ALIVE,
     own_session=True,
 )
 
 INODE_PROBE = r"""
-import errno, json, os, sys, time
-cap, seconds = int(sys.argv[1]), float(sys.argv[2])
+import errno, json, os, sys
+cap = int(sys.argv[1])
 out = {}
 for folder in ("/workspace/.airlock-inodes", "/tmp/.airlock-inodes"):
     os.makedirs(folder, exist_ok=True)
-    made, hit, began = 0, None, time.monotonic()
-    while made < cap and time.monotonic() - began < seconds:
+    made, hit = 0, None
+    while made < cap:
         try:
             os.close(os.open(f"{folder}/{made}", os.O_CREAT | os.O_WRONLY, 0o600))
             made += 1
@@ -705,21 +753,21 @@ def judge_inodes(seen: Seen) -> tuple[bool, str]:
 
 INODES = Case(
     "inode exhaustion",
-    "create empty files in /workspace and /tmp until an error (at most 70000 each, 30 s)",
+    "create empty files in /workspace and /tmp until an error (at most 70000 each)",
     "runc: creation stops at ENOSPC (the mounts' nr_inodes cap, below 70000), not at the "
     "memory limit; runsc: gVisor's tmpfs has no inode cap, memory bounds it; the session "
     "answers, then cleans up",
-    _python(INODE_PROBE, 70_000, 30),
+    _python(INODE_PROBE, 70_000),
     judge_inodes,
     after=["sh", "-c", "rm -rf /workspace/.airlock-inodes /tmp/.airlock-inodes && echo alive"],
     own_session=True,
 )
 
 FORK_PROBE = r"""
-import errno, json, os, signal, sys, time
-cap, seconds = int(sys.argv[1]), float(sys.argv[2])
-kids, hit, began = [], None, time.monotonic()
-while len(kids) < cap and time.monotonic() - began < seconds:
+import errno, json, os, signal, sys
+cap = int(sys.argv[1])
+kids, hit = [], None
+while len(kids) < cap:
     try:
         pid = os.fork()
     except OSError as e:
@@ -727,12 +775,11 @@ while len(kids) < cap and time.monotonic() - began < seconds:
         break
     if pid == 0:
         try:
-            os.execv("/bin/sleep", ["sleep", "60"])
+            os.execv("/bin/sleep", ["sleep", "86400"])  # lives until killed below
         finally:
             os._exit(127)
     kids.append(pid)
-print(json.dumps({"forked": len(kids), "hit": hit, "seconds": round(time.monotonic() - began, 1)}),
-      flush=True)
+print(json.dumps({"forked": len(kids), "hit": hit}), flush=True)
 for pid in kids:
     os.kill(pid, signal.SIGKILL)
 for pid in kids:
@@ -748,7 +795,7 @@ def judge_fork(seen: Seen) -> tuple[bool, str]:
         return ok, f"sandbox ended: {seen.attempt.error}; next exec: {seen.lost or _answer(seen)}"
     out = seen.report()
     limit = seen.spec.limits.pids
-    stop = out["hit"] or f"no limit within {out['forked']} ({out['seconds']} s)"
+    stop = out["hit"] or f"no limit within {out['forked']}"
     evidence = f"{stop} after {out['forked']} processes; {_answer(seen)}"
     if seen.runtime == "runsc":  # processes inside gVisor are not bounded by the spec's pids
         return seen.answered(), evidence
@@ -759,19 +806,19 @@ def judge_fork(seen: Seen) -> tuple[bool, str]:
 
 FORK = Case(
     "process exhaustion",
-    "fork sleeping children until fork fails (at most 2000, 15 s), then kill them",
+    "fork sleeping children until fork fails (at most 2000), then kill them",
     "runc: fork fails with EAGAIN below the pids limit and the session answers. runsc: the "
     "host's pids cgroup counts gVisor's threads (README), so the flood either stays under "
     "it and the session answers, or ends the whole sandbox: the command returns an error "
     "and the session refuses further commands",
-    _python(FORK_PROBE, 2000, 15),
+    _python(FORK_PROBE, 2000),
     judge_fork,
     after=ALIVE,
     own_session=True,
 )
 
 ZOMBIE_PROBE = r"""
-import errno, json, os, sys, time
+import errno, json, os, sys
 def states():
     seen = []
     for name in os.listdir("/proc"):
@@ -782,7 +829,7 @@ def states():
             except OSError:
                 pass
     return seen
-baseline, made, hit = len(states()), 0, None
+baseline, kids, hit = len(states()), [], None
 for _ in range(int(sys.argv[1])):
     try:
         pid = os.fork()
@@ -791,9 +838,10 @@ for _ in range(int(sys.argv[1])):
         break
     if pid == 0:
         os._exit(0)
-    made += 1
-time.sleep(0.5)
-zombies = states().count("Z")
+    kids.append(pid)
+for pid in kids:  # returns once the child has exited, and leaves it unreaped (WNOWAIT)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+made, zombies = len(kids), states().count("Z")
 print(json.dumps({"baseline": baseline, "made": made, "zombies": zombies, "hit": hit}))
 """  # exits without reaping: its zombies pass to the container's init
 PROCS_PROBE = r"""
@@ -811,7 +859,7 @@ def procs():
             except OSError:
                 pass
     return seen
-deadline = time.monotonic() + float(sys.argv[1])
+deadline = time.monotonic() + float(sys.argv[1])  # a budget: it returns once none is left
 while any(s == "Z" for s, _ in procs()) and time.monotonic() < deadline:
     time.sleep(0.2)
 seen = procs()
@@ -822,7 +870,7 @@ print(json.dumps({"procs": len(seen), "zombies": sum(s == "Z" for s, _ in seen),
 
 def judge_zombies(seen: Seen) -> tuple[bool, str]:
     out, after = seen.report(), seen.after_report()
-    flooded = out["made"] > 0 and out["zombies"] >= out["made"] // 2  # the flood did happen
+    flooded = out["made"] > 0 and out["zombies"] >= out["made"]  # every child a zombie
     back = after["zombies"] == 0 and after["procs"] <= out["baseline"] + 1
     return flooded and back, (
         f"{out['made']} children never reaped ({out['zombies']} zombies seen"
@@ -835,10 +883,10 @@ ZOMBIES = Case(
     "zombie flood",
     "fork 150 children that exit at once, never reap them, exit the parent",
     "the zombies are reaped by the container's init (tini): no zombie left and the process "
-    "count back at its baseline within 5 s, the session answering; both runtimes",
+    "count back at its baseline, the session answering; both runtimes",
     _python(ZOMBIE_PROBE, 150),
     judge_zombies,
-    after=_python(PROCS_PROBE, 5),
+    after=_python(PROCS_PROBE, FOLLOW_UP_BUDGET / 2),
     own_session=True,
 )
 
@@ -849,28 +897,36 @@ CLOSED_TIMEOUT = 3.0
 
 
 def judge_closed_output(seen: Seen) -> tuple[bool, str]:
-    bound = CLOSED_TIMEOUT + KILL_GRACE + 2.0  # the agent's SIGTERM grace, plus slack
+    """Contained: the agent's own timeout fired and killed everything the command started.
+
+    Told by events, not by the clock: ``timed_out`` with no error is the agent's report
+    that its timer fired (the sleep outlasts it 10x); the host's safety net, which fires
+    only if the agent never reports, sets an error instead.
+    """
     attempt = seen.attempt
     if attempt is None:
         return False, f"did not run: {seen.lost}"
     after = seen.after_report()
     left = [a for a in after["argv"] if a == "sleep 30"]
-    ok = (attempt.timed_out or attempt.exit_code is not None) and seen.seconds <= bound
-    return ok and not left, (
-        f"returned {attempt.status} after {seen.seconds:.1f} s (timeout {CLOSED_TIMEOUT:.0f} s, "
-        f"bound {bound:.0f} s); sleep processes left: {len(left)}"
+    by_agent = attempt.timed_out and attempt.error is None
+    how = "the agent's timeout fired" if by_agent else f"returned {attempt.status}"
+    if attempt.error:
+        how += f" ({attempt.error})"
+    return by_agent and not left, (
+        f"{how} after {seen.seconds:.1f} s (timeout {CLOSED_TIMEOUT:.0f} s, kill grace "
+        f"{KILL_GRACE:.0f} s); sleep processes left: {len(left)}"
     )
 
 
 CLOSED_OUTPUT = Case(
     "closed stdout/stderr",
     "close stdout and stderr, then sleep 30 s, under a 3 s exec timeout",
-    "the exec returns timed_out within the timeout plus the kill grace, nothing it started "
-    "is left, and the session answers; both runtimes",
+    "the agent's timeout fires (the exec returns timed_out, not the host's safety net), "
+    "nothing it started is left, and the session answers; both runtimes",
     "exec >&- 2>&-; sleep 30",
     judge_closed_output,
     timeout=CLOSED_TIMEOUT,
-    after=_python(PROCS_PROBE, 2),
+    after=_python(PROCS_PROBE, FOLLOW_UP_BUDGET / 2),
 )
 
 PATTERN = b"\xff\xfe\x00\x80\xc0\xaf\xed\xa0\x80\r\n"
@@ -999,7 +1055,11 @@ def table(results: Sequence[CaseResult]) -> Table:
         grid.add_column(column, overflow="fold")
     for result in results:
         case = _BY_NAME.get(result.name)
-        verdict = "[green]yes[/]" if result.contained else "[bold red]NO[/]"
+        verdict = {
+            "contained": "[green]yes[/]",
+            "undecided": "[bold yellow]cannot judge[/]",
+            "violation": "[bold red]NO[/]",
+        }[result.outcome]
         tries = case.tries if case else ""
         grid.add_row(
             escape(result.name), result.runtime, escape(tries), verdict, escape(result.evidence)
@@ -1008,10 +1068,15 @@ def table(results: Sequence[CaseResult]) -> Table:
 
 
 def summary(results: Sequence[CaseResult]) -> dict[str, int]:
-    """Counts: attempts made, attempts contained, violations."""
+    """Counts: attempts made, contained, undecided (cannot judge) and violations.
+
+    An undecided attempt is not contained: a suite is clean only when every attempt is.
+    """
     contained = sum(result.contained for result in results)
+    undecided = sum(result.undecided for result in results)
     return {
         "attempts": len(results),
         "contained": contained,
-        "violations": len(results) - contained,
+        "undecided": undecided,
+        "violations": len(results) - contained - undecided,
     }

@@ -36,12 +36,17 @@ FAULT_SELECTION = "killed or full_audit or engine or image or hangs or never_rec
 
 
 class SuiteRow(BaseModel):
-    """One suite's line in the table."""
+    """One suite's line in the table.
+
+    ``undecided``: attempts whose probe could not judge (e.g. it ran out of time); they are
+    neither contained nor violations, and a report with any is not clean.
+    """
 
     suite: str
     attempts: int
     contained: int
     violations: int
+    undecided: int = 0
     lost_records: int = 0
     figures: str = ""
 
@@ -53,7 +58,7 @@ class ProveReport(BaseModel):
     @property
     def clean(self) -> bool:
         return self.leaked_containers == 0 and all(
-            r.violations == 0 and r.lost_records == 0 for r in self.rows
+            r.violations == 0 and r.undecided == 0 and r.lost_records == 0 for r in self.rows
         )
 
 
@@ -66,13 +71,19 @@ def _runtimes() -> list[str]:
 def escape_row() -> SuiteRow:
     results = asyncio.run(escape.run_suite(_runtimes()))
     counts = escape.summary(results)
-    uncontained = [f"{r.name} ({r.runtime})" for r in results if not r.contained]
+    listed = {
+        outcome: ", ".join(f"{r.name} ({r.runtime})" for r in results if r.outcome == outcome)
+        for outcome in ("violation", "undecided")
+    }
+    figures = [f"NOT contained: {listed['violation']}"] if listed["violation"] else []
+    figures += [f"cannot judge: {listed['undecided']}"] if listed["undecided"] else []
     return SuiteRow(
         suite="escape and abuse",
         attempts=counts["attempts"],
         contained=counts["contained"],
         violations=counts["violations"],
-        figures="; ".join(uncontained) or f"{len(escape.CASES)} cases x {_runtimes()}",
+        undecided=counts["undecided"],
+        figures="; ".join(figures) or f"{len(escape.CASES)} cases x {_runtimes()}",
     )
 
 
@@ -176,10 +187,12 @@ def leaked() -> int:
 
 def table(report: ProveReport) -> Table:
     grid = Table(title="airlock prove", show_lines=True)
-    for column in ("suite", "attempts", "contained", "violations", "lost records", "figures"):
+    columns = ("suite", "attempts", "contained", "violations", "cannot judge", "lost records")
+    for column in (*columns, "figures"):
         grid.add_column(column, overflow="fold")
     for row in report.rows:
         grid.add_row(row.suite, str(row.attempts), str(row.contained), str(row.violations),
-                     str(row.lost_records), row.figures)  # fmt: skip
-    grid.add_row("leaked containers", "", "", str(report.leaked_containers), "", "after the reaper")
+                     str(row.undecided), str(row.lost_records), row.figures)  # fmt: skip
+    grid.add_row("leaked containers", "", "", str(report.leaked_containers), "", "",
+                 "after the reaper")  # fmt: skip
     return grid

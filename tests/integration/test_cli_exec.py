@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.waiting import START_S
+
 pytestmark = pytest.mark.integration
 
 AIRLOCK = shutil.which("airlock", path=str(Path(sys.executable).parent)) or "airlock"
@@ -35,7 +37,7 @@ def test_exec_refuses_with_the_verdict_and_126() -> None:
 
 
 def test_exec_timeout_and_runsc() -> None:
-    timed = airlock("exec", "--timeout", "0.5", "--", "echo started; sleep 30")
+    timed = airlock("exec", "--timeout", str(START_S), "--", "echo started; sleep 3600")
     assert timed.returncode == 124 and timed.stdout == "started\n"
     gvisor = airlock("exec", "--runtime", "runsc", "--", "echo in-gvisor")
     assert gvisor.returncode == 0 and gvisor.stdout == "in-gvisor\n"

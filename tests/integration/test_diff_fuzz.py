@@ -14,6 +14,7 @@ from orchestrator.prove.shrink import shrink
 from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import Decision, analyze
+from tests.integration.waiting import LIVENESS_S, START_S
 
 pytestmark = pytest.mark.integration
 
@@ -71,11 +72,13 @@ def test_the_oracle_sees_violations_and_only_them() -> None:
     async def body() -> dict[str, tuple[set[str], bool]]:
         seen: dict[str, tuple[set[str], bool]] = {}
         async with DockerBackend().session(SessionSpec(traced=True)) as session:
-            oracle = Oracle(session, timeout=1.0)
+            oracle = Oracle(session, timeout=LIVENESS_S)  # room for strace on a loaded machine
             await oracle.prepare()
             for command, commands in [(c, v) for c, v, _ in KNOWN_BAD] + [
-                (c, None) for c in [*BENIGN, "sleep 5"]
+                (c, None) for c in [*BENIGN, "sleep 3600"]
             ]:
+                if command == "sleep 3600":  # the timeout must fire, after strace started
+                    oracle.timeout = START_S
                 observation = await oracle.observe(command)
                 view = analyze(command, POLICY).commands if commands is None else commands
                 kinds = set(judge(observation, view).kinds)
@@ -88,12 +91,12 @@ def test_the_oracle_sees_violations_and_only_them() -> None:
     assert "workspace" not in seen["cat /etc/hostname > /etc/x"][0]
     for command in BENIGN:
         assert seen[command] == (set(), False), (command, seen[command])
-    assert seen["sleep 5"] == (set(), True)
+    assert seen["sleep 3600"] == (set(), True)
 
 
 def test_a_short_fuzz_runs_allowed_commands_and_counts() -> None:
     report = asyncio.run(
-        fuzz_async(seed=7, count=40, seconds=None, out_dir=None, shrinking=False, timeout=3.0)
+        fuzz_async(seed=7, count=40, seconds=None, out_dir=None, shrinking=False, timeout=60.0)
     )
     assert report.generated == 40
     assert sum(made for made, _ in report.by_source.values()) == 40

@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import docker
 import pytest
 
-from sandbox.docker_backend import DockerBackend, SandboxError
+from sandbox.docker_backend import DockerBackend, DockerSession, SandboxError
 from sandbox.engine import EngineUnavailable, connect
+from sandbox.results import ExecExit, OutputChunk
 from sandbox.spec import SessionSpec
+from tests.integration.waiting import LIVENESS_S, eventually
+
+# Runs for an hour unless something ends it: an exec that returns within LIVENESS_S was
+# ended by the fault under test, not by the command finishing or by its timeout.
+BEGUN_THEN_SLEEP = "echo begun; sleep 3600"
+
+
+async def begun(session: DockerSession) -> tuple[AsyncIterator[OutputChunk | ExecExit], bytes]:
+    """Start the sleeper; return its event stream once its first line has come."""
+    events = session.stream(BEGUN_THEN_SLEEP, timeout=3600)
+    out = b""
+    while b"begun\n" not in out:
+        event = await anext(events)
+        assert isinstance(event, OutputChunk), event
+        out += event.data
+    return events, out
+
+
+async def rest(events: AsyncIterator[OutputChunk | ExecExit], out: bytes) -> tuple[ExecExit, bytes]:
+    """The stream's remaining output and its exit."""
+    async for event in events:
+        if isinstance(event, ExecExit):
+            return event, out
+        out += event.data
+    raise AssertionError("the stream ended without an exit")
+
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +59,11 @@ def test_engine_down_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_container_killed_mid_command_ends_the_exec(docker_client: docker.DockerClient) -> None:
     async def main() -> None:
         async with DockerBackend().session(SessionSpec()) as session:
-            running = asyncio.create_task(session.exec("echo begun; sleep 60", timeout=120))
-            await asyncio.sleep(0.5)
+            events, out = await begun(session)
             await asyncio.to_thread(docker_client.containers.get(session.container.id).kill)
-            result = await asyncio.wait_for(running, 15)
+            result, out = await asyncio.wait_for(rest(events, out), LIVENESS_S)
             assert result.error is not None and "lost" in result.error
-            assert result.stdout == b"begun\n"  # what came before the kill is kept
+            assert out == b"begun\n"  # what came before the kill is kept
             assert result.status == "error"
             assert "container stopped" in result.error, result.error  # the engine's view
             with pytest.raises(SandboxError, match="is lost: its container stopped"):
@@ -52,12 +79,12 @@ def test_a_stopped_container_says_the_sandbox_is_stopping(
 
     async def main() -> None:
         async with DockerBackend().session(SessionSpec()) as session:
-            running = asyncio.create_task(session.exec("echo begun; sleep 60", timeout=120))
-            await asyncio.sleep(0.5)
+            events, out = await begun(session)
             container = docker_client.containers.get(session.container.id)
-            await asyncio.to_thread(container.stop, timeout=10)
-            result = await asyncio.wait_for(running, 15)
-            assert result.stdout == b"begun\n"
+            # docker's grace before SIGKILL: the agent reports long before, however loaded
+            await asyncio.to_thread(container.stop, timeout=int(LIVENESS_S))
+            result, out = await asyncio.wait_for(rest(events, out), LIVENESS_S)
+            assert out == b"begun\n"
             assert result.status == "error"
             assert result.error is not None and "stopping" in result.error, result.error
             assert "SIGTERM" in result.error
@@ -74,11 +101,20 @@ def test_an_engine_that_stops_answering_is_a_sandbox_error_and_close_can_retry(
         session = await DockerBackend().start(SessionSpec())
         container = session.container
         real = container.client
-        await asyncio.to_thread(docker_client.containers.get(container.id).kill)
+        killed = docker_client.containers.get(container.id)
+        await asyncio.to_thread(killed.kill)
+        # the events the rest relies on: the container is down and the session has seen
+        # its channel close (under load, either can lag the kill)
+        await asyncio.to_thread(killed.wait, timeout=LIVENESS_S)
+
+        async def channel_open() -> bool:
+            return session.channel is not None and session.channel.alive
+
+        assert not await eventually(channel_open, lambda alive: not alive)
         dead = docker.DockerClient(base_url=f"unix://{tmp_path}/gone.sock", version="1.41")
         container.client, container.collection = dead, dead.containers
         with pytest.raises(SandboxError, match="engine does not answer"):
-            await asyncio.wait_for(session.exec("echo hi"), 15)
+            await asyncio.wait_for(session.exec("echo hi"), LIVENESS_S)
         container.client, container.collection = real, real.containers  # the engine is back
         with pytest.raises(SandboxError, match="its container stopped"):
             await session.exec("echo hi")  # the loss is read again, now that it answers

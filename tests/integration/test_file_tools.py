@@ -18,6 +18,7 @@ from orchestrator.tools.read import Read
 from orchestrator.tools.write import Write
 from sandbox.docker_backend import DockerBackend, DockerSession
 from sandbox.spec import SessionSpec
+from tests.integration.waiting import LIVENESS_S
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ class Box:
         self.session = session
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=LIVENESS_S)
 
     def sh(self, script: str, *args: str) -> str:
         """Run a shell script (arguments as $1...), insisting that it succeeds."""
@@ -62,14 +63,14 @@ def box(docker_client: docker.DockerClient) -> Iterator[Box]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     manager = DockerBackend().session(SessionSpec())
-    session = asyncio.run_coroutine_threadsafe(manager.__aenter__(), loop).result(timeout=60)
+    session = asyncio.run_coroutine_threadsafe(manager.__aenter__(), loop).result(LIVENESS_S)
     try:
         yield Box(loop, session)
     finally:
         closing = manager.__aexit__(None, None, None)
-        asyncio.run_coroutine_threadsafe(closing, loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(closing, loop).result(timeout=LIVENESS_S)
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
+        thread.join(timeout=LIVENESS_S)
         loop.close()
 
 

@@ -26,6 +26,7 @@ from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import PRESETS
 from tests.integration.agent_harness import run_agent, run_agent_async
+from tests.integration.waiting import LIVENESS_S, START_S, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -272,7 +273,7 @@ def test_cancelling_a_run_removes_the_sub_agents_container() -> None:
     responses = [
         {"content": [{"tool_use": {"name": "Agent",
                                    "input": {"description": "slow", "prompt": "wait"}}}]},
-        {"content": [bash("echo host=$(hostname); sleep 60")]},
+        {"content": [bash("echo host=$(hostname); sleep 3600")]},
     ]  # fmt: skip
 
     events: list[Event] = []
@@ -280,11 +281,12 @@ def test_cancelling_a_run_removes_the_sub_agents_container() -> None:
     async def scenario() -> None:
         run = _run(responses, policy="dev", tools=default_tools(), events=events)
         task = asyncio.create_task(run)
+
         # the child reports its hostname, then sleeps: cancel the whole run then
-        for _ in range(300):
-            await asyncio.sleep(0.05)
-            if _hostnames(events):
-                break
+        async def reported() -> bool:
+            return bool(_hostnames(events)) or task.done()
+
+        assert await eventually(reported, bool), "the child never reported its hostname"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -366,7 +368,7 @@ def test_a_long_retry_after_is_capped() -> None:
                             {"content": [{"text": "back"}]}]}  # fmt: skip
     result, waited = asyncio.run(scenario())
     assert result.outcome == "end_turn" and result.final_text == "back"
-    assert 0.2 <= waited < 30  # an hour was asked for; the cap (0.2 s) was obeyed
+    assert 0.2 <= waited < LIVENESS_S  # an hour was asked for; the cap (0.2 s) was obeyed
 
 
 def test_the_circuit_breaker_counts_failures_across_sub_agents() -> None:
@@ -390,10 +392,13 @@ def test_the_circuit_breaker_counts_failures_across_sub_agents() -> None:
 
 def test_a_server_that_hangs_mid_stream_is_timed_out_and_retried() -> None:
     replay = {"responses": [
-        {"fault": {"stream_error": "overloaded_error", "partial_text": "L", "hang_s": 60}},
+        {"fault": {"stream_error": "overloaded_error", "partial_text": "L", "hang_s": 3600}},
         {"content": [{"text": "back"}]},
     ]}  # fmt: skip
-    run = run_agent(replay, retry=RetryPolicy(attempts=2, backoff_s=0.01, read_timeout_s=0.5))
+    # the read timeout leaves a loaded machine room for every honest read; the hang is
+    # an hour, so only the timeout can have ended the first stream
+    retry = RetryPolicy(attempts=2, backoff_s=0.01, read_timeout_s=START_S)
+    run = run_agent(replay, retry=retry)
     result, events, requests = run.result, run.events, len(run.requests)
     assert result.outcome == "end_turn" and result.final_text == "back" and requests == 2
     (error,) = [e for e in events if e.type == "error"]

@@ -11,6 +11,7 @@ from sandbox import labels
 from sandbox.docker_backend import DockerBackend
 from sandbox.pool import WarmPool
 from sandbox.spec import SessionSpec
+from tests.integration.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +32,11 @@ def test_pool_hands_over_refills_and_cleans_up(docker_client: docker.DockerClien
             second = await pool.acquire()
             assert first.container.id != second.container.id
             assert (await first.exec("echo handed")).stdout == b"handed\n"
-            for _ in range(100):  # the background refill brings it back to two
-                if pool.ready == 2:
-                    break
-                await asyncio.sleep(0.1)
-            assert pool.ready == 2
+
+            async def ready() -> int:  # the background refill brings it back to two
+                return pool.ready
+
+            assert await eventually(ready, lambda n: n == 2) == 2
             assert len(pool_containers(docker_client, tag)) == 4
             await first.close()
             await second.close()

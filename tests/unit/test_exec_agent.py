@@ -23,7 +23,13 @@ from sandbox import exec_agent
 from sandbox.agent_bundle import agent_source
 from sandbox.exec_agent import MAX_FRAME, FrameDecoder, ProtocolError, encode_frame
 
-pytestmark = pytest.mark.timeout(30)
+# No assertion here is on how long something took: a test waits for events (a frame, an
+# exit, a process gone) within generous budgets that only a broken agent uses up, so a
+# slow, loaded machine passes. Commands that must be killed sleep an hour: the exec
+# ending at all shows they were killed, not left to finish.
+WAIT_S = 60.0  # for a frame, an exit or a process to go
+START_S = 5.0  # for sh to run its first commands, before a timeout under test fires
+pytestmark = pytest.mark.timeout(300)
 
 SOURCE = agent_source()  # the agent exactly as it ships
 Frame = tuple[dict[str, Any], bytes]
@@ -81,7 +87,7 @@ class Client:
         finally:
             self.inbox.put(None)
 
-    def recv(self, timeout: float = 5.0) -> Frame:
+    def recv(self, timeout: float = WAIT_S) -> Frame:
         item = self.inbox.get(timeout=timeout)
         if item is None:
             raise EOFError("agent closed its stdout")
@@ -98,7 +104,7 @@ class Client:
     def start(self, xid: int, argv: list[str], **opts: Any) -> None:
         self.send({"type": "exec", "id": xid, "argv": argv, **opts})
 
-    def next_for(self, xid: Any, timeout: float = 5.0) -> Frame:
+    def next_for(self, xid: Any, timeout: float = WAIT_S) -> Frame:
         """The next frame carrying ``xid``; frames of other ids are kept for later."""
         if self.stash[xid]:
             return self.stash[xid].pop(0)
@@ -109,14 +115,14 @@ class Client:
                 return frame
             self.stash[frame[0].get("id")].append(frame)
 
-    def collect(self, xid: int, timeout: float = 5.0, began: float | None = None) -> Result:
+    def collect(self, xid: int, timeout: float = WAIT_S, began: float | None = None) -> Result:
         began = time.monotonic() if began is None else began
         frames = [self.next_for(xid, timeout)]
         while frames[-1][0]["type"] != "exit":
             frames.append(self.next_for(xid, timeout))
         return Result(frames, time.monotonic() - began)
 
-    def run(self, argv: list[str], xid: int = 1, wait: float = 5.0, **opts: Any) -> Result:
+    def run(self, argv: list[str], xid: int = 1, wait: float = WAIT_S, **opts: Any) -> Result:
         """Start an exec (``opts`` go into the request) and collect all its frames."""
         began = time.monotonic()
         self.start(xid, argv, **opts)
@@ -131,7 +137,7 @@ class Client:
             self.proc.stdin.close()
         self.reading.set()
         try:
-            return self.proc.wait(timeout=5)
+            return self.proc.wait(timeout=WAIT_S)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -154,13 +160,31 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def gone(pid: int, within: float = 2.0) -> bool:
+def gone(pid: int, within: float = WAIT_S) -> bool:
     deadline = time.monotonic() + within
     while alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
     return True
+
+
+def blocked_writing(pid: int, within: float = WAIT_S) -> bool:
+    """Whether ``pid`` (a writer that never sleeps otherwise, like ``head /dev/zero``)
+    comes to rest: asleep, its count of bytes written unchanged, on 20 looks in a row.
+    False once it exits."""
+    deadline, last, still = time.monotonic() + within, -1, 0
+    while still < 20 and alive(pid) and time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            io = Path(f"/proc/{pid}/io").read_text().split()
+        except FileNotFoundError:
+            return False
+        written = int(io[io.index("wchar:") + 1])
+        still = still + 1 if state == "S" and written == last else 0
+        last = written
+        time.sleep(0.01)
+    return still >= 20
 
 
 def vm_kib(pid: int, field: str) -> int:
@@ -252,7 +276,7 @@ def test_echo_exits_zero_with_started_output_exit_in_order(agent: Client) -> Non
     assert result.exit["timed_out"] is False and result.exit["oom_killed"] is False
     assert result.exit["stdout_bytes"] == 3 and result.exit["stderr_bytes"] == 0
     assert result.exit["dropped"] == {"stdout": 0, "stderr": 0}
-    assert 0 < result.exit["duration"] < 2
+    assert 0 < result.exit["duration"] <= result.elapsed  # within the host's round trip
 
 
 @pytest.mark.parametrize(
@@ -291,8 +315,8 @@ def test_stdin_frames_then_close_feed_cat(agent: Client) -> None:
 
 
 def test_without_stdin_the_process_sees_eof_at_once(agent: Client) -> None:
-    result = agent.run(["cat"], stdin=False)
-    assert result.stdout == b"" and result.exit["exit_code"] == 0 and result.elapsed < 1
+    result = agent.run(["cat"], stdin=False)  # a cat left waiting would never exit
+    assert result.stdout == b"" and result.exit["exit_code"] == 0
 
 
 def test_env_is_merged_and_cwd_is_used(agent: Client, tmp_path: Path) -> None:
@@ -337,11 +361,11 @@ def test_max_output_truncates_each_stream_and_keeps_draining(agent: Client) -> N
 
 
 def test_timeout_kills_the_whole_group_and_keeps_earlier_output(agent: Client) -> None:
-    result = agent.sh("echo before; sleep 30 & echo $!; sleep 30", timeout=0.5)
+    result = agent.sh("echo before; sleep 3600 & echo $!; sleep 3600", timeout=START_S)
     child = int(result.stdout.split()[1])
     assert result.stdout.startswith(b"before\n")
     assert result.exit["timed_out"] is True and result.exit["signal"] == signal.SIGTERM
-    assert 0.4 < result.exit["duration"] < 2 and result.elapsed < 3
+    assert result.exit["duration"] >= START_S  # not before the timeout
     assert gone(result.header("started")["pid"]) and gone(child)
 
 
@@ -350,53 +374,56 @@ def test_timeout_escalates_to_sigkill_after_the_grace() -> None:
     assert source != SOURCE
     client = Client(source)
     try:
-        result = client.sh("trap '' TERM; echo ready; sleep 30", timeout=0.2)
+        result = client.sh("trap '' TERM; echo ready; sleep 3600", timeout=START_S)
         assert result.stdout == b"ready\n" and result.exit["timed_out"] is True
-        assert result.exit["signal"] == signal.SIGKILL and result.elapsed < 2
+        assert result.exit["signal"] == signal.SIGKILL
     finally:
         assert client.close() == 0
 
 
 def test_background_child_holding_pipes_does_not_delay_exit(agent: Client) -> None:
-    result = agent.sh("sleep 100 & echo $!")
-    assert result.exit["exit_code"] == 0 and result.elapsed < 1
+    result = agent.sh("sleep 3600 & echo $!")  # the exit came: it did not wait the hour
+    assert result.exit["exit_code"] == 0
     assert gone(int(result.stdout))  # it held our pipes, so its group was killed
 
 
 def test_background_child_with_redirected_output_is_left_running(agent: Client) -> None:
-    result = agent.sh("sleep 100 >/dev/null 2>&1 & echo $!")
+    result = agent.sh("sleep 3600 >/dev/null 2>&1 & echo $!")
     pid = int(result.stdout)
     try:
-        assert result.exit["exit_code"] == 0 and result.elapsed < 1
-        assert alive(pid)
+        assert result.exit["exit_code"] == 0
+        assert alive(pid)  # the exit was reported while it runs: not waited for
     finally:
         os.kill(pid, signal.SIGKILL)
 
 
 def test_closed_output_but_running_process_is_waited_for(agent: Client) -> None:
-    result = agent.sh("echo early; exec >&- 2>&-; sleep 1")
-    assert result.stdout == b"early\n" and result.exit["exit_code"] == 0
-    assert 0.9 < result.elapsed < 3
+    result = agent.sh("echo early; exec >&- 2>&-; sleep 1; exit 7")
+    # 7 exists only once the process has exited, long after its output closed
+    assert result.stdout == b"early\n" and result.exit["exit_code"] == 7
 
 
-def test_concurrent_execs_are_multiplexed(agent: Client) -> None:
-    began = time.monotonic()
+def test_concurrent_execs_are_multiplexed(agent: Client, tmp_path: Path) -> None:
+    # A barrier: each exec waits until all five have started. Run one after another,
+    # the first would wait forever (and the collect's budget would end the test).
+    barrier = (
+        f'touch {tmp_path}/"$0"; until [ "$(ls {tmp_path} | wc -l)" -ge 5 ]; do sleep 0.01; done'
+    )
     for xid in range(1, 6):
-        agent.start(xid, ["sh", "-c", f"for i in 1 2 3 4; do echo {xid}-$i; sleep 0.1; done"])
-    results = {xid: agent.collect(xid, began=began) for xid in range(1, 6)}
+        loop = f"for i in 1 2 3 4; do echo {xid}-$i; sleep 0.1; done"
+        agent.start(xid, ["sh", "-c", f"{barrier}; {loop}", str(xid)])
+    results = {xid: agent.collect(xid) for xid in range(1, 6)}
     for xid, result in results.items():
         assert result.stdout == "".join(f"{xid}-{i}\n" for i in range(1, 5)).encode()
         assert result.exit["exit_code"] == 0
-    assert time.monotonic() - began < 1.5  # 5 x 0.4 s sequentially would be 2 s
 
 
 def test_signal_frame_cancels_a_running_exec(agent: Client) -> None:
-    agent.start(4, ["sh", "-c", "sleep 30 & wait"])
+    agent.start(4, ["sh", "-c", "sleep 3600 & wait"])
     agent.next_for(4)
-    began = time.monotonic()
     agent.send({"type": "signal", "id": 4, "signal": 15})
-    result = agent.collect(4)
-    assert result.exit["signal"] == 15 and time.monotonic() - began < 1
+    result = agent.collect(4)  # it exits at all: the hour's sleep did not run out
+    assert result.exit["signal"] == 15
 
 
 def test_ping_pong(agent: Client) -> None:
@@ -432,13 +459,13 @@ def test_malformed_frame_stream_sends_error_and_exits_2(agent: Client) -> None:
     agent.send_raw(struct.pack(">I", 10) + b"{bad json\n")
     header = agent.recv()[0]
     assert header["type"] == "error" and header["id"] is None
-    assert agent.proc.wait(timeout=5) == 2
+    assert agent.proc.wait(timeout=WAIT_S) == 2
 
 
 def test_oversize_frame_exits_2(agent: Client) -> None:
     agent.send_raw(b"GET / HTTP/1.1\r\n")
     assert agent.recv()[0]["type"] == "error"
-    assert agent.proc.wait(timeout=5) == 2
+    assert agent.proc.wait(timeout=WAIT_S) == 2
 
 
 def test_channel_eof_kills_running_execs_and_exits_0(agent: Client) -> None:
@@ -448,7 +475,7 @@ def test_channel_eof_kills_running_execs_and_exits_0(agent: Client) -> None:
     assert alive(main) and alive(child)
     assert agent.proc.stdin is not None
     agent.proc.stdin.close()
-    assert agent.proc.wait(timeout=5) == 0
+    assert agent.proc.wait(timeout=WAIT_S) == 0
     assert gone(main) and gone(child)
 
 
@@ -456,12 +483,12 @@ def test_shutdown_kills_everything_and_exits_0(agent: Client) -> None:
     agent.start(1, ["sleep", "30"])
     pid = agent.next_for(1)[0]["pid"]
     agent.send({"type": "shutdown"})
-    assert agent.proc.wait(timeout=5) == 0
+    assert agent.proc.wait(timeout=WAIT_S) == 0
     assert agent.collect(1).exit["signal"] == 9 and gone(pid)
 
 
 def test_memory_stays_bounded_under_heavy_output(agent: Client) -> None:
-    result = agent.sh("head -c 50000000 /dev/zero", max_output=1 << 20, timeout=20)
+    result = agent.sh("head -c 50000000 /dev/zero", max_output=1 << 20, timeout=WAIT_S)
     assert result.exit["stdout_bytes"] == 1 << 20 and len(result.stdout) == 1 << 20
     assert result.exit["dropped"]["stdout"] == 50_000_000 - (1 << 20)
     assert vm_kib(agent.proc.pid, "VmHWM") < 60 * 1024  # peak RSS of the agent
@@ -473,21 +500,22 @@ def test_slow_host_applies_backpressure_instead_of_buffering(agent: Client) -> N
     agent.next_for(0)
     baseline = vm_kib(agent.proc.pid, "VmRSS")
     agent.reading.clear()
-    agent.start(1, ["sh", "-c", f"head -c {size} /dev/zero; echo done >&2"], max_output=size)
+    agent.start(1, ["head", "-c", str(size), "/dev/zero"], max_output=size)
     main = agent.next_for(1)[0]["pid"]
-    time.sleep(0.5)
-    assert alive(main)  # blocked on a full pipe, not buffered away into the agent
+    # The event, not a pause: head blocks writing to its full pipe. An agent that buffered
+    # instead would let it write all 8 MB and exit, never blocked.
+    assert blocked_writing(main), "head never blocked on its pipe: the agent buffered it"
     assert vm_kib(agent.proc.pid, "VmRSS") - baseline < 4 * 1024
     agent.reading.set()
-    result = agent.collect(1, timeout=10)
-    assert result.stdout == b"\0" * size and result.stderr == b"done\n"
+    result = agent.collect(1)
+    assert result.stdout == b"\0" * size and result.exit["exit_code"] == 0
 
 
 def test_sigterm_to_the_agent_stops_it_cleanly(agent: Client) -> None:
     agent.start(1, ["sleep", "30"])
     pid = agent.next_for(1)[0]["pid"]
     agent.proc.send_signal(signal.SIGTERM)
-    assert agent.proc.wait(timeout=5) == 0
+    assert agent.proc.wait(timeout=WAIT_S) == 0
     assert gone(pid)
 
 
