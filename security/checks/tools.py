@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, has_option, operands
-from security.knowledge import (
-    GIT_LOG_OPTIONS,
-    git_subcommand,
-    sed_edits_in_place,
-    sed_script_problem,
-    sed_scripts,
-)
+from security.knowledge import GIT_LOG_OPTIONS, git_subcommand, sed_edits_in_place
+from security.knowledge.sed import read_sed_argv, sed_script_refusal
 from security.paths import resolve, within
 from security.shell import Command
 from security.unwrap import Scene
@@ -41,21 +36,26 @@ def sed_effects(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """GNU sed can edit in place, write files and run shell commands.
 
     Attack: ``sed -i 's/x/y/' ~/.bashrc``, ``sed 'e id' f``, ``sed 's/.*/id/e' f``,
-    ``sed -n 'w /etc/cron.d/x' f``, ``sed -f evil.sed f``.
+    ``sed -n 'w /etc/cron.d/x' f``, ``sed -f evil.sed f``, ``sed -nf evil.sed f``,
+    ``sed ':a;e id' f`` (a label ends at ``;``). The script is parsed as GNU sed
+    parses it (security/knowledge/sed.py); what it cannot read is asked.
     """
     if command.base_name not in ("sed", "gsed"):
         return
     argv = command.argv
-    scripts, problem = sed_scripts(argv)
-    if problem:
-        yield Hit(problem, Decision.ASK)
-    for script in scripts:
-        problem = sed_script_problem(script)
-        if problem and ("runs" in problem or "not understood" in problem):
-            decision = Decision.DENY if "runs" in problem and "e" in problem else Decision.ASK
-            yield Hit(f"{problem}: {script[:60]!r}", decision)
     if sed_edits_in_place(argv):
         yield Hit("sed -i edits files in place", Decision.ASK, Risk.MEDIUM)
+    found, problem = read_sed_argv(argv)
+    if found is None:
+        if problem and "-i" not in problem and "--in-place" not in problem:
+            yield Hit(problem, Decision.ASK)
+        return
+    script = "\n".join(found.scripts)
+    refusal = sed_script_refusal(script)
+    if refusal:
+        why, kind = refusal
+        decision = Decision.DENY if kind == "runs" else Decision.ASK
+        yield Hit(f"{why}: {script[:60]!r}", decision)
 
 
 GIT_EXEC_OPTIONS = (
