@@ -71,6 +71,7 @@ GIT_EXEC_OPTIONS = (
     "-u",
     "--config",
     "--textconv",
+    "--filters",
     "--exec",
 )
 GIT_WRITE_OPTIONS = ("--output", "-o")
@@ -105,6 +106,7 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     Attack: ``git -c core.pager='sh -c id' log``, ``git --config-env=core.sshCommand=X``,
     ``git -c alias.x='!sh -c id' x``, ``git diff --ext-diff``, ``git grep -O'sh -c id'``,
     ``git clone -u 'sh -c id' x``, ``git log --output=~/.bashrc``, ``git bisect run``,
+    ``git cat-file --filters HEAD:f`` (smudge filters),
     ``git -C /tmp/evil status`` (that repository's ``core.fsmonitor`` runs).
     """
     if command.base_name != "git":
@@ -180,7 +182,9 @@ EXEC_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sftp": ("SD", ()),
     "sort": ("", ("compress-program",)),
     "zip": ("T", ("unzip-command",)),
-    "rg": ("", ("pre",)),
+    "rg": ("", ("pre", "hostname-bin")),
+    "sdiff": ("", ("diff-program",)),
+    "diff3": ("", ("diff-program",)),
     "split": ("", ("filter",)),
     "tcpdump": ("z", ()),
     "man": ("PH", ("pager", "html", "browser", "preprocessor")),
@@ -225,7 +229,8 @@ def tool_exec_options(command: Command, scene: Scene, ctx: Context) -> Iterator[
     Attack: ``tar cf x.tar x --checkpoint=1 --checkpoint-action=exec=sh``,
     ``tar -xf x --to-command=sh``, ``rsync -e 'sh -c id' a b:``, ``ssh -o
     ProxyCommand='sh -c id' x``, ``sort --compress-program=sh``, ``zip z x -TT 'sh -c id'``,
-    ``rg --pre ./evil x``, ``less '+!id' f``, ``man -P 'sh -c id' ls``, ``sort -o ~/.bashrc``.
+    ``rg --pre ./evil x``, ``rg --hostname-bin=./evil x``, ``sdiff --diff-program=./evil a b``,
+    ``less '+!id' f``, ``man -P 'sh -c id' ls``, ``sort -o ~/.bashrc``.
     """
     name = command.base_name
     args = command.argv[1:]
