@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, has_option, operands
 from security.knowledge import GIT_LOG_OPTIONS, git_subcommand, sed_edits_in_place
+from security.knowledge.git import git_config_problem
 from security.knowledge.sed import read_sed_argv, sed_script_refusal
 from security.paths import resolve, within
 from security.shell import Command
@@ -138,7 +139,7 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"git grep {arg} opens files in a program", Decision.DENY)
         elif name in GIT_WRITE_OPTIONS and sub in GIT_LOG_OPTIONS:
             yield Hit(f"git {sub} {arg} writes a file", Decision.ASK, Risk.MEDIUM)
-    if sub == "config" and args and not any(a.startswith(("--get", "--list", "-l")) for a in args):
+    if sub == "config" and git_config_problem(args) is not None:
         keys = " ".join(args)
         if any(
             k in keys

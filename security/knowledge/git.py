@@ -119,7 +119,7 @@ GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
     "branch": spec(test=lambda argv: _git_listing(argv[1:], "branch")),
     "tag": spec(test=lambda argv: _git_listing(argv[1:], "tag")),
     "remote": spec(test=lambda argv: _git_remote(argv[1:])),
-    "config": spec(test=lambda argv: _git_config(argv[1:])),
+    "config": spec(test=lambda argv: git_config_problem(argv[1:])),
     "stash": _first_word_in(("list", "show"), "stash"),
     "reflog": spec("", _NO_OUTPUT, test=_reflog),
     "worktree": _first_word_in(("list",), "worktree"),
@@ -216,19 +216,29 @@ _GIT_CONFIG_READ_ACTIONS = frozenset(
 )
 
 
-def _git_config(args: list[str]) -> str | None:
-    for arg in args:  # `git config KEY -l` sets KEY to "-l": a key before the action writes
+_GIT_CONFIG_VALUES = frozenset({"--type", "-t", "--default"})  # take the next word
+
+
+def git_config_problem(args: list[str]) -> str | None:
+    """`git config` reads with --get/--list (...) or with one key and nothing after it
+    (`git config user.name`); options stop at the first key, so whatever follows a key
+    is a value to set (`git config user.name -l` sets it to "-l")."""
+    reads = False
+    for i, arg in enumerate(args):
         if arg in _GIT_CONFIG_READ_ACTIONS:
+            reads = True
             break
+        if i > 0 and args[i - 1] in _GIT_CONFIG_VALUES:
+            continue  # the value of --type or --default
         if not arg.startswith("-"):
-            return f"git config {arg} ... sets {arg}"
-    if not any(
-        a in ("--get", "--get-all", "--get-regexp", "--list", "-l", "get", "list", "--get-urlmatch")
-        for a in args
-    ):
-        return "git config without --get/--list may write"
-    for arg in args:
-        if arg.startswith("-") and arg.split("=")[0] not in _GIT_CONFIG_READS:
+            if i != len(args) - 1:
+                return f"git config {arg} ... sets {arg}"
+            reads = True  # one key, nothing after it: a read
+    if not reads:
+        return "git config without a key or --get/--list"
+    for i, arg in enumerate(args):
+        value = i > 0 and args[i - 1] in _GIT_CONFIG_VALUES
+        if not value and arg.startswith("-") and arg.split("=")[0] not in _GIT_CONFIG_READS:
             return f"git config {arg}"
     return None
 

@@ -491,6 +491,16 @@ GIT_LINES: list[tuple[str, bool]] = [
     ("git tag -n5 -l 'v*'", True),
     ("git branch -vv", True),
     ("git --help", True),
+    ("git config user.name", True),  # one key, nothing after it: a read
+    ("git config --global core.pager", True),
+    ("git config --type bool core.bare", True),
+    ("git config --get-regexp 'alias.*'", True),
+    ("git config user.name -l", False),  # sets user.name to "-l"
+    ("git config user.name x", False),
+    ("git config a.b --get", False),
+    ("git config --add a.b c", False),
+    ("git config -e", False),
+    ("git config core.pager 'sh -c id'", False),
     ("git log -h", True),
     ("git describe --dirty", False),  # refreshes and writes the index (post-index-change)
     ("git describe --dirty=x", False),
