@@ -136,15 +136,30 @@ def env_inner(args: list[Word]) -> tuple[list[Word] | None, str | None]:
         return None, problem
     if start < len(args) and args[start].value == "-" and fixed(args[start]):
         start += 1  # a mere `-` is -i
-    while start < len(args) and _ASSIGNMENT.match(args[start].raw):
-        if shape(args[start].raw).may_split:
-            return None, f"{args[start].raw!r} may split into other words at run time"
+    while start < len(args):  # NAME=VALUE words, however quoted ('PATH=/tmp' too)
+        word = args[start]
+        if fixed(word):
+            if not _ASSIGNMENT.match(word.value):
+                break
+        elif not _ASSIGNMENT.match(_literal_prefix(word.raw)) or shape(word.raw).may_split:
+            return None, f"{word.raw!r} may be an assignment or the command, known at run time"
         start += 1
-    if start < len(args) and not fixed(args[start]) and shape(args[start].raw).may_split:
-        return None, f"{args[start].raw!r} may split into other words at run time"
     if start >= len(args):
         return None, None  # `env` alone prints the environment
     return args[start:], None
+
+
+def _literal_prefix(raw: str) -> str:
+    """What ``raw`` surely starts with: its text up to the first expansion, quotes removed
+    (``"A=$x"`` -> ``A=``)."""
+    out = []
+    for ch in raw:
+        if ch in "\"'":
+            continue
+        if ch in "$`\\*?[{~":
+            break
+        out.append(ch)
+    return "".join(out)
 
 
 _ENV_SPLIT_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}

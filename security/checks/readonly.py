@@ -28,7 +28,8 @@ def not_proven_read_only(scene: Scene, ctx: Context) -> Iterator[Hit]:
     `read-only` policy asks for them; `dev` allows them inside the sandbox. Wrappers
     (``xargs``, ``timeout``, ``sh -c``) count as read-only only when what they run
     was found and is itself checked, and their own options are read-only
-    (``xargs --process-slot-var=BASH_ENV bash -c ls``). Principle 3: any operand
+    (``xargs --process-slot-var=BASH_ENV bash -c ls``); a bare wrapper run by xargs
+    runs what xargs appends (``echo 'rm x' | xargs xargs``). Principle 3: any operand
     can come from a glob, so from a file name the attacker chose: ``sort *`` with a
     file named ``-o.bashrc`` writes, ``rg x *`` with ``--pre=./x`` runs it; a word
     only known at run time must not be able to become an option the entry forbids.
@@ -63,6 +64,8 @@ def _wrapper_problem(command: Command) -> str | None:
             return problem
     if inner is not None or shell_code(command)[0] is not None or stdin_code(command):
         return None
+    if command.origin == "xargs":  # `echo 'rm x' | xargs xargs`: xargs appends the command
+        return f"xargs runs {name}, and the command {name} runs comes from xargs's input"
     if name in ("xargs", "command") and read_only_problem(argv) is None:
         return None  # bare xargs runs echo (a command of its own); command -v looks up
     return f"{name} runs something the analyzer did not find"

@@ -606,6 +606,11 @@ GLOB_LINES: list[tuple[str, bool]] = [
     ("echo * | xargs sort", False),
     ("ls | xargs sort", False),
     ("ls | xargs wc -l", True),
+    ("echo 'rm -f x' | xargs xargs", False),  # the inner xargs runs what the outer appends
+    ("echo 'rm -f x' | xargs command", False),
+    ("echo 'rm -f x' | xargs env", False),
+    ("ls | xargs xargs wc -l", True),
+    ("ls | xargs timeout 5 wc -l", True),
     ("timeout 5 sort *", False),
     ("sh -c 'sort *'", False),
     ("env sort *", False),

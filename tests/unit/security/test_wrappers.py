@@ -62,6 +62,8 @@ INNER: list[tuple[str, list[str] | None]] = [
     ("env --ch / sh", ["sh"]),
     ("env A=1 B=2 sh", ["sh"]),
     ("env -i A=1 sh", ["sh"]),
+    ("env 'PATH=/tmp' sh", ["sh"]),  # an assignment however it is quoted
+    ('env "A=$x" sh', ["sh"]),
     ("env --block-signal sh", ["sh"]),
     ("env --block-signal=PIPE sh", ["sh"]),
     ("env --block-signal PIPE sh", ["PIPE", "sh"]),
@@ -159,6 +161,7 @@ UNKNOWABLE = [
     "timeout 5 $x",
     "xargs $opt sh",
     "env A=$x sh",
+    'env "$a" sh',  # an assignment or the command
     "nice -n 5 -3 sh",
 ]
 
