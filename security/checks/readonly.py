@@ -107,6 +107,8 @@ def _unknowable_arguments(command: Command) -> str | None:
             return f"{name}: its code {word.raw!r} is only known at run time"
         if name in SUBSCRIPT_EVALUATORS:
             return f"{name}: {word.raw!r} is only known at run time (a subscript runs code)"
+        if entry.literal_words:
+            return f"{name}: {word.raw!r} is only known at run time, and any word matters"
         if known.may_split and (entry.positional or entry.max_operands is not None):
             return f"{name}: {word.raw!r} may become several words, and their order matters"
         if known.may_be_option and not after_dashes and not _is_value(command, i):

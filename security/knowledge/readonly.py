@@ -30,7 +30,7 @@ FIND_VALUE_PRIMARIES = (
     "-amin -anewer -atime -cmin -cnewer -context -ctime -fstype -gid -group -ilname "
     "-iname -inum -ipath -iregex -iwholename -links -lname -maxdepth -mindepth -mmin "
     "-mtime -name -newer -path -perm -regex -regextype -samefile -size -type -uid -used "
-    "-user -wholename -xtype -printf -files0-from -D -O"
+    "-user -wholename -xtype -printf -files0-from -D"
 )
 FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 
@@ -169,11 +169,13 @@ _ANY_ARGUMENTS = words(
 )
 READ_ONLY: dict[str, ReadOnlySpec] = {
     **{name: spec() for name in _ANY_ARGUMENTS},
-    "pidof": spec(test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo")),
+    "pidof": spec(
+        test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo"), literal_words=True
+    ),
     "printf": spec("v"),  # -v VAR assigns (and evaluates a subscript)
     "wait": spec("p"),  # -p VAR assigns
-    "ps": spec(test=_ps),
-    "printenv": spec(test=_printenv),
+    "ps": spec(test=_ps, literal_words=True),
+    "printenv": spec(test=_printenv, literal_words=True),
     # file: -C compiles magic into FILE.mgc, -p restores access times (a write),
     # -z/-Z may run external decompressors
     "file": spec("CpzZ", "compile preserve-date uncompress uncompress-noreport"),
@@ -185,8 +187,8 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "fd": spec("xXl", "exec exec-batch list-details"),
     "fdfind": spec("xXl", "exec exec-batch list-details"),
     "iconv": spec("o", "output"),  # -o FILE writes
-    "pip": spec(test=_pip),
-    "pip3": spec(test=_pip),
+    "pip": spec(test=_pip, literal_words=True),
+    "pip3": spec(test=_pip, literal_words=True),
     "sort": spec("oT", "output compress-program temporary-directory"),
     "uniq": spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),  # uniq IN OUT writes OUT
     "ptx": spec("G", "traditional"),  # ptx -G IN OUT writes OUT
@@ -194,7 +196,7 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "diff3": spec("", "diff-program"),
     "tail": spec(stalls=("fF", "follow retry pid")),
     "date": spec("s", "set", test=_date, positional=True),
-    "hostname": spec(test=_hostname, positional=True),
+    "hostname": spec(test=_hostname, literal_words=True),
     "xxd": spec("r", "revert", max_operands=1, values=XXD_VALUE_OPTIONS),  # xxd IN OUT
     "find": spec(test=_find, values=FIND_VALUE_PRIMARIES, dashdash=False),
     "sed": spec(test=sed_read_only_problem, code_operand=sed_script_index),
@@ -203,7 +205,7 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "nawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "mawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "git": spec(test=git_read_only_problem),
-    "read": spec(test=_read, positional=True),
+    "read": spec(test=_read, literal_words=True),
     # Wrappers: what they run is checked on its own (S37 finds it); these are their
     # own options. xargs --process-slot-var sets a variable (BASH_ENV...) in the child.
     "xargs": spec("", "process-slot-var"),

@@ -34,6 +34,8 @@ class ReadOnlySpec:
     dashdash: bool = True  # honours `--`: after it, a word is never an option
     code_operand: ArgIndex | None = None  # sed's script, awk's program: must be literal
     positional: bool = False  # operands' number or order matter (date, ptx -G)
+    literal_words: bool = False  # every word must be known before it runs (ps: any word
+    # may be a BSD option, `ps e` included; printenv: a name may be a secret's)
 
     @property
     def any_arguments(self) -> bool:
@@ -46,6 +48,7 @@ class ReadOnlySpec:
             and self.test is None
             and self.code_operand is None
             and not self.positional
+            and not self.literal_words
         )
 
 
@@ -65,6 +68,7 @@ def spec(
     dashdash: bool = True,
     code_operand: ArgIndex | None = None,
     positional: bool = False,
+    literal_words: bool = False,
 ) -> ReadOnlySpec:
     """A `ReadOnlySpec` from space-separated tables."""
     return ReadOnlySpec(
@@ -78,6 +82,7 @@ def spec(
         dashdash,
         code_operand,
         positional,
+        literal_words,
     )
 
 

@@ -603,6 +603,10 @@ GLOB_LINES: list[tuple[str, bool]] = [
     ('[ -n "$x" ]', True),
     ("[ -n $x ]", False),
     ("printf *", False),
+    ("ps e*", False),  # ps takes BSD options without a dash: a file named e is `ps e`
+    ("ps $opts", False),
+    ("printenv $name", False),
+    ("pip show $pkg", False),
     ("echo * | xargs sort", False),
     ("ls | xargs sort", False),
     ("ls | xargs wc -l", True),
