@@ -12,7 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from security.argv import shape
+from security.argv import Option, shape
+from security.knowledge import wrappers
+from security.knowledge.environment import GIT_LOCKS
+from security.knowledge.readonly import READ_ONLY
 from security.knowledge.wrappers import (
     ARGV_WRAPPERS,
     CODE_OPTIONS,
@@ -117,6 +120,13 @@ def inner_argv(command: Command) -> tuple[list[Word] | None, str | None]:
 def env_inner(args: list[Word]) -> tuple[list[Word] | None, str | None]:
     """The command coreutils env runs: after its options (``-S STRING`` split into words
     and read again, options included), a lone ``-`` and the NAME=VALUE words."""
+    _, inner, problem = env_parts(args)
+    return inner, problem
+
+
+def env_parts(args: list[Word]) -> tuple[list[Word], list[Word] | None, str | None]:
+    """(the NAME=VALUE words env sets, the command it runs, why unknowable): the
+    assignments include those an -S string holds (``env -S'PATH=/x ls'``)."""
     wrapper = ARGV_WRAPPERS["env"]
     for _ in range(MAX_SPLITS):
         parsed = wrapper.options.parse([a.value for a in args])
@@ -124,29 +134,62 @@ def env_inner(args: list[Word]) -> tuple[list[Word] | None, str | None]:
         if split is None:
             break
         if any(not fixed(word) for word in args[: split.last + 1]):
-            return None, "env -S with a string built at run time"
+            return [], None, "env -S with a string built at run time"
         pieces, problem = env_split_string(split.value or "")
         if problem:
-            return None, f"env -S: {problem}"
+            return [], None, f"env -S: {problem}"
         args = [_split_word(piece) for piece in pieces] + args[split.last + 1 :]
     else:
-        return None, "env -S nested too deep"
+        return [], None, "env -S nested too deep"
     start, problem = _split_options(args, wrapper)
     if start is None:
-        return None, problem
+        return [], None, problem
+    unset = _env_unsets(wrapper.options.parse([a.value for a in args[:start]]).options)
     if start < len(args) and args[start].value == "-" and fixed(args[start]):
         start += 1  # a mere `-` is -i
+        unset += SESSION_GUARDS
+    first = start
     while start < len(args):  # NAME=VALUE words, however quoted ('PATH=/tmp' too)
         word = args[start]
         if fixed(word):
             if not _ASSIGNMENT.match(word.value):
                 break
         elif not _ASSIGNMENT.match(_literal_prefix(word.raw)) or shape(word.raw).may_split:
-            return None, f"{word.raw!r} may be an assignment or the command, known at run time"
+            return [], None, f"{word.raw!r} may be an assignment or the command, known at run time"
         start += 1
+    if start < len(args) and not _may_run_git(args[start].value):
+        unset = [name for name in unset if name not in SESSION_GUARDS or name in _named(args)]
+    assignments = [Word.synthetic(f"{name}=") for name in unset] + args[first:start]
     if start >= len(args):
-        return None, None  # `env` alone prints the environment
-    return args[start:], None
+        return assignments, None, None  # `env` alone prints the environment
+    return assignments, args[start:], None
+
+
+# Variables the session sets to keep read-only commands read-only: `env -i` drops them.
+SESSION_GUARDS = [GIT_LOCKS]
+
+
+def _may_run_git(name: str) -> bool:
+    """Whether a command may be or start git (what GIT_OPTIONAL_LOCKS=0 protects): git,
+    anything that runs other commands, anything not known to only read."""
+    base = name.rsplit("/", 1)[-1]
+    return base == "git" or base in wrappers.RUNS_OTHERS or base not in READ_ONLY
+
+
+def _named(args: list[Word]) -> set[str]:
+    return {a.value for a in args}
+
+
+def _env_unsets(options: list[Option]) -> list[str]:
+    """Variables env's options take away from the command: ``-u NAME``, and with ``-i``
+    the session's guards. They count as assignments (to nothing) of the command."""
+    names: list[str] = []
+    for option in options:
+        if option.name in ("-u", "--unset") and option.value:
+            names.append(option.value)
+        elif option.name in ("-i", "--ignore-environment"):
+            names += SESSION_GUARDS
+    return names
 
 
 def _literal_prefix(raw: str) -> str:
@@ -381,7 +424,8 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
     if problem:
         scene.opaque.append((index, f"{command.base_name}: {problem}"))
     if inner:
-        _add_wrapped(scene, command, inner, command.base_name, depth)
+        assignments = env_parts(command.words[1:])[0] if command.base_name == "env" else []
+        _add_wrapped(scene, command, inner, command.base_name, depth, assignments=assignments)
     elif problem is None and command.base_name == "xargs":
         echo = Word(XARGS_DEFAULT, scan_word(XARGS_DEFAULT), XARGS_DEFAULT, frozenset())
         _add_wrapped(scene, command, [echo], "xargs", depth, implied=True)
@@ -398,10 +442,14 @@ def _add_wrapped(
     origin: str,
     depth: int,
     implied: bool = False,
+    assignments: list[Word] | None = None,
 ) -> None:
-    """``words``, run by ``outer``; ``implied``: run without being written (xargs's echo)."""
+    """``words``, run by ``outer``; ``implied``: run without being written (xargs's echo);
+    ``assignments``: variables the wrapper sets for it (env's NAME=VALUE words, as if
+    written before the command: the checks on assignments see them)."""
     inner = Command(
         words=list(words),
+        assignments=list(assignments or ()),
         origin=origin,
         depth=outer.depth,
         background=outer.background,

@@ -267,6 +267,13 @@ def test_getopt_permutes_unless_plus() -> None:
         "timeout -k1 5 rm x",
         "nice --adj=5 rm x",
         "xargs --process-slot-var=BASH_ENV bash -c ls",
+        # an -S string's NAME=VALUE words are assignments of the command it runs
+        "env -S'PATH=/tmp/evil ls' x",
+        "env -S'LD_PRELOAD=/tmp/x.so ls'",
+        "env -S'BASH_ENV=x bash -c ls'",
+        "env -S'GIT_OPTIONAL_LOCKS=1 git status'",
+        "env -S'-u GIT_OPTIONAL_LOCKS git status'",
+        "env -S'-i git status'",
     ],
 )
 def test_wrapped_writers_are_not_allowed(line: str) -> None:
@@ -285,6 +292,7 @@ def test_wrapped_writers_are_not_allowed(line: str) -> None:
         "nice -n 5 ls",
         "stdbuf -oL grep x f",
         "command -v python3",
+        "env -S'LANG=C ls'",
     ],
 )
 def test_wrapped_readers_are_allowed(line: str) -> None:
