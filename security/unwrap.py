@@ -8,16 +8,21 @@ not know makes the inner command unknowable, which the analyzer reports (S19).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from security.argv import Option, shape
+from security.knowledge import wrappers
+from security.knowledge.environment import GIT_LOCKS
+from security.knowledge.readonly import READ_ONLY
 from security.knowledge.wrappers import (
     ARGV_WRAPPERS,
     CODE_OPTIONS,
     RUNS_OTHERS,
     SHELLS,
     XARGS_DEFAULT,
-    OptionTable,
+    Wrapper,
 )
 from security.shell import Command, ParsedLine, ShellSyntaxError, Word, parse_line
 from security.wordscan import scan_word
@@ -41,80 +46,261 @@ class Scene:
     too_deep: bool = False
 
 
-def _split_options(args: list[Word], table: OptionTable) -> tuple[int | None, str | None]:
-    """Index in ``args`` where the wrapped command starts, or (None, reason) if unknowable."""
-    i = 0
-    while i < len(args):
-        arg = args[i].value
-        if arg == "--":
-            i += 1
-            break
-        if arg.startswith("--") and len(arg) > 2:
-            name = arg[2:].split("=", 1)[0]
-            if name in table.long_with_arg:
-                i += 1 if "=" in arg else 2
-            elif name in table.long_flags:
-                i += 1
-            else:
-                return None, f"unknown option {arg}"
-            continue
-        if (
-            arg.startswith("-")
-            and len(arg) > 1
-            and table is ARGV_WRAPPERS["nice"]
-            and (arg[1:].isdigit())
-        ):
-            i += 1  # nice -5 cmd
-            continue
-        if arg.startswith("-") and len(arg) > 1:
-            cluster = arg[1:]
-            for pos, letter in enumerate(cluster):
-                if letter in table.short_with_arg:
-                    i += 1 if pos + 1 < len(cluster) else 2
-                    break
-                if letter not in table.short_flags:
-                    return None, f"unknown option -{letter}"
-            else:
-                i += 1
-            continue
-        break
-    return i, None
+def fixed(word: Word) -> bool:
+    """Whether ``word`` is exactly its value at run time (``-I{}`` included: there is
+    no brace expansion without a comma or ``..``)."""
+    if word.literal:
+        return True
+    scan = word.scan
+    return not (word.parts or scan.expands or scan.locale or shape(word.raw).may_split)
+
+
+def _split_word(text: str) -> Word:
+    """A word env -S made: its value is final (already unquoted and unescaped)."""
+    word = Word.synthetic(text)
+    return word._replace(raw=text, scan=word.scan._replace(quoted=False))
+
+
+_NICE_ADJUSTMENT = re.compile(r"-[-+]?[0-9]")  # nice's legacy -N, --N, -+N (read first)
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+MAX_SPLITS = 8  # env -S inside env -S ...
+
+
+def _split_options(args: list[Word], wrapper: Wrapper) -> tuple[int | None, str | None]:
+    """Index in ``args`` where the wrapped command starts: (None, None) if the options
+    say nothing runs (``--help``, ``command -v``), (None, reason) if unknowable."""
+    values = [a.value for a in args]
+    skip = 0
+    if wrapper is ARGV_WRAPPERS["nice"]:
+        while skip < len(values) and _NICE_ADJUSTMENT.match(values[skip]):
+            skip += 1
+    parsed = wrapper.options.parse(values[skip:])
+    stop = skip + parsed.stop
+    if any(not fixed(word) for word in args[:stop]):
+        word = next(w for w in args[:stop] if not fixed(w))
+        return None, f"option {word.raw!r} is only known at run time"
+    if parsed.error:
+        return None, parsed.error
+    if any(option.name in wrapper.runs_nothing for option in parsed.options):
+        return None, None
+    return stop, None
+
+
+def _command_start(args: list[Word], start: int, wrapper: Wrapper) -> tuple[int | None, str | None]:
+    """Skip the operands before the command (timeout's DURATION); they must be fixed."""
+    end = start + wrapper.operands_before_command
+    for word in args[start : min(end, len(args))]:
+        if not fixed(word):
+            return None, f"{word.raw!r} is only known at run time"
+    return end, None
 
 
 def inner_argv(command: Command) -> tuple[list[Word] | None, str | None]:
     """The command a wrapper runs, as words; (None, reason) if it cannot be known."""
     name = command.base_name
     args = command.words[1:]
-    table = ARGV_WRAPPERS.get(name)
-    if table is None:
+    wrapper = ARGV_WRAPPERS.get(name)
+    if wrapper is None:
         return None, None
-    if name == "command" and _is_lookup(args):
-        return None, None  # `command -v NAME`: a lookup, runs nothing
     if name in CODE_OPTIONS and any(a.value.split("=")[0] in CODE_OPTIONS[name] for a in args):
         return None, None  # handled as a shell string
-    start, problem = _split_options(args, table)
+    if name == "env":
+        return env_inner(args)
+    start, problem = _split_options(args, wrapper)
     if start is None:
         return None, problem
-    if name == "env":
-        while (
-            start < len(args) and "=" in args[start].value and not args[start].value.startswith("=")
-        ):
-            start += 1
-    start += table.operands_before_command
+    start, problem = _command_start(args, start, wrapper)
+    if start is None:
+        return None, problem
     if start >= len(args):
-        return None, None  # e.g. `env` alone, `exec 3>x`, `xargs` running echo
+        return None, None  # e.g. `exec 3>x`, `xargs` running echo
     return args[start:], None
 
 
-def _is_lookup(args: list[Word]) -> bool:
-    """Whether `command`'s own options (those before the name it runs) hold -v or -V."""
-    for arg in args:
-        value = arg.value
-        if value == "--" or not value.startswith("-") or value == "-":
-            return False
-        if "v" in value[1:] or "V" in value[1:]:
-            return True
-    return False
+def env_inner(args: list[Word]) -> tuple[list[Word] | None, str | None]:
+    """The command coreutils env runs: after its options (``-S STRING`` split into words
+    and read again, options included), a lone ``-`` and the NAME=VALUE words."""
+    _, inner, problem = env_parts(args)
+    return inner, problem
+
+
+def env_parts(args: list[Word]) -> tuple[list[Word], list[Word] | None, str | None]:
+    """(the NAME=VALUE words env sets, the command it runs, why unknowable): the
+    assignments include those an -S string holds (``env -S'PATH=/x ls'``)."""
+    wrapper = ARGV_WRAPPERS["env"]
+    for _ in range(MAX_SPLITS):
+        parsed = wrapper.options.parse([a.value for a in args])
+        split = next((o for o in parsed.options if o.name in ("-S", "--split-string")), None)
+        if split is None:
+            break
+        if any(not fixed(word) for word in args[: split.last + 1]):
+            return [], None, "env -S with a string built at run time"
+        pieces, problem = env_split_string(split.value or "")
+        if problem:
+            return [], None, f"env -S: {problem}"
+        args = [_split_word(piece) for piece in pieces] + args[split.last + 1 :]
+    else:
+        return [], None, "env -S nested too deep"
+    start, problem = _split_options(args, wrapper)
+    if start is None:
+        return [], None, problem
+    unset = _env_unsets(wrapper.options.parse([a.value for a in args[:start]]).options)
+    if start < len(args) and args[start].value == "-" and fixed(args[start]):
+        start += 1  # a mere `-` is -i
+        unset += SESSION_GUARDS
+    first = start
+    while start < len(args):  # NAME=VALUE words, however quoted ('PATH=/tmp' too)
+        word = args[start]
+        if fixed(word):
+            if not _ASSIGNMENT.match(word.value):
+                break
+        elif not _ASSIGNMENT.match(_literal_prefix(word.raw)) or shape(word.raw).may_split:
+            return [], None, f"{word.raw!r} may be an assignment or the command, known at run time"
+        start += 1
+    if start < len(args) and not _may_run_git(args[start].value):
+        unset = [name for name in unset if name not in SESSION_GUARDS or name in _named(args)]
+    assignments = [Word.synthetic(f"{name}=") for name in unset] + args[first:start]
+    if start >= len(args):
+        return assignments, None, None  # `env` alone prints the environment
+    return assignments, args[start:], None
+
+
+# Variables the session sets to keep read-only commands read-only: `env -i` drops them.
+SESSION_GUARDS = [GIT_LOCKS]
+
+
+def _may_run_git(name: str) -> bool:
+    """Whether a command may be or start git (what GIT_OPTIONAL_LOCKS=0 protects): git,
+    anything that runs other commands, anything not known to only read."""
+    base = name.rsplit("/", 1)[-1]
+    return base == "git" or base in wrappers.RUNS_OTHERS or base not in READ_ONLY
+
+
+def _named(args: list[Word]) -> set[str]:
+    return {a.value for a in args}
+
+
+def _env_unsets(options: list[Option]) -> list[str]:
+    """Variables env's options take away from the command: ``-u NAME``, and with ``-i``
+    the session's guards. They count as assignments (to nothing) of the command."""
+    names: list[str] = []
+    for option in options:
+        if option.name in ("-u", "--unset") and option.value:
+            names.append(option.value)
+        elif option.name in ("-i", "--ignore-environment"):
+            names += SESSION_GUARDS
+    return names
+
+
+def _literal_prefix(raw: str) -> str:
+    """What ``raw`` surely starts with: its text up to the first expansion, quotes removed
+    (``"A=$x"`` -> ``A=``)."""
+    out = []
+    for ch in raw:
+        if ch in "\"'":
+            continue
+        if ch in "$`\\*?[{~":
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+_ENV_SPLIT_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ENV_SPLIT_LITERAL = "\"'#$"
+_ENV_SPACE = " \t\n\v\f\r"
+
+
+def env_split_string(text: str) -> tuple[list[str], str | None]:
+    r"""The words ``env -S text`` makes, as coreutils 9.1 splits them; (words, problem).
+
+    Whitespace separates; single quotes keep everything but ``\\`` and ``\'``;
+    double quotes and bare text take the escapes ``\f \n \r \t \v \" \' \# \$
+    \\ \_`` (``\_`` separates outside quotes); ``\c`` ends the string; ``#`` starts
+    a comment at a word's start. ``${NAME}`` is read from the environment: a value the
+    analyzer cannot see, so it is a problem, as is anything env itself rejects.
+    """
+    words: list[str] = []
+    current: list[str] | None = None
+    quote = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        nxt = text[i + 1 : i + 2]
+        if quote == "'":
+            if ch == "\\" and nxt in ("\\", "'"):
+                current_append = nxt
+                i += 1
+            elif ch == "'":
+                quote, current_append = "", ""
+            else:
+                current_append = ch
+        elif ch == "$":
+            return words, "${NAME} is expanded from the environment"
+        elif ch == "\\":
+            if nxt == "c":
+                if quote:
+                    return words, "\\c inside double quotes"
+                break
+            if nxt == "_" and not quote:
+                if current is not None:
+                    words.append("".join(current))
+                current = None
+                i += 2
+                continue
+            if nxt == "_":
+                current_append = " "
+            elif nxt in _ENV_SPLIT_ESCAPES:
+                current_append = _ENV_SPLIT_ESCAPES[nxt]
+            elif nxt and nxt in _ENV_SPLIT_LITERAL + "\\":
+                current_append = nxt
+            else:
+                return words, f"invalid sequence \\{nxt}"
+            i += 1
+        elif quote == '"':
+            quote, current_append = ("", "") if ch == '"' else (quote, ch)
+        elif ch in _ENV_SPACE:
+            if current is not None:
+                words.append("".join(current))
+            current = None
+            i += 1
+            continue
+        elif ch == "#" and current is None:
+            break
+        elif ch in "'\"":
+            quote, current_append = ch, ""
+        else:
+            current_append = ch
+        if current is None:
+            current = []
+        current.append(current_append)
+        i += 1
+    if quote:
+        return words, "unterminated quote"
+    if current is not None:
+        words.append("".join(current))
+    return words, None
+
+
+FIND_EXEC_ORIGIN = "find -exec"  # its {} is a path under literal starting points
+_FIND_LEADING = frozenset({"-H", "-L", "-P"})
+_FIND_D_O = ("-D", "-O")  # -D debugopts, -Olevel
+
+
+def _find_exec_origin(command: Command) -> str:
+    """Where a find action's command came from: its ``{}`` cannot start with ``-`` only
+    when find's starting points are literal and do not (and no -files0-from list)."""
+    words = command.words[1:]
+    i = 0
+    while i < len(words) and (words[i].value in _FIND_LEADING or words[i].value[:2] in _FIND_D_O):
+        i += 2 if words[i].value == "-D" else 1
+    for word in words[i:]:
+        if word.value.startswith(("-", "(", "!")) and fixed(word):
+            break
+        if not fixed(word):
+            return FIND_EXEC_ORIGIN + " (paths unknown)"
+    if any(w.value == "-files0-from" for w in words):
+        return FIND_EXEC_ORIGIN + " (paths unknown)"
+    return FIND_EXEC_ORIGIN
 
 
 def _find_exec_commands(command: Command) -> list[list[Word]]:
@@ -161,7 +347,8 @@ def shell_code(command: Command) -> tuple[str | None, str | None]:
         start, problem = _split_options(args, ARGV_WRAPPERS["watch"])
         if start is None:
             return None, problem
-        if any(a.value in ("-x", "--exec") for a in args[:start]) or start >= len(args):
+        parsed = ARGV_WRAPPERS["watch"].options.parse([a.value for a in args[:start]])
+        if any(o.name in ("-x", "--exec") for o in parsed.options) or start >= len(args):
             return None, None
         return _join_literal(args[start:], "watch")
     for option in CODE_OPTIONS.get(name, ()):
@@ -237,13 +424,15 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
     if problem:
         scene.opaque.append((index, f"{command.base_name}: {problem}"))
     if inner:
-        _add_wrapped(scene, command, inner, command.base_name, depth)
+        assignments = env_parts(command.words[1:])[0] if command.base_name == "env" else []
+        _add_wrapped(scene, command, inner, command.base_name, depth, assignments=assignments)
     elif problem is None and command.base_name == "xargs":
         echo = Word(XARGS_DEFAULT, scan_word(XARGS_DEFAULT), XARGS_DEFAULT, frozenset())
         _add_wrapped(scene, command, [echo], "xargs", depth, implied=True)
     if command.base_name == "find":
+        origin = _find_exec_origin(command)
         for words in _find_exec_commands(command):
-            _add_wrapped(scene, command, words, "find -exec", depth)
+            _add_wrapped(scene, command, words, origin, depth)
 
 
 def _add_wrapped(
@@ -253,10 +442,14 @@ def _add_wrapped(
     origin: str,
     depth: int,
     implied: bool = False,
+    assignments: list[Word] | None = None,
 ) -> None:
-    """``words``, run by ``outer``; ``implied``: run without being written (xargs's echo)."""
+    """``words``, run by ``outer``; ``implied``: run without being written (xargs's echo);
+    ``assignments``: variables the wrapper sets for it (env's NAME=VALUE words, as if
+    written before the command: the checks on assignments see them)."""
     inner = Command(
         words=list(words),
+        assignments=list(assignments or ()),
         origin=origin,
         depth=outer.depth,
         background=outer.background,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, line_check
-from security.knowledge import AWKS, awk_program, awk_program_is_safe, is_known_command
+from security.knowledge import (
+    AWKS,
+    awk_program_refusal,
+    is_known_command,
+    read_awk_argv,
+    read_only_problem,
+)
 from security.knowledge.interpreters import (
     INLINE_CODE_OPTIONS,
     INTERPRETERS,
@@ -29,17 +35,25 @@ def inline_code(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     Attack: ``python3 -c 'import os; os.system("rm -rf ~")'``, ``perl -e 'unlink ...'``,
     ``node -e "require('child_process').exec('id')"``, ``awk 'BEGIN{system("id")}'``,
     ``awk '{print > "/etc/cron.d/x"}'``, ``vim -c '!id'``. awk programs that only
-    read and print pass.
+    read and print pass: the program is lexed (strings, regexes, comments, continued
+    lines), so ``print "}" > "f"``, a backslash-newline before ``>`` and ``@f()``
+    (an indirect call: ``f="system"``) are seen.
     """
     name = command.base_name
     argv = command.argv
     if name in AWKS:
-        program, reason = awk_program(argv)
-        if program is None:
+        found, reason = read_awk_argv(argv)
+        if found is None:
             if reason != "no awk program":
                 yield Hit(reason or "awk code from a file", Decision.ASK)
-        elif not awk_program_is_safe(program):
-            yield Hit(f"awk program runs commands or writes files: {program[:80]!r}", Decision.DENY)
+            return
+        refusal = awk_program_refusal(found.program)
+        if refusal:
+            why, severe = refusal
+            yield Hit(
+                f"awk program {why}: {found.program[:80]!r}",
+                Decision.DENY if severe else Decision.ASK,
+            )
         return
     options = INLINE_CODE_OPTIONS.get(versionless(name))
     if options is None:
@@ -73,6 +87,8 @@ def code_from_elsewhere(command: Command, scene: Scene, ctx: Context) -> Iterato
     """
     name = versionless(command.base_name)
     argv = command.argv
+    if read_only_problem(argv) is None:
+        return  # a version query: `bash --version`, `python3 -V`
     if name in ("source", "."):
         yield Hit(f"{name} runs {' '.join(argv[1:]) or 'a file'}", Decision.ASK)
         return

@@ -507,7 +507,7 @@ def container_engine(command: Command, scene: Scene, ctx: Context) -> Iterator[H
     /var/run/docker.sock ...``, ``kubectl exec``, ``ctr``, ``nerdctl``, ``podman``.
     """
     name = command.base_name
-    if name in CONTAINER_ENGINES:
+    if name in CONTAINER_ENGINES and command.argv[1:] not in (["--version"], ["-v"]):
         yield Hit(f"{name} controls containers", Decision.DENY)
     texts = [w.value for w in command.words] + [
         r.target.value for r in command.redirects if r.target is not None

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from security.argv import Shape, shape
 from security.checks.base import Context, Hit, line_check
 from security.knowledge import (
     DELEGATING,
     READ_ONLY,
+    SUBSCRIPT_EVALUATORS,
     accepts_any_arguments,
     read_only_problem,
 )
-from security.shell import Command
-from security.unwrap import Scene, inner_argv, shell_code, stdin_code
+from security.knowledge.readonly import find_own_words
+from security.knowledge.wrappers import SHELLS
+from security.shell import Command, Word
+from security.unwrap import FIND_EXEC_ORIGIN, Scene, fixed, inner_argv, shell_code, stdin_code
 from security.verdict import Decision, Risk
 
 
@@ -23,57 +27,130 @@ def not_proven_read_only(scene: Scene, ctx: Context) -> Iterator[Hit]:
     Attack: anything new: ``make``, ``./build.sh``, ``touch x``, ``npm test``. The
     `read-only` policy asks for them; `dev` allows them inside the sandbox. Wrappers
     (``xargs``, ``timeout``, ``sh -c``) count as read-only only when what they run
-    was found and is itself checked.
+    was found and is itself checked, and their own options are read-only
+    (``xargs --process-slot-var=BASH_ENV bash -c ls``); a bare wrapper run by xargs
+    runs what xargs appends (``echo 'rm x' | xargs xargs``). Principle 3: any operand
+    can come from a glob, so from a file name the attacker chose: ``sort *`` with a
+    file named ``-o.bashrc`` writes, ``rg x *`` with ``--pre=./x`` runs it; a word
+    only known at run time must not be able to become an option the entry forbids.
     """
     for index, command in enumerate(scene.commands):
         if not command.words:
             continue
         name = command.base_name
-        if name in DELEGATING or (name in ("sh", "bash", "dash", "zsh", "eval")):
-            found_inner = inner_argv(command)[0] is not None or shell_code(command)[0] is not None
-            found_inner = found_inner or stdin_code(command) is not None
-            if found_inner:
-                continue
-            if name in ("xargs", "command"):
-                problem = read_only_problem(command.argv)
-                if problem is None:
-                    continue
-            yield Hit(
-                f"{name} runs something the analyzer did not find",
-                Decision.ASK,
-                Risk.MEDIUM,
-                command=index,
-            )
+        if name in DELEGATING or name in SHELLS or name == "eval":
+            problem = _wrapper_problem(command)
+            if problem:
+                yield Hit(problem, Decision.ASK, Risk.MEDIUM, command=index)
             continue
         problem = read_only_problem(command.argv) or _unknowable_arguments(command)
         if problem:
             yield Hit(problem, Decision.ASK, Risk.MEDIUM, command=index)
 
 
-def _unknowable_arguments(command: Command) -> str | None:
-    """Arguments the proof above could not see, for a command whose proof needs them.
+def _wrapper_problem(command: Command) -> str | None:
+    """Why a wrapper or shell is not read-only: its own options, or what it runs
+    (not found). What it runs is a command of the scene, judged on its own."""
+    name = command.base_name
+    argv = command.argv
+    if read_only_problem(argv) is None and name not in DELEGATING:
+        return None  # a version query: `bash --version`
+    inner, _ = inner_argv(command)
+    if name in DELEGATING:
+        words = command.words
+        start = next((i for i in range(1, len(words)) if words[i:] == inner), len(words))
+        problem = read_only_problem(argv[:start])
+        if problem:
+            return problem
+    if inner is not None or shell_code(command)[0] is not None or stdin_code(command):
+        return None
+    if command.origin == "xargs":  # `echo 'rm x' | xargs xargs`: xargs appends the command
+        return f"xargs runs {name}, and the command {name} runs comes from xargs's input"
+    if name in ("xargs", "command") and read_only_problem(argv) is None:
+        return None  # bare xargs runs echo (a command of its own); command -v looks up
+    return f"{name} runs something the analyzer did not find"
 
-    xargs appends words read from its input (``echo -o | xargs sort``); brace, parameter
-    and command expansion make words at run time (``sort {-o,x}``, ``x=-o; sort $x``).
-    Either may add an option the knowledge base forbids, unless the command is
-    read-only with any arguments at all.
+
+def _unknowable_arguments(command: Command) -> str | None:
+    """Words the proof above could not see, for a command whose proof needs them.
+
+    xargs appends words read from its input (``echo -o | xargs sort``). Globs,
+    brace, parameter and command expansion make words at run time (``sort *``,
+    ``sort {-o,x}``, ``x=-o; sort $x``): one that may start with ``-`` may be any
+    option, unless a ``--`` the program honours comes first (``git diff -- *``); one
+    that may split into several words shifts operands (``uniq *``: IN OUT); the code
+    of sed and awk must be literal. Commands that no argument can make write or run
+    anything (``ls *``, ``wc -l $f``) take any word.
     """
     name = command.base_name
     if accepts_any_arguments(name):
         return None
     if command.origin == "xargs":
         return f"xargs adds arguments to {name} that the analyzer cannot see"
-    args = command.argv[1:-1] if name == "[" else command.argv[1:]
-    if name in ("test", "[") and len(args) == 2 and args[0] in ("-n", "-z"):
-        return None  # `test -n "$x"`: two words, so the value is a string, never `-v`
-    counts_operands = (spec := READ_ONLY.get(name)) is not None and spec.max_operands is not None
-    for word in command.words[1:]:
-        scan = word.scan
-        if word.parts or scan.expands or ("{" in scan.unquoted and "}" in scan.unquoted):
-            return f"{name}: {word.raw!r} expands at run time, maybe to an option"
-        if counts_operands and GLOB_CHARS & scan.unquoted:  # `uniq *`: IN OUT, OUT written
-            return f"{name}: {word.raw!r} may match several files, and {name} writes its last"
+    entry = READ_ONLY.get(name)
+    if entry is None:
+        return None  # a version query (read_only_problem passed)
+    argv = command.argv
+    words = command.words
+    if _tests_a_string(command):
+        return None
+    code_index = entry.code_operand(argv) if entry.code_operand else None
+    own = find_own_words(argv) if name == "find" else range(1, len(argv))
+    after_dashes = False
+    for i in own:
+        word = words[i]
+        known = _known_shape(command, word)
+        if known is None:
+            after_dashes = after_dashes or (entry.dashdash and word.value == "--")
+            continue
+        if i == code_index:
+            return f"{name}: its code {word.raw!r} is only known at run time"
+        if name in SUBSCRIPT_EVALUATORS:
+            return f"{name}: {word.raw!r} is only known at run time (a subscript runs code)"
+        if entry.literal_words:
+            return f"{name}: {word.raw!r} is only known at run time, and any word matters"
+        if known.may_split and (entry.positional or entry.max_operands is not None):
+            return f"{name}: {word.raw!r} may become several words, and their order matters"
+        if known.may_be_option and not after_dashes and not _is_value(command, i):
+            return (
+                f"{name}: {word.raw!r} may expand to any option of {name}, which has harmful ones"
+            )
     return None
 
 
-GLOB_CHARS = frozenset("*?[")
+def _tests_a_string(command: Command) -> bool:
+    """`test -n "$x"`, `[ -z "$x" ]`: two arguments, so the value is a string (never
+    `-v`), as long as it cannot split into more."""
+    argv = command.argv
+    if command.base_name not in ("test", "["):
+        return False
+    closed = command.base_name == "[" and argv[-1] == "]"
+    args = command.words[1 : len(argv) - 1 if closed else len(argv)]
+    return (
+        len(args) == 2
+        and args[0].value in ("-n", "-z")
+        and fixed(args[0])
+        and not shape(args[1].raw).may_split
+    )
+
+
+def _known_shape(command: Command, word: Word) -> Shape | None:
+    """None for a word fixed before the command runs; else what it may become.
+
+    find's ``{}`` is a path: it starts like find's starting points (never ``-`` when
+    they are literal and not ``-``; a ``-files0-from`` list may hold anything).
+    """
+    if command.origin.startswith(FIND_EXEC_ORIGIN) and "{}" in word.raw:
+        safe_paths = command.origin == FIND_EXEC_ORIGIN and word.raw.startswith("{}")
+        return Shape(may_be_option=not safe_paths, may_split=True)
+    return None if fixed(word) else shape(word.raw)
+
+
+def _is_value(command: Command, i: int) -> bool:
+    """The word after an option that takes a value (``find -name "$p"``), when it
+    cannot split: it is that option's value, never an option."""
+    entry = READ_ONLY.get(command.base_name)
+    if entry is None or i < 2 or shape(command.words[i].raw).may_split:
+        return False
+    previous = command.words[i - 1]
+    return fixed(previous) and previous.value in entry.value_options

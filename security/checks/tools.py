@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, command_check, has_option, operands
-from security.knowledge import (
-    GIT_LOG_OPTIONS,
-    git_subcommand,
-    sed_edits_in_place,
-    sed_script_problem,
-    sed_scripts,
-)
+from security.knowledge import GIT_LOG_OPTIONS, git_subcommand, sed_edits_in_place
+from security.knowledge.git import git_config_problem
+from security.knowledge.sed import read_sed_argv, sed_script_refusal
 from security.paths import resolve, within
 from security.shell import Command
 from security.unwrap import Scene
@@ -41,21 +37,26 @@ def sed_effects(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """GNU sed can edit in place, write files and run shell commands.
 
     Attack: ``sed -i 's/x/y/' ~/.bashrc``, ``sed 'e id' f``, ``sed 's/.*/id/e' f``,
-    ``sed -n 'w /etc/cron.d/x' f``, ``sed -f evil.sed f``.
+    ``sed -n 'w /etc/cron.d/x' f``, ``sed -f evil.sed f``, ``sed -nf evil.sed f``,
+    ``sed ':a;e id' f`` (a label ends at ``;``). The script is parsed as GNU sed
+    parses it (security/knowledge/sed.py); what it cannot read is asked.
     """
     if command.base_name not in ("sed", "gsed"):
         return
     argv = command.argv
-    scripts, problem = sed_scripts(argv)
-    if problem:
-        yield Hit(problem, Decision.ASK)
-    for script in scripts:
-        problem = sed_script_problem(script)
-        if problem and ("runs" in problem or "not understood" in problem):
-            decision = Decision.DENY if "runs" in problem and "e" in problem else Decision.ASK
-            yield Hit(f"{problem}: {script[:60]!r}", decision)
     if sed_edits_in_place(argv):
         yield Hit("sed -i edits files in place", Decision.ASK, Risk.MEDIUM)
+    found, problem = read_sed_argv(argv)
+    if found is None:
+        if problem and "-i" not in problem and "--in-place" not in problem:
+            yield Hit(problem, Decision.ASK)
+        return
+    script = "\n".join(found.scripts)
+    refusal = sed_script_refusal(script)
+    if refusal:
+        why, kind = refusal
+        decision = Decision.DENY if kind == "runs" else Decision.ASK
+        yield Hit(f"{why}: {script[:60]!r}", decision)
 
 
 GIT_EXEC_OPTIONS = (
@@ -71,6 +72,7 @@ GIT_EXEC_OPTIONS = (
     "-u",
     "--config",
     "--textconv",
+    "--filters",
     "--exec",
 )
 GIT_WRITE_OPTIONS = ("--output", "-o")
@@ -105,6 +107,7 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     Attack: ``git -c core.pager='sh -c id' log``, ``git --config-env=core.sshCommand=X``,
     ``git -c alias.x='!sh -c id' x``, ``git diff --ext-diff``, ``git grep -O'sh -c id'``,
     ``git clone -u 'sh -c id' x``, ``git log --output=~/.bashrc``, ``git bisect run``,
+    ``git cat-file --filters HEAD:f`` (smudge filters),
     ``git -C /tmp/evil status`` (that repository's ``core.fsmonitor`` runs).
     """
     if command.base_name != "git":
@@ -136,7 +139,7 @@ def git_options(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             yield Hit(f"git grep {arg} opens files in a program", Decision.DENY)
         elif name in GIT_WRITE_OPTIONS and sub in GIT_LOG_OPTIONS:
             yield Hit(f"git {sub} {arg} writes a file", Decision.ASK, Risk.MEDIUM)
-    if sub == "config" and args and not any(a.startswith(("--get", "--list", "-l")) for a in args):
+    if sub == "config" and git_config_problem(args) is not None:
         keys = " ".join(args)
         if any(
             k in keys
@@ -180,7 +183,9 @@ EXEC_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sftp": ("SD", ()),
     "sort": ("", ("compress-program",)),
     "zip": ("T", ("unzip-command",)),
-    "rg": ("", ("pre",)),
+    "rg": ("", ("pre", "hostname-bin")),
+    "sdiff": ("", ("diff-program",)),
+    "diff3": ("", ("diff-program",)),
     "split": ("", ("filter",)),
     "tcpdump": ("z", ()),
     "man": ("PH", ("pager", "html", "browser", "preprocessor")),
@@ -225,7 +230,8 @@ def tool_exec_options(command: Command, scene: Scene, ctx: Context) -> Iterator[
     Attack: ``tar cf x.tar x --checkpoint=1 --checkpoint-action=exec=sh``,
     ``tar -xf x --to-command=sh``, ``rsync -e 'sh -c id' a b:``, ``ssh -o
     ProxyCommand='sh -c id' x``, ``sort --compress-program=sh``, ``zip z x -TT 'sh -c id'``,
-    ``rg --pre ./evil x``, ``less '+!id' f``, ``man -P 'sh -c id' ls``, ``sort -o ~/.bashrc``.
+    ``rg --pre ./evil x``, ``rg --hostname-bin=./evil x``, ``sdiff --diff-program=./evil a b``,
+    ``less '+!id' f``, ``man -P 'sh -c id' ls``, ``sort -o ~/.bashrc``.
     """
     name = command.base_name
     args = command.argv[1:]

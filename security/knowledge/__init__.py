@@ -5,7 +5,13 @@ One module per tool family: `readonly` (the read-only base), `git`, `sed`, `awk`
 (variables that load code). Checks import knowledge, never the reverse.
 """
 
-from security.knowledge.awk import AWKS, awk_program, awk_program_is_safe
+from security.knowledge.awk import (
+    AWKS,
+    awk_program,
+    awk_program_is_safe,
+    awk_program_refusal,
+    read_awk_argv,
+)
 from security.knowledge.git import GIT_LOG_OPTIONS, GIT_READ_ONLY, git_subcommand
 from security.knowledge.readonly import (
     DELEGATING,
@@ -35,9 +41,11 @@ __all__ = [
     "accepts_any_arguments",
     "awk_program",
     "awk_program_is_safe",
+    "awk_program_refusal",
     "check_spec",
     "git_subcommand",
     "is_known_command",
+    "read_awk_argv",
     "read_only_problem",
     "sed_edits_in_place",
     "sed_script_problem",

@@ -1,20 +1,36 @@
-"""git: which subcommands and options only read, and how a git argv is read."""
+"""git: which subcommands and options only read, and how a git argv is read.
+
+Reviewed against git 2.39 in the image (``git <sub> -h``), each subcommand run under
+strace on a repository with a stale index and a post-index-change hook:
+- index writes (they run that hook): ``git describe --dirty`` always; ``git diff``
+  comparing with the working tree whenever the index is stale, even with
+  GIT_OPTIONAL_LOCKS=0, unless ``diff.autoRefreshIndex=false``: the session must
+  set it, as it sets GIT_OPTIONAL_LOCKS=0 for ``git status`` (see the report);
+- files written: ``--output`` of every subcommand that takes diff options;
+- programs run on request: ``--ext-diff``, ``--textconv`` (cat-file, grep, log...),
+  ``cat-file --filters``, ``--show-signature`` and ``%G`` formats (gpg.program),
+  ``grep -O`` (a pager), ``<sub> --help`` (man, whose viewer the config chooses).
+Programs a repository's configuration selects without being asked (fsmonitor,
+diff.external, textconv and filter drivers, pagers, hooks) are neutralized at
+execution time by the session's git guard; the analyzer cannot see that config.
+"""
 
 from __future__ import annotations
 
+from security.argv import has_option
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec
 
 # git's global options that take a separate value
 GIT_TAKES_VALUE = frozenset(
     {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix"}
 )
-# global options that keep a read-only command read-only
+# global options that keep a read-only command read-only (--bare is not one: it makes
+# the working directory a repository, whose config and hooks then apply)
 GIT_GLOBAL_READ_ONLY = frozenset(
     {
         "-C",
         "--no-pager",
         "-P",
-        "--bare",
         "--literal-pathspecs",
         "--no-optional-locks",
         "--glob-pathspecs",
@@ -33,65 +49,93 @@ GIT_LOG_OPTIONS = frozenset(
      "format-patch", "range-diff", "shortlog", "rev-list", "blame", "annotate", "reflog",
      "stash", "cherry"}
 )  # fmt: skip
-_NO_OUTPUT = "output ext-diff"
+_NO_OUTPUT = "output ext-diff textconv show-signature"
+
+
+def _no_signature_format(argv: list[str]) -> str | None:
+    """A ``%G`` placeholder (``%G?``, ``%GS``, ``%GK``...) verifies signatures: it runs
+    gpg.program, which the repository's config names."""
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if arg.startswith(("--format", "--pretty", "format:", "tformat:")) and "%G" in arg:
+            return f"{argv[0]} {arg} verifies signatures with gpg.program"
+    return None
+
+
+def _log() -> ReadOnlySpec:
+    return spec("", _NO_OUTPUT, test=_no_signature_format)
+
+
+def _first_word_in(allowed: tuple[str, ...], sub: str) -> ReadOnlySpec:
+    """`git stash`, `git worktree`: read only with one of ``allowed`` as the action,
+    which git reads as the first argument (`git stash -p` is `git stash push -p`)."""
+
+    def test(argv: list[str]) -> str | None:
+        action = argv[1] if len(argv) > 1 else ""
+        if action in allowed:
+            return _no_signature_format(argv)
+        shown = action or ("(push)" if sub == "stash" else "")
+        return f"git {sub} {shown} may change the repository"
+
+    return spec("", _NO_OUTPUT, test=test)
+
+
+def _reflog(argv: list[str]) -> str | None:
+    """`git reflog [show] ...` reads; expire and delete (its first argument) write."""
+    if len(argv) > 1 and argv[1] in ("expire", "delete"):
+        return f"git reflog {argv[1]} rewrites reflogs"
+    return _no_signature_format(argv)
+
 
 GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
     "status": spec(),
-    "log": spec("", _NO_OUTPUT),
-    "show": spec("", _NO_OUTPUT),
-    "diff": spec("", _NO_OUTPUT),
-    "diff-tree": spec("", _NO_OUTPUT),
-    "diff-files": spec("", _NO_OUTPUT),
-    "diff-index": spec("", _NO_OUTPUT),
-    "whatchanged": spec("", _NO_OUTPUT),
-    "blame": spec("", _NO_OUTPUT),
-    "annotate": spec("", _NO_OUTPUT),
-    "shortlog": spec("", _NO_OUTPUT),
-    "describe": spec(),
+    "log": _log(),
+    "show": _log(),
+    "diff": _log(),
+    "diff-tree": _log(),
+    "diff-files": _log(),
+    "diff-index": _log(),
+    "whatchanged": _log(),
+    "blame": _log(),
+    "annotate": _log(),
+    "shortlog": _log(),
+    "describe": spec("", "dirty"),  # --dirty refreshes and writes the index
     "rev-parse": spec(),
-    "rev-list": spec("", _NO_OUTPUT),
+    "rev-list": _log(),
     "ls-files": spec(),
     "ls-tree": spec(),
-    "cat-file": spec(),
+    "cat-file": spec("", "textconv filters"),  # run textconv drivers and smudge filters
     "merge-base": spec(),
     "name-rev": spec(),
     "for-each-ref": spec(),
-    "show-ref": spec("", "verify-only"),  # harmless, listed for symmetry
+    "show-ref": spec(),
     "count-objects": spec(),
     "check-ignore": spec(),
     "check-attr": spec(),
-    "cherry": spec("", _NO_OUTPUT),
+    "cherry": _log(),
     "version": spec(),
-    "grep": spec("O", "open-files-in-pager ext-grep"),
+    "grep": spec("O", "open-files-in-pager ext-grep textconv"),
     "branch": spec(test=lambda argv: _git_listing(argv[1:], "branch")),
     "tag": spec(test=lambda argv: _git_listing(argv[1:], "tag")),
     "remote": spec(test=lambda argv: _git_remote(argv[1:])),
-    "config": spec(test=lambda argv: _git_config(argv[1:])),
-    "stash": spec("", _NO_OUTPUT, test=lambda argv: _git_only(argv[1:], "stash", ("list", "show"))),
-    "reflog": spec("", _NO_OUTPUT, test=lambda argv: _git_only(argv[1:], "reflog", ("show",))),
-    "worktree": spec(test=lambda argv: _git_only(argv[1:], "worktree", ("list",))),
+    "config": spec(test=lambda argv: git_config_problem(argv[1:])),
+    "stash": _first_word_in(("list", "show"), "stash"),
+    "reflog": spec("", _NO_OUTPUT, test=_reflog),
+    "worktree": _first_word_in(("list",), "worktree"),
 }
-_BRANCH_LISTING_FLAGS = frozenset(
-    {
-        "-a",
-        "--all",
-        "-r",
-        "--remotes",
-        "-l",
-        "--list",
-        "-v",
-        "-vv",
-        "--verbose",
-        "--show-current",
-        "--color",
-        "--no-color",
-        "--column",
-        "--no-column",
-        "-i",
-        "--ignore-case",
-        "--omit-empty",
-    }
-)
+_LISTING_FLAGS = {
+    "branch": frozenset(
+        {"-a", "--all", "-r", "--remotes", "-l", "--list", "-v", "-vv", "--verbose",
+         "--show-current", "--color", "--no-color", "--column", "--no-column", "-i",
+         "--ignore-case", "--omit-empty"}
+    ),
+    # tag: -a annotates, -v verifies (gpg), -n[N] prints messages
+    "tag": frozenset(
+        {"-l", "--list", "--color", "--no-color", "--column", "--no-column", "-i",
+         "--ignore-case", "--omit-empty", "-n", *(f"-n{n}" for n in range(100))}
+    ),
+}  # fmt: skip
 _BRANCH_LISTING_WITH_VALUE = (
     "--contains",
     "--no-contains",
@@ -101,7 +145,6 @@ _BRANCH_LISTING_WITH_VALUE = (
     "--format",
     "--points-at",
     "--color=",
-    "-n",
 )
 
 
@@ -118,8 +161,8 @@ def _git_listing(args: list[str], what: str) -> str | None:
         if skip:
             skip = False
             continue
-        if arg in _BRANCH_LISTING_FLAGS:
-            listing = listing or arg in ("-l", "--list")
+        if arg in _LISTING_FLAGS[what]:
+            listing = listing or arg in ("-l", "--list") or arg.startswith("-n")
             continue
         if arg.startswith(_BRANCH_LISTING_WITH_VALUE):
             skip = "=" not in arg and arg in _BRANCH_LISTING_WITH_VALUE
@@ -130,14 +173,6 @@ def _git_listing(args: list[str], what: str) -> str | None:
     if positional and not listing:
         return f"git {what} {positional[0]} creates or changes a {what}"
     return None
-
-
-def _git_only(args: list[str], sub: str, reading: tuple[str, ...]) -> str | None:
-    """Subcommands like `git stash` read only with no action or a listed one."""
-    action = next((a for a in args if not a.startswith("-")), None)
-    if (action is None and sub not in ("worktree", "stash")) or action in reading:
-        return None
-    return f"git {sub} {action or ''} changes the repository".replace("  ", " ")
 
 
 def _git_remote(args: list[str]) -> str | None:
@@ -181,19 +216,29 @@ _GIT_CONFIG_READ_ACTIONS = frozenset(
 )
 
 
-def _git_config(args: list[str]) -> str | None:
-    for arg in args:  # `git config KEY -l` sets KEY to "-l": a key before the action writes
+_GIT_CONFIG_VALUES = frozenset({"--type", "-t", "--default"})  # take the next word
+
+
+def git_config_problem(args: list[str]) -> str | None:
+    """`git config` reads with --get/--list (...) or with one key and nothing after it
+    (`git config user.name`); options stop at the first key, so whatever follows a key
+    is a value to set (`git config user.name -l` sets it to "-l")."""
+    reads = False
+    for i, arg in enumerate(args):
         if arg in _GIT_CONFIG_READ_ACTIONS:
+            reads = True
             break
+        if i > 0 and args[i - 1] in _GIT_CONFIG_VALUES:
+            continue  # the value of --type or --default
         if not arg.startswith("-"):
-            return f"git config {arg} ... sets {arg}"
-    if not any(
-        a in ("--get", "--get-all", "--get-regexp", "--list", "-l", "get", "list", "--get-urlmatch")
-        for a in args
-    ):
-        return "git config without --get/--list may write"
-    for arg in args:
-        if arg.startswith("-") and arg.split("=")[0] not in _GIT_CONFIG_READS:
+            if i != len(args) - 1:
+                return f"git config {arg} ... sets {arg}"
+            reads = True  # one key, nothing after it: a read
+    if not reads:
+        return "git config without a key or --get/--list"
+    for i, arg in enumerate(args):
+        value = i > 0 and args[i - 1] in _GIT_CONFIG_VALUES
+        if not value and arg.startswith("-") and arg.split("=")[0] not in _GIT_CONFIG_READS:
             return f"git config {arg}"
     return None
 
@@ -226,6 +271,8 @@ def git_read_only_problem(argv: list[str]) -> str | None:
             return f"git option {option}"
     if sub is None:
         return None if global_options in (["--version"], ["--help"]) else "git without subcommand"
+    if "--help" in global_options or has_option(args, "", ("help",)):
+        return f"git {sub} --help runs man, whose viewer the repository's config chooses"
     entry = GIT_READ_ONLY.get(sub)
     if entry is None:
         return f"git {sub} is not read-only"

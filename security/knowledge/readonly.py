@@ -4,17 +4,35 @@ A command is *proven read-only* when its name is in `READ_ONLY` and its argument
 pass that entry: no forbidden option, not too many operands, and the entry's own
 test (git subcommands, sed and awk programs, find actions). Anything else is not
 proven, and the `read-only` policy asks.
+
+Every entry was reviewed option by option against the program's ``--help`` in the
+airlock/dev image (Debian bookworm: coreutils 9.1, diffutils 3.8, findutils 4.9,
+grep 3.8, sed 4.9, gawk 5.2.1, mawk 1.3.4, ripgrep 13, jq 1.6, procps 4.0,
+util-linux 2.38), or on a bookworm host for tools the image lacks (file 5.44, tree
+2.1, fd 8.6, xxd, hexdump, column, look, strings): what writes, runs a program,
+reads options from a file or reaches the network is forbidden. An empty entry
+means no option or operand of that program can (see `ReadOnlySpec.any_arguments`).
 """
 
 from __future__ import annotations
 
+import re
+
 from security.argv import operands
-from security.knowledge.awk import awk_read_only_problem
+from security.knowledge.awk import awk_program_index, awk_read_only_problem
 from security.knowledge.git import git_read_only_problem
-from security.knowledge.sed import sed_read_only_problem
+from security.knowledge.sed import sed_read_only_problem, sed_script_index
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec, words
 
 _FIND_WRITES = frozenset({"-delete", "-fprint", "-fprint0", "-fprintf", "-fls", "-ok", "-okdir"})
+# find's primaries that take one argument (findutils 4.9): the word after one is a value
+FIND_VALUE_PRIMARIES = (
+    "-amin -anewer -atime -cmin -cnewer -context -ctime -fstype -gid -group -ilname "
+    "-iname -inum -ipath -iregex -iwholename -links -lname -maxdepth -mindepth -mmin "
+    "-mtime -name -newer -path -perm -regex -regextype -samefile -size -type -uid -used "
+    "-user -wholename -xtype -printf -files0-from -D"
+)
+FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 
 
 def _find(argv: list[str]) -> str | None:
@@ -24,9 +42,23 @@ def _find(argv: list[str]) -> str | None:
     return None  # -exec/-execdir run commands that are checked on their own
 
 
+def find_own_words(argv: list[str]) -> list[int]:
+    """Indices of find's own words: not those of the commands its -exec actions run."""
+    own: list[int] = []
+    i = 1
+    while i < len(argv):
+        own.append(i)
+        if argv[i] in FIND_EXEC:
+            i += 1
+            while i < len(argv) and argv[i] not in (";", "+"):
+                i += 1
+        i += 1
+    return own
+
+
 def _date(argv: list[str]) -> str | None:
     """`date MMDDhhmm` sets the clock: every operand must be a +FORMAT."""
-    for operand in operands(argv[1:], ("-d", "-f", "-r", "-I")):
+    for operand in operands(argv[1:], ("-d", "-f", "-r")):
         if not operand.startswith("+"):
             return f"date {operand}: an operand that is not +FORMAT sets the clock"
     return None
@@ -41,6 +73,56 @@ def _read(argv: list[str]) -> str | None:
     names = [a for a in argv[1:] if not a.startswith("-")]
     sensitive = {"PATH", "IFS", "LD_PRELOAD", "BASH_ENV", "ENV", "PROMPT_COMMAND"}
     return "read into a sensitive variable" if sensitive & set(names) else None
+
+
+_PS_VALUES = re.compile(
+    r"-[a-zA-Z]*[oOpPuUgGtCqksN]"
+    r"|--(format|sort|pid|ppid|user|group|tty|cols|columns|rows|width|quick-pid|sid|Group|User)"
+)
+
+
+def _ps(argv: list[str]) -> str | None:
+    """procps ps: a BSD-style `e` (no dash: `ps e`, `ps auxe`) prints every process's
+    environment, and the environment holds the session's secrets. (A word after an
+    option that takes a value, `ps -o user`, is that value.)"""
+    previous = ""
+    for arg in argv[1:]:
+        is_value = bool(_PS_VALUES.fullmatch(previous))
+        if not is_value and not arg.startswith("-") and "e" in arg and arg.isalpha():
+            return f"ps {arg} prints processes' environments"
+        previous = arg
+    return None
+
+
+_SECRET_NAME = re.compile(r"(?i)token|secret|pass|key|cred|auth|session|cookie|private|api")
+
+
+def _printenv(argv: list[str]) -> str | None:
+    """printenv NAME...: named variables only (bare printenv dumps the environment), and
+    none whose name looks like it holds a secret. coreutils printenv: -0, --null."""
+    names = [a for a in argv[1:] if a not in ("-0", "--null")]
+    if not names:
+        return "printenv without a name prints the whole environment"
+    for name in names:
+        if name.startswith("-") or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            return f"printenv {name}: not a variable name"
+        if _SECRET_NAME.search(name):
+            return f"printenv {name} may print a secret"
+    return None
+
+
+def _pip(argv: list[str]) -> str | None:
+    """pip: only `pip show [-f] [-v] NAME...` (reads installed metadata). pip list runs
+    the self version check (PyPI, then a cache write), pip freeze runs git for
+    editable VCS installs, and global options include --log FILE and --python."""
+    args = argv[1:]
+    if not args or args[0] != "show":
+        return f"{argv[0]} {args[0] if args else ''} is not pip show".strip()
+    names = [a for a in args[1:] if not a.startswith("-")]
+    flags = [a for a in args[1:] if a.startswith("-")]
+    if not names or any(f not in ("-f", "--files", "-v", "--verbose", "-q") for f in flags):
+        return f"{argv[0]} show with {' '.join(flags) or 'no package'}"
+    return None
 
 
 XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
@@ -68,53 +150,72 @@ def _known_options_only(argv: list[str], flags: str, with_value: str) -> str | N
     return None
 
 
+# Programs none of whose options or operands write, run a program or reach out
+# (reviewed with --help; notes on the ones that came close):
+#   diff -l pipes through pr, diff3/sdiff run diff (fixed helpers, like zgrep's gzip);
+#   wc/du --files0-from, grep -f/--exclude-from, date -f, hexdump -f, jq --rawfile/-L,
+#   strings @FILE, look, last -f read files, which is reading; jq has no output
+#   besides stdout/stderr and runs nothing; cmp's SKIP operands are numbers.
+_ANY_ARGUMENTS = words(
+    """
+    cat ls dir vdir pwd echo true false : basename dirname realpath readlink wc nl od
+    hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum
+    column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
+    uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
+    egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
+    look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
+    sleep logname users who w last cal ncal md5 shasum base32 basenc base64 test [
+    """
+)
 READ_ONLY: dict[str, ReadOnlySpec] = {
-    **{
-        name: spec()
-        for name in words(
-            """
-            cat ls dir vdir pwd echo true false : test [ basename dirname realpath readlink wc nl od
-            hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum sum
-            column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
-            uname uptime nproc locale strings cut tr diff cmp comm stat du df free ps grep
-            egrep fgrep jq head cd pushd popd dirs whereis getconf arch hostname tty printf
-            tsort numfmt pr look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns
-            tput factor expr sleep wait logname users who w last cal ncal diff3 sdiff md5
-            shasum base32 basenc ptx
-            """
-        )
-    },
-    "ls": spec(),
-    "pidof": spec(test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo")),
-    "printf": spec("v"),
-    "file": spec("C", "compile"),
-    "tree": spec("o"),
-    "rg": spec("z", "pre pre-glob search-zip"),
-    "sort": spec("oT", "output compress-program temporary-directory"),
-    "uniq": spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),
-    "tail": spec("fF", "follow retry"),
-    "date": spec("s", "set", test=_date),
-    "hostname": spec(test=_hostname),
-    "xxd": spec("r", "revert", max_operands=1, values=XXD_VALUE_OPTIONS),
-    "base64": spec(max_operands=1),
-    "find": spec(test=_find),
-    "sed": spec(test=sed_read_only_problem),
-    "awk": spec(
-        "dpoDlEi",  # dump variables, profile and pretty-print write files; load, include
-        "dump-variables profile pretty-print debug load include exec",
-        test=awk_read_only_problem,
+    **{name: spec() for name in _ANY_ARGUMENTS},
+    "pidof": spec(
+        test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo"), literal_words=True
     ),
-    "gawk": spec(test=awk_read_only_problem),
-    "mawk": spec(test=awk_read_only_problem),
+    "printf": spec("v"),  # -v VAR assigns (and evaluates a subscript)
+    "wait": spec("p"),  # -p VAR assigns
+    "ps": spec(test=_ps, literal_words=True),
+    "printenv": spec(test=_printenv, literal_words=True),
+    # file: -C compiles magic into FILE.mgc, -p restores access times (a write),
+    # -z/-Z may run external decompressors
+    "file": spec("CpzZ", "compile preserve-date uncompress uncompress-noreport"),
+    "tree": spec("oR", "output"),  # -o FILE writes; -R with -H/-o writes 00Tree.html
+    # ripgrep 13: --pre runs a program per file, -z runs decompressors, --hostname-bin
+    # runs a program for hyperlinks; --ignore-file only reads
+    "rg": spec("z", "pre pre-glob search-zip hostname-bin"),
+    # fd 8.6: -x/-X run commands, -l runs `ls -l` on the results
+    "fd": spec("xXl", "exec exec-batch list-details"),
+    "fdfind": spec("xXl", "exec exec-batch list-details"),
+    "iconv": spec("o", "output"),  # -o FILE writes
+    "pip": spec(test=_pip, literal_words=True),
+    "pip3": spec(test=_pip, literal_words=True),
+    "sort": spec("oT", "output compress-program temporary-directory"),
+    "uniq": spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),  # uniq IN OUT writes OUT
+    "ptx": spec("G", "traditional"),  # ptx -G IN OUT writes OUT
+    "sdiff": spec("o", "output diff-program"),  # -o merges into FILE; runs PROGRAM
+    "diff3": spec("", "diff-program"),
+    "tail": spec(stalls=("fF", "follow retry pid")),
+    "date": spec("s", "set", test=_date, positional=True),
+    "hostname": spec(test=_hostname, literal_words=True),
+    "xxd": spec("r", "revert", max_operands=1, values=XXD_VALUE_OPTIONS),  # xxd IN OUT
+    "find": spec(test=_find, values=FIND_VALUE_PRIMARIES, dashdash=False),
+    "sed": spec(test=sed_read_only_problem, code_operand=sed_script_index),
+    "awk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
+    "gawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
+    "nawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
+    "mawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "git": spec(test=git_read_only_problem),
-    "read": spec(test=_read),
-    "xargs": spec(),  # runs its command, which is checked on its own
-    "timeout": spec(),  # likewise for the wrappers below
+    "read": spec(test=_read, literal_words=True),
+    # Wrappers: what they run is checked on its own (S37 finds it); these are their
+    # own options. xargs --process-slot-var sets a variable (BASH_ENV...) in the child.
+    "xargs": spec("", "process-slot-var"),
+    "timeout": spec(),
     "nice": spec(),
     "stdbuf": spec(),
     "command": spec(),
     "builtin": spec(),
     "exec": spec(),
+    "env": spec(),
     "time": spec("o", "output"),
 }
 
@@ -124,17 +225,29 @@ DELEGATING = frozenset(
 )
 
 
-# Toolchains whose `--version` only prints (asked for alone, nothing else).
-VERSION_QUERIES = frozenset(
-    words(
-        """
-        python python3 python2 pypy3 node nodejs npm npx pnpm yarn bun deno pip pip3 uv
-        poetry go cargo rustc rustup java javac gcc g++ cc clang clang++ make cmake ninja
-        ruby gem perl php tsc bash zsh dash git rg jq gawk awk sed grep tar gzip
-        pytest mypy ruff black flake8 eslint prettier
-        """
-    )
+# Version queries that only print: the exact argument lists each program takes
+# (asked alone). Left out on purpose, because they read the working tree and can
+# run its code or fetch: go (go.mod's toolchain line, GOTOOLCHAIN), cargo/rustc/rustup
+# (rust-toolchain.toml names a toolchain path), npm/npx (write ~/.npm/_logs), yarn
+# (.yarnrc yarn-path), pnpm (packageManager downloads), php (php.ini in the working
+# directory loads extensions), pytest (conftest.py), bun (bunfig.toml), poetry.
+_DASH_V = (["--version"], ["-V"])
+_VERSION_ONLY = words(
+    """
+    gcc g++ cc clang clang++ make cmake ninja perl ruby gem bash zsh rg gawk awk sed
+    grep tar gzip mypy ruff black flake8 eslint prettier tsc deno uv
+    """
 )
+VERSION_QUERIES: dict[str, tuple[list[str], ...]] = {
+    **{name: (["--version"],) for name in _VERSION_ONLY},
+    **{name: _DASH_V for name in words("python python3 python2 pypy3 pip pip3 jq")},
+    "node": (["--version"], ["-v"]),
+    "nodejs": (["--version"], ["-v"]),
+    "java": (["-version"], ["--version"]),
+    "javac": (["-version"], ["--version"]),
+    "docker": (["--version"], ["-v"]),
+    "git": (["--version"], ["version"]),
+}
 
 
 # Builtins that take variable names: bash evaluates `a[$(cmd)]` subscripts in them.
@@ -149,7 +262,7 @@ def read_only_problem(argv: list[str]) -> str | None:
     if not argv:
         return None
     name = argv[0].rsplit("/", 1)[-1]
-    if name in VERSION_QUERIES and "/" not in argv[0] and argv[1:] in (["--version"], ["-V"]):
+    if "/" not in argv[0] and argv[1:] in VERSION_QUERIES.get(name, ()):
         return None
     entry = READ_ONLY.get(name)
     if entry is None:
@@ -162,9 +275,10 @@ def read_only_problem(argv: list[str]) -> str | None:
 
 
 def accepts_any_arguments(name: str) -> bool:
-    """Whether ``name`` is read-only whatever arguments it is given (xargs appends some)."""
+    """Whether ``name`` is read-only whatever arguments it is given (xargs appends some,
+    a glob may spell any option)."""
     entry = READ_ONLY.get(name)
-    return entry is not None and entry == ReadOnlySpec() and name not in SUBSCRIPT_EVALUATORS
+    return entry is not None and entry.any_arguments and name not in SUBSCRIPT_EVALUATORS
 
 
 _KNOWN_EXTRA = frozenset(
