@@ -293,6 +293,9 @@ ALWAYS: dict[str, str] = {
     "log.showsignature": "false",
     "merge.verifysignatures": "false",
     "help.autocorrect": "0",  # a typo must not run another (maybe writing) command
+    # `git diff` against the worktree refreshes a stale index and writes .git/index
+    # (GIT_OPTIONAL_LOCKS=0 does not stop it): a read-only diff must write nothing
+    "diff.autorefreshindex": "false",
     "init.templatedir": TEMPLATE_DIR,
     "protocol.allow": "never",
     "protocol.file.allow": "user",

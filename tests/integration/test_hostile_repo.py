@@ -265,3 +265,34 @@ def test_an_fsmonitor_the_agent_plants_does_not_run(tmp_path: Path, runtime: str
         assert code == 0, f"the control did not run the planted fsmonitor: {output}"
 
     in_session(runtime, body)
+
+
+STALE_INDEX = """
+git init -q -b main /tmp/stale && cd /tmp/stale
+git config user.email t@example.invalid && git config user.name t
+for i in 1 2 3 4 5; do echo $i > f$i; done
+git add -A && git commit -qm one
+sleep 1.1 && touch f1 f2 f3 f4 f5   # stat-dirty, content unchanged: a stale index
+"""
+REAL_GIT = "/usr/lib/airlock/git-guard/git.real"
+
+
+def test_a_read_only_diff_leaves_a_stale_index_alone() -> None:
+    """`git diff` refreshes a stale index and writes .git/index (GIT_OPTIONAL_LOCKS=0 does
+    not stop it); the guard sets diff.autoRefreshIndex=false, so it writes nothing."""
+
+    async def body(s: DockerSession) -> None:
+        code, out = await _sh(s, STALE_INDEX)
+        assert code == 0, out
+        digest = "sha256sum /tmp/stale/.git/index"
+        before = await _sh(s, digest)
+        for line in ("git diff", "git diff --stat", "git diff HEAD -- f1"):
+            code, out = await _sh(s, line, cwd="/tmp/stale")
+            assert code == 0 and "f1" not in out, (line, out)  # no content changed
+            assert await _sh(s, digest) == before, line
+        # control: the real git, past the guard, rewrites the index
+        code, out = await _sh(s, f"{REAL_GIT} diff", cwd="/tmp/stale")
+        assert code == 0, out
+        assert await _sh(s, digest) != before
+
+    in_session("runc", body)
