@@ -16,6 +16,7 @@ means no option or operand of that program can (see `ReadOnlySpec.any_arguments`
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from security.argv import operands
@@ -264,6 +265,8 @@ def read_only_problem(argv: list[str]) -> str | None:
     name = argv[0].rsplit("/", 1)[-1]
     if "/" not in argv[0] and argv[1:] in VERSION_QUERIES.get(name, ()):
         return None
+    if "/" in argv[0] and not is_system_program(argv[0]):
+        return f"{argv[0]} is a file named by its path, not the system's {name}"
     entry = READ_ONLY.get(name)
     if entry is None:
         return f"{name} is not in the read-only knowledge base"
@@ -272,6 +275,23 @@ def read_only_problem(argv: list[str]) -> str | None:
     ):
         return f"{name} evaluates an array subscript, which can run commands ($(...) inside [])"
     return check_spec(entry, [name, *argv[1:]])
+
+
+# Where the image's own programs live: its root filesystem is read-only in a session, so a
+# path there is the tool the knowledge base describes. A program named by any other path
+# (`./cat`, `tools/ls`, `/workspace/bin/grep`, `/tmp/x/sort`) is whatever the repository
+# or an earlier command put there.
+SYSTEM_PROGRAM_DIRS = frozenset(
+    {"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+)
+
+
+def is_system_program(path: str) -> bool:
+    """Whether ``path`` names a program in one of the image's own program folders."""
+    if not path.startswith("/"):
+        return False  # relative: resolved against the working directory, the workspace
+    folder = posixpath.dirname(posixpath.normpath("/" + path.lstrip("/")))
+    return folder in SYSTEM_PROGRAM_DIRS
 
 
 def accepts_any_arguments(name: str) -> bool:

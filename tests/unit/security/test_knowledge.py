@@ -630,3 +630,31 @@ def test_any_argument_entries_forbid_nothing() -> None:
     for name, entry in READ_ONLY.items():
         if entry.any_arguments:
             assert not (entry.forbidden_short or entry.forbidden_long or entry.test), name
+
+
+# A program named by a path is the tool the knowledge base describes only in the image's
+# own (read-only) program folders; anywhere else it is the repository's file.
+PATH_NAMED = [
+    ("/usr/bin/cat x", True),
+    ("/bin/ls -la", True),
+    ("/usr/local/bin/jq . f", True),
+    ("./cat x", False),
+    ("tools/ls", False),
+    ("/workspace/cat x", False),
+    ("/tmp/bin/grep x f", False),
+    ("//usr/bin/../../workspace/cat", False),
+    ("/usr/bin/../../workspace/cat", False),
+    ("/usr/lib/git-core/git status", False),
+    ("nice -n 5 ./cat", False),
+    ("timeout 1 ./cat", False),
+    ("find . -exec ./cat {} +", False),
+    ("echo x | xargs ./cat", False),
+    ("sh -c './ls'", False),
+]
+
+
+@pytest.mark.parametrize(("line", "allowed"), PATH_NAMED)
+def test_a_program_named_by_path_is_the_tool_only_in_system_folders(
+    line: str, allowed: bool
+) -> None:
+    assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
