@@ -7,16 +7,26 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, operands
-from security.knowledge import UNIQ_VALUE_OPTIONS, XXD_VALUE_OPTIONS, sed_edits_in_place
+from security.checks.fds import (
+    HARMLESS_DEVICES,
+    alias_fd,
+    describe,
+    harmful_referents,
+    referents,
+)
+from security.knowledge import (
+    UNIQ_VALUE_OPTIONS,
+    XXD_VALUE_OPTIONS,
+    git_subcommand,
+    sed_edits_in_place,
+)
+from security.knowledge.patterns import GIT_GREP, SEARCH_TOOLS, pattern_arguments
 from security.paths import resolve, within
 from security.shell import Command
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
 
 SCRATCH = "/tmp"  # noqa: S108 - the sandbox's private tmpfs
-HARMLESS_SINKS = frozenset(
-    {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2", "/dev/tty"}
-)
 SENSITIVE = re.compile(
     r"(^|/)\.ssh(/|$)|(^|/)\.git/(hooks|config|info)|(^|/)\.gitconfig$|(^|/)\.gitmodules$|"
     r"(^|/)\.gitattributes$|(^|/)\.(bash|zsh|ksh|mksh)rc$|(^|/)\.(bash_)?profile$|"
@@ -126,16 +136,41 @@ def written_paths(command: Command) -> Iterator[tuple[str, str]]:
         yield file, name
 
 
+def harmless_sink(path: str, scene: Scene) -> bool:
+    """``/dev/null``, or a descriptor alias (``/dev/stdout``, ``/dev/fd/2`` ...) whose
+    descriptor can only be the session's own output anywhere in the line."""
+    if path in HARMLESS_DEVICES:
+        return True
+    fd = alias_fd(path)
+    return fd is not None and not harmful_referents(fd, scene)
+
+
 @command_check("S24", "writes a file", when=WRITES)
 def file_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Output redirections and file-writing commands change the workspace.
 
     Attack: ``echo x > important.py``, ``cat a >> b``, ``exec 3<>f``, ``tee f``,
-    ``cp a b``. ``/dev/null``, ``/dev/stdout`` and ``/dev/stderr`` are not writes.
+    ``cp a b``. A write to ``/dev/stdout``, ``/dev/stderr`` or ``/dev/fd/N`` opens
+    again whatever that descriptor refers to: ``echo x 1<.git/config >/dev/stdout``,
+    ``exec 1<f; echo x >/dev/stdout``, ``{ tee /dev/fd/3; } 3<f`` write the file. It
+    passes only when no redirection anywhere in the line can point the descriptor at
+    a file (``/dev/null`` and the session's own output are not writes).
     """
     for path, how in written_paths(command):
-        if path not in HARMLESS_SINKS:
+        if harmless_sink(path, scene):
+            continue
+        fd = alias_fd(path)
+        if fd is None:
             yield Hit(f"{how} writes {path}", Decision.ASK, Risk.MEDIUM)
+            continue
+        maybe = harmful_referents(fd, scene)
+        sensitive = any(SENSITIVE.search(_path(item.what)) for item in maybe)
+        shown = ", ".join(describe(item) for item in maybe)
+        yield Hit(
+            f"{how} {path} opens descriptor {fd} again for writing: it may be {shown}",
+            Decision.ASK,
+            Risk.HIGH if sensitive else Risk.MEDIUM,
+        )
 
 
 @command_check(
@@ -185,8 +220,9 @@ def sensitive_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[H
     ``echo 1 > /proc/sys/kernel/...``, ``ln -s x ~/.config/autostart/y``.
     """
     for path, how in written_paths(command):
-        resolved = _path(path)
-        if path not in HARMLESS_SINKS and SENSITIVE.search(resolved):
+        if alias_fd(path) is not None or path in HARMLESS_DEVICES:
+            continue  # what a descriptor alias writes is not provable: S24 asks
+        if SENSITIVE.search(_path(path)):
             yield Hit(f"{how} writes {path}", Decision.DENY)
 
 
@@ -200,8 +236,11 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     name = command.base_name
     if name in PRINTS_ENVIRONMENT and len(command.words) == 1:
         yield Hit(f"{name} prints the environment", Decision.ASK, Risk.MEDIUM)
-    for word in command.words[1:]:
+    patterns = _patterns(command)
+    for index, word in enumerate(command.words[1:], start=1):
         value = word.value
+        if index in patterns:
+            continue  # text to search for, not a file to read
         if _MAY_BE_SECRET.search(value) and SECRETS.search(_path(value)):
             yield Hit(f"{value} holds secrets", Decision.ASK)
     for redirect in command.redirects:
@@ -209,6 +248,44 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
         reads = redirect.op in ("<", "<>")
         if target is not None and reads and SECRETS.search(_path(target.value)):
             yield Hit(f"{target.value} holds secrets", Decision.ASK)
+
+
+@command_check(
+    "S41", "reads through a descriptor alias", when=Trigger(tokens=("/dev/",), redirects=True)
+)
+def alias_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
+    """Reading ``/dev/stdin`` or ``/dev/fd/N`` reads whatever that descriptor refers to.
+
+    Attack: ``cat /dev/fd/3 3<>~/.ssh/id_rsa`` or ``exec 4>>.env; cat /dev/fd/4``: the
+    file was opened with a mode no read check looks at (``<>``, ``>>``), and the alias
+    reads it. A read through an alias asks when the descriptor may be a secret.
+    """
+    texts = [w.value for w in command.words[1:]]
+    texts += [r.target.value for r in command.redirects if r.target is not None and not r.writes]
+    for text in texts:
+        fd = alias_fd(text)
+        if fd is None:
+            continue
+        for item in referents(fd, scene):
+            if item.kind in ("file", "unknown") and SECRETS.search(_path(item.what)):
+                yield Hit(f"{text} reads descriptor {fd}, which may be {item.what}", Decision.ASK)
+
+
+def _patterns(command: Command) -> set[int]:
+    """Indices of the command's words that are search patterns (grep, rg, git grep)."""
+    name = command.base_name
+    argv = command.argv
+    syntax = SEARCH_TOOLS.get(name)
+    offset = 1
+    if syntax is None and name == "git":
+        sub, _, args = git_subcommand(argv)
+        if sub != "grep":
+            return set()
+        syntax, offset = GIT_GREP, len(argv) - len(args)
+    if syntax is None:
+        return set()
+    found = pattern_arguments(argv[offset:], syntax)
+    return {index + offset for index in found} if found else set()
 
 
 @command_check("S38", "writes outside the workspace", when=WRITES)
@@ -219,8 +296,8 @@ def outside_workspace(command: Command, scene: Scene, ctx: Context) -> Iterator[
     ``touch ../../outside``, ``mv x /tmp/../opt/y``.
     """
     for path, how in written_paths(command):
-        if path in HARMLESS_SINKS:
-            continue
+        if alias_fd(path) is not None or path in HARMLESS_DEVICES:
+            continue  # S24 judges what a descriptor alias may write
         resolved = (
             _path(path)
             if path.startswith(("/", "~", "$HOME", "${HOME}"))
