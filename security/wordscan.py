@@ -177,28 +177,31 @@ class DollarScan(NamedTuple):
     """Every ``${...}``, ``$((...))`` and ``$[...]`` in the parts of a word bash expands."""
 
     parameters: list[ParamExpansion]
-    arithmetic: list[str]  # bodies of $((...)) and $[...]
+    arithmetic: list[str]  # each $((...)) and $[...] as written
 
 
 _NAME_START = re.compile(r"[A-Za-z_]\w*|\d+|[@*#?$!\-]")
 _SPECIAL_NAMES = frozenset("@*#?$!-")
 
 
-def dollar_scan(raw: str) -> DollarScan | None:
+def dollar_scan(raw: str, heredoc: bool = False) -> DollarScan | None:
     """The expansions bash performs in ``raw``, nested ones included; None when the
     word cannot be read with certainty (an unclosed ``${``, a quote inside a
     double-quoted ``${...}``): the caller must then assume the worst.
 
     Single-quoted and ``$'...'`` text is skipped at the top level; inside ``${...}``
-    everything counts, which can only over-report.
+    everything counts, which can only over-report. ``heredoc``: ``raw`` is the body of
+    an unquoted here-document, where quotes are plain characters.
     """
     found = DollarScan([], [])
     if "$" not in raw:
         return found
-    return found if _scan_expanding(raw, 0, len(raw), False, found) else None
+    return found if _scan_expanding(raw, 0, len(raw), heredoc, found, heredoc) else None
 
 
-def _scan_expanding(text: str, i: int, end: int, dquoted: bool, found: DollarScan) -> bool:
+def _scan_expanding(
+    text: str, i: int, end: int, dquoted: bool, found: DollarScan, heredoc: bool = False
+) -> bool:
     while i < end:
         ch = text[i]
         if ch == "\\":
@@ -208,6 +211,8 @@ def _scan_expanding(text: str, i: int, end: int, dquoted: bool, found: DollarSca
             if close < 0:
                 return False
             i = close + 1
+        elif ch == '"' and heredoc:
+            i += 1
         elif ch == '"':
             dquoted = not dquoted
             i += 1
@@ -239,7 +244,7 @@ def _scan_expanding(text: str, i: int, end: int, dquoted: bool, found: DollarSca
                 if close < 0:
                     return False
                 if arithmetic:
-                    found.arithmetic.append(text[i + (3 if nxt == "(" else 2) : close])
+                    found.arithmetic.append(text[i : close + 1])
                 i = close + 1  # the commands of $(...) are found by the parser
             else:
                 i += 1
@@ -414,3 +419,10 @@ def parse_parameter(body: str) -> ParamExpansion:
     if first in ":@-=+?#%/^,":
         return ParamExpansion(body, prefix, name, subscript, first, rest[1:])
     return ParamExpansion(body, prefix, name, subscript, "?!", rest)
+
+
+def arithmetic_body(spelling: str) -> str:
+    """The expression inside ``$((...))`` or ``$[...]``."""
+    if spelling.startswith("$(("):
+        return spelling[3:].removesuffix("))")
+    return spelling[2:].removesuffix("]")

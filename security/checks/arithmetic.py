@@ -24,7 +24,7 @@ from security.checks.syntax import line_structure
 from security.shell import Command, Word
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
-from security.wordscan import ParamExpansion, dollar_scan
+from security.wordscan import ParamExpansion, arithmetic_body, dollar_scan
 
 _TOKEN = re.compile(r"\s+|\d+|\$?\{?[A-Za-z_]\w*\}?|\*\*|<<|>>|[-+*/%()<>&|^~!]")
 _NAME_WITH_SUBSCRIPT = re.compile(r"([A-Za-z_]\w*)(?:\[(.*)\])?", re.DOTALL)
@@ -91,9 +91,26 @@ def word_problems(word: Word, constants: frozenset[str]) -> Iterator[str]:
         problem = expansion_problem(expansion, constants)
         if problem:
             yield problem
-    for body in scan.arithmetic:
-        if not constant_expression(body.rstrip(")"), constants):
-            yield f"$(({body.rstrip(')')})) evaluates its operands as arithmetic"
+    for spelling in scan.arithmetic:
+        if not constant_expression(arithmetic_body(spelling), constants):
+            yield f"{spelling} evaluates its operands as arithmetic"
+
+
+def _heredoc_problems(body: str, constants: frozenset[str]) -> Iterator[str]:
+    """An unquoted here-document expands ``${...}``, ``$((...))`` and ``$[...]``."""
+    if "$" not in body:
+        return
+    scan = dollar_scan(body, heredoc=True)
+    if scan is None:
+        yield "a here-document whose expansions the analyzer cannot read"
+        return
+    for expansion in scan.parameters:
+        problem = expansion_problem(expansion, constants)
+        if problem:
+            yield f"here-document: {problem}"
+    for spelling in scan.arithmetic:
+        if not constant_expression(arithmetic_body(spelling), constants):
+            yield f"here-document: {spelling} evaluates its operands as arithmetic"
 
 
 def _name_operand_problem(word: Word, constants: frozenset[str], how: str) -> str | None:
@@ -139,7 +156,10 @@ def command_problems(command: Command, constants: frozenset[str]) -> Iterator[st
     for word in (*command.words, *command.assignments):
         yield from word_problems(word, constants)
     for redirect in command.redirects:
-        if redirect.target is not None and redirect.heredoc is None:
+        if redirect.heredoc is not None:
+            if redirect.heredoc_expands:
+                yield from _heredoc_problems(redirect.heredoc, constants)
+        elif redirect.target is not None:
             yield from word_problems(redirect.target, constants)
     words = command.words
     if words and "[" in words[0].raw and "=" in words[0].raw:
@@ -236,6 +256,10 @@ def _may_evaluate(command: Command) -> bool:
     if command.base_name in _EVALUATORS:
         return True
     text = command.text
-    return ("${" in text or "$[" in text or "$((" in text) or (
-        bool(command.words) and "[" in command.words[0].raw
+    return (
+        "${" in text
+        or "$[" in text
+        or "$((" in text
+        or (bool(command.words) and "[" in command.words[0].raw)
+        or any(r.heredoc for r in command.redirects)
     )

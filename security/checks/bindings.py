@@ -224,6 +224,7 @@ def _declared(command: Command) -> list[Binding]:
     if minus & {"f", "F"}:
         return []  # functions, not variables
     exported = "x" in minus or (name == "export" and "n" not in minus)
+    nameref = "n" in minus and name != "export"  # export -n un-exports instead
     found: list[Binding] = []
     for word in args[i:]:
         how = f"{name} {'-' + ''.join(sorted(minus)) if minus else ''}".strip()
@@ -233,7 +234,7 @@ def _declared(command: Command) -> list[Binding]:
             assigned = None if not word.literal else word.value.split("=", 1)[1]
             removes = "x" in plus or (name == "export" and "n" in minus)
             found.append(Binding(match.group(1), assigned, how, exported, removes))
-            if "n" in minus:  # a nameref: assigning it assigns the variable it names
+            if nameref:  # assigning a nameref assigns the variable it names
                 target = word.value.split("=", 1)[1]
                 found.append(_nameref_target(target if word.literal else None, how))
             continue
@@ -244,7 +245,7 @@ def _declared(command: Command) -> list[Binding]:
             continue
         removes = "x" in plus or (name == "export" and "n" in minus) or name == "local"
         found.append(_named(word, how, exported=exported, removes=removes))
-        if "n" in minus:
+        if nameref:
             found.append(Binding(ANY_NAME, None, f"{how} {word.raw}: a nameref set later"))
     return found
 
@@ -352,6 +353,9 @@ def _env(command: Command) -> list[Binding]:
             value.startswith("-") and not value.startswith("--") and "S" in value[1:]
         ):
             found.append(Binding(ANY_NAME, None, "env -S (a string split at run time)", True))
+            attached = "=" in value or (not value.startswith("--") and not value.endswith("S"))
+            i += 1 if attached else 2
+            continue
         unset = _env_unset(args, i)
         if unset is not None:
             target, i = unset

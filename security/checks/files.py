@@ -22,7 +22,7 @@ from security.knowledge import (
 )
 from security.knowledge.patterns import GIT_GREP, SEARCH_TOOLS, pattern_arguments
 from security.paths import resolve, within
-from security.shell import Command
+from security.shell import Command, Word
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
 
@@ -241,7 +241,7 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
         value = word.value
         if index in patterns:
             continue  # text to search for, not a file to read
-        if _MAY_BE_SECRET.search(value) and SECRETS.search(_path(value)):
+        if _MAY_BE_SECRET.search(value) and _names_secret(value):
             yield Hit(f"{value} holds secrets", Decision.ASK)
     for redirect in command.redirects:
         target = redirect.target
@@ -271,6 +271,25 @@ def alias_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
                 yield Hit(f"{text} reads descriptor {fd}, which may be {item.what}", Decision.ASK)
 
 
+def _names_secret(value: str) -> bool:
+    """Whether an argument names a secret file, itself or as an option's value
+    (``--exclude-from=.env``)."""
+    if SECRETS.search(_path(value)):
+        return True
+    option, equals, rest = value.partition("=")
+    return bool(equals) and option.startswith("-") and SECRETS.search(_path(rest)) is not None
+
+
+def _one_word(word: Word) -> bool:
+    """The word stays one word whose text is known (a tilde aside): no parameter or
+    command expansion, glob or brace expansion that could add or move words."""
+    scan = word.scan
+    return not (word.parts - {"tilde"} or scan.expands or scan.unquoted & _MULTIPLYING)
+
+
+_MULTIPLYING = frozenset("*?[{")
+
+
 def _patterns(command: Command) -> set[int]:
     """Indices of the command's words that are search patterns (grep, rg, git grep)."""
     name = command.base_name
@@ -285,7 +304,12 @@ def _patterns(command: Command) -> set[int]:
     if syntax is None:
         return set()
     found = pattern_arguments(argv[offset:], syntax)
-    return {index + offset for index in found} if found else set()
+    if not found:
+        return set()
+    last = max(found) + offset
+    if not all(_one_word(word) for word in command.words[1 : last + 1]):
+        return set()  # an expansion before it may add words: the pattern moves
+    return {index + offset for index in found}
 
 
 @command_check("S38", "writes outside the workspace", when=WRITES)

@@ -246,6 +246,8 @@ INERT: dict[str, re.Pattern[str]] = {
         name: re.compile(r"'?[0-9A-Za-z]*")
         for name in ("BLOCK_SIZE", "BLOCKSIZE", "LS_BLOCK_SIZE", "DU_BLOCK_SIZE", "DF_BLOCK_SIZE")
     },
+    "TIMEFORMAT": re.compile(r"[^\n]*"),  # the time keyword's %-format, never expanded
+    "FIGNORE": ANY_VALUE,  # completion only: a non-interactive bash never reads it
     "OMP_NUM_THREADS": re.compile(r"\d{1,4}"),
     "OMP_THREAD_LIMIT": re.compile(r"\d{1,4}"),
     GIT_LOCKS: re.compile(r"0"),
@@ -362,6 +364,7 @@ TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         "uname": "",
         "nproc": "OMP_NUM_THREADS OMP_THREAD_LIMIT",
         "cut": "",
+        "rev": "",
         "tr": "",
         "comm": "",
         "stat": "QUOTING_STYLE",

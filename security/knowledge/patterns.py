@@ -65,7 +65,7 @@ RG = PatternSyntax(
     ),
     short_flags="bscF.lLhiHvnxUINo0PpqzSauVw",
     long_flags=_set(
-        "auto-hybrid-regex binary block-buffered byte-offset case-sensitive column count "
+        "auto-hybrid-regex binary block-buffered byte-offset case-sensitive column count files "
         "count-matches crlf debug files-with-matches files-without-match fixed-strings "
         "follow glob-case-insensitive heading help hidden ignore-case "
         "ignore-file-case-insensitive include-zero invert-match json line-buffered "
@@ -74,7 +74,8 @@ RG = PatternSyntax(
         "no-ignore-files no-ignore-global no-ignore-messages no-ignore-parent no-ignore-vcs "
         "no-line-number no-messages no-mmap no-pcre2-unicode no-require-git no-unicode null "
         "null-data one-file-system only-matching passthru pcre2 pcre2-version pretty quiet "
-        "search-zip smart-case stats text trim unrestricted version vimgrep with-filename "
+        "search-zip smart-case stats text trim type-list unrestricted version vimgrep "
+        "with-filename "
         "word-regexp"
     ),
     pattern_short="e",
