@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, line_check
-from security.checks.bindings import constant_names, scene_bindings
+from security.checks.bindings import KnownValues, known_values, scene_bindings
 from security.checks.syntax import line_structure
 from security.shell import Command, Word
 from security.unwrap import Scene
@@ -28,6 +28,7 @@ from security.wordscan import ParamExpansion, arithmetic_body, dollar_scan
 
 _TOKEN = re.compile(r"\s+|\d+|\$?\{?[A-Za-z_]\w*\}?|\*\*|<<|>>|[-+*/%()<>&|^~!]")
 _NAME_WITH_SUBSCRIPT = re.compile(r"([A-Za-z_]\w*)(?:\[(.*)\])?", re.DOTALL)
+_HOLDER = re.compile(r'"?\$\{?([A-Za-z_]\w*)\}?"?')  # "$v", ${v}
 
 # builtins whose operands are variable names (a subscript in one is evaluated)
 _NAME_OPERANDS = frozenset(
@@ -53,32 +54,38 @@ def constant_expression(text: str, constants: frozenset[str]) -> bool:
     return position == len(text)
 
 
-def _subscript_ok(subscript: str | None, constants: frozenset[str]) -> bool:
-    return subscript is None or subscript in ("@", "*") or constant_expression(subscript, constants)
+def _subscript_ok(subscript: str | None, known: KnownValues) -> bool:
+    return (
+        subscript is None
+        or subscript in ("@", "*")
+        or constant_expression(subscript, known.integers)
+    )
 
 
-def expansion_problem(expansion: ParamExpansion, constants: frozenset[str]) -> str | None:
+def expansion_problem(expansion: ParamExpansion, known: KnownValues) -> str | None:
     """Why one ``${...}`` evaluates something that is not constant, or None."""
     shown = "${" + expansion.body + "}"
     if expansion.op == "?!":
         return f"{shown}: not an expansion the analyzer can read"
     if expansion.prefix == "!" and not (
-        expansion.op in ("*", "@") or expansion.subscript in ("@", "*")
+        expansion.op in ("*", "@")
+        or expansion.subscript in ("@", "*")
+        or (expansion.name in known.names and expansion.subscript is None)
     ):
         return f"{shown}: indirection evaluates the name held in {expansion.name}"
-    if not _subscript_ok(expansion.subscript, constants):
+    if not _subscript_ok(expansion.subscript, known):
         return f"{shown}: the subscript [{expansion.subscript}] is evaluated as arithmetic"
     if expansion.op == ":":
         offset, _, length = expansion.operand.partition(":")
         parts = [offset, length] if ":" in expansion.operand else [offset]
-        if not all(constant_expression(part, constants) for part in parts):
+        if not all(constant_expression(part, known.integers) for part in parts):
             return f"{shown}: the offset and length are evaluated as arithmetic"
     if expansion.op == "@" and expansion.operand.startswith("P"):
         return f"{shown}: prompt expansion runs the command substitutions in the value"
     return None
 
 
-def word_problems(word: Word, constants: frozenset[str]) -> Iterator[str]:
+def word_problems(word: Word, known: KnownValues) -> Iterator[str]:
     """What a word evaluates as arithmetic or as a name at run time."""
     raw = word.raw
     if "$" not in raw or not ("${" in raw or "$[" in raw or "$((" in raw):
@@ -88,15 +95,15 @@ def word_problems(word: Word, constants: frozenset[str]) -> Iterator[str]:
         yield f"{raw!r}: an expansion the analyzer cannot read"
         return
     for expansion in scan.parameters:
-        problem = expansion_problem(expansion, constants)
+        problem = expansion_problem(expansion, known)
         if problem:
             yield problem
     for spelling in scan.arithmetic:
-        if not constant_expression(arithmetic_body(spelling), constants):
+        if not constant_expression(arithmetic_body(spelling), known.integers):
             yield f"{spelling} evaluates its operands as arithmetic"
 
 
-def _heredoc_problems(body: str, constants: frozenset[str]) -> Iterator[str]:
+def _heredoc_problems(body: str, known: KnownValues) -> Iterator[str]:
     """An unquoted here-document expands ``${...}``, ``$((...))`` and ``$[...]``."""
     if "$" not in body:
         return
@@ -105,24 +112,27 @@ def _heredoc_problems(body: str, constants: frozenset[str]) -> Iterator[str]:
         yield "a here-document whose expansions the analyzer cannot read"
         return
     for expansion in scan.parameters:
-        problem = expansion_problem(expansion, constants)
+        problem = expansion_problem(expansion, known)
         if problem:
             yield f"here-document: {problem}"
     for spelling in scan.arithmetic:
-        if not constant_expression(arithmetic_body(spelling), constants):
+        if not constant_expression(arithmetic_body(spelling), known.integers):
             yield f"here-document: {spelling} evaluates its operands as arithmetic"
 
 
-def _name_operand_problem(word: Word, constants: frozenset[str], how: str) -> str | None:
+def _name_operand_problem(word: Word, known: KnownValues, how: str) -> str | None:
     """A builtin's variable-name operand: a literal name, or one with a constant subscript."""
     name_part = word.value.split("=", 1)[0].rstrip("+") if "=" in word.value else word.value
     raw_name = word.raw.split("=", 1)[0]
     match = _NAME_WITH_SUBSCRIPT.fullmatch(name_part)
+    holder = _HOLDER.fullmatch(word.raw)
+    if holder is not None and holder.group(1) in known.names:
+        return None  # "$v" where v only ever holds plain names
     if "$" in raw_name or "`" in raw_name or (not word.literal and "=" not in word.value):
         return f"{how} {word.raw}: a variable name computed at run time is evaluated"
     if match is None:
         return None  # not a name: bash rejects it without evaluating anything
-    if not _subscript_ok(match.group(2), constants):
+    if not _subscript_ok(match.group(2), known):
         return f"{how} {word.raw}: the subscript [{match.group(2)}] is evaluated as arithmetic"
     return None
 
@@ -151,27 +161,27 @@ def _options_and_operands(
     return values, args[i:]
 
 
-def command_problems(command: Command, constants: frozenset[str]) -> Iterator[str]:
+def command_problems(command: Command, known: KnownValues) -> Iterator[str]:
     """What one command evaluates: its words, and the names its builtin takes."""
     for word in (*command.words, *command.assignments):
-        yield from word_problems(word, constants)
+        yield from word_problems(word, known)
     for redirect in command.redirects:
         if redirect.heredoc is not None:
             if redirect.heredoc_expands:
-                yield from _heredoc_problems(redirect.heredoc, constants)
+                yield from _heredoc_problems(redirect.heredoc, known)
         elif redirect.target is not None:
-            yield from word_problems(redirect.target, constants)
+            yield from word_problems(redirect.target, known)
     words = command.words
     if words and "[" in words[0].raw and "=" in words[0].raw:
-        problem = _name_operand_problem(words[0], constants, "assignment")
+        problem = _name_operand_problem(words[0], known, "assignment")
         if problem:
             yield problem  # `a[x]=1` (bashlex reads it as a word)
     name = command.base_name
     args = words[1:]
     if name in _NAME_OPERANDS or name in _MAPFILE or name in ("printf", "wait"):
-        yield from _builtin_names(name, args, constants)
+        yield from _builtin_names(name, args, known)
     elif name in _TESTS:
-        yield from _test_problems(name, args, constants)
+        yield from _test_problems(name, args, known)
     elif name == "let":
         yield "let evaluates its arguments as arithmetic"
 
@@ -180,7 +190,7 @@ _VALUE_OPTIONS = {"read": "adinNptu", "printf": "v", "wait": "p", "mapfile": "dn
 _NAME_OPTIONS = {"read": "a", "printf": "v", "wait": "p"}  # options whose value is a name
 
 
-def _builtin_names(name: str, args: list[Word], constants: frozenset[str]) -> Iterator[str]:
+def _builtin_names(name: str, args: list[Word], known: KnownValues) -> Iterator[str]:
     key = "mapfile" if name in _MAPFILE else name
     values, operands = _options_and_operands(args, _VALUE_OPTIONS.get(key, ""))
     targets = [word for letter, word in values if letter in _NAME_OPTIONS.get(key, "")]
@@ -197,23 +207,23 @@ def _builtin_names(name: str, args: list[Word], constants: frozenset[str]) -> It
         if "n" in letters and name != "export":
             yield f"{name} -n: a nameref evaluates the name it is given when used"
     for word in targets:
-        problem = _name_operand_problem(word, constants, name)
+        problem = _name_operand_problem(word, known, name)
         if problem:
             yield problem
 
 
-def _test_problems(name: str, args: list[Word], constants: frozenset[str]) -> Iterator[str]:
+def _test_problems(name: str, args: list[Word], known: KnownValues) -> Iterator[str]:
     """test/[ -v NAME, and [[ ]]'s -v and arithmetic comparisons."""
     for i, word in enumerate(args):
         following = args[i + 1] if i + 1 < len(args) else None
         if word.value == "-v" and following is not None:
-            problem = _name_operand_problem(following, constants, f"{name} -v")
+            problem = _name_operand_problem(following, known, f"{name} -v")
             if problem:
                 yield problem
         if name == "[[" and word.value in _ARITHMETIC_TEST:
             for operand in (args[i - 1] if i else None, following):
                 if operand is not None and not (
-                    operand.literal and constant_expression(operand.value, constants)
+                    operand.literal and constant_expression(operand.value, known.integers)
                 ):
                     yield f"[[ {word.value} ]] evaluates {operand.raw} as arithmetic"
 
@@ -232,20 +242,20 @@ def evaluated_data(scene: Scene, ctx: Context) -> Iterator[Hit]:
     structure = line_structure(scene)
     for text in structure.arithmetic:
         yield Hit(f"{text}: an arithmetic command evaluates its operands", Decision.ASK)
-    constants: frozenset[str] | None = None
+    known: KnownValues | None = None
     for index, command in enumerate(scene.commands):
         if not _may_evaluate(command):
             continue
-        if constants is None:
-            constants = constant_names(scene_bindings(scene))
-        for problem in command_problems(command, constants):
+        if known is None:
+            known = known_values(scene_bindings(scene))
+        for problem in command_problems(command, known):
             yield Hit(problem, Decision.ASK, Risk.HIGH, index)
     for loop in structure.loops:
         if loop.items:
-            if constants is None:
-                constants = constant_names(scene_bindings(scene))
+            if known is None:
+                known = known_values(scene_bindings(scene))
             for word in loop.items:
-                for problem in word_problems(word, constants):
+                for problem in word_problems(word, known):
                     yield Hit(f"for {loop.name} in: {problem}", Decision.ASK, Risk.HIGH)
 
 

@@ -9,8 +9,9 @@ reads as words), ``export``/``declare``/``typeset``/``local``/``readonly`` (``-x
 ``{NAME}>file`` redirections, ``coproc NAME``, and ``${NAME=v}``/``${NAME:=v}`` in
 any word. `scene_bindings` adds ``for NAME in ...`` loops (bashlex keeps them out of
 its commands), exports every binding when ``set -a``/``-k`` is in the line, and
-treats names of the session's environment as exported. Every variable check reads
-this and nothing else.
+treats as exported the names of the session's environment and every variable a
+read-only tool reads (the session may export it already). Every variable check
+reads this and nothing else.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from security.checks.syntax import line_structure
-from security.knowledge.environment import BASE_ENVIRONMENT
+from security.knowledge.environment import BASE_ENVIRONMENT, READ_BY_TOOLS
 from security.knowledge.spec import words
+from security.knowledge.wrappers import ARGV_WRAPPERS, OptionTable
 from security.shell import Command, Word
 from security.unwrap import Scene
 from security.wordscan import dollar_scan
@@ -167,7 +169,9 @@ def _assignment_words(command: Command) -> Iterator[Binding]:
 
 
 def _leading_subscript_assignment(command: Command) -> bool:
-    match = _ASSIGNMENT_WORD.match(command.words[0].raw) if command.words else None
+    if not command.words or "[" not in command.words[0].raw:
+        return False
+    match = _ASSIGNMENT_WORD.match(command.words[0].raw)
     return match is not None and match.group(2) is not None
 
 
@@ -338,37 +342,33 @@ def _coproc(command: Command) -> list[Binding]:
 
 
 def _env(command: Command) -> list[Binding]:
-    """env's -i, -u NAME and NAME=value words before the command it runs."""
+    """env's -i, -u NAME, -S STRING and the NAME=value words before its command, its
+    options read with the wrappers' table (an option it does not know: any variable)."""
+    table = ARGV_WRAPPERS["env"]
     found: list[Binding] = []
     args = command.words[1:]
     i = 0
     while i < len(args):
-        word = args[i]
-        value = word.value
-        if value in ("-", "-i", "--ignore-environment") or (
-            value.startswith("-") and not value.startswith("--") and "i" in value[1:]
-        ):
-            found.append(Binding(ALL_NAMES, None, "env -i", removes=True))
-        if value.startswith(("-S", "--split-string", "--s")) or (
-            value.startswith("-") and not value.startswith("--") and "S" in value[1:]
-        ):
-            found.append(Binding(ANY_NAME, None, "env -S (a string split at run time)", True))
-            attached = "=" in value or (not value.startswith("--") and not value.endswith("S"))
-            i += 1 if attached else 2
-            continue
-        unset = _env_unset(args, i)
-        if unset is not None:
-            target, i = unset
-            found.append(_named(target, "env -u", removes=True))
-            continue
+        value = args[i].value
         if value == "--":
             i += 1
             break
-        if not value.startswith("-") or value == "-":
-            break
-        if value in ("-C", "--chdir"):
+        if value == "-":
+            found.append(Binding(ALL_NAMES, None, "env -", removes=True))
             i += 1
-        i += 1
+            continue
+        if not value.startswith("-"):
+            break
+        options, step = _env_option(args, i, table)
+        for letter, operand in options:
+            if letter == "i":
+                found.append(Binding(ALL_NAMES, None, "env -i", removes=True))
+            elif letter == "u" and operand is not None:
+                found.append(_named(operand, "env -u", removes=True))
+        if any(letter in "S?" for letter, _ in options):
+            found.append(Binding(ANY_NAME, None, f"env {value}: what it sets is unknown", True))
+            return found
+        i += step
     for word in args[i:]:
         if not (word.value and "=" in word.value and not word.value.startswith("=")):
             break
@@ -381,16 +381,37 @@ def _env(command: Command) -> list[Binding]:
     return found
 
 
-def _env_unset(args: list[Word], i: int) -> tuple[Word, int] | None:
-    """The variable `env -u NAME` / `--unset=NAME` / `-uNAME` names, and where to go on."""
+_ENV_LONG = {"ignore-environment": "i", "unset": "u", "split-string": "S", "chdir": "C"}
+
+
+def _env_option(
+    args: list[Word], i: int, table: OptionTable
+) -> tuple[list[tuple[str, Word | None]], int]:
+    """The options in ``args[i]`` as (letter, operand) and how many words they take;
+    letter "?" for an option the table does not know (-S: a string split at run time)."""
     value = args[i].value
-    if value.startswith("--unset=") or (value.startswith("--u") and "=" in value):
-        return Word.synthetic(value.split("=", 1)[1]), i + 1
-    if value in ("-u", "--unset") or (value.startswith("--u") and "--unset".startswith(value)):
-        return (args[i + 1], i + 2) if i + 1 < len(args) else None
-    if value.startswith("-u") and len(value) > 2:
-        return Word.synthetic(value[2:]), i + 1
-    return None
+    if value.startswith("--"):
+        name, has_value, attached = value[2:].partition("=")
+        matches = [option for option in _ENV_LONG if option.startswith(name)]
+        if len(matches) != 1:
+            known = name in table.long_flags or name in table.long_with_arg
+            return [("-" if known else "?", None)], 1
+        letter = _ENV_LONG[matches[0]]
+        if letter in "uSC":
+            if has_value:
+                return [(letter, Word.synthetic(attached))], 1
+            return [(letter, args[i + 1] if i + 1 < len(args) else None)], 2
+        return [(letter, None)], 1
+    found: list[tuple[str, Word | None]] = []
+    for pos, letter in enumerate(value[1:], start=1):
+        if letter in table.short_with_arg or letter == "S":
+            if pos + 1 < len(value):
+                found.append((letter, Word.synthetic(value[pos + 1 :])))
+                return found, 1
+            found.append((letter, args[i + 1] if i + 1 < len(args) else None))
+            return found, 2
+        found.append((letter if letter in table.short_flags else "?", None))
+    return found, 1
 
 
 _SETS_ALLEXPORT = re.compile(r"[+-]?[a-zA-Z]*[ak][a-zA-Z]*")
@@ -435,7 +456,7 @@ def scene_bindings(scene: Scene) -> list[Binding]:
     everything = exports_everything(scene) if found else False
     found = [
         b._replace(exported=True)
-        if not b.exported and (everything or b.name in BASE_ENVIRONMENT)
+        if not b.exported and (everything or b.name in BASE_ENVIRONMENT or b.name in READ_BY_TOOLS)
         else b
         for b in found
     ]
@@ -456,17 +477,36 @@ _SHELL_SET = frozenset(
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
 
 
-def constant_names(bindings: list[Binding]) -> frozenset[str]:
-    """Names that hold a literal integer wherever the line sets them, so evaluating
-    them as arithmetic runs nothing. Empty when some binding's name is unknown."""
+class KnownValues(NamedTuple):
+    """Variables whose every value in the line is a literal of a harmless kind."""
+
+    integers: frozenset[str]  # evaluating them as arithmetic runs nothing
+    names: frozenset[str]  # they hold plain variable names: indirection evaluates nothing
+
+
+def known_values(bindings: list[Binding]) -> KnownValues:
+    """Which variables hold only literal integers, or only plain names, wherever the
+    line sets them. Nothing is known when some binding's name is computed."""
     values: dict[str, list[str | None]] = {}
     for binding in bindings:
         if binding.name in (ANY_NAME, ALL_NAMES) and not binding.removes:
-            return frozenset()
+            return KnownValues(frozenset(), frozenset())
         values.setdefault(binding.name, []).append(None if binding.removes else binding.value)
+    candidates = {name: seen for name, seen in values.items() if name not in _SHELL_SET}
+    return KnownValues(
+        _holding(candidates, _INTEGER),
+        _holding(candidates, IDENTIFIER),
+    )
+
+
+def _holding(values: dict[str, list[str | None]], pattern: re.Pattern[str]) -> frozenset[str]:
     return frozenset(
         name
         for name, seen in values.items()
-        if name not in _SHELL_SET
-        and all(value is not None and _INTEGER.fullmatch(value) for value in seen)
+        if all(value is not None and pattern.fullmatch(value) for value in seen)
     )
+
+
+def constant_names(bindings: list[Binding]) -> frozenset[str]:
+    """Names that hold a literal integer wherever the line sets them."""
+    return known_values(bindings).integers

@@ -41,9 +41,12 @@ def ifs_manipulation(scene: Scene, ctx: Context) -> Iterator[Hit]:
 
     Attack: ``IFS=,;cmd=rm,-rf,~;$cmd``, ``read IFS``, ``for IFS in ,; do ...``,
     ``: ${IFS:=,}``, or ``cat${IFS}/etc/shadow`` which slips a space past a checker
-    that splits on spaces.
+    that splits on spaces. ``IFS= read -r line`` passes: that IFS lasts for the read
+    alone and only splits what it reads.
     """
     for binding, _ in _judged(scene, _IFS):
+        if _splits_only_read(binding, scene):
+            continue
         yield Hit(f"IFS is set: {_spelled(binding)}", Decision.DENY, command=binding.command)
     for index, command in enumerate(scene.commands):
         if "IFS" in command.text:
@@ -53,6 +56,16 @@ def ifs_manipulation(scene: Scene, ctx: Context) -> Iterator[Hit]:
 
 
 _IFS = frozenset({"ifs"})
+
+
+def _splits_only_read(binding: Binding, scene: Scene) -> bool:
+    """``IFS=, read -r a b``: a prefix assignment to a builtin that is not special lasts
+    for that command only, and its words were expanded before it: it changes nothing
+    but how read splits its input."""
+    if binding.how != "NAME=" or binding.command is None:
+        return False
+    command = scene.commands[binding.command]
+    return command.base_name == "read" and command.name == "read" and not command.wrapped
 
 
 def _expanding_ifs(command: Command) -> str | None:

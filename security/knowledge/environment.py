@@ -510,3 +510,9 @@ def judge_variable(name: str, value: str | None, exported: bool) -> Judgement | 
 
 _PAGERS = frozenset({"PAGER", "GIT_PAGER", "MANPAGER", "SYSTEMD_PAGER"})
 LOCALE_VARIABLES = frozenset(name for name, rule in INERT.items() if rule is _LOCALE) | {"LANGUAGE"}
+
+
+# Every variable a read-only tool was found to read. A shell variable of one of these
+# names is judged as if exported: the session's environment (an operator's settings
+# included) may already export it, and assigning it then changes what the tool sees.
+READ_BY_TOOLS = frozenset(GLIBC_ENVIRONMENT).union(*TOOL_ENVIRONMENT.values())

@@ -48,6 +48,8 @@ EVALUATES = [
     "echo ${!x}",
     "echo ${!1}",
     "echo ${!x:-d}",
+    'for v in HOME "a[$(id)]"; do echo "${!v}"; done',
+    'for v in HOME $(cat f); do [ -v "$v" ]; done',
     "echo ${x@P}",
     'echo "${PS1@P}"',
     # names given to builtins

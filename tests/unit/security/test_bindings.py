@@ -18,6 +18,7 @@ from security.checks.bindings import (
     Binding,
     command_bindings,
     constant_names,
+    known_values,
     scene_bindings,
 )
 
@@ -189,6 +190,10 @@ def _names(line: str) -> set[str]:
         ("unset -f fn", set()),
         ("env -i A=1 B=2 ls", {ALL_NAMES, "A", "B"}),
         ("env -u X -C /tmp Y=1 ls", {"X", "Y"}),
+        ("env - A=1 ls", {ALL_NAMES, "A"}),
+        ("env -iu X Y=1 ls", {ALL_NAMES, "X", "Y"}),
+        ("env --unset=X --chdir=/ Y=1 ls", {"X", "Y"}),
+        ("env --weird Y=1 ls", {ANY_NAME}),
         ("source ./x", {ANY_NAME}),
         ('export "$n"=1', {ANY_NAME}),
         ('read "$v"', {ANY_NAME}),
@@ -244,6 +249,12 @@ def test_constant_names() -> None:
     assert constant_names(_bindings("read i; i=1")) == set()
     assert constant_names(_bindings("_=1")) == set()  # bash resets $_ after each command
     assert constant_names(_bindings('i=1; export "$n"=2')) == set()
+
+
+def test_names_that_hold_only_plain_names() -> None:
+    assert known_values(_bindings("for v in HOME PATH; do :; done")).names == {"v"}
+    assert known_values(_bindings("for v in HOME 'a[1]'; do :; done")).names == set()
+    assert known_values(_bindings("v=HOME; read v")).names == set()
 
 
 def test_a_command_without_bindings_costs_nothing() -> None:

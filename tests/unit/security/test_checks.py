@@ -76,8 +76,21 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
     ),
     "S13": (["!!", "ls; !-2", "^ls^rm -rf ~"], ["echo '!!'", "test ! -f x", "git log -n1"]),
     "S14": (
-        ["IFS=,; cmd", "cat${IFS}/etc/passwd", "export IFS=x", "read IFS"],
-        ["echo ifs", "grep IFS f"],
+        [
+            "IFS=,; cmd",
+            "cat${IFS}/etc/passwd",
+            "export IFS=x",
+            "read IFS",
+            "for IFS in ,; do ls; done",
+            ": ${IFS:=,}",
+            "IFS=x cat f",
+        ],
+        [
+            "echo ifs",
+            "grep IFS f",
+            'while IFS= read -r line; do echo "$line"; done < f',
+            'IFS=: read -ra dirs <<< "$PATH"',
+        ],
     ),
     "S15": (
         ["PATH=/tmp:$PATH ls", "export PATH=.", "hash -p /tmp/x ls", "enable -f x.so ls"],

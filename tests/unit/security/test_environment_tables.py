@@ -44,9 +44,16 @@ def _tool_line(tool: str) -> str:
     )
 
 
-@pytest.mark.parametrize(("tool", "variable"), _reviewed())
-@pytest.mark.parametrize("form", ["{v}={x} {cmd}", "env {v}={x} {cmd}", "export {v}={x}; {cmd}"])
-def test_a_reviewed_variable_on_its_tool_is_refused(tool: str, variable: str, form: str) -> None:
+FORMS = ["{v}={x} {cmd}", "env {v}={x} {cmd}", "export {v}={x}; {cmd}"]
+# IFS given to read alone splits only what read reads (S14 lets it pass)
+HARMLESS = {("{v}={x} {cmd}", "read", "IFS")}
+
+
+@pytest.mark.parametrize(
+    ("form", "tool", "variable"),
+    [(f, t, v) for f in FORMS for t, v in _reviewed() if (f, t, v) not in HARMLESS],
+)
+def test_a_reviewed_variable_on_its_tool_is_refused(form: str, tool: str, variable: str) -> None:
     line = form.format(v=variable, x=HOSTILE, cmd=_tool_line(tool))
     verdict = analyze(line)
     assert verdict.decision is not Decision.ALLOW, (line, verdict.explanation)
@@ -76,8 +83,8 @@ INERT_LINES = [
     "x=1; ls",
     'for f in *.py; do wc -l "$f"; done',
     "cd src && ls",
-    "FOO=bar; echo $FOO",
-    "for TZ in /x; do date; done",  # not exported: date never sees it
+    "FOO=bar; echo $FOO",  # not exported, and no tool reads FOO
+    "TZ=UTC; date",
 ]
 NOT_INERT_LINES = [
     "FOO=1 cat f",
@@ -98,6 +105,7 @@ NOT_INERT_LINES = [
     "LANG=$x ls",
     "read LANG < f; ls",
     "for LANG in ../x; do date; done",
+    "for TZ in /workspace/x; do date; done",  # TZ may be exported by the session already
 ]
 
 
