@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from security.checks.base import Context, Hit, line_check
 from security.checks.bindings import KnownValues, known_values, scene_bindings
 from security.checks.syntax import line_structure
+from security.knowledge.environment import BASH_INTEGER_VARIABLES
 from security.shell import Command, Word
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
@@ -236,12 +237,14 @@ def evaluated_data(scene: Scene, ctx: Context) -> Iterator[Hit]:
     so do ``echo 'b[$(id)]' >/dev/null; [ -v 'a[_]' ]`` (``$_`` is the last argument),
     ``${s:x}``, ``${!x}``, ``${x@P}``, ``read 'a[x]'``, ``printf -v 'a[x]'``,
     ``declare -i n; n=$x``, ``let``, ``((x))``, ``$((x))``, ``[[ $x -eq 1 ]]`` and
-    ``for i in ${a[x]}``. ``${#x}``, ``${x:-default}``, ``${a[0]}``, ``${s:1:2}``,
+    ``for i in ${a[x]}``, and ``read OPTIND < f`` (bash gives OPTIND, RANDOM ... the
+    integer attribute). ``${#x}``, ``${x:-default}``, ``${a[0]}``, ``${s:1:2}``,
     ``test -n "$x"`` and ``i=1; echo ${a[i]}`` pass.
     """
     structure = line_structure(scene)
     for text in structure.arithmetic:
         yield Hit(f"{text}: an arithmetic command evaluates its operands", Decision.ASK)
+    yield from _integer_assignments(scene)
     known: KnownValues | None = None
     for index, command in enumerate(scene.commands):
         if not _may_evaluate(command):
@@ -257,6 +260,25 @@ def evaluated_data(scene: Scene, ctx: Context) -> Iterator[Hit]:
             for word in loop.items:
                 for problem in word_problems(word, known):
                     yield Hit(f"for {loop.name} in: {problem}", Decision.ASK, Risk.HIGH)
+
+
+def _integer_assignments(scene: Scene) -> Iterator[Hit]:
+    """``read OPTIND < f``: bash's own integer variables evaluate what they are given."""
+    bindings = scene_bindings(scene)
+    if not any(b.name in BASH_INTEGER_VARIABLES for b in bindings):
+        return
+    known = known_values(bindings)
+    for binding in bindings:
+        if binding.name not in BASH_INTEGER_VARIABLES or binding.removes:
+            continue
+        if binding.value is None or not constant_expression(binding.value, known.integers):
+            yield Hit(
+                f"{binding.name} ({binding.how}) has the integer attribute: "
+                "the value it is given is evaluated as arithmetic",
+                Decision.ASK,
+                Risk.HIGH,
+                binding.command,
+            )
 
 
 _EVALUATORS = _NAME_OPERANDS | _MAPFILE | _TESTS | {"printf", "wait", "let"}

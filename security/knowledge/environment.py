@@ -512,6 +512,12 @@ _PAGERS = frozenset({"PAGER", "GIT_PAGER", "MANPAGER", "SYSTEMD_PAGER"})
 LOCALE_VARIABLES = frozenset(name for name, rule in INERT.items() if rule is _LOCALE) | {"LANGUAGE"}
 
 
+# Variables bash itself gives the integer attribute (`declare -p` in bash 5.2): every
+# value assigned to one, however (read, for, mapfile, NAME=), is evaluated as arithmetic.
+BASH_INTEGER_VARIABLES = frozenset(
+    {"OPTIND", "RANDOM", "SRANDOM", "HISTCMD", "BASHPID", "UID", "EUID", "PPID"}
+)
+
 # Every variable a read-only tool was found to read. A shell variable of one of these
 # names is judged as if exported: the session's environment (an operator's settings
 # included) may already export it, and assigning it then changes what the tool sees.

@@ -60,6 +60,7 @@ ATTACKS = [
     Case("arith-eval", PAYLOAD, "x=$(cat p); for i in ${a[x]}; do :; done", RAN),
     Case("arith-eval", PAYLOAD, "bash -c 'x=$(cat p); ((x))'", RAN),
     Case("arith-eval", PAYLOAD, "x=$(cat p); wait -p 'a[x]' & wait -n -p 'a[x]'", RAN),
+    Case("arith-eval", PAYLOAD, "read OPTIND < p", RAN),  # OPTIND is an integer variable
     # the last argument of the previous command ($_) is a file name the repository chose
     Case("arith-eval", "touch 'z[$(touch pwned)]'", "echo * >/dev/null; [ -v 'a[_]' ]", RAN),
     # principle 1: PATH set by constructs other than NAME=value

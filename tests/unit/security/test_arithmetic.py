@@ -85,6 +85,13 @@ EVALUATES = [
     "for ((i=x; i<3; i++)); do ls; done",
     "[[ $x -eq 1 ]]",
     "[[ -v a[x] ]]",
+    # bash's own integer variables evaluate whatever they are given
+    "read OPTIND < f",
+    "x=$(cat f); OPTIND=$x",
+    "mapfile -t OPTIND < f",
+    "for RANDOM in $(cat f); do :; done",
+    "x=$(cat f); export OPTIND=$x",
+    ": ${HISTCMD:=$x}",
     # wrappers, substitutions, functions, pipelines
     "env echo ${a[x]}",
     "timeout 5 echo ${a[x]}",
