@@ -370,6 +370,10 @@ def _env(command: Command) -> list[Binding]:
             return found
         i += step
     for word in args[i:]:
+        if not word.literal and "=" not in word.value:
+            # `env * ls`: a file named LD_PRELOAD=x.so is an assignment to env
+            found.append(Binding(ANY_NAME, None, f"env {word.raw}: may expand to NAME=value", True))
+            break
         if not (word.value and "=" in word.value and not word.value.startswith("=")):
             break
         name = word.value.split("=", 1)[0]

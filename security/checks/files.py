@@ -21,6 +21,7 @@ from security.knowledge import (
     sed_edits_in_place,
 )
 from security.knowledge.patterns import GIT_GREP, SEARCH_TOOLS, pattern_arguments
+from security.knowledge.spec import words
 from security.paths import resolve, within
 from security.shell import Command, Word
 from security.unwrap import Scene
@@ -226,7 +227,62 @@ def sensitive_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[H
             yield Hit(f"{how} writes {path}", Decision.DENY)
 
 
-@command_check("S27", "reads secrets", when=Trigger(names=PRINTS_ENVIRONMENT, tokens=SECRET_TOKENS))
+# Secret files a glob may match: a repository's own names, and the home's and system's.
+# Only names a bare `*` cannot reach (dotfiles, paths through dot-directories): `du -sh *`
+# reads no secret, `cat ~/.ssh/*`, `cat .e[n]v` and `head ~/.aws/cre*` do.
+_SECRET_NAMES = words(
+    """
+    .env .env.local .env.production .netrc .npmrc .pypirc .git-credentials .vault-token
+    .ssh/id_rsa .ssh/id_ed25519 .ssh/id_ecdsa .aws/credentials .docker/config.json
+    .kube/config .gnupg/private-keys-v1.d .password-store/x .config/gh/hosts.yml
+    """
+)
+_SECRET_SAMPLES = (
+    *(prefix + name for prefix in ("", "d/", "d/e/") for name in _SECRET_NAMES),
+    *(home + name for home in ("/home/~/", "/home/agent/", "/root/") for name in _SECRET_NAMES),
+    *("/workspace/" + name for name in _SECRET_NAMES),
+    *words("/etc/shadow /etc/gshadow /etc/sudoers /proc/self/environ /proc/1/environ"),
+    *words("/run/secrets/x /var/run/secrets/x"),
+)
+GLOB_CHARS = frozenset("*?[")
+# commands that show what a glob matched, never what the files hold
+NAMES_ONLY = frozenset(words("ls dir vdir du stat find tree realpath readlink basename dirname"))
+
+
+def glob_may_match_secret(value: str) -> bool:
+    """Whether a glob (every ``*``, ``?`` and ``[`` taken as a wildcard) may match a
+    secret file: it is matched, as bash would, against sample secret paths."""
+    pattern = _glob_regex(_path(value))
+    return any(pattern.fullmatch(sample) for sample in _SECRET_SAMPLES)
+
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    for component in glob.split("/"):
+        piece = "(?!\\.)" if component[:1] in ("*", "?", "[") else ""
+        i = 0
+        while i < len(component):
+            ch = component[i]
+            if ch == "*":
+                piece += "[^/]*"
+            elif ch == "?":
+                piece += "[^/]"
+            elif ch == "[":  # any one character (a class, taken at its widest)
+                close = component.find("]", i + 2)
+                piece += "[^/]"
+                i = max(close, i)
+            else:
+                piece += re.escape(ch)
+            i += 1
+        parts.append(piece)
+    return re.compile("/".join(parts))
+
+
+@command_check(
+    "S27",
+    "reads secrets",
+    when=Trigger(names=PRINTS_ENVIRONMENT, tokens=(*SECRET_TOKENS, *sorted(GLOB_CHARS))),
+)
 def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Reading keys and credentials is the first half of an exfiltration.
 
@@ -243,10 +299,20 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             continue  # text to search for, not a file to read
         if _MAY_BE_SECRET.search(value) and _names_secret(value):
             yield Hit(f"{value} holds secrets", Decision.ASK)
+        elif (
+            word.scan.unquoted & GLOB_CHARS
+            and name not in NAMES_ONLY
+            and glob_may_match_secret(value)
+        ):
+            yield Hit(f"{value} may match files that hold secrets", Decision.ASK)
     for redirect in command.redirects:
         target = redirect.target
         reads = redirect.op in ("<", "<>")
-        if target is not None and reads and SECRETS.search(_path(target.value)):
+        if target is None or not reads:
+            continue
+        if SECRETS.search(_path(target.value)) or (
+            target.scan.unquoted & GLOB_CHARS and glob_may_match_secret(target.value)
+        ):
             yield Hit(f"{target.value} holds secrets", Decision.ASK)
 
 

@@ -194,6 +194,8 @@ def _names(line: str) -> set[str]:
         ("env -iu X Y=1 ls", {ALL_NAMES, "X", "Y"}),
         ("env --unset=X --chdir=/ Y=1 ls", {"X", "Y"}),
         ("env --weird Y=1 ls", {ANY_NAME}),
+        ("env * ls", {ANY_NAME}),
+        ("env A=1 $x ls", {"A", ANY_NAME}),
         ("source ./x", {ANY_NAME}),
         ('export "$n"=1', {ANY_NAME}),
         ('read "$v"', {ANY_NAME}),
