@@ -289,7 +289,8 @@ def _mapfile(command: Command) -> list[Binding]:
 
 def _getopts(command: Command) -> list[Binding]:
     args = command.words[1:]
-    found = [Binding("OPTARG", None, "getopts"), Binding("OPTIND", None, "getopts")]
+    # OPTIND gets an index bash counts itself: an integer, whatever the arguments hold
+    found = [Binding("OPTARG", None, "getopts"), Binding("OPTIND", "1", "getopts")]
     if len(args) >= 2:
         found.append(_named(args[1], "getopts"))
     return found

@@ -116,7 +116,7 @@ def code_loading_environment(scene: Scene, ctx: Context) -> Iterator[Hit]:
         first = next(b for b in bindings if b.name == ALL_NAMES)
         yield Hit(f"env -i drops {GIT_LOCKS}=0: git then writes its index", command=first.command)
     for binding in bindings:
-        if binding.name == ANY_NAME:
+        if binding.name == ANY_NAME and not _runs_a_file(binding, scene):
             yield Hit(
                 f"{binding.how}: a variable whose name is computed at run time may be any",
                 Decision.ASK,
@@ -136,6 +136,12 @@ _DECISIONS = {
     "locks": (Decision.ASK, Risk.HIGH),
     "behaviour": (Decision.ASK, Risk.MEDIUM),
 }
+
+
+def _runs_a_file(binding: Binding, scene: Scene) -> bool:
+    """``source f`` may set anything, but it is code from a file, judged as such (S18)."""
+    index = binding.command
+    return index is not None and scene.commands[index].base_name in ("source", ".")
 
 
 def _runs_git(scene: Scene) -> bool:

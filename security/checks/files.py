@@ -287,7 +287,12 @@ def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Reading keys and credentials is the first half of an exfiltration.
 
     Attack: ``cat ~/.ssh/id_rsa``, ``cat ~/.aws/credentials``, ``cat /proc/self/environ``,
-    ``grep -r TOKEN .env``, ``env`` and ``printenv`` (the whole environment).
+    ``grep -r TOKEN .env``, ``grep -f ~/.ssh/id_rsa x``, ``--exclude-from=.env``,
+    ``env`` and ``printenv`` (the whole environment), and globs a file name completes:
+    ``cat ~/.ssh/*``, ``cat .e[n]v``. A search pattern is text, not a file:
+    ``grep -rn '~/.ssh' docs/`` passes (grep, rg and git grep options are read as the
+    tool reads them; an option they do not know, or an expansion before the pattern,
+    and every argument counts as a file).
     """
     name = command.base_name
     if name in PRINTS_ENVIRONMENT and len(command.words) == 1:

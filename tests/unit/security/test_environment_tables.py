@@ -126,6 +126,7 @@ def test_dev_runs_with_the_projects_variables_but_not_code_loading_ones() -> Non
     dev = Policy.load("dev")
     assert analyze("NODE_ENV=test npm test", dev).decision is Decision.ALLOW
     assert analyze("CI=1 make check", dev).decision is Decision.ALLOW
+    assert analyze("source .venv/bin/activate && pytest -q", dev).decision is Decision.ALLOW
     assert analyze("LD_PRELOAD=./x.so make", dev).decision is Decision.DENY
     assert analyze("RIPGREP_CONFIG_PATH=x rg y", dev).decision is Decision.DENY
 
