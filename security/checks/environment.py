@@ -8,6 +8,7 @@ like ``NAME=value``. The tables are in security/knowledge/environment.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, line_check
@@ -70,9 +71,12 @@ def _splits_only_read(binding: Binding, scene: Scene) -> bool:
 
 def _expanding_ifs(command: Command) -> str | None:
     for word in (*command.words, *command.assignments):
-        if "IFS" in word.raw and "$" in word.raw:
+        if "IFS" in word.raw and _IFS_EXPANSION.search(word.raw):
             return word.raw
     return None
+
+
+_IFS_EXPANSION = re.compile(r"\$(\{[#!]?)?IFS(?!\w)")  # $IFS, ${IFS}, ${IFS:0:1}, ${#IFS}
 
 
 @line_check("S15", "PATH or command lookup manipulation")

@@ -19,7 +19,26 @@ is judged by these tables, in this order:
 `TOOL_ENVIRONMENT` records the review behind these tables: for each tool of the
 read-only knowledge base, the variables it reads (from its manual's ENVIRONMENT
 section and the variable names its binary or script holds, checked in airlock/dev).
-A test holds every reviewed variable to a decision in the tables above.
+A test sets every reviewed variable on its tool and expects a refusal.
+
+Decisions that needed a judgement (bash 5.2 manual, and runs in airlock/dev):
+- ``LANG``/``LC_*``/``LANGUAGE`` are inert only as locale names: a ``/`` or ``..``
+  makes them paths, and ``TEXTDOMAIN=t LANGUAGE=../../../workspace/l bash -c 'echo
+  $"hello"'`` read a catalog from the workspace whose translation bash expanded
+  (running its ``$(...)``). ``TEXTDOMAIN`` and ``TEXTDOMAINDIR`` always deny.
+- ``TIMEFORMAT`` (a ``%`` format for ``time``) and ``FIGNORE`` (completion, which a
+  non-interactive bash never does) are inert. ``MAIL*`` and ``TMOUT`` ask (an
+  interactive bash reads them; ``TMOUT`` is read's default timeout).
+- ``POSIXLY_CORRECT`` asks: bash enters POSIX mode and GNU tools read their options
+  differently. ``GREP_OPTIONS`` is left to S40: grep 3.8 ignores it (checked).
+- ``PS4`` denies: ``set -x`` expands it, command substitutions included.
+- ``HOME`` and ``XDG_CONFIG_HOME`` deny: ``HOME=dir git status`` ran the fsmonitor
+  of ``dir/.gitconfig``. ``GIT_*`` deny but for git's identity, ``GIT_PAGER=cat`` and
+  ``GIT_OPTIONAL_LOCKS=0`` (``GIT_TEST_FSMONITOR`` and ``GIT_EXTERNAL_DIFF`` ran
+  programs). ``RIPGREP_CONFIG_PATH``, ``GREP`` (zgrep) and ``AWKPATH`` ran programs.
+- A name the line sets without exporting reaches no program, unless the session
+  exports it already: names of `BASE_ENVIRONMENT` and of `READ_BY_TOOLS` count as
+  exported wherever they are set.
 """
 
 from __future__ import annotations

@@ -84,12 +84,15 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             "for IFS in ,; do ls; done",
             ": ${IFS:=,}",
             "IFS=x cat f",
+            "echo ${IFS:0:1}x",
+            'printf %s "$IFS"',
         ],
         [
             "echo ifs",
             "grep IFS f",
             'while IFS= read -r line; do echo "$line"; done < f',
             'IFS=: read -ra dirs <<< "$PATH"',
+            "IFS=$'\\t' read -r a b < f",
         ],
     ),
     "S15": (
