@@ -8,6 +8,7 @@ shell string in it (``sh -c``, ``eval``, heredoc bodies) to find them.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, NamedTuple
 
@@ -51,7 +52,10 @@ def line_structure(scene: Scene) -> LineStructure:
 
 
 def _may_hold(text: str) -> bool:
-    return "for" in text or "((" in text
+    return "((" in text or _FOR.search(text) is not None
+
+
+_FOR = re.compile(r"(?<![\w-])for\s")  # the keyword, not --format
 
 
 def _walk(nodes: list[Any], text: str, found: LineStructure) -> None:

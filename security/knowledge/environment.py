@@ -109,7 +109,6 @@ LOADS_CODE: dict[str, str] = {
     "GIT_PAGER": "the pager git runs",
     "MANPAGER": "the pager man runs",
     "SYSTEMD_PAGER": "the pager systemd tools run",
-    "LESS": "less's options (+cmd runs commands)",
     "LESSOPEN": "less runs this input preprocessor",
     "LESSCLOSE": "less runs this postprocessor",
     "LESSKEYIN": "less's key bindings file",
@@ -176,6 +175,7 @@ LOADS_CODE_PREFIXES: tuple[str, ...] = (
 # S16, ask: what a program reads or how it reads its arguments, no code loaded.
 CHANGES_BEHAVIOUR: dict[str, str] = {
     "POSIXLY_CORRECT": "bash's POSIX mode, and GNU tools parse options differently",
+    "LESS": "less's options (a +command among them); less pages only on a terminal",
     "GLOBIGNORE": "which files globs match (and it turns on dotglob)",
     "TZDIR": "time zone files read from this directory",
     "DATEMSK": "getdate's template file",
