@@ -101,9 +101,10 @@ class Policy(BaseModel):
 
 
 # Checks whose `ask` the dev preset allows: writing and running the project's own
-# code inside the sandbox. Network, privilege, writes outside the workspace,
-# secrets, installs and history rewriting still ask or deny.
-_DEV_RELAXED = ("S17", "S18", "S20", "S21", "S24", "S34", "S37")
+# code inside the sandbox, with variables of its choosing (S40). Network, privilege,
+# writes outside the workspace, secrets, installs, code-loading variables and history
+# rewriting still ask or deny.
+_DEV_RELAXED = ("S17", "S18", "S20", "S21", "S24", "S34", "S37", "S40")
 
 PRESETS: dict[str, Policy] = {}
 

@@ -159,3 +159,270 @@ def _unescape_double(inner: str) -> str:
             out.append(inner[i])
             i += 1
     return "".join(out)
+
+
+class ParamExpansion(NamedTuple):
+    """One ``${...}`` as bash reads it (what matters for evaluation and assignment)."""
+
+    body: str  # the text between ``${`` and ``}``
+    prefix: str  # '' | '#' (length) | '!' (indirection, or key/name listing)
+    name: str  # identifier, digits or one special character; '' when unreadable
+    subscript: str | None  # the text inside ``[...]`` after the name, if any
+    op: str  # '' | ':-' ':=' ':+' ':?' '-' '=' '+' '?' | ':' (substring) | '@' (transform)
+    #          | '#' '##' '%' '%%' '/' '//' '/#' '/%' '^' '^^' ',' ',,' | '?!' (unreadable)
+    operand: str  # the text after the operator
+
+
+class DollarScan(NamedTuple):
+    """Every ``${...}``, ``$((...))`` and ``$[...]`` in the parts of a word bash expands."""
+
+    parameters: list[ParamExpansion]
+    arithmetic: list[str]  # each $((...)) and $[...] as written
+
+
+_NAME_START = re.compile(r"[A-Za-z_]\w*|\d+|[@*#?$!\-]")
+_SPECIAL_NAMES = frozenset("@*#?$!-")
+
+
+def dollar_scan(raw: str, heredoc: bool = False) -> DollarScan | None:
+    """The expansions bash performs in ``raw``, nested ones included; None when the
+    word cannot be read with certainty (an unclosed ``${``, a quote inside a
+    double-quoted ``${...}``): the caller must then assume the worst.
+
+    Single-quoted and ``$'...'`` text is skipped at the top level; inside ``${...}``
+    everything counts, which can only over-report. ``heredoc``: ``raw`` is the body of
+    an unquoted here-document, where quotes are plain characters.
+    """
+    found = DollarScan([], [])
+    if "$" not in raw:
+        return found
+    return found if _scan_expanding(raw, 0, len(raw), heredoc, found, heredoc) else None
+
+
+def _scan_expanding(
+    text: str, i: int, end: int, dquoted: bool, found: DollarScan, heredoc: bool = False
+) -> bool:
+    while i < end:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+        elif ch == "'" and not dquoted:
+            close = text.find("'", i + 1)
+            if close < 0:
+                return False
+            i = close + 1
+        elif ch == '"' and heredoc:
+            i += 1
+        elif ch == '"':
+            dquoted = not dquoted
+            i += 1
+        elif ch == "`":
+            close = _backquote_end(text, i + 1)
+            if close < 0:
+                return False
+            i = close + 1
+        elif ch == "$" and i + 1 < end:
+            nxt = text[i + 1]
+            if nxt == "'" and not dquoted:
+                close = _ansi_c_end(text, i + 2)
+                if close < 0:
+                    return False
+                i = close + 1
+            elif nxt == "{":
+                close = _closing_brace(text, i + 2, dquoted)
+                if close < 0:
+                    return False
+                expansion = parse_parameter(text[i + 2 : close])
+                found.parameters.append(expansion)
+                inner = (expansion.subscript or "") + "\0" + expansion.operand
+                if not _scan_expanding(inner, 0, len(inner), dquoted, found):
+                    return False
+                i = close + 1
+            elif nxt == "(" or nxt == "[":
+                arithmetic = text.startswith("$((", i) or nxt == "["
+                close = _closing_group(text, i + 2, "(" if nxt == "(" else "[")
+                if close < 0:
+                    return False
+                if arithmetic:
+                    found.arithmetic.append(text[i : close + 1])
+                i = close + 1  # the commands of $(...) are found by the parser
+            else:
+                i += 1
+        else:
+            i += 1
+    return True
+
+
+def _backquote_end(text: str, i: int) -> int:
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == "`":
+            return i
+        i += 1
+    return -1
+
+
+def _ansi_c_end(text: str, i: int) -> int:
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == "'":
+            return i
+        i += 1
+    return -1
+
+
+def _closing_brace(text: str, i: int, dquoted: bool) -> int:
+    """Index of the ``}`` closing a ``${`` whose body starts at ``i``; -1 if unsure."""
+    depth = 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "'":
+            if dquoted:
+                return -1  # bash's reading of ' inside "${...}" depends on the operator
+            close = text.find("'", i + 1)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == '"':
+            close = _double_quote_end(text, i + 1)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == "`":
+            close = _backquote_end(text, i + 1)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == "$" and i + 1 < len(text) and text[i + 1] in "({[":
+            opener = text[i + 1]
+            close = (
+                _closing_brace(text, i + 2, dquoted)
+                if opener == "{"
+                else _closing_group(text, i + 2, opener)
+            )
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _double_quote_end(text: str, i: int) -> int:
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i
+        if ch == "$" and i + 1 < len(text) and text[i + 1] in "({":
+            close = (
+                _closing_brace(text, i + 2, True)
+                if text[i + 1] == "{"
+                else _closing_group(text, i + 2, "(")
+            )
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        i += 1
+    return -1
+
+
+_PAIRS = {"(": ")", "[": "]"}
+
+
+def _closing_group(text: str, i: int, opener: str) -> int:
+    """Index of the bracket closing ``opener`` (nesting, quotes and escapes respected)."""
+    closer = _PAIRS[opener]
+    depth = 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "'":
+            close = text.find("'", i + 1)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == '"':
+            close = _double_quote_end(text, i + 1)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == "`":
+            close = _backquote_end(text, i + 1)
+            if close < 0:
+                return -1
+            i = close + 1
+            continue
+        if ch == opener:
+            depth += 1
+        elif ch == closer:
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+_OPERATORS = (":-", ":=", ":+", ":?", "##", "%%", "//", "/#", "/%", "^^", ",,")
+
+
+def parse_parameter(body: str) -> ParamExpansion:
+    """Read the body of one ``${...}``: prefix, name, subscript, operator, operand."""
+    prefix = ""
+    rest = body
+    if rest[:1] == "!" and len(rest) > 1:
+        prefix, rest = "!", rest[1:]
+    elif rest[:1] == "#" and len(rest) > 1 and rest[1] not in ":}":
+        prefix, rest = "#", rest[1:]
+    match = _NAME_START.match(rest)
+    if match is None:
+        return ParamExpansion(body, prefix, "", None, "?!", rest)
+    name = match.group(0)
+    rest = rest[match.end() :]
+    subscript: str | None = None
+    if rest[:1] == "[" and name not in _SPECIAL_NAMES and not name.isdigit():
+        close = _closing_group(rest, 1, "[")
+        if close < 0:
+            return ParamExpansion(body, prefix, name, None, "?!", rest)
+        subscript, rest = rest[1:close], rest[close + 1 :]
+    if not rest:
+        return ParamExpansion(body, prefix, name, subscript, "", "")
+    if prefix == "!" and rest in ("*", "@"):
+        return ParamExpansion(body, prefix, name, subscript, rest, "")
+    for op in _OPERATORS:
+        if rest.startswith(op):
+            return ParamExpansion(body, prefix, name, subscript, op, rest[len(op) :])
+    first = rest[0]
+    if first in ":@-=+?#%/^,":
+        return ParamExpansion(body, prefix, name, subscript, first, rest[1:])
+    return ParamExpansion(body, prefix, name, subscript, "?!", rest)
+
+
+def arithmetic_body(spelling: str) -> str:
+    """The expression inside ``$((...))`` or ``$[...]``."""
+    if spelling.startswith("$(("):
+        return spelling[3:].removesuffix("))")
+    return spelling[2:].removesuffix("]")

@@ -7,16 +7,27 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, operands
-from security.knowledge import UNIQ_VALUE_OPTIONS, XXD_VALUE_OPTIONS, sed_edits_in_place
+from security.checks.fds import (
+    HARMLESS_DEVICES,
+    alias_fd,
+    describe,
+    harmful_referents,
+    referents,
+)
+from security.knowledge import (
+    UNIQ_VALUE_OPTIONS,
+    XXD_VALUE_OPTIONS,
+    git_subcommand,
+    sed_edits_in_place,
+)
+from security.knowledge.patterns import GIT_GREP, SEARCH_TOOLS, pattern_arguments
+from security.knowledge.spec import words
 from security.paths import resolve, within
-from security.shell import Command
+from security.shell import Command, Word
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
 
 SCRATCH = "/tmp"  # noqa: S108 - the sandbox's private tmpfs
-HARMLESS_SINKS = frozenset(
-    {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2", "/dev/tty"}
-)
 SENSITIVE = re.compile(
     r"(^|/)\.ssh(/|$)|(^|/)\.git/(hooks|config|info)|(^|/)\.gitconfig$|(^|/)\.gitmodules$|"
     r"(^|/)\.gitattributes$|(^|/)\.(bash|zsh|ksh|mksh)rc$|(^|/)\.(bash_)?profile$|"
@@ -126,16 +137,41 @@ def written_paths(command: Command) -> Iterator[tuple[str, str]]:
         yield file, name
 
 
+def harmless_sink(path: str, scene: Scene) -> bool:
+    """``/dev/null``, or a descriptor alias (``/dev/stdout``, ``/dev/fd/2`` ...) whose
+    descriptor can only be the session's own output anywhere in the line."""
+    if path in HARMLESS_DEVICES:
+        return True
+    fd = alias_fd(path)
+    return fd is not None and not harmful_referents(fd, scene)
+
+
 @command_check("S24", "writes a file", when=WRITES)
 def file_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Output redirections and file-writing commands change the workspace.
 
     Attack: ``echo x > important.py``, ``cat a >> b``, ``exec 3<>f``, ``tee f``,
-    ``cp a b``. ``/dev/null``, ``/dev/stdout`` and ``/dev/stderr`` are not writes.
+    ``cp a b``. A write to ``/dev/stdout``, ``/dev/stderr`` or ``/dev/fd/N`` opens
+    again whatever that descriptor refers to: ``echo x 1<.git/config >/dev/stdout``,
+    ``exec 1<f; echo x >/dev/stdout``, ``{ tee /dev/fd/3; } 3<f`` write the file. It
+    passes only when no redirection anywhere in the line can point the descriptor at
+    a file (``/dev/null`` and the session's own output are not writes).
     """
     for path, how in written_paths(command):
-        if path not in HARMLESS_SINKS:
+        if harmless_sink(path, scene):
+            continue
+        fd = alias_fd(path)
+        if fd is None:
             yield Hit(f"{how} writes {path}", Decision.ASK, Risk.MEDIUM)
+            continue
+        maybe = harmful_referents(fd, scene)
+        sensitive = any(SENSITIVE.search(_path(item.what)) for item in maybe)
+        shown = ", ".join(describe(item) for item in maybe)
+        yield Hit(
+            f"{how} {path} opens descriptor {fd} again for writing: it may be {shown}",
+            Decision.ASK,
+            Risk.HIGH if sensitive else Risk.MEDIUM,
+        )
 
 
 @command_check(
@@ -185,30 +221,166 @@ def sensitive_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[H
     ``echo 1 > /proc/sys/kernel/...``, ``ln -s x ~/.config/autostart/y``.
     """
     for path, how in written_paths(command):
-        resolved = _path(path)
-        if path not in HARMLESS_SINKS and SENSITIVE.search(resolved):
+        if alias_fd(path) is not None or path in HARMLESS_DEVICES:
+            continue  # what a descriptor alias writes is not provable: S24 asks
+        if SENSITIVE.search(_path(path)):
             yield Hit(f"{how} writes {path}", Decision.DENY)
 
 
-@command_check("S27", "reads secrets", when=Trigger(names=PRINTS_ENVIRONMENT, tokens=SECRET_TOKENS))
+# Secret files a glob may match: a repository's own names, and the home's and system's.
+# Only names a bare `*` cannot reach (dotfiles, paths through dot-directories): `du -sh *`
+# reads no secret, `cat ~/.ssh/*`, `cat .e[n]v` and `head ~/.aws/cre*` do.
+_SECRET_NAMES = words(
+    """
+    .env .env.local .env.production .netrc .npmrc .pypirc .git-credentials .vault-token
+    .ssh/id_rsa .ssh/id_ed25519 .ssh/id_ecdsa .aws/credentials .docker/config.json
+    .kube/config .gnupg/private-keys-v1.d .password-store/x .config/gh/hosts.yml
+    """
+)
+_SECRET_SAMPLES = (
+    *(prefix + name for prefix in ("", "d/", "d/e/") for name in _SECRET_NAMES),
+    *(home + name for home in ("/home/~/", "/home/agent/", "/root/") for name in _SECRET_NAMES),
+    *("/workspace/" + name for name in _SECRET_NAMES),
+    *words("/etc/shadow /etc/gshadow /etc/sudoers /proc/self/environ /proc/1/environ"),
+    *words("/run/secrets/x /var/run/secrets/x"),
+)
+GLOB_CHARS = frozenset("*?[")
+# commands that show what a glob matched, never what the files hold
+NAMES_ONLY = frozenset(words("ls dir vdir du stat find tree realpath readlink basename dirname"))
+
+
+def glob_may_match_secret(value: str) -> bool:
+    """Whether a glob (every ``*``, ``?`` and ``[`` taken as a wildcard) may match a
+    secret file: it is matched, as bash would, against sample secret paths."""
+    pattern = _glob_regex(_path(value))
+    return any(pattern.fullmatch(sample) for sample in _SECRET_SAMPLES)
+
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    for component in glob.split("/"):
+        piece = "(?!\\.)" if component[:1] in ("*", "?", "[") else ""
+        i = 0
+        while i < len(component):
+            ch = component[i]
+            if ch == "*":
+                piece += "[^/]*"
+            elif ch == "?":
+                piece += "[^/]"
+            elif ch == "[":  # any one character (a class, taken at its widest)
+                close = component.find("]", i + 2)
+                piece += "[^/]"
+                i = max(close, i)
+            else:
+                piece += re.escape(ch)
+            i += 1
+        parts.append(piece)
+    return re.compile("/".join(parts))
+
+
+@command_check(
+    "S27",
+    "reads secrets",
+    when=Trigger(names=PRINTS_ENVIRONMENT, tokens=(*SECRET_TOKENS, *sorted(GLOB_CHARS))),
+)
 def secret_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Reading keys and credentials is the first half of an exfiltration.
 
     Attack: ``cat ~/.ssh/id_rsa``, ``cat ~/.aws/credentials``, ``cat /proc/self/environ``,
-    ``grep -r TOKEN .env``, ``env`` and ``printenv`` (the whole environment).
+    ``grep -r TOKEN .env``, ``grep -f ~/.ssh/id_rsa x``, ``--exclude-from=.env``,
+    ``env`` and ``printenv`` (the whole environment), and globs a file name completes:
+    ``cat ~/.ssh/*``, ``cat .e[n]v``. A search pattern is text, not a file:
+    ``grep -rn '~/.ssh' docs/`` passes (grep, rg and git grep options are read as the
+    tool reads them; an option they do not know, or an expansion before the pattern,
+    and every argument counts as a file).
     """
     name = command.base_name
     if name in PRINTS_ENVIRONMENT and len(command.words) == 1:
         yield Hit(f"{name} prints the environment", Decision.ASK, Risk.MEDIUM)
-    for word in command.words[1:]:
+    patterns = _patterns(command)
+    for index, word in enumerate(command.words[1:], start=1):
         value = word.value
-        if _MAY_BE_SECRET.search(value) and SECRETS.search(_path(value)):
+        if index in patterns:
+            continue  # text to search for, not a file to read
+        if _MAY_BE_SECRET.search(value) and _names_secret(value):
             yield Hit(f"{value} holds secrets", Decision.ASK)
+        elif (
+            word.scan.unquoted & GLOB_CHARS
+            and name not in NAMES_ONLY
+            and glob_may_match_secret(value)
+        ):
+            yield Hit(f"{value} may match files that hold secrets", Decision.ASK)
     for redirect in command.redirects:
         target = redirect.target
         reads = redirect.op in ("<", "<>")
-        if target is not None and reads and SECRETS.search(_path(target.value)):
+        if target is None or not reads:
+            continue
+        if SECRETS.search(_path(target.value)) or (
+            target.scan.unquoted & GLOB_CHARS and glob_may_match_secret(target.value)
+        ):
             yield Hit(f"{target.value} holds secrets", Decision.ASK)
+
+
+@command_check(
+    "S41", "reads through a descriptor alias", when=Trigger(tokens=("/dev/",), redirects=True)
+)
+def alias_reads(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
+    """Reading ``/dev/stdin`` or ``/dev/fd/N`` reads whatever that descriptor refers to.
+
+    Attack: ``cat /dev/fd/3 3<>~/.ssh/id_rsa`` or ``exec 4>>.env; cat /dev/fd/4``: the
+    file was opened with a mode no read check looks at (``<>``, ``>>``), and the alias
+    reads it. A read through an alias asks when the descriptor may be a secret.
+    """
+    texts = [w.value for w in command.words[1:]]
+    texts += [r.target.value for r in command.redirects if r.target is not None and not r.writes]
+    for text in texts:
+        fd = alias_fd(text)
+        if fd is None:
+            continue
+        for item in referents(fd, scene):
+            if item.kind in ("file", "unknown") and SECRETS.search(_path(item.what)):
+                yield Hit(f"{text} reads descriptor {fd}, which may be {item.what}", Decision.ASK)
+
+
+def _names_secret(value: str) -> bool:
+    """Whether an argument names a secret file, itself or as an option's value
+    (``--exclude-from=.env``)."""
+    if SECRETS.search(_path(value)):
+        return True
+    option, equals, rest = value.partition("=")
+    return bool(equals) and option.startswith("-") and SECRETS.search(_path(rest)) is not None
+
+
+def _one_word(word: Word) -> bool:
+    """The word stays one word whose text is known (a tilde aside): no parameter or
+    command expansion, glob or brace expansion that could add or move words."""
+    scan = word.scan
+    return not (word.parts - {"tilde"} or scan.expands or scan.unquoted & _MULTIPLYING)
+
+
+_MULTIPLYING = frozenset("*?[{")
+
+
+def _patterns(command: Command) -> set[int]:
+    """Indices of the command's words that are search patterns (grep, rg, git grep)."""
+    name = command.base_name
+    argv = command.argv
+    syntax = SEARCH_TOOLS.get(name)
+    offset = 1
+    if syntax is None and name == "git":
+        sub, _, args = git_subcommand(argv)
+        if sub != "grep":
+            return set()
+        syntax, offset = GIT_GREP, len(argv) - len(args)
+    if syntax is None:
+        return set()
+    found = pattern_arguments(argv[offset:], syntax)
+    if not found:
+        return set()
+    last = max(found) + offset
+    if not all(_one_word(word) for word in command.words[1 : last + 1]):
+        return set()  # an expansion before it may add words: the pattern moves
+    return {index + offset for index in found}
 
 
 @command_check("S38", "writes outside the workspace", when=WRITES)
@@ -219,8 +391,8 @@ def outside_workspace(command: Command, scene: Scene, ctx: Context) -> Iterator[
     ``touch ../../outside``, ``mv x /tmp/../opt/y``.
     """
     for path, how in written_paths(command):
-        if path in HARMLESS_SINKS:
-            continue
+        if alias_fd(path) is not None or path in HARMLESS_DEVICES:
+            continue  # S24 judges what a descriptor alias may write
         resolved = (
             _path(path)
             if path.startswith(("/", "~", "$HOME", "${HOME}"))

@@ -75,7 +75,7 @@ def test_generated_lines_find_the_same_with_triggers(line: str) -> None:
         "pypy3 -m pip install x",
         "cat x > /dev/tcp/h/1",
         "echo hi | LD_PRELOAD=x cat",
-        "IFS=, read a b",
+        "IFS=, cat a b",
         "export PATH=.",
         "env GIT_PAGER=x git log",
         "cat ~/.ssh/id_rsa",
