@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from security.argv import Option, shape
-from security.knowledge import wrappers
-from security.knowledge.environment import GIT_LOCKS
-from security.knowledge.readonly import READ_ONLY
 from security.knowledge.wrappers import (
     ARGV_WRAPPERS,
     CODE_OPTIONS,
@@ -120,13 +117,30 @@ def inner_argv(command: Command) -> tuple[list[Word] | None, str | None]:
 def env_inner(args: list[Word]) -> tuple[list[Word] | None, str | None]:
     """The command coreutils env runs: after its options (``-S STRING`` split into words
     and read again, options included), a lone ``-`` and the NAME=VALUE words."""
-    _, inner, problem = env_parts(args)
-    return inner, problem
+    call = read_env(args)
+    return call.command, call.problem
 
 
-def env_parts(args: list[Word]) -> tuple[list[Word], list[Word] | None, str | None]:
-    """(the NAME=VALUE words env sets, the command it runs, why unknowable): the
-    assignments include those an -S string holds (``env -S'PATH=/x ls'``)."""
+@dataclass(slots=True)
+class EnvCall:
+    """What one coreutils ``env`` does: its options (those of an -S string included),
+    whether it empties the environment, the NAME=VALUE words it sets, the command."""
+
+    options: list[Option] = field(default_factory=list)
+    clears: bool = False  # -i, --ignore-environment or a lone `-`
+    sets: list[Word] = field(default_factory=list)  # NAME=VALUE, however quoted
+    command: list[Word] | None = None  # None: it prints the environment, or unknowable
+    problem: str | None = None  # why what it runs or sets cannot be known
+
+    @property
+    def unsets(self) -> list[str]:
+        """The names ``-u NAME`` takes out of the environment."""
+        return [o.value for o in self.options if o.name in ("-u", "--unset") and o.value]
+
+
+def read_env(args: list[Word]) -> EnvCall:
+    """Read env's arguments as coreutils 9.1 does; -S strings are split and read again
+    (``env -S'PATH=/x ls'`` sets PATH)."""
     wrapper = ARGV_WRAPPERS["env"]
     for _ in range(MAX_SPLITS):
         parsed = wrapper.options.parse([a.value for a in args])
@@ -134,20 +148,24 @@ def env_parts(args: list[Word]) -> tuple[list[Word], list[Word] | None, str | No
         if split is None:
             break
         if any(not fixed(word) for word in args[: split.last + 1]):
-            return [], None, "env -S with a string built at run time"
+            return EnvCall(problem="env -S with a string built at run time")
         pieces, problem = env_split_string(split.value or "")
         if problem:
-            return [], None, f"env -S: {problem}"
-        args = [_split_word(piece) for piece in pieces] + args[split.last + 1 :]
+            return EnvCall(problem=f"env -S: {problem}")
+        before = [_option_word(o) for o in parsed.options if o.last < split.first or (
+            o.first == split.first and o is not split and parsed.options.index(o)
+            < parsed.options.index(split))]  # fmt: skip
+        args = [*before, *map(_split_word, pieces), *args[split.last + 1 :]]
     else:
-        return [], None, "env -S nested too deep"
+        return EnvCall(problem="env -S nested too deep")
     start, problem = _split_options(args, wrapper)
     if start is None:
-        return [], None, problem
-    unset = _env_unsets(wrapper.options.parse([a.value for a in args[:start]]).options)
+        return EnvCall(problem=problem)
+    call = EnvCall(options=wrapper.options.parse([a.value for a in args[:start]]).options)
+    call.clears = any(o.name in ("-i", "--ignore-environment") for o in call.options)
     if start < len(args) and args[start].value == "-" and fixed(args[start]):
         start += 1  # a mere `-` is -i
-        unset += SESSION_GUARDS
+        call.clears = True
     first = start
     while start < len(args):  # NAME=VALUE words, however quoted ('PATH=/tmp' too)
         word = args[start]
@@ -155,41 +173,22 @@ def env_parts(args: list[Word]) -> tuple[list[Word], list[Word] | None, str | No
             if not _ASSIGNMENT.match(word.value):
                 break
         elif not _ASSIGNMENT.match(_literal_prefix(word.raw)) or shape(word.raw).may_split:
-            return [], None, f"{word.raw!r} may be an assignment or the command, known at run time"
+            call.problem = f"{word.raw!r} may be an assignment or the command, known at run time"
+            call.sets = args[first:start]
+            return call
         start += 1
-    if start < len(args) and not _may_run_git(args[start].value):
-        unset = [name for name in unset if name not in SESSION_GUARDS or name in _named(args)]
-    assignments = [Word.synthetic(f"{name}=") for name in unset] + args[first:start]
-    if start >= len(args):
-        return assignments, None, None  # `env` alone prints the environment
-    return assignments, args[start:], None
+    call.sets = args[first:start]
+    call.command = args[start:] if start < len(args) else None
+    return call
 
 
-# Variables the session sets to keep read-only commands read-only: `env -i` drops them.
-SESSION_GUARDS = [GIT_LOCKS]
-
-
-def _may_run_git(name: str) -> bool:
-    """Whether a command may be or start git (what GIT_OPTIONAL_LOCKS=0 protects): git,
-    anything that runs other commands, anything not known to only read."""
-    base = name.rsplit("/", 1)[-1]
-    return base == "git" or base in wrappers.RUNS_OTHERS or base not in READ_ONLY
-
-
-def _named(args: list[Word]) -> set[str]:
-    return {a.value for a in args}
-
-
-def _env_unsets(options: list[Option]) -> list[str]:
-    """Variables env's options take away from the command: ``-u NAME``, and with ``-i``
-    the session's guards. They count as assignments (to nothing) of the command."""
-    names: list[str] = []
-    for option in options:
-        if option.name in ("-u", "--unset") and option.value:
-            names.append(option.value)
-        elif option.name in ("-i", "--ignore-environment"):
-            names += SESSION_GUARDS
-    return names
+def _option_word(option: Option) -> Word:
+    """One option as a word of its own (``-i`` from the cluster ``-iS...``, ``-uNAME``,
+    ``--unset=NAME``): what env read before an -S string stays in force after it."""
+    if option.value is None:
+        return Word.synthetic(option.name)
+    joiner = "=" if option.name.startswith("--") else ""
+    return Word.synthetic(f"{option.name}{joiner}{option.value}")
 
 
 def _literal_prefix(raw: str) -> str:
@@ -424,8 +423,7 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
     if problem:
         scene.opaque.append((index, f"{command.base_name}: {problem}"))
     if inner:
-        assignments = env_parts(command.words[1:])[0] if command.base_name == "env" else []
-        _add_wrapped(scene, command, inner, command.base_name, depth, assignments=assignments)
+        _add_wrapped(scene, command, inner, command.base_name, depth)
     elif problem is None and command.base_name == "xargs":
         echo = Word(XARGS_DEFAULT, scan_word(XARGS_DEFAULT), XARGS_DEFAULT, frozenset())
         _add_wrapped(scene, command, [echo], "xargs", depth, implied=True)
@@ -442,14 +440,11 @@ def _add_wrapped(
     origin: str,
     depth: int,
     implied: bool = False,
-    assignments: list[Word] | None = None,
 ) -> None:
     """``words``, run by ``outer``; ``implied``: run without being written (xargs's echo);
-    ``assignments``: variables the wrapper sets for it (env's NAME=VALUE words, as if
-    written before the command: the checks on assignments see them)."""
+    (env's NAME=VALUE words are env's own bindings: checks/bindings.py)."""
     inner = Command(
         words=list(words),
-        assignments=list(assignments or ()),
         origin=origin,
         depth=outer.depth,
         background=outer.background,

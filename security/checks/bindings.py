@@ -24,9 +24,8 @@ from typing import NamedTuple
 from security.checks.syntax import line_structure
 from security.knowledge.environment import BASE_ENVIRONMENT, READ_BY_TOOLS
 from security.knowledge.spec import words
-from security.knowledge.wrappers import ARGV_WRAPPERS, OptionTable
 from security.shell import Command, Word
-from security.unwrap import Scene
+from security.unwrap import Scene, read_env
 from security.wordscan import dollar_scan
 
 ANY_NAME = "?"  # a name computed at run time: it may be any variable
@@ -343,80 +342,21 @@ def _coproc(command: Command) -> list[Binding]:
 
 
 def _env(command: Command) -> list[Binding]:
-    """env's -i, -u NAME, -S STRING and the NAME=value words before its command, its
-    options read with the wrappers' table (an option it does not know: any variable)."""
-    table = ARGV_WRAPPERS["env"]
-    found: list[Binding] = []
-    args = command.words[1:]
-    i = 0
-    while i < len(args):
-        value = args[i].value
-        if value == "--":
-            i += 1
-            break
-        if value == "-":
-            found.append(Binding(ALL_NAMES, None, "env -", removes=True))
-            i += 1
-            continue
-        if not value.startswith("-"):
-            break
-        options, step = _env_option(args, i, table)
-        for letter, operand in options:
-            if letter == "i":
-                found.append(Binding(ALL_NAMES, None, "env -i", removes=True))
-            elif letter == "u" and operand is not None:
-                found.append(_named(operand, "env -u", removes=True))
-        if any(letter in "S?" for letter, _ in options):
-            found.append(Binding(ANY_NAME, None, f"env {value}: what it sets is unknown", True))
-            return found
-        i += step
-    for word in args[i:]:
-        if not word.literal and "=" not in word.value:
-            # `env * ls`: a file named LD_PRELOAD=x.so is an assignment to env
-            found.append(Binding(ANY_NAME, None, f"env {word.raw}: may expand to NAME=value", True))
-            break
-        if not (word.value and "=" in word.value and not word.value.startswith("=")):
-            break
+    """env's -i (or `-`), -u NAME and NAME=value words, those of an -S string included,
+    read as the unwrapper reads them (`unwrap.read_env`)."""
+    call = read_env(command.words[1:])
+    found = [Binding(ALL_NAMES, None, "env -i", removes=True)] if call.clears else []
+    if call.problem:
+        # `env * ls`: a file named LD_PRELOAD=x.so is an assignment to env
+        found.append(Binding(ANY_NAME, None, f"env: {call.problem}", True))
+    found += [_named(Word.synthetic(name), "env -u", removes=True) for name in call.unsets]
+    for word in call.sets:
         name = word.value.split("=", 1)[0]
-        if not _plain_name(word, name) or not IDENTIFIER.fullmatch(name):
+        if not word.literal or not _plain_name(word, name) or not IDENTIFIER.fullmatch(name):
             found.append(Binding(ANY_NAME, None, f"env {word.raw}", True))
             continue
-        assigned = word.value.split("=", 1)[1] if word.literal else None
-        found.append(Binding(name, assigned, "env NAME=", True))
+        found.append(Binding(name, word.value.split("=", 1)[1], "env NAME=", True))
     return found
-
-
-_ENV_LONG = {"ignore-environment": "i", "unset": "u", "split-string": "S", "chdir": "C"}
-
-
-def _env_option(
-    args: list[Word], i: int, table: OptionTable
-) -> tuple[list[tuple[str, Word | None]], int]:
-    """The options in ``args[i]`` as (letter, operand) and how many words they take;
-    letter "?" for an option the table does not know (-S: a string split at run time)."""
-    value = args[i].value
-    if value.startswith("--"):
-        name, has_value, attached = value[2:].partition("=")
-        matches = [option for option in _ENV_LONG if option.startswith(name)]
-        if len(matches) != 1:
-            known = name in table.long_flags or name in table.long_with_arg
-            return [("-" if known else "?", None)], 1
-        letter = _ENV_LONG[matches[0]]
-        if letter in "uSC":
-            if has_value:
-                return [(letter, Word.synthetic(attached))], 1
-            return [(letter, args[i + 1] if i + 1 < len(args) else None)], 2
-        return [(letter, None)], 1
-    found: list[tuple[str, Word | None]] = []
-    for pos, letter in enumerate(value[1:], start=1):
-        if letter in table.short_with_arg or letter == "S":
-            if pos + 1 < len(value):
-                found.append((letter, Word.synthetic(value[pos + 1 :])))
-                return found, 1
-            found.append((letter, args[i + 1] if i + 1 < len(args) else None))
-            return found, 2
-        found.append((letter if letter in table.short_flags else "?", None))
-    return found, 1
 
 
 _SETS_ALLEXPORT = re.compile(r"[+-]?[a-zA-Z]*[ak][a-zA-Z]*")

@@ -328,6 +328,11 @@ _GIT = (
 )
 
 # The review: each read-only tool and the variables it reads besides GLIBC_ENVIRONMENT.
+_PIP = (
+    "PIP_CONFIG_FILE PIP_LOG PIP_LOG_FILE PIP_CACHE_DIR PIP_NO_CACHE_DIR PIP_INDEX_URL "
+    "PIP_REQUIRE_VIRTUALENV PIP_DISABLE_PIP_VERSION_CHECK PYTHONPATH PYTHONHOME "
+    "PYTHONUSERBASE PYTHONNOUSERSITE VIRTUAL_ENV HOME XDG_CONFIG_HOME XDG_CACHE_HOME"
+)
 TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     name: tuple(words(variables))
     for name, variables in {
@@ -470,6 +475,15 @@ TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         "rg": "RIPGREP_CONFIG_PATH HOME XDG_CONFIG_HOME NO_COLOR TERM",
         "iconv": "GCONV_PATH",
         "fd": "LS_COLORS NO_COLOR XDG_CONFIG_HOME HOME",
+        "fdfind": "LS_COLORS NO_COLOR XDG_CONFIG_HOME HOME",
+        # nawk is an alternatives link to mawk or gawk: both tables
+        "nawk": "AWKPATH AWKLIBPATH GAWK_PERSIST_FILE GAWK_READ_TIMEOUT POSIXLY_CORRECT "
+        "MAWKBINMODE WHINY_USERS",
+        # pip reads every PIP_<OPTION> (PIP_LOG writes a log file, PIP_CONFIG_FILE loads
+        # a config that may set any option) and runs under the interpreter's variables;
+        # S40 refuses any variable outside the inert list, so the prefix is covered too
+        "pip": _PIP,
+        "pip3": _PIP,
         "git": _GIT,
     }.items()
 }

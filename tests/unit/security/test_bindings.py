@@ -226,9 +226,14 @@ def test_what_is_exported() -> None:
     assert not any(b.exported for b in _bindings("set -e; b=2"))
 
 
-def test_env_split_string_may_set_anything() -> None:
-    assert ANY_NAME in _names("env -S 'A=1 ls'")
-    assert ANY_NAME in _names("env -vS'A=1 ls'")
+def test_env_split_string_sets_what_its_string_names() -> None:
+    """-S strings are split as coreutils does and read again (unwrap.read_env)."""
+    assert _names("env -S 'A=1 ls'") == {"A"}
+    assert _names("env -vS'-u B A=1 ls'") == {"A", "B"}
+    assert ALL_NAMES in _names("env -iS'git status'")  # -i before -S still empties it
+    assert ALL_NAMES in _names("env -S'-i git status'")
+    assert ANY_NAME in _names('env -S "$x" ls')  # a string built at run time
+    assert ANY_NAME in _names("env -S 'A=${B} ls'")  # env expands ${NAME} itself
 
 
 def test_removals() -> None:

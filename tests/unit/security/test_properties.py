@@ -167,7 +167,9 @@ def test_garbage_never_smuggles_a_dangerous_command(
     # comment that really swallows it (`x \n\t# && sudo sh` runs only x): this
     # property cannot tell that from smuggling, so comments are left to the check
     # tables (and to differential execution against a real shell).
-    assume("#" not in base)
+    # Likewise a trailing backslash escapes the separator after it: `aeval \; rm -rf ~` runs
+    # `aeval` with the arguments `;`, `rm`, `-rf`, `~` (dev allows unknown commands).
+    assume("#" not in base and not base.endswith("\\"))
     combined = shape.format(b=base, d=danger)
     assert rank(combined, policy) >= min(rank(danger, policy), 1)
 
