@@ -6,12 +6,18 @@ from typing import Any
 
 from sandbox.spec import SessionSpec
 from security import seccomp
+from security.knowledge.environment import SESSION_GUARDS
 
 # Under gVisor the host's pids cgroup counts the threads of gVisor's own kernel (the
 # Sentry, a Go program), not the sandboxed processes: 64 kills it at start-up, and
 # load needs hundreds. The spec's `pids` is raised to this floor there; processes
 # inside gVisor are then bounded by the memory limit (see README, Known limits).
 GVISOR_MIN_HOST_PIDS = 4096
+
+
+def session_guards() -> dict[str, str]:
+    """The environment every session starts with so that proven read-only stays so."""
+    return {name: guard.value for name, guard in SESSION_GUARDS.items()}
 
 
 def container_settings(spec: SessionSpec) -> dict[str, Any]:
@@ -28,7 +34,9 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
         "user": spec.user,
         "working_dir": spec.workdir,
         # git's read-only commands would otherwise refresh .git/index as a side effect
-        "environment": {"GIT_OPTIONAL_LOCKS": "0", **spec.env},
+        # the variables that keep the read-only base's tools read-only (git's optional
+        # index writes, go's toolchain switch, pip's and npm's version checks and logs)
+        "environment": {**session_guards(), **spec.env},
         "labels": dict(spec.labels),
         "network_mode": spec.network,
         "read_only": True,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, line_check
 from security.checks.bindings import ALL_NAMES, ANY_NAME, Binding, scene_bindings
-from security.knowledge.environment import GIT_LOCKS, Judgement, judge_variable
+from security.knowledge.environment import SESSION_GUARDS, Judgement, judge_variable
 from security.shell import Command
 from security.unwrap import Scene
 from security.verdict import Decision, Risk
@@ -116,9 +116,13 @@ def code_loading_environment(scene: Scene, ctx: Context) -> Iterator[Hit]:
     ``export -n`` of it ask. ``PAGER=less`` asks; ``GIT_PAGER=cat`` passes.
     """
     bindings = scene_bindings(scene)
-    if any(b.name == ALL_NAMES for b in bindings) and _runs_git(scene):
-        first = next(b for b in bindings if b.name == ALL_NAMES)
-        yield Hit(f"env -i drops {GIT_LOCKS}=0: git then writes its index", command=first.command)
+    emptied = next((b for b in bindings if b.name == ALL_NAMES), None)
+    if emptied is not None:
+        runs = {c.base_name for c in scene.commands}
+        for name, guard in SESSION_GUARDS.items():
+            if guard.tools & runs:
+                why = f"env -i drops {name}={guard.value}: {guard.without}"
+                yield Hit(why, command=emptied.command)
     for binding in bindings:
         if binding.name == ANY_NAME and not _runs_a_file(binding, scene):
             yield Hit(
@@ -146,10 +150,6 @@ def _runs_a_file(binding: Binding, scene: Scene) -> bool:
     """``source f`` may set anything, but it is code from a file, judged as such (S18)."""
     index = binding.command
     return index is not None and scene.commands[index].base_name in ("source", ".")
-
-
-def _runs_git(scene: Scene) -> bool:
-    return any(c.base_name == "git" for c in scene.commands)
 
 
 @line_check("S40", "environment variable not known to be inert")

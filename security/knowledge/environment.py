@@ -51,6 +51,35 @@ from security.knowledge.spec import words
 GIT_LOCKS = "GIT_OPTIONAL_LOCKS"  # the sandbox sets it to 0: git status then writes nothing
 IFS = "IFS"
 
+
+class SessionGuard(NamedTuple):
+    """A variable the sandbox sets so that a read-only tool stays read-only."""
+
+    value: str
+    without: str  # what the tool does once the variable is changed or gone
+    tools: frozenset[str]
+
+
+# Every session starts with these (sandbox/hardening.py). A line that changes, unsets or
+# empties one (`env -i`) is not proven read-only when it runs one of their tools (S16).
+SESSION_GUARDS: dict[str, SessionGuard] = {
+    GIT_LOCKS: SessionGuard("0", "git then writes its index", frozenset({"git"})),
+    "GOTOOLCHAIN": SessionGuard(
+        "local", "go then runs, or downloads, the toolchain go.mod names", frozenset({"go"})
+    ),
+    "PIP_DISABLE_PIP_VERSION_CHECK": SessionGuard(
+        "1",
+        "pip then asks PyPI for its latest version and writes its cache",
+        frozenset({"pip", "pip3"}),
+    ),
+    "npm_config_update_notifier": SessionGuard(
+        "false", "npm then asks the registry for its latest version", frozenset({"npm"})
+    ),
+    "npm_config_logs_max": SessionGuard(
+        "0", "npm then writes a debug log file", frozenset({"npm"})
+    ),  # npm ranks its environment above a project .npmrc
+}
+
 # S15: how a command name becomes a program.
 COMMAND_LOOKUP: dict[str, str] = {
     "PATH": "the directories searched for commands",
@@ -269,7 +298,7 @@ INERT: dict[str, re.Pattern[str]] = {
     "FIGNORE": ANY_VALUE,  # completion only: a non-interactive bash never reads it
     "OMP_NUM_THREADS": re.compile(r"\d{1,4}"),
     "OMP_THREAD_LIMIT": re.compile(r"\d{1,4}"),
-    GIT_LOCKS: re.compile(r"0"),
+    **{name: re.compile(re.escape(guard.value)) for name, guard in SESSION_GUARDS.items()},
     "GIT_TERMINAL_PROMPT": re.compile(r"0|false"),
     "GIT_PAGER": _SAFE_PAGER,
     "PAGER": _SAFE_PAGER,
@@ -294,7 +323,7 @@ READING_PAGERS = frozenset({"less", "more"})
 # Names in the session's environment when a line starts (the image, the sandbox and
 # the exec agent): assigning one changes what every program after it sees.
 BASE_ENVIRONMENT = frozenset(
-    {"PATH", "HOME", "LANG", "HOSTNAME", "PWD", "OLDPWD", "SHLVL", "_", GIT_LOCKS}
+    {"PATH", "HOME", "LANG", "HOSTNAME", "PWD", "OLDPWD", "SHLVL", "_", *SESSION_GUARDS}
     | {"AIRLOCK_AGENT", "AIRLOCK_TTL"}
 )
 
@@ -484,6 +513,10 @@ TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         # S40 refuses any variable outside the inert list, so the prefix is covered too
         "pip": _PIP,
         "pip3": _PIP,
+        "npm": "npm_config_update_notifier npm_config_logs_max npm_config_userconfig "
+        "npm_config_globalconfig npm_config_prefix NODE_OPTIONS NODE_PATH HOME XDG_CONFIG_HOME",
+        "go": "GOTOOLCHAIN GOENV GOFLAGS GOROOT GOPATH GOBIN GOCACHE GOMODCACHE GOPROXY GOWORK "
+        "GOEXPERIMENT GOOS GOARCH CGO_ENABLED CC HOME XDG_CONFIG_HOME",
         "git": _GIT,
     }.items()
 }
@@ -518,8 +551,8 @@ def judge_variable(name: str, value: str | None, exported: bool) -> Judgement | 
         return Judgement("ifs", "how words split")
     if name in COMMAND_LOOKUP:
         return Judgement("lookup", COMMAND_LOOKUP[name])
-    if name == GIT_LOCKS:
-        return Judgement("locks", "git then writes its index")
+    if name in SESSION_GUARDS:
+        return Judgement("locks", SESSION_GUARDS[name].without)
     if name in _PAGERS and value is not None and value.strip() in READING_PAGERS:
         return Judgement("pager", f"{value} is a pager a person reads through")
     reason = LOADS_CODE.get(name)

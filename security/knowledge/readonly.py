@@ -112,18 +112,104 @@ def _printenv(argv: list[str]) -> str | None:
     return None
 
 
+_PIP_READS = {
+    # subcommand -> its flags that only change what is printed (no index, no file written)
+    "show": frozenset({"-f", "--files", "-v", "--verbose", "-q", "--quiet"}),
+    "list": frozenset(
+        {
+            "-l",
+            "--local",
+            "--user",
+            "--not-required",
+            "--exclude-editable",
+            "--include-editable",
+            "-e",
+            "--editable",
+            "-v",
+            "--verbose",
+            "-q",
+            "--quiet",
+            "--format=columns",
+            "--format=freeze",
+            "--format=json",
+            "--no-color",
+        }
+    ),
+    "freeze": frozenset(
+        {
+            "-l",
+            "--local",
+            "--user",
+            "--all",
+            "--exclude-editable",
+            "-v",
+            "--verbose",
+            "-q",
+            "--quiet",
+        }
+    ),
+}
+
+
 def _pip(argv: list[str]) -> str | None:
-    """pip: only `pip show [-f] [-v] NAME...` (reads installed metadata). pip list runs
-    the self version check (PyPI, then a cache write), pip freeze runs git for
-    editable VCS installs, and global options include --log FILE and --python."""
+    """pip: `show NAME...`, `list`, `freeze`, with flags that only change what is printed.
+
+    The session sets PIP_DISABLE_PIP_VERSION_CHECK=1 (security/knowledge/environment.py
+    SESSION_GUARDS), so pip asks no index and writes no cache; `freeze` may run git for
+    editable VCS installs, and git is the image's guard. `list --outdated`, `--index-url`,
+    `--log FILE`, `--python`, `-r FILE` and every other option are not proven.
+    """
     args = argv[1:]
-    if not args or args[0] != "show":
-        return f"{argv[0]} {args[0] if args else ''} is not pip show".strip()
+    flags_of = _PIP_READS.get(args[0]) if args else None
+    if flags_of is None:
+        return f"{argv[0]} {args[0] if args else ''} is not pip show, list or freeze".strip()
     names = [a for a in args[1:] if not a.startswith("-")]
     flags = [a for a in args[1:] if a.startswith("-")]
-    if not names or any(f not in ("-f", "--files", "-v", "--verbose", "-q") for f in flags):
-        return f"{argv[0]} show with {' '.join(flags) or 'no package'}"
+    if any(f not in flags_of for f in flags):
+        return f"{argv[0]} {args[0]} {' '.join(f for f in flags if f not in flags_of)}"
+    if (args[0] == "show") != bool(names):
+        return f"{argv[0]} {args[0]} {'with no package' if not names else 'with operands'}"
     return None
+
+
+_NPM_LS_FLAGS = frozenset(
+    {"-a", "--all", "--json", "-p", "--parseable", "-l", "--long", "--prod", "--production",
+     "--dev", "--omit=dev", "--omit=optional", "--omit=peer", "--link", "--unicode",
+     "--no-unicode", "--global", "-g", "--no-color", "--color=false"}
+)  # fmt: skip
+
+
+def _npm(argv: list[str]) -> str | None:
+    """npm: `ls`/`list` (reads node_modules) with flags that only change what is printed.
+
+    The session sets npm_config_update_notifier=false and npm_config_logs_max=0, which
+    npm ranks above a project's .npmrc: no registry request, no log file.
+    """
+    args = argv[1:]
+    if not args or args[0] not in ("ls", "list", "la", "ll"):
+        return f"npm {args[0] if args else ''} is not npm ls".strip()
+    for arg in args[1:]:
+        if arg.startswith("-") and arg not in _NPM_LS_FLAGS and not _depth(arg):
+            return f"npm ls {arg}"
+    return None
+
+
+def _depth(arg: str) -> bool:
+    return arg.startswith("--depth=") and arg[len("--depth=") :].isdigit()
+
+
+def _go(argv: list[str]) -> str | None:
+    """go: `go version` and `go env [NAME...]` print; the session sets GOTOOLCHAIN=local,
+    so go.mod's toolchain line never makes go run or fetch another toolchain."""
+    args = argv[1:]
+    if args == ["version"]:
+        return None
+    if args[:1] == ["env"] and all(_GO_ENV_NAME.fullmatch(a) for a in args[1:]):
+        return None
+    return f"go {' '.join(args[:2])} is not go version or go env NAME".strip()
+
+
+_GO_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
@@ -189,6 +275,8 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "fdfind": spec("xXl", "exec exec-batch list-details"),
     "iconv": spec("o", "output"),  # -o FILE writes
     "pip": spec(test=_pip, literal_words=True),
+    "npm": spec(test=_npm, literal_words=True),
+    "go": spec(test=_go, literal_words=True),
     "pip3": spec(test=_pip, literal_words=True),
     "sort": spec("oT", "output compress-program temporary-directory"),
     "uniq": spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),  # uniq IN OUT writes OUT
@@ -227,9 +315,11 @@ DELEGATING = frozenset(
 
 
 # Version queries that only print: the exact argument lists each program takes
-# (asked alone). Left out on purpose, because they read the working tree and can
-# run its code or fetch: go (go.mod's toolchain line, GOTOOLCHAIN), cargo/rustc/rustup
-# (rust-toolchain.toml names a toolchain path), npm/npx (write ~/.npm/_logs), yarn
+# (asked alone). go and npm are read-only here only because the session sets their
+# guards (knowledge/environment.py SESSION_GUARDS: GOTOOLCHAIN=local, npm's logs and
+# update check off). Left out on purpose, because they read the working tree and can
+# run its code or fetch: cargo/rustc/rustup
+# (rust-toolchain.toml names a toolchain path), npx (runs packages), yarn
 # (.yarnrc yarn-path), pnpm (packageManager downloads), php (php.ini in the working
 # directory loads extensions), pytest (conftest.py), bun (bunfig.toml), poetry.
 _DASH_V = (["--version"], ["-V"])
@@ -247,6 +337,7 @@ VERSION_QUERIES: dict[str, tuple[list[str], ...]] = {
     "java": (["-version"], ["--version"]),
     "javac": (["-version"], ["--version"]),
     "docker": (["--version"], ["-v"]),
+    "npm": (["--version"], ["-v"]),
     "git": (["--version"], ["version"]),
 }
 

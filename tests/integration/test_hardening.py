@@ -10,6 +10,7 @@ import pytest
 from sandbox.docker_backend import DockerBackend
 from sandbox.hardening import GVISOR_MIN_HOST_PIDS, container_settings
 from sandbox.spec import Limits, SessionSpec
+from security.knowledge.environment import SESSION_GUARDS
 
 # What a session looks like from inside: user, root fs, network, seccomp, capabilities.
 PROBE = (
@@ -138,3 +139,18 @@ def test_a_flood_of_empty_files_hits_the_inode_cap_not_the_memory_limit() -> Non
     lines = dict(line.split(" ", 1) for line in text.splitlines())
     assert lines["/workspace"].endswith(" 28") and lines["/tmp"].endswith(" 28"), text  # ENOSPC
     assert int(lines["/workspace"].split()[0]) < 2_048 and after == 0
+
+
+def test_every_session_starts_with_the_read_only_guards() -> None:
+    """The analyzer proves git, go, pip and npm read-only only with these set."""
+
+    async def body() -> dict[str, str]:
+        async with DockerBackend().session(SessionSpec()) as session:
+            result = await session.exec(["env"])
+        pairs = (line.split("=", 1) for line in result.stdout.decode().splitlines())
+        return {name: value for name, value in pairs}
+
+    env = asyncio.run(body())
+    assert SESSION_GUARDS  # the table the analyzer reads
+    for name, guard in SESSION_GUARDS.items():
+        assert env.get(name) == guard.value, name

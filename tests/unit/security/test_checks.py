@@ -381,7 +381,7 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             "go install x@latest",
             "uvx x",
         ],
-        ["pip list", "npm test", "npm run build", "cargo build", "dpkg -l"],
+        ["pip list", "npm ls", "npm test", "npm run build", "cargo build", "dpkg -l"],
     ),
     "S33": (
         [

@@ -400,8 +400,24 @@ READ_ONLY_LINES: list[tuple[str, bool]] = [
     ("printenv -- HOME", False),
     ("pip show requests", True),
     ("pip3 show -f requests", True),
-    ("pip list", False),
-    ("pip freeze", False),
+    # the session sets PIP_DISABLE_PIP_VERSION_CHECK=1 (SESSION_GUARDS): no index, no cache
+    ("pip list", True),
+    ("pip freeze", True),
+    ("pip list --outdated", False),  # asks the index
+    ("pip list --index-url http://x", False),
+    ("pip freeze -r requirements.txt", False),
+    ("PIP_DISABLE_PIP_VERSION_CHECK=0 pip list", False),
+    ("env -i pip freeze", False),
+    ("npm ls", True),  # npm_config_update_notifier=false, npm_config_logs_max=0
+    ("npm ls --depth=0 --json", True),
+    ("npm ls --registry http://x", False),
+    ("npm_config_logs_max=5 npm ls", False),
+    ("npm install", False),
+    ("go env GOPATH GOROOT", True),  # GOTOOLCHAIN=local
+    ("go env -w GOFLAGS=-x", False),  # writes go's env file
+    ("go build", False),
+    ("GOTOOLCHAIN=auto go version", False),
+    ("env -i go version", False),
     ("pip show --log out x", False),
     ("pip --python ./x show y", False),
     ("base64 -w0 f", True),
@@ -443,10 +459,10 @@ VERSIONS: list[tuple[str, bool]] = [
     ("bash --version ./x.sh", False),
     ("docker version", False),  # asks the engine
     ("docker --version; docker ps", False),
-    ("go version", False),  # go.mod's toolchain line may download and run a toolchain
+    ("go version", True),  # GOTOOLCHAIN=local (a session guard): go.mod cannot switch it
     ("cargo -V", False),  # rustup reads rust-toolchain.toml (a toolchain path)
     ("rustc --version", False),
-    ("npm --version", False),  # writes ~/.npm/_logs
+    ("npm --version", True),  # the session turns npm's log files and update check off
     ("yarn --version", False),  # .yarnrc's yarn-path runs a file of the repository
     ("pnpm --version", False),
     ("php --version", False),  # php.ini from the working directory loads extensions
