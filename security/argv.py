@@ -249,14 +249,22 @@ def _may_start_with_dash(raw: str) -> bool:
             return (ch == '"' and inner in ("$", "`")) or inner in ("-", "")
         if ch == "\\":
             return raw[i + 1 : i + 2] in ("-", "", "\n")
-        if ch == "~":
-            return False  # a home directory: an absolute path
+        if ch == "~" and i == 0:
+            return _tilde_may_start_with_dash(raw)
         if ch == "{":
             return _brace_may_expand(raw, i)
         if ch in "@!+":
             return raw[i + 1 : i + 2] == "("  # extglob patterns
         return ch in "-$`(" or ch in _GLOB
     return False
+
+
+def _tilde_may_start_with_dash(raw: str) -> bool:
+    """``~`` and ``~/...`` are the home directory, ``~user`` a user's: absolute paths.
+    ``~-``, ``~+`` and ``~N`` (``~+N``, ``~-N``) are $OLDPWD, $PWD and the directory
+    stack, which the same line may set from data (``OLDPWD=-oX; sort ~- a``)."""
+    prefix = raw[1:].split("/", 1)[0]
+    return bool(prefix) and (prefix[0] in "+-" or prefix[0].isdigit())
 
 
 def _brace_may_expand(raw: str, start: int) -> bool:

@@ -674,3 +674,25 @@ def test_a_program_named_by_path_is_the_tool_only_in_system_folders(
     line: str, allowed: bool
 ) -> None:
     assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
+
+
+# Tilde words other than ~ and ~user are $OLDPWD, $PWD or the directory stack, which the
+# same line may set from data: they may spell any option (found by a red-team pass).
+TILDE_WORDS = [
+    ("OLDPWD=-oX; sort ~- a", False),
+    ("read OLDPWD < f; sort ~- a", False),
+    ("PWD=-oX; sort ~+ a", False),
+    ("pushd -n -- -oX >/dev/null; sort ~1 a", False),
+    ("OLDPWD=--pre=./x; rg ~- b a", False),
+    ("OLDPWD=-delete; find victim ~-", False),
+    ("OLDPWD=-odir; sort ~-/a b", False),
+    ("sort -- ~- a", True),
+    ("sort ~/a b", True),
+    ("ls ~", True),
+    ("cat ~root/x", True),
+]
+
+
+@pytest.mark.parametrize(("line", "allowed"), TILDE_WORDS)
+def test_tilde_words_from_the_directory_stack_may_be_options(line: str, allowed: bool) -> None:
+    assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
