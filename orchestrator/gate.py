@@ -13,6 +13,7 @@ A refusal carries its reasons; the loop hands them to the model as an error resu
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -100,7 +101,8 @@ class PermissionGate:
         return self.approver is not None and not self.policy.headless
 
     async def check(self, tool: Tool[Any], params: ToolInput) -> GateResult:
-        decision, risk, reasons, verdict = self._judge(tool, params)
+        # off the event loop: analyzing a long line takes a while (and never times out)
+        decision, risk, reasons, verdict = await asyncio.to_thread(self._judge, tool, params)
         if decision is Decision.ALLOW and risk is Risk.HIGH:
             decision = Decision.ASK
             reasons = [*reasons, f"{tool.name} is high-risk"]
