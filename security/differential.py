@@ -20,6 +20,7 @@ CommandShape = tuple[int, tuple[str, ...]]
 Span = tuple[int, int]  # [start, end) in UTF-8 bytes of the line
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
+_WIDE = re.compile(r"[^\x00-\xff]")  # see tame
 # The most nodes of a tree-sitter tree that are read. Lines are at most 16,384
 # characters (security/checks/text.py MAX_LINE_CHARS) and their trees hold at most
 # about 2 nodes per character; past 8 per character, reading stops (and says so).
@@ -29,20 +30,6 @@ MAX_TREE_NODES = 8 * 16_384
 class TreeTooLarge(Exception):
     """Reading tree-sitter's tree would take more work than any line analyzed needs."""
 
-
-def bounded_walk(root: Node) -> Iterator[Node]:
-    """Every node under ``root`` (itself included), in source order, raising
-    `TreeTooLarge` past `MAX_TREE_NODES`: the work of every walk is bounded by a count."""
-    stack = [root]
-    seen = 0
-    while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > MAX_TREE_NODES:
-            raise TreeTooLarge(f"tree-sitter's tree has more than {MAX_TREE_NODES} nodes")
-        yield node
-        stack.extend(reversed(node.children))
-_WIDE = re.compile(r"[^\x00-\xff]")  # see tame
 
 # bashlex attributes that may hold child nodes (which one depends on the node's kind).
 # FunctionNode also has `name` and `body`, but they repeat members of its `parts`.
@@ -105,13 +92,20 @@ def treesitter_shapes(line: str) -> list[CommandShape] | None:
     to_char = char_index(line, source)
     shapes: list[CommandShape] = []
     strays: dict[int, list[Span]] = {}  # command node id -> words its redirects took
-    for node in bounded_walk(root):
+    stack = [root]
+    left = MAX_TREE_NODES
+    while stack:
+        node = stack.pop()
+        left -= 1
+        if left < 0:
+            raise TreeTooLarge(f"tree-sitter's tree has more than {MAX_TREE_NODES} nodes")
         if node.type == "redirected_statement":
             _claim_strays(node, source, strays)
         spans = [_span(word) for word in _command_words(node)] + strays.pop(node.id, [])
         if spans:
             chars = [(to_char(start), to_char(end)) for start, end in _merge_touching(spans)]
             shapes.append((chars[0][0], tuple(line[start:end] for start, end in chars)))
+        stack.extend(node.children)
     return shapes
 
 

@@ -187,6 +187,22 @@ def test_without_a_budget_bashlex_reads_as_it_always_did() -> None:
         assert plain == counted, line
 
 
+def test_a_budget_counts_only_the_parses_of_its_own_thread() -> None:
+    budget = StepBudget(10**6)
+    other: list[int] = []
+
+    def parse_elsewhere() -> None:
+        context = budget_module.parse_context("ls -la | grep x")
+        context.parse()
+        other.append(0 if context.budget is None else context.budget.spent)
+
+    with budgeted(budget):
+        thread = threading.Thread(target=parse_elsewhere)
+        thread.start()
+        thread.join()
+    assert other == [0] and budget.spent == 0
+
+
 # -- the loops end ---------------------------------------------------------------------
 
 

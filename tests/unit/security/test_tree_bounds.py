@@ -51,6 +51,10 @@ def test_the_longest_lines_stay_far_below_the_node_bound(line: str) -> None:
     assert node_count(line) * 3 < MAX_TREE_NODES
 
 
+def test_the_node_bound_is_eight_per_character_of_the_longest_line() -> None:
+    assert MAX_TREE_NODES == 8 * MAX_LINE_CHARS
+
+
 def test_past_the_node_bound_the_cross_check_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     line = "ls a b c | grep x"
     nodes = parse_line(line).nodes
