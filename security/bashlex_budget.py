@@ -11,11 +11,13 @@ that: a loaded machine is slow on plain lines too. So each parse gets a budget o
 - every parameter or substitution word expansion starts (``subst._paramexpand``), plus
   one step per character it sends the expansion back over.
 
-Every loop of bashlex that does work reads characters, reduces or expands, so it ends at
-the same step on every run, on any machine, with `ParseBudgetExceeded` raised where the
-step was taken. What a loop can allocate is in proportion to the steps it took, so
-memory stays bounded too. The parses bashlex starts for substitutions (``$(...)``,
-backquotes, ``<(...)``) spend from the same budget.
+Each pass of each loop in bashlex's parse reads a character, reduces, starts an
+expansion, or moves forward through a string of bounded length; so a loop that never
+ends runs out of steps, at the same step on every run on any machine, and
+`ParseBudgetExceeded` is raised where that step was taken. What a loop can allocate
+is in proportion to the steps it took, so memory stays bounded too. The parses
+bashlex starts for substitutions (``$(...)``, backquotes, ``<(...)``) spend from the
+same budget.
 
 The budget also bounds nesting: blocks (``( )``, ``{ }``, ``if``, loops) and
 substitutions, counted together. The parse, and the analyzer's walk of its tree,
@@ -23,12 +25,14 @@ recurse with it; below `MAX_NESTING` they stay far from Python's recursion limit
 a verdict does not depend on how deep the caller's stack already was.
 
 No code of bashlex is copied (it is GPL-3.0): its tokenizer and parse context are
-subclassed, the LR parser gets a copy of its rule table with each rule wrapped, and
-two names of bashlex are rebound (``parser._parser``, so its nested parses are
-counted, and ``subst._paramexpand``). Without an active budget they behave exactly as
-bashlex does. These are bashlex internals: pyproject.toml pins the version this was
-written against, the import below refuses any other, and
-tests/unit/security/test_bashlex_budget.py checks the internals it relies on.
+subclassed (a budgeted context sets the fields bashlex's constructor sets, with a
+counting tokenizer), the LR parser gets a copy of its rule table with each rule
+wrapped, and two names of bashlex are rebound (``parser._parser``, so the nested
+parses bashlex starts are counted, and ``subst._paramexpand``). Without an active
+budget they behave exactly as bashlex does. These are bashlex internals:
+pyproject.toml pins the version this was written against, the import below refuses
+any other, and tests/unit/security/test_bashlex_budget.py checks the internals it
+relies on.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ import bashlex.parser
 import bashlex.subst
 import bashlex.tokenizer
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestrator.bench import corpus_commands
 from security import Decision, Verdict, analyze
@@ -170,21 +172,35 @@ def test_the_counting_context_is_set_up_as_bashlex_sets_up_its_own() -> None:
     assert counted.parserstate is counted.tok._parserstate
 
 
+def _plain_and_counted(line: str) -> tuple[list[str], list[str]] | None:
+    """bashlex's reading of ``line`` without a budget and with one (None if it loops)."""
+    try:
+        with budgeted(StepBudget(10**6)):
+            counted = [node.dump() for node in bashlex.parse(line)]
+    except ParseBudgetExceeded:
+        return None  # one of the lines bashlex never finishes: not to be run without
+    except Exception as exc:
+        counted = [type(exc).__name__, str(exc)]
+    try:
+        plain = [node.dump() for node in bashlex.parse(line)]
+    except Exception as exc:
+        plain = [type(exc).__name__, str(exc)]
+    return plain, counted
+
+
 def test_without_a_budget_bashlex_reads_as_it_always_did() -> None:
-    """The rebound names pass straight through: no step is counted, trees are equal."""
-    for line in corpus_commands()[::5]:
-        try:
-            with budgeted(StepBudget(10**6)):
-                counted = [node.dump() for node in bashlex.parse(line)]
-        except ParseBudgetExceeded:
-            continue  # one of the lines bashlex never finishes: not to be run without
-        except Exception as exc:
-            counted = [type(exc).__name__]
-        try:
-            plain = [node.dump() for node in bashlex.parse(line)]
-        except Exception as exc:
-            plain = [type(exc).__name__]
-        assert plain == counted, line
+    """The rebound names pass straight through, and the counted parse (its own
+    context set-up, its nested parses) reads every corpus line alike."""
+    for line in corpus_commands():
+        both = _plain_and_counted(line)
+        assert both is None or both[0] == both[1], line
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="ab <>|;&\n$(){}'\"`\\#=-EOF", max_size=40))
+def test_random_lines_read_alike_with_and_without_a_budget(line: str) -> None:
+    both = _plain_and_counted(line)
+    assert both is None or both[0] == both[1], line
 
 
 def test_a_budget_counts_only_the_parses_of_its_own_thread() -> None:
