@@ -19,6 +19,7 @@ A refusal carries its reasons; the loop hands them to the model as an error resu
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,8 @@ class PermissionGate:
         return self.approver is not None and not self.policy.headless
 
     async def check(self, tool: Tool[Any], params: ToolInput) -> GateResult:
-        judged = self._judge(tool, params)
+        # off the event loop: analyzing a long line takes a while (and never times out)
+        judged = await asyncio.to_thread(self._judge, tool, params)
         decision, reasons = judged.decision, judged.reasons
         if decision is Decision.ALLOW and judged.risk is Risk.HIGH:
             decision = Decision.ASK

@@ -21,6 +21,15 @@ Span = tuple[int, int]  # [start, end) in UTF-8 bytes of the line
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
 _WIDE = re.compile(r"[^\x00-\xff]")  # see tame
+# The most nodes of a tree-sitter tree that are read. Lines are at most 16,384
+# characters (security/checks/text.py MAX_LINE_CHARS) and their trees hold at most
+# about 2 nodes per character; past 8 per character, reading stops (and says so).
+MAX_TREE_NODES = 8 * 16_384
+
+
+class TreeTooLarge(Exception):
+    """Reading tree-sitter's tree would take more work than any line analyzed needs."""
+
 
 # bashlex attributes that may hold child nodes (which one depends on the node's kind).
 # FunctionNode also has `name` and `body`, but they repeat members of its `parts`.
@@ -84,8 +93,12 @@ def treesitter_shapes(line: str) -> list[CommandShape] | None:
     shapes: list[CommandShape] = []
     strays: dict[int, list[Span]] = {}  # command node id -> words its redirects took
     stack = [root]
+    left = MAX_TREE_NODES
     while stack:
         node = stack.pop()
+        left -= 1
+        if left < 0:
+            raise TreeTooLarge(f"tree-sitter's tree has more than {MAX_TREE_NODES} nodes")
         if node.type == "redirected_statement":
             _claim_strays(node, source, strays)
         spans = [_span(word) for word in _command_words(node)] + strays.pop(node.id, [])
@@ -117,12 +130,16 @@ def _command_words(node: Node) -> list[Node]:
 
 
 def _test_words(node: Node) -> Iterator[Node]:
-    """Flatten a `[ ... ]` expression tree into its words (see _TEST_WORDS)."""
-    for child in node.children:
+    r"""Flatten a `[ ... ]` expression tree into its words (see _TEST_WORDS), in order.
+
+    Without recursion: `[ \( \( ... \) \) ]` may nest as deep as the line is long."""
+    stack = list(reversed(node.children))
+    while stack:
+        child = stack.pop()
         if child.type in _TEST_WORDS or not child.is_named:
             yield child
         else:
-            yield from _test_words(child)
+            stack.extend(reversed(child.children))
 
 
 def _span(node: Node) -> Span:
@@ -299,6 +316,8 @@ def disagreement(line: str, nodes: list[Any]) -> str | None:
         if theirs is None:
             return "tree-sitter could not parse the line"
         return _compare(sorted(bashlex_shapes(line, nodes)), sorted(theirs))
+    except TreeTooLarge as exc:
+        return str(exc)
     except Exception as exc:  # fail closed
         return f"differential check failed: {type(exc).__name__}: {exc}"
 

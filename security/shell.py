@@ -17,7 +17,7 @@ import bashlex.ast
 import bashlex.errors
 import bashlex.parser
 
-from security.watchdog import BudgetExceeded, time_budget
+from security.bashlex_budget import ParseBudgetExceeded, StepBudget, budgeted, parse_context
 from security.wordscan import WordScan, scan_word
 
 
@@ -145,10 +145,6 @@ class ParsedLine:
 
 
 _NO_PARTS: frozenset[str] = frozenset()
-PARSE_BUDGET_S = 0.25  # bashlex has loops that never end; past this the line is unparseable
-# bashlex expands ${ even inside single quotes and never returns when the brace is
-# not closed there (`x'${a'`): such lines are refused before it sees them.
-_LOOPING_BRACE = re.compile(r"'[^']*\$\{[^'}]*'")
 _QUOTED_HEREDOC = re.compile(r"<<(-?)([ \t]*)(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\(\w+))")
 
 
@@ -171,8 +167,6 @@ def _blank_heredoc_quotes(line: str) -> tuple[str, set[int]]:
 
 def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
     """Parse ``line`` and return every simple command in it (not yet unwrapped)."""
-    if _LOOPING_BRACE.search(line):
-        raise ShellSyntaxError("an unclosed ${ inside single quotes (bashlex loops on it)")
     text, quoted_heredocs = line, set[int]()
     try:
         nodes = _bashlex_parse(text)
@@ -186,8 +180,8 @@ def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
             raise ShellSyntaxError(_describe(retry_exc)) from retry_exc
     except RecursionError as exc:
         raise ShellSyntaxError("nested too deeply to parse") from exc
-    except BudgetExceeded as exc:
-        raise ShellSyntaxError(f"bashlex did not finish in {PARSE_BUDGET_S * 1000:.0f} ms") from exc
+    except ParseBudgetExceeded as exc:
+        raise ShellSyntaxError(str(exc)) from exc
     except ShellSyntaxError:
         raise
     except Exception as exc:  # bashlex's own bugs (NameError, AttributeError...): unparseable
@@ -202,7 +196,10 @@ def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
 
 
 def _bashlex_parse(text: str) -> list[Any]:
-    with time_budget(PARSE_BUDGET_S):
+    """bashlex's trees for ``text``, within a step budget for its length: bashlex loops
+    forever on some lines, and those raise `ParseBudgetExceeded` (the same ones, at
+    the same step, on any machine under any load)."""
+    with budgeted(StepBudget.for_text(text)):
         return _parse_parts(text)
 
 
@@ -233,18 +230,8 @@ def _parse_parts(text: str) -> list[Any]:
 
 
 def _parse_one(text: str) -> Any:
-    """``bashlex.parser._parser(text).parse()``, with a cheaper copy of the LR parser."""
-    context = bashlex.parser._parser(text)
-    return fresh_lr_parser().parse(lexer=context.tok, context=context)
-
-
-def fresh_lr_parser() -> Any:
-    """What bashlex's ``copy.copy(yaccparser)`` makes for each parse, at a fifth of the
-    cost: the same shallow copy of a plain object's attributes."""
-    tables = bashlex.parser.yaccparser
-    parser = object.__new__(type(tables))
-    parser.__dict__.update(tables.__dict__)
-    return parser
+    """``bashlex.parser._parser(text).parse()``, counted against the active budget."""
+    return parse_context(text).parse()
 
 
 class EmptyLine(ShellSyntaxError):

@@ -12,6 +12,7 @@ to fix and move up (see the README there).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -185,7 +186,7 @@ class Campaign:
         ):
             command = self.generator.command()
             report.generated += 1
-            verdict = analyze(command, POLICY)
+            verdict = await asyncio.to_thread(analyze, command, POLICY)
             allowed = verdict.decision is Decision.ALLOW
             generated_here, allowed_here = report.by_source.get(self.generator.source, (0, 0))
             report.by_source[self.generator.source] = (generated_here + 1, allowed_here + allowed)
@@ -247,12 +248,12 @@ async def make_finding(
     knowledge base rejects).
     """
     command, fixture = observation.command, observation.fixture
-    judgement = judge(observation, analyze(command, POLICY).commands)
+    judgement = judge(observation, (await asyncio.to_thread(analyze, command, POLICY)).commands)
     main = _primary(judgement.violations)
     wanted = signature(judgement, main.program)
 
     async def still_fails(candidate: str) -> bool:
-        verdict = analyze(candidate, POLICY)
+        verdict = await asyncio.to_thread(analyze, candidate, POLICY)
         if verdict.decision is not Decision.ALLOW:
             return False
         again = judge(await oracle.observe(candidate, fixture), verdict.commands)
@@ -261,7 +262,7 @@ async def make_finding(
     small = await shrink(command, still_fails, deadline=deadline) if shrinking else command
     if small != command:
         observation = await oracle.observe(small, fixture)
-        judgement = judge(observation, analyze(small, POLICY).commands)
+        judgement = judge(observation, (await asyncio.to_thread(analyze, small, POLICY)).commands)
         same = [v for v in judgement.violations if v.program == main.program]
         main = _primary(same) if same else main
     execs = [e.line for e in observation.trace.execs if e.ok][:6]

@@ -63,7 +63,7 @@ async def _one_session(
         for index in range(commands):
             command, expected = _command(number, index, output_bytes)
             started = time.perf_counter()
-            verdict = analyze(command, policy)
+            verdict = await asyncio.to_thread(analyze, command, policy)
             if verdict.decision is not Decision.ALLOW:
                 refused += 1
                 continue

@@ -11,14 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from security.bashlex_budget import StepBudget, budgeted
 from security.differential import (
     bashlex_shapes,
     disagreement,
     plainly_agree,
     treesitter_shapes,
 )
-from security.shell import PARSE_BUDGET_S
-from security.watchdog import time_budget
 
 
 def parse(line: str) -> list[object]:
@@ -498,7 +497,7 @@ _plain_line = st.lists(
 def _both_parsers_agree_if_bashlex_parses(line: str) -> None:
     assert plainly_agree(line), line
     try:
-        with time_budget(PARSE_BUDGET_S):  # bashlex can loop forever, as in the analyzer
+        with budgeted(StepBudget.for_text(line)):  # bashlex can loop forever
             nodes = list(bashlex.parse(line))
     except Exception:
         return  # unparseable lines are refused (S04) before any cross-check
