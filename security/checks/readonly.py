@@ -83,6 +83,10 @@ def _unknowable_arguments(command: Command) -> str | None:
     anything (``ls *``, ``wc -l $f``) take any word.
     """
     name = command.base_name
+    entry = READ_ONLY.get(name)
+    if command.origin == "xargs" and entry is not None and entry.stalls:
+        # words read from input, not from the line: `echo -f | xargs tail` hangs
+        return f"xargs adds arguments to {name} that the analyzer cannot see"
     if accepts_any_arguments(name):
         return None
     if command.origin == "xargs":

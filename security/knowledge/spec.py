@@ -38,9 +38,14 @@ class ReadOnlySpec:
     # may be a BSD option, `ps e` included; printenv: a name may be a secret's)
 
     @property
+    def stalls(self) -> bool:
+        """Some option makes it wait for more input (tail -f) instead of ending."""
+        return bool(self.stall_short or self.stall_long)
+
+    @property
     def any_arguments(self) -> bool:
         """Read-only whatever its arguments: no option or operand can make it write,
-        run a program or reach the network (so globs and xargs are harmless)."""
+        run a program or reach the network (so globs are harmless)."""
         return (
             not self.forbidden_short
             and not self.forbidden_long
