@@ -217,14 +217,14 @@ def _scan_expanding(
             dquoted = not dquoted
             i += 1
         elif ch == "`":
-            close = _backquote_end(text, i + 1)
+            close = _escaped_end(text, i + 1, "`")
             if close < 0:
                 return False
             i = close + 1
         elif ch == "$" and i + 1 < end:
             nxt = text[i + 1]
             if nxt == "'" and not dquoted:
-                close = _ansi_c_end(text, i + 2)
+                close = _escaped_end(text, i + 2, "'")
                 if close < 0:
                     return False
                 i = close + 1
@@ -253,26 +253,30 @@ def _scan_expanding(
     return True
 
 
-def _backquote_end(text: str, i: int) -> int:
+def _escaped_end(text: str, i: int, end: str) -> int:
+    """Index of the ``end`` that closes a backquote or ``$'...'`` from ``i`` (backslash
+    escapes skipped); -1 if unclosed."""
     while i < len(text):
         if text[i] == "\\":
             i += 2
             continue
-        if text[i] == "`":
+        if text[i] == end:
             return i
         i += 1
     return -1
 
 
-def _ansi_c_end(text: str, i: int) -> int:
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == "'":
-            return i
-        i += 1
-    return -1
+def _after_quoted(text: str, i: int) -> int:
+    """Index just past the quoted span (``'...'``, ``"..."`` or a backquote) opening at
+    ``i``; -1 if it is not closed."""
+    ch = text[i]
+    if ch == "'":
+        close = text.find("'", i + 1)
+    elif ch == '"':
+        close = _double_quote_end(text, i + 1)
+    else:
+        close = _escaped_end(text, i + 1, "`")
+    return close + 1 if close >= 0 else -1
 
 
 def _closing_brace(text: str, i: int, dquoted: bool) -> int:
@@ -283,25 +287,12 @@ def _closing_brace(text: str, i: int, dquoted: bool) -> int:
         if ch == "\\":
             i += 2
             continue
-        if ch == "'":
-            if dquoted:
-                return -1  # bash's reading of ' inside "${...}" depends on the operator
-            close = text.find("'", i + 1)
-            if close < 0:
+        if ch == "'" and dquoted:
+            return -1  # bash's reading of ' inside "${...}" depends on the operator
+        if ch in "'\"`":
+            i = _after_quoted(text, i)
+            if i < 0:
                 return -1
-            i = close + 1
-            continue
-        if ch == '"':
-            close = _double_quote_end(text, i + 1)
-            if close < 0:
-                return -1
-            i = close + 1
-            continue
-        if ch == "`":
-            close = _backquote_end(text, i + 1)
-            if close < 0:
-                return -1
-            i = close + 1
             continue
         if ch == "$" and i + 1 < len(text) and text[i + 1] in "({[":
             opener = text[i + 1]
@@ -358,23 +349,10 @@ def _closing_group(text: str, i: int, opener: str) -> int:
         if ch == "\\":
             i += 2
             continue
-        if ch == "'":
-            close = text.find("'", i + 1)
-            if close < 0:
+        if ch in "'\"`":
+            i = _after_quoted(text, i)
+            if i < 0:
                 return -1
-            i = close + 1
-            continue
-        if ch == '"':
-            close = _double_quote_end(text, i + 1)
-            if close < 0:
-                return -1
-            i = close + 1
-            continue
-        if ch == "`":
-            close = _backquote_end(text, i + 1)
-            if close < 0:
-                return -1
-            i = close + 1
             continue
         if ch == opener:
             depth += 1
