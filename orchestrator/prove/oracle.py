@@ -28,7 +28,8 @@ sockets the command already had, reached directly or through ``/dev/std*`` and
 ``/proc/self/fd/*``); *scratch* files a program creates exclusively under ``/tmp`` and
 removes itself (``tac``'s and ``sort``'s spill files, bash's here-document files),
 counted apart; glibc's probe of the nscd socket (every user-name lookup does it); and
-programs a knowledge-base program runs as part of its own implementation (`HELPERS`,
+programs a knowledge-base program runs as part of its own implementation
+(`sandbox.confinement.HELPER_PROGRAMS`, the table confinement allows them by:
 e.g. ``zgrep`` runs ``gzip``). A timeout is counted, not judged.
 """
 
@@ -58,6 +59,7 @@ from orchestrator.prove.hostile import (
     payload_named,
 )
 from orchestrator.prove.trace import TRACED_CALLS, Exec, Trace, Write, read_trace
+from sandbox.confinement import HELPER_PROGRAMS
 from sandbox.docker_backend import DockerSession
 from security import PRESETS
 from security.knowledge import DELEGATING, read_only_problem
@@ -90,16 +92,6 @@ GIT_GUARD_DIR = "/usr/lib/airlock/git-guard/"
 REAL_GIT = f"{GIT_GUARD_DIR}git.real"
 # Programs a knowledge-base program runs as its own implementation (scripts and
 # front-ends); their argv is the implementation's, not the command line's.
-HELPERS: dict[str, frozenset[str]] = {
-    "zgrep": frozenset({"gzip", "grep", "sed", "expr"}),
-    "zcat": frozenset({"gzip"}),
-    "egrep": frozenset({"grep"}),
-    "fgrep": frozenset({"grep"}),
-    "diff": frozenset({"pr"}),  # diff -l (--paginate) pipes its output through pr
-    "diff3": frozenset({"diff"}),
-    "sdiff": frozenset({"diff"}),
-}
-
 SETUP_SCRIPT = f"""set -e
 mkdir -p {ORACLE_DIR} {LAYER_DIR} && tar -x -f {ORACLE_DIR}/layers.tar -C {LAYER_DIR}
 {marker_script()}"""
@@ -342,7 +334,7 @@ def _each_exec_violation(
             detail = f"{run.path} ran: not a program of the image ({_show(run.argv)}){cut}"
             yield _exec_violation("exec", detail, cmd, run), run
             continue
-        if run.name in HELPERS.get(_base(run.caller) or "", ()):
+        if run.name in HELPER_PROGRAMS.get(_base(run.caller) or "", ()):
             continue
         if run.path.startswith(GIT_GUARD_DIR) and run.path != REAL_GIT:
             continue  # the guard's own neutral helpers (external-diff, merge-driver)
