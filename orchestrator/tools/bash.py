@@ -8,6 +8,7 @@ proof holds even against a hostile repository (`sandbox.confinement`).
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from pydantic import Field
@@ -82,11 +83,13 @@ class Bash(Tool[BashInput]):
         timeout_s = (params.timeout or DEFAULT_TIMEOUT_MS) / 1000
         out = {"stdout": HeadTail(), "stderr": HeadTail()}
         end: ExecExit | None = None
+        # the read-only proof is an analysis: off the event loop, like the gate's
+        confinement = await asyncio.to_thread(read_only_confinement, params.command)
         async for event in ctx.session.stream(
             params.command,
             timeout=timeout_s,
             max_output=SANDBOX_OUTPUT_CAP,
-            confinement=read_only_confinement(params.command),
+            confinement=confinement,
         ):
             if isinstance(event, OutputChunk):
                 out[event.stream].add(event.data)
