@@ -251,7 +251,7 @@ _ANY_ARGUMENTS = words(
     uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
     egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
     look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
-    sleep logname users who w last cal ncal md5 shasum base32 basenc test [
+    sleep logname users w cal ncal md5 shasum base32 basenc test [
     """
 )
 READ_ONLY: dict[str, ReadOnlySpec] = {
@@ -284,6 +284,9 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "sdiff": spec("o", "output diff-program"),  # -o merges into FILE; runs PROGRAM
     "diff3": spec("", "diff-program"),
     "tail": spec(stalls=("fF", "follow retry pid")),
+    # DNS: `who --lookup` canonicalizes and `last -d` resolves host names (a socket)
+    "who": spec("", "lookup"),
+    "last": spec("d", "dns"),
     # one FILE: extra operands are an error, kept out of globs and xargs all the same
     # (a regression of 2026-11-24, tests/corpus/regressions/exec-961249b64c.json)
     "base64": spec(max_operands=1),

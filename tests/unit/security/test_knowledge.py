@@ -696,3 +696,14 @@ TILDE_WORDS = [
 @pytest.mark.parametrize(("line", "allowed"), TILDE_WORDS)
 def test_tilde_words_from_the_directory_stack_may_be_options(line: str, allowed: bool) -> None:
     assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
+
+
+@pytest.mark.parametrize(
+    ("line", "allowed"),
+    [("who", True), ("who -a", True), ("who --lookup", False), ("who --look", False),
+     ("last", True), ("last -n 5", True), ("last -d", False), ("last --dns", False),
+     ("last -ad", False), ("who *", False), ("last *", False)],
+)  # fmt: skip
+def test_who_and_last_never_ask_dns(line: str, allowed: bool) -> None:
+    """A reverse lookup opens a socket (found by a red-team pass)."""
+    assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
