@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox import landlock
+from sandbox import landlock, syscall_filter
 
 # A copy of a shell that no name on PATH reaches: the line runs with it, so a repository
 # that makes a tool exec plain `bash FILE` (git's core.fsmonitor, say) is refused,
@@ -60,11 +60,13 @@ class Plan:
         ruleset_fd: int | None = None,
         scratch: str | None = None,
         executable: str | None = None,
+        seccomp: syscall_filter.Prepared | None = None,
     ) -> None:
         self.report = report
         self.ruleset_fd = ruleset_fd
         self.scratch = scratch
         self.executable = executable
+        self.seccomp = seccomp
 
     @property
     def env(self) -> dict[str, str]:
@@ -72,9 +74,12 @@ class Plan:
         return {"TMPDIR": self.scratch} if self.scratch else {}
 
     def preexec(self) -> None:
-        """In the forked child: enter the domain, or raise so the exec never happens."""
+        """In the forked child: enter the domain and load the syscall filter (both after
+        ``no_new_privs``), or raise so the exec never happens."""
         if self.ruleset_fd is not None:
             landlock.restrict_self(self.ruleset_fd)
+        if self.seccomp is not None:
+            self.seccomp.load()
 
     def started(self) -> None:
         """In the agent once the child exists (or failed to): the ruleset fd is spent."""
@@ -127,6 +132,7 @@ def _landlock_plan(
         granted[f"{argv[0]} (private copy)"] = executable
         for loader in landlock.interpreters(executable, search_path, where):
             granted[f"{executable} -> {loader}"] = loader
+    seccomp, no_filter = _syscall_filter()
     scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=SCRATCH_PARENT)
     ruleset = landlock.read_only_ruleset(abi, scratch, list(granted.values()))
     try:
@@ -141,6 +147,8 @@ def _landlock_plan(
         "rights_abi": ruleset.abi,
         "network": ruleset.handled_net != 0,
         "scoped": ruleset.scoped != 0,
+        "syscall_filter": seccomp is not None,
+        "syscall_filter_reason": no_filter,
         "shell": executable or granted.get(argv[0]),
         "private_shell": executable is not None,
         "programs": sorted(set(granted.values())),
@@ -148,7 +156,16 @@ def _landlock_plan(
         "writable": writable,
         "tmpdir": scratch,
     }
-    return Plan(report, fd, scratch, executable)
+    return Plan(report, fd, scratch, executable, seccomp)
+
+
+def _syscall_filter() -> tuple[syscall_filter.Prepared | None, str | None]:
+    """The filter that closes what Landlock leaves open, or why there is none (an
+    architecture without a known syscall table: the Landlock domain still holds)."""
+    try:
+        return syscall_filter.Prepared(), None
+    except syscall_filter.Unsupported as exc:
+        return None, str(exc)
 
 
 def _private_shell(name: str) -> str | None:

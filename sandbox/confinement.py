@@ -5,7 +5,9 @@ in a Landlock domain (`sandbox/landlock.py`, applied by the agent between fork a
 it writes nothing but its private TMPDIR and /dev/null, execs only the programs the
 analyzer listed (plus the programs those run as their own implementation, below, the
 shell that runs the line, and their ELF or ``#!`` interpreters), opens no TCP socket,
-and signals nothing outside itself. The Bash tool and ``airlock exec`` ask for it.
+and signals nothing outside itself. A seccomp filter (`sandbox/syscall_filter.py`)
+refuses every other network socket and IPC object. The Bash tool and ``airlock exec``
+ask for it.
 
 Where it holds and where it does not (measured on this project's machines):
 
@@ -20,7 +22,8 @@ Where it holds and where it does not (measured on this project's machines):
   and a program can exec it directly (``ld.so FILE``), which maps FILE with no exec
   check. A listed program that can be made to exec a chosen path (a repository's git
   config, say) can so run any file, as it can the private bash copy, whose path is
-  public. What runs stays in the domain: no writes, no TCP, no signals out.
+  public. What runs stays in the domain and the filter: no writes, no network socket,
+  no IPC object, no signals out.
 """
 
 from __future__ import annotations
@@ -127,9 +130,10 @@ def shows_refusal(stderr: str) -> bool:
 def failure_note(report: ConfinementReport) -> str:
     """The line a confined exec that failed adds to its output."""
     note = (
-        "Note: this command ran confined as read-only (kernel Landlock: no writes outside "
-        "a private TMPDIR, no programs it does not name, no TCP, no signals to other "
-        "processes); a 'Permission denied' or 'Operation not permitted' above comes from that."
+        "Note: this command ran confined as read-only (kernel Landlock and seccomp: no "
+        "writes outside a private TMPDIR, no programs it does not name, no network sockets, "
+        "no signals to other processes); a 'Permission denied' or 'Operation not permitted' "
+        "above comes from that."
     )
     missing = [n for n in report.missing if n not in SHELL_BUILTINS]
     if missing:

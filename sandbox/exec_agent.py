@@ -519,7 +519,7 @@ class Agent:
             extra: dict[str, Any] = {}
             reason = str(exc)
             if isinstance(exc, subprocess.SubprocessError):  # preexec_fn raised
-                reason = f"the child could not enter its Landlock domain ({exc})"
+                reason = f"the child could not enter its confinement ({exc})"
             if plan is not None:
                 plan.finish()
                 extra["confinement"] = {**plan.report, "confined": False, "reason": reason}

@@ -30,6 +30,12 @@ class ConfinementReport(BaseModel):
     rights_abi: int | None = Field(None, description="the ABI whose access rights were used")
     network: bool = Field(False, description="TCP bind and connect were denied")
     scoped: bool = Field(False, description="signals and abstract unix sockets were scoped")
+    syscall_filter: bool = Field(
+        False,
+        description="a seccomp filter refused sockets other than AF_UNIX, System V and POSIX "
+        "IPC objects, io_uring and foreign syscall ABIs",
+    )
+    syscall_filter_reason: str | None = Field(None, description="why there was no such filter")
     shell: str | None = Field(None, description="the file that ran the line")
     private_shell: bool = Field(False, description="a shell copy no PATH name reaches")
     programs: tuple[str, ...] = Field((), description="files it was allowed to exec")
@@ -46,7 +52,9 @@ class ConfinementReport(BaseModel):
             return f"not confined: {self.reason or 'no reason given'}"
         parts = [f"Landlock ABI {self.abi}", "no writes outside its TMPDIR"]
         parts.append(f"exec limited to {len(self.programs)} files")
-        if self.network:
+        if self.network and self.syscall_filter:
+            parts.append("no network sockets")
+        elif self.network:
             parts.append("no TCP")
         if self.scoped:
             parts.append("no signals outside itself")

@@ -274,6 +274,16 @@ def test_writes_through_reopened_descriptors_and_repo_programs_are_refused() -> 
         tcp = "echo > /dev/tcp/127.0.0.1/9"
         assert b"Permission denied" in (await confined(s, tcp)).stderr
         assert b"Connection refused" in (await unconfined(s, tcp)).stderr
+        # UDP, which Landlock does not cover: the syscall filter refuses the socket, also
+        # to a repo script that the loader runs with the private bash copy
+        udp = "echo x > /dev/udp/127.0.0.1/9"
+        udp_refused = await confined(s, udp)
+        assert b"Permission denied" in udp_refused.stderr, udp_refused.stderr
+        assert udp_refused.confinement is not None and udp_refused.confinement.syscall_filter
+        assert (await unconfined(s, udp)).exit_code == 0
+        await setup(s, "echo 'echo x > /dev/udp/127.0.0.1/9' > u.sh")
+        private = f"{LOADER} /usr/lib/airlock/bash /workspace/u.sh"
+        assert b"Permission denied" in (await confined(s, private)).stderr
         assert await files(s) == []
         # controls: unconfined, the same lines write and run
         await unconfined(s, reopen[3])

@@ -6,6 +6,7 @@ writable filesystem is one the session could change, so nothing would be granted
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -126,3 +127,45 @@ def test_a_confined_exec_that_cannot_start_says_it_did_not_run_confined(agent: C
     report = result.exit["confinement"]
     assert not report["confined"] and "No such file" in report["reason"]
     assert not Path(report["tmpdir"]).exists()
+
+
+PROBE = r"""
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(name, make):
+    try:
+        make()
+        print(name, "ok")
+    except OSError as exc:
+        print(name, exc.errno)
+attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close())
+attempt("udp6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close())
+attempt("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0).close())
+attempt("unix", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close())
+attempt("pair", lambda: [s.close() for s in socket.socketpair()])
+def created(value):
+    if value < 0:
+        raise OSError(ctypes.get_errno(), "refused")
+    return value
+IPC_PRIVATE, IPC_RMID = 0, 0
+def shm():
+    libc.shmctl(created(libc.shmget(IPC_PRIVATE, 4096, 0o600)), IPC_RMID, None)
+attempt("shmget", shm)
+attempt("msgget", lambda: libc.msgctl(created(libc.msgget(IPC_PRIVATE, 0o600)), IPC_RMID, None))
+"""
+
+
+def test_code_inside_the_domain_opens_no_network_socket_and_no_ipc_object(agent: Client) -> None:
+    argv = ["python3", "-c", PROBE]
+    result = agent.run(argv, **confine("python3"))
+    report = result.exit["confinement"]
+    assert report["confined"] and report["syscall_filter"], report
+    outcome = dict(line.split() for line in result.stdout.decode().splitlines())
+    denied = str(errno.EACCES)
+    assert outcome == {
+        "udp": denied, "udp6": denied, "netlink": denied, "shmget": denied, "msgget": denied,
+        "unix": "ok", "pair": "ok",
+    }, result.stderr  # fmt: skip
+    # control: the same program unconfined gets every one of them
+    free = agent.run(argv, xid=2)
+    assert set(free.stdout.decode().split()[1::2]) == {"ok"}, free.stdout
