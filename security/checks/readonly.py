@@ -100,6 +100,8 @@ def _unknowable_arguments(command: Command) -> str | None:
         return None
     code_index = entry.code_operand(argv) if entry.code_operand else None
     own = find_own_words(argv) if name == "find" else range(1, len(argv))
+    if name == "printf":
+        own = range(1, _printf_arguments_start(command))
     after_dashes = False
     for i in own:
         word = words[i]
@@ -120,6 +122,29 @@ def _unknowable_arguments(command: Command) -> str | None:
                 f"{name}: {word.raw!r} may expand to any option of {name}, which has harmful ones"
             )
     return None
+
+
+def _printf_arguments_start(command: Command) -> int:
+    """The index of printf's first argument after its format: from there on every word
+    is data (bash's printf converts numbers with strtoimax, never as arithmetic). The
+    format and ``-v NAME`` before it are judged as usual; a run-time word there ends
+    the scan, so it is judged too."""
+    words = command.words
+    index = 1
+    while index < len(words):
+        word = words[index]
+        if _known_shape(command, word) is not None:
+            return index + 1  # judged, with everything before it
+        if word.value == "--":
+            return index + 2  # the format follows
+        if word.value == "-v":
+            index += 2
+            continue
+        if word.value.startswith("-v"):
+            index += 1
+            continue
+        return index + 1  # the literal format
+    return index
 
 
 def _tests_a_string(command: Command) -> bool:

@@ -619,6 +619,12 @@ GLOB_LINES: list[tuple[str, bool]] = [
     ('[ -n "$x" ]', True),
     ("[ -n $x ]", False),
     ("printf *", False),
+    ("printf -- *", False),  # the format from a file name
+    ("printf $fmt x", False),
+    ("printf -v x '%s' *", False),  # assigns
+    ("printf '%s\\n' *.md", True),  # after the format every word is data: `-v` too
+    ("printf -- '%s %d' * $n", True),
+    ("printf '%s' $(cat f)", True),
     ("ps e*", False),  # ps takes BSD options without a dash: a file named e is `ps e`
     ("ps $opts", False),
     ("printenv $name", False),
