@@ -97,6 +97,10 @@ class ToolResultEvent(EventBase):
     is_error: bool
     content: str
     truncated: bool = False
+    confined: bool | None = Field(
+        None, description="a command asked to run confined as read-only: whether it was"
+    )
+    confinement: str | None = Field(None, description="how, or why not, in one line")
 
 
 class UsageEvent(EventBase):

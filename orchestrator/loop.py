@@ -416,12 +416,15 @@ class Agent:
             output = ToolOutput(content=f"{call.name} failed: {type(exc).__name__}: {exc}",
                                 is_error=True)  # fmt: skip
         content, cut = cap(output.content)
+        report = output.confinement
         self._publish(
             ToolResultEvent,
             call_id=call.id,
             is_error=output.is_error,
             content=content,
             truncated=output.truncated or cut,
+            confined=None if report is None else report.confined,
+            confinement=None if report is None else report.summary(),
         )
         return {
             "type": "tool_result",

@@ -55,6 +55,8 @@ class TerminalRenderer:
                 self._output(event.call_id, event.data, event.stream == "stderr")
             case "tool_result":
                 self._result(event.call_id, event.content, event.is_error)
+                if event.confined is False:
+                    self._line("  ", (event.confinement or "not confined", "yellow"))
             case "error":
                 then = "retrying" if event.retrying else "giving up"
                 self._line(*sub, ("API error", "yellow"), f" {event.message}; {then}")

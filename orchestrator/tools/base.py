@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.tools.permission import Permission, ReadJudge, read_judge
 from sandbox.docker_backend import DockerSession
-from sandbox.results import OutputChunk
+from sandbox.results import ConfinementReport, OutputChunk
 from security import Decision, analyze
 from security.policy import PRESETS
 from security.verdict import Risk
@@ -40,6 +40,7 @@ class ToolOutput(BaseModel):
     content: str
     is_error: bool = False
     truncated: bool = False
+    confinement: ConfinementReport | None = None  # a command asked to run confined
 
 
 class ToolInput(BaseModel):

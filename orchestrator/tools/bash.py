@@ -150,4 +150,9 @@ def render(stdout: bytes, stderr: bytes, end: ExecExit, timeout_s: float) -> Too
     elif end.truncated:
         text += "\n... [output cut by the sandbox]"
     body = "\n".join(part for part in (text.rstrip("\n"), note) if part)
-    return ToolOutput(content=body or "(no output)", is_error=end.status != "ok", truncated=cut)
+    return ToolOutput(
+        content=body or "(no output)",
+        is_error=end.status != "ok",
+        truncated=cut,
+        confinement=report,
+    )

@@ -332,8 +332,11 @@ def test_bash_tool_confines_proven_read_only_lines_only_and_notes_refusals() -> 
         tool = Bash()
         shown = await tool.run(BashInput(command='echo "tmp=$TMPDIR"'), ctx)
         assert re.fullmatch(r"tmp=/tmp/airlock-ro-\w+", shown.content), shown.content
+        assert shown.confinement is not None and shown.confinement.confined
+        assert shown.confinement.syscall_filter
         plain = await tool.run(BashInput(command='touch /tmp/x && echo "tmp=$TMPDIR"'), ctx)
         assert plain.content == "tmp=", plain.content  # not read-only: not confined
+        assert plain.confinement is None
         await setup(s, HOSTILE)  # the guard neutralizes the repo's drivers; confined too
         hit = await tool.run(BashInput(command="git log -p"), ctx)
         assert "+gamma" in hit.content and not hit.is_error, hit.content

@@ -68,6 +68,10 @@ def test_write_to_git_config_under_dev_is_refused_and_git_status_runs_no_payload
     assert not status["is_error"]
     verdicts = [e for e in run.events if e.type == "verdict"]
     assert [v.decision for v in verdicts] == ["allow", "deny", "allow"]
+    # the watchers hear which command ran confined: git status is proven read-only
+    shown = [(e.confined, e.confinement) for e in run.events if e.type == "tool_result"]
+    assert [confined for confined, _ in shown] == [None, None, True], shown
+    assert "no network sockets" in (shown[2][1] or ""), shown
     config, listing = run.after
     assert "fsmonitor" not in config  # git init's own config, untouched
     assert "PWNED" not in listing

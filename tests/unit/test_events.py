@@ -56,7 +56,15 @@ ONE_OF_EACH: list[Event] = [
     ),
     ApprovalEvent(**WHO, call_id="c1", approved=False, by="policy", reason="denied"),
     ExecOutputEvent(**WHO, call_id="c1", stream="stderr", data="oops\n"),
-    ToolResultEvent(**WHO, call_id="c1", is_error=True, content="refused", truncated=True),
+    ToolResultEvent(
+        **WHO,
+        call_id="c1",
+        is_error=True,
+        content="refused",
+        truncated=True,
+        confined=False,
+        confinement="not confined: the kernel (or gVisor) does not implement Landlock",
+    ),
     UsageEvent(
         **WHO,
         input_tokens=1200,

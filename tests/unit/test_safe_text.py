@@ -157,6 +157,8 @@ def run_events(console: Console) -> None:
     render(ExecOutputEvent(**ids, call_id="c1", stream="stdout", data="out " + ALL + "\npart"))
     render(ExecOutputEvent(**ids, call_id="c1", stream="stderr", data=ALL))
     render(ToolResultEvent(**ids, call_id="c1", is_error=True, content=ALL + "\nmore"))
+    render(ToolResultEvent(**ids, call_id="c2", is_error=False, content="x", confined=False,
+                           confinement="not confined: " + ALL))  # fmt: skip
     render(ErrorEvent(**{**ids, "agent": "sub" + ALL[:30]}, message="boom " + ALL,
                       retrying=False))  # fmt: skip
 
