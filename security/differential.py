@@ -126,6 +126,8 @@ def _command_words(node: Node) -> list[Node]:
         return [child for child in node.children if child.type != "comment"]
     if kind == "test_command" and node.children and node.children[0].type == "[":
         return list(_test_words(node))
+    if kind == "test_command" and node.children and node.children[0].type == "[[":
+        return list(_test_words(node))  # bashlex reads it rewritten as `[ ... ]`: see _span
     return []
 
 
@@ -143,6 +145,13 @@ def _test_words(node: Node) -> Iterator[Node]:
 
 
 def _span(node: Node) -> Span:
+    # Normalisation: bashlex reads `[[ ... ]]` rewritten as `[ ... ]` of the same length
+    # (security/cond_command.py), so its first and last words are the first `[` and the
+    # last `]`.
+    if node.type == "[[":
+        return node.start_byte, node.start_byte + 1
+    if node.type == "]]":
+        return node.end_byte - 1, node.end_byte
     return node.start_byte, node.end_byte
 
 

@@ -18,6 +18,7 @@ import bashlex.errors
 import bashlex.parser
 
 from security.bashlex_budget import ParseBudgetExceeded, StepBudget, budgeted, parse_context
+from security.cond_command import cond_start_before, translate
 from security.wordscan import WordScan, scan_word
 
 
@@ -95,6 +96,9 @@ class Command:
     piped_stdin: bool = False  # its stdin is the output of a previous pipeline stage
     wrapped: bool = False  # unwrapped from another command's arguments (env, timeout, ...)
     implied: bool = False  # run by another command without being written (bare xargs: echo)
+    # a `[[ ]]` read as `[` (security/cond_command.py): its words are neither split nor
+    # globbed, and its operators were fixed before any expansion
+    conditional: bool = False
     _base: str | None = field(default=None, repr=False, compare=False)
     _argv: list[str] | None = field(default=None, repr=False, compare=False)
     _text: str | None = field(default=None, repr=False, compare=False)
@@ -167,17 +171,10 @@ def _blank_heredoc_quotes(line: str) -> tuple[str, set[int]]:
 
 def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
     """Parse ``line`` and return every simple command in it (not yet unwrapped)."""
-    text, quoted_heredocs = line, set[int]()
     try:
-        nodes = _bashlex_parse(text)
+        nodes, quoted_heredocs, conds = _parse_rewritten(line)
     except bashlex.errors.ParsingError as exc:
-        if "here-document" not in str(exc) or not _QUOTED_HEREDOC.search(line):
-            raise ShellSyntaxError(_describe(exc)) from exc
-        text, quoted_heredocs = _blank_heredoc_quotes(line)
-        try:
-            nodes = _bashlex_parse(text)
-        except Exception as retry_exc:  # any failure means "cannot parse"
-            raise ShellSyntaxError(_describe(retry_exc)) from retry_exc
+        raise ShellSyntaxError(_describe(exc)) from exc
     except RecursionError as exc:
         raise ShellSyntaxError("nested too deeply to parse") from exc
     except ParseBudgetExceeded as exc:
@@ -186,13 +183,66 @@ def parse_line(line: str, origin: str = "line", depth: int = 0) -> ParsedLine:
         raise
     except Exception as exc:  # bashlex's own bugs (NameError, AttributeError...): unparseable
         raise ShellSyntaxError(_describe(exc)) from exc
-    walker = _Walker(line, origin, depth, quoted_heredocs)
+    walker = _Walker(line, origin, depth, quoted_heredocs, conds)
     try:
         for node in nodes:
             walker.visit(node)
     except RecursionError as exc:
         raise ShellSyntaxError("nested too deeply to analyze") from exc
     return ParsedLine(walker.commands, walker.functions, walker.hidden, nodes)
+
+
+MAX_COND_COMMANDS = 32  # `[[ ]]` rewritten per line; past that the line is unparseable
+
+
+def _parse_rewritten(line: str) -> tuple[list[Any], set[int], frozenset[int]]:
+    """bashlex's trees for ``line``, parsed again after each same-length rewrite of
+    what bashlex rejects but bash runs: quoted here-document delimiters, and ``[[ ]]``
+    (`security.cond_command`). Returns the trees, the offsets of the quoted
+    here-documents and those of the rewritten ``[[``; raises bashlex's error when no
+    rewrite applies."""
+    text, quoted_heredocs = line, set[int]()
+    conds: list[tuple[int, int]] = []  # (offset of `[`, offset of `]`) of each rewrite
+    while True:
+        try:
+            nodes = _bashlex_parse(text)
+            break
+        except bashlex.errors.ParsingError as exc:
+            if not quoted_heredocs and "here-document" in str(exc):
+                text, quoted_heredocs = _blank_heredoc_quotes(text)
+                if quoted_heredocs:
+                    continue
+                raise
+            start = cond_start_before(text, exc.position) if exc.s == text else None
+            rewritten = translate(text, start) if start is not None else None
+            if rewritten is None or len(conds) >= MAX_COND_COMMANDS:
+                raise
+            text, close = rewritten
+            assert start is not None
+            conds.append((start, close))
+    if conds and not _stand_alone(nodes, conds):
+        raise bashlex.errors.ParsingError("[[ read as a command where bash would not", text, 0)
+    return nodes, quoted_heredocs, frozenset(start for start, _ in conds)
+
+
+def _stand_alone(nodes: list[Any], conds: list[tuple[int, int]]) -> bool:
+    """Whether every rewritten ``[[ ]]`` is a simple command of its own in ``nodes``:
+    its ``[`` the first word and its ``]`` the last."""
+    spans: set[tuple[int, int]] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if node.kind == "command":
+            words = [part.pos for part in node.parts if part.kind == "word"]
+            if words:
+                spans.add((words[0][0], words[-1][0]))
+        for name in ("parts", "list", "command", "output", "redirects"):
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                stack.extend(value)
+            elif hasattr(value, "kind"):
+                stack.append(value)
+    return all(span in spans for span in conds)
 
 
 def _bashlex_parse(text: str) -> list[Any]:
@@ -245,7 +295,15 @@ def _describe(exc: BaseException) -> str:
 
 
 class _Walker:
-    def __init__(self, line: str, origin: str, depth: int, quoted_heredocs: set[int]) -> None:
+    def __init__(
+        self,
+        line: str,
+        origin: str,
+        depth: int,
+        quoted_heredocs: set[int],
+        conds: frozenset[int] = frozenset(),
+    ) -> None:
+        self.conds = conds
         self.line = line
         self.origin = origin
         self.depth = depth
@@ -333,6 +391,7 @@ class _Walker:
                 self._redirect_parts(part, "substitution")
             else:
                 raise ShellSyntaxError(f"unexpected {kind!r} in a command")
+        command.conditional = bool(command.words) and command.words[0].start in self.conds
 
     # -- words ------------------------------------------------------------------------
 

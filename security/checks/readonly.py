@@ -83,6 +83,8 @@ def _unknowable_arguments(command: Command) -> str | None:
     anything (``ls *``, ``wc -l $f``) take any word.
     """
     name = command.base_name
+    if command.conditional:
+        return None  # `[[ ]]`: no word is split or globbed, its operators are fixed
     entry = READ_ONLY.get(name)
     if command.origin == "xargs" and entry is not None and entry.stalls:
         # words read from input, not from the line: `echo -f | xargs tail` hangs

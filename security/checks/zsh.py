@@ -37,6 +37,7 @@ ZSH_MODULE_BUILTINS = frozenset(
         "zsh_ftp",
     }
 )
+_COND_OPERATORS = frozenset({"==", "=~"})
 _GLOB_QUALIFIER = re.compile(r"(?<![$\\])\((?:[^()]*[+e][:'\"{\[<(]|\+[A-Za-z_])")
 _PARAM_FLAGS = re.compile(r"\$\{[(~=^]|\$\{[#+]?\(")
 _EQUALS_SUBSTITUTION = re.compile(r"(?:^|[\s;&|(<>])=\(")
@@ -55,6 +56,8 @@ def zsh_equals(scene: Scene, ctx: Context) -> Iterator[Hit]:
         return
     for index, command in enumerate(scene.commands):
         for word in command.words:
+            if command.conditional and word.raw in _COND_OPERATORS:
+                continue  # an operator of `[[ ]]`, in zsh as in bash
             if word.raw.startswith("=") and len(word.raw) > 1:
                 yield Hit(f"{word.raw!r} is a command lookup in zsh", Decision.DENY, command=index)
     for text in texts:

@@ -432,6 +432,7 @@ TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         "pr": "",
         "ptx": "",
         "factor": "",
+        "yes": "",
         "expr": "",
         "sleep": "",
         "date": "TZ",

@@ -29,7 +29,7 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
     "S03": (["\u0441url x", "\uff52\uff4d -rf x", "l\u0455 -la"], ["grep 'ß' f", "ls", "echo é"]),
     "S04": (
         [
-            "[[ -f x ]] && rm -rf ~",
+            "echo $((1 + 2)) && rm -rf ~",
             "echo 'unclosed",
             "ls |",
             "case x in a) ls;; esac",
