@@ -10,6 +10,7 @@ first operand). What the model does not know is an error, never a guess.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -273,6 +274,10 @@ def _brace_may_expand(raw: str, start: int) -> bool:
     return "," in rest or ".." in rest
 
 
+# The body of a ${...} that makes one word per element even inside double quotes.
+_MANY_WORDS = re.compile(r"@|!?[A-Za-z_]\w*\[@\]|![A-Za-z_]\w*@$")
+
+
 def _unquoted_expansions(raw: str) -> bool:
     """Whether ``raw`` has a parameter or command expansion outside double quotes."""
     if "$(" in raw or "`" in raw:
@@ -288,10 +293,14 @@ def _unquoted_expansions(raw: str) -> bool:
         elif quote == '"':
             if ch == '"':
                 quote = ""
+            elif raw.startswith("$@", i):
+                return True  # "$@" is one word per positional parameter
             elif raw.startswith("${", i):
                 end = raw.find("}", i)
                 if end < 0 or any(q in raw[i:end] for q in "\"'\\"):
                     return True  # quotes inside ${...}: not scanned
+                if _MANY_WORDS.match(raw, i + 2, end):
+                    return True  # "${a[@]}", "${@:2}", "${!a[@]}", "${!pre@}": many words
                 i = end
         elif ch in "'\"":
             quote = ch

@@ -14,6 +14,7 @@ from security.knowledge import (
     read_only_problem,
 )
 from security.knowledge.readonly import find_own_words
+from security.knowledge.spec import words
 from security.knowledge.wrappers import SHELLS
 from security.shell import Command, Word
 from security.unwrap import FIND_EXEC_ORIGIN, Scene, fixed, inner_argv, shell_code, stdin_code
@@ -98,7 +99,7 @@ def _unknowable_arguments(command: Command) -> str | None:
         return None  # a version query (read_only_problem passed)
     argv = command.argv
     words = command.words
-    if _tests_a_string(command):
+    if _tests_data(command):
         return None
     code_index = entry.code_operand(argv) if entry.code_operand else None
     own = find_own_words(argv) if name == "find" else range(1, len(argv))
@@ -149,20 +150,35 @@ def _printf_arguments_start(command: Command) -> int:
     return index
 
 
-def _tests_a_string(command: Command) -> bool:
-    """`test -n "$x"`, `[ -z "$x" ]`: two arguments, so the value is a string (never
-    `-v`), as long as it cannot split into more."""
-    argv = command.argv
+# test's unary operators whose operand is a string or a file name (-v and -R name a
+# variable, whose subscript is evaluated), and its binary operators (in `test` and `[`
+# the arithmetic ones convert with strtoimax; only `[[` evaluates them).
+TEST_UNARY = frozenset(
+    words("-a -b -c -d -e -f -g -h -k -p -r -s -t -u -w -x -G -L -N -O -S -z -n -o")
+)
+TEST_BINARY = frozenset(words("= == != < > -nt -ot -ef -eq -ne -lt -le -gt -ge"))
+
+
+def _tests_data(command: Command) -> bool:
+    """`test -f "$f"`, `[ "$a" = "$b" ]`, `[ ! -d "$d" ]`: with at most three
+    arguments (after a leading ``!``) test decides by their number, so a value that
+    stays one word is an operand, never an operator such as ``-v``."""
     if command.base_name not in ("test", "["):
         return False
+    argv = command.argv
     closed = command.base_name == "[" and argv[-1] == "]"
     args = command.words[1 : len(argv) - 1 if closed else len(argv)]
-    return (
-        len(args) == 2
-        and args[0].value in ("-n", "-z")
-        and fixed(args[0])
-        and not shape(args[1].raw).may_split
-    )
+    if 2 <= len(args) <= 4 and args[0].value == "!" and fixed(args[0]):
+        args = args[1:]
+    if any(not fixed(word) and shape(word.raw).may_split for word in args):
+        return False
+    if len(args) == 1:
+        return True
+    if len(args) == 2:
+        return fixed(args[0]) and args[0].value in TEST_UNARY
+    if len(args) == 3:
+        return fixed(args[1]) and args[1].value in TEST_BINARY
+    return False
 
 
 def _known_shape(command: Command, word: Word) -> Shape | None:

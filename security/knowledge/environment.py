@@ -433,6 +433,8 @@ TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         "ptx": "",
         "factor": "",
         "yes": "",
+        "break": "",
+        "continue": "",
         "expr": "",
         "sleep": "",
         "date": "TZ",

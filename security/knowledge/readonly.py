@@ -251,7 +251,7 @@ _ANY_ARGUMENTS = words(
     uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
     egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
     look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
-    sleep logname users w cal ncal md5 shasum base32 basenc test [ yes
+    sleep logname users w cal ncal md5 shasum base32 basenc test [ yes break continue
     """
 )
 READ_ONLY: dict[str, ReadOnlySpec] = {

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from security.argv import has_option, operands
+from security.argv import has_option, operands, shape
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,26 @@ def test_has_option_matches_the_reference(args: list[str], short: str, long: lis
 
 def test_operands_skip_options_and_their_values() -> None:
     assert operands(["-n", "5", "-v", "a", "--", "-b"], ("-n",)) == ["a", "-b"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "splits"),
+    [
+        ('"$x"', False),
+        ('"${x}"', False),
+        ('"$*"', False),  # joined into one word
+        ('"${a[*]}"', False),
+        ('"${#a[@]}"', False),  # a count
+        ("$x", True),
+        ('"$@"', True),  # one word per positional parameter, even quoted
+        ('"a$@b"', True),
+        ('"${@:2}"', True),
+        ('"${a[@]}"', True),
+        ('"${a[@]/x/y}"', True),
+        ('"${!a[@]}"', True),
+        ('"${!prefix@}"', True),
+        ("*.py", True),
+    ],
+)
+def test_a_quoted_expansion_of_many_elements_splits(raw: str, splits: bool) -> None:
+    assert shape(raw).may_split is splits

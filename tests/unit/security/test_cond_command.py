@@ -115,3 +115,30 @@ def test_allowed_conditionals_evaluate_no_value_in_bash(value: str, tmp_path: Pa
                    capture_output=True, timeout=30, check=False)  # fmt: skip
     if value.startswith("a["):
         assert (tmp_path / "MARK-sub").exists()
+
+
+TEST_FORMS = [
+    '[ -f "$x" ]',
+    '[ ! -d "$x" ]',
+    '[ "$x" = "$x" ]',
+    '[ ! "$x" != -v ]',
+    'test "$x" -eq 1',
+    '[ "$x" ]',
+    '[ ! "$x" ]',
+    '[ -t "$x" ]',
+]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash on this machine")
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_test_with_one_word_values_evaluates_none_of_them_in_bash(
+    value: str, tmp_path: Path
+) -> None:
+    """The premise of `[ -f "$x" ]` being read-only: with three arguments or fewer, a
+    quoted value is an operand. Each form is allowed, and runs no payload in bash."""
+    env = {"PATH": "/usr/bin:/bin", "x": value, "LC_ALL": "C"}
+    for line in TEST_FORMS:
+        assert analyze(line, "read-only").decision is Decision.ALLOW, line
+        subprocess.run(["bash", "-c", f"a=(); {line}"], cwd=tmp_path, env=env,
+                       capture_output=True, timeout=30, check=False)  # fmt: skip
+        assert not any(p.name.startswith("MARK") for p in tmp_path.iterdir()), (line, value)

@@ -618,6 +618,20 @@ GLOB_LINES: list[tuple[str, bool]] = [
     ("[ -f $f ]", False),
     ('[ -n "$x" ]', True),
     ("[ -n $x ]", False),
+    # test decides by its number of arguments: a value that stays one word is data
+    ('[ -f "$f" ]', True),
+    ('[ ! -d "$d" ]', True),
+    ('[ "$a" = "$b" ]', True),
+    ('[ ! "$a" != -v ]', True),
+    ('test "$n" -eq 1', True),  # test converts with strtoimax: no arithmetic
+    ('[ "$a" ]', True),
+    ('[ -v "$x" ]', False),  # names a variable: its subscript is evaluated
+    ('[ -R "$x" ]', False),
+    ('[ "$op" "$a" ]', False),  # the operator itself from a value
+    ('[ "$a" -a "$b" ]', False),  # more than three: parsed as an expression
+    ('[ -n "$@" ]', False),  # one word per positional parameter
+    ('[ -f "${a[@]}" ]', False),
+    ('[ "${!p@}" = x ]', False),
     ("printf *", False),
     ("printf -- *", False),  # the format from a file name
     ("printf $fmt x", False),
