@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox import landlock, syscall_filter
+from sandbox import exec_cleanup, landlock, syscall_filter
 
 # A copy of a shell that no name on PATH reaches: the line runs with it, so a repository
 # that makes a tool exec plain `bash FILE` (git's core.fsmonitor, say) is refused,
@@ -88,13 +87,17 @@ class Plan:
                 os.close(self.ruleset_fd)
             self.ruleset_fd = None
 
-    def finish(self) -> None:
-        """After the exec: remove its TMPDIR; what cannot be removed is reported."""
+    def finish(self, session: int | None = None) -> None:
+        """After the exec: end every process still in its ``session`` (the child's pid,
+        once it was started), then remove its TMPDIR; what remains is reported."""
         self.started()
+        if session is not None:
+            left = exec_cleanup.end_session(session)
+            if left:
+                self.report["processes_left"] = left
         if self.scratch is None:
             return
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        if Path(self.scratch).exists():
+        if not exec_cleanup.remove_tree(self.scratch):
             self.report["tmpdir_left"] = self.scratch
         self.scratch = None
 
@@ -138,7 +141,7 @@ def _landlock_plan(
     try:
         fd = landlock.build(ruleset)
     except OSError as exc:
-        shutil.rmtree(scratch, ignore_errors=True)
+        exec_cleanup.remove_tree(scratch)
         raise Refused(f"cannot build the Landlock ruleset: {exc}") from None
     report = {
         "confined": True,
