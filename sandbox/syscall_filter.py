@@ -17,12 +17,16 @@ dynamic loader run as a program) and must find nothing more than a read-only com
   CPU affinity, I/O priority), which the kernel allows on every process of the same user:
   each only on the calling thread;
 - a new session or process group (``setsid``, ``setpgid``): every process of the
-  command stays in the session the agent started, where it ends them all;
+  command stays in the session the agent started, where it ends them all; and a child
+  of the exec agent (``clone`` with CLONE_PARENT), a zombie it would never reap, whose
+  pids add up until the session can start nothing. ``clone3``, whose flags no filter
+  can read, fails with ENOSYS, so that the C library falls back to ``clone``;
 - io_uring, whose operations (opening sockets included) no syscall filter sees;
 - every syscall of another ABI (i386, x32), whose numbers this filter does not check.
 
-Each fails with EACCES, as Landlock's refusals do. The program is classic BPF built
-here, in the agent, and loaded by the forked child after ``no_new_privs``.
+Each fails with EACCES, as Landlock's refusals do (``clone3`` with ENOSYS). The program
+is classic BPF built here, in the agent, and loaded by the forked child after
+``no_new_privs``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import struct
 from typing import NamedTuple
 
 AF_UNIX = 1
+CLONE_PARENT = 0x00008000
 PRIO_PROCESS = 0
 IOPRIO_WHO_PROCESS = 1
 PR_SET_SECCOMP = 22
@@ -47,6 +52,7 @@ X32_SYSCALL_BIT = 0x40000000
 LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS: A = u32 at offset k of seccomp_data
 JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K: jump if A & k
 RET_K = 0x06  # BPF_RET | BPF_K
 MAX_JUMP = 255  # a conditional jump's offsets are one byte
 
@@ -113,7 +119,7 @@ class Abi(NamedTuple):
 # Numbers from the kernel's syscall tables (unistd_64.h, asm-generic/unistd.h); the
 # unit tests check them against libseccomp's. Numbers from 424 up are shared.
 _SHARED = {
-    "io_uring_setup": 425, "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466,
+    "io_uring_setup": 425, "clone3": 435, "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466,
     "file_setattr": 469,
 }  # fmt: skip
 ABIS: dict[str, Abi] = {
@@ -133,7 +139,7 @@ ABIS: dict[str, Abi] = {
             "setpgid": 109, "setsid": 112,
             "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
             "sched_setaffinity": 203, "ioprio_set": 251, "prlimit64": 302,
-            "sched_setattr": 314,
+            "sched_setattr": 314, "clone": 56,
             **_SHARED,
         },
         x32_bit=True,
@@ -152,7 +158,7 @@ ABIS: dict[str, Abi] = {
             "setpgid": 154, "setsid": 157,
             "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
             "sched_setaffinity": 122, "ioprio_set": 30, "prlimit64": 261,
-            "sched_setattr": 274,
+            "sched_setattr": 274, "clone": 220,
             **_SHARED,
         },
         x32_bit=False,
@@ -216,6 +222,8 @@ def program(machine: str) -> bytes:
         steps.append(Op(JGE_K, X32_SYSCALL_BIT, if_true="refuse"))
     steps += [Op(JEQ_K, abi.numbers[name], if_true=name) for name in ONLY_WITH]
     steps.append(Op(JEQ_K, abi.numbers["ioctl"], if_true="ioctl"))
+    steps.append(Op(JEQ_K, abi.numbers["clone"], if_true="clone"))
+    steps.append(Op(JEQ_K, abi.numbers["clone3"], if_true="no_such_call"))
     steps += [Op(JEQ_K, abi.numbers[n], if_true="refuse") for n in REFUSED if n in abi.numbers]
     steps.append(Op(RET_K, SECCOMP_RET_ALLOW))
     for name, conditions in ONLY_WITH.items():
@@ -227,6 +235,12 @@ def program(machine: str) -> bytes:
     steps += [Op(JEQ_K, code, if_true="refuse") for code in FILE_CHANGING_IOCTLS.values()]
     steps += [
         Op(RET_K, SECCOMP_RET_ALLOW),
+        Label("clone"),
+        Op(LD_W_ABS, _arg(0)),  # the flags (their low half holds CLONE_PARENT)
+        Op(JSET_K, CLONE_PARENT, if_true="refuse"),
+        Op(RET_K, SECCOMP_RET_ALLOW),
+        Label("no_such_call"),
+        Op(RET_K, SECCOMP_RET_ERRNO | errno.ENOSYS),
         Label("refuse"),
         Op(RET_K, SECCOMP_RET_ERRNO | errno.EACCES),
     ]

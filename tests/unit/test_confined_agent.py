@@ -422,3 +422,43 @@ def test_a_program_inside_a_tree_the_session_can_write_is_never_granted(
     assert result.stdout == b"" and result.exit["exit_code"] == 126
     assert result.exit["confinement"]["writable"] == [str(tool)]
     hooks.chmod(0o755)
+
+
+CHILD_OF_THE_AGENT_PROBE = r"""
+import ctypes, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+CLONE_PARENT, SIGCHLD = 0x8000, 17
+clone = {"x86_64": 56, "aarch64": 220}[platform.machine()]
+made = 0
+for _ in range(50):
+    pid = libc.syscall(clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
+        os._exit(0)  # a zombie of the agent, which never waits for it
+    if pid < 0:
+        print("clone", ctypes.get_errno())
+        break
+    made += 1
+print("made", made)
+"""
+
+
+def _zombies_of(parent: int) -> int:
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        count += fields[0] == "Z" and fields[1] == str(parent)
+    return count
+
+
+def test_code_inside_the_domain_makes_no_child_of_the_agent(agent: Client) -> None:
+    argv = ["python3", "-c", CHILD_OF_THE_AGENT_PROBE]
+    result = agent.run(argv, **confine("python3"))
+    assert result.stdout == f"clone {errno.EACCES}\nmade 0\n".encode(), result.stderr
+    assert _zombies_of(agent.proc.pid) == 0
+    # control: unconfined, each exited child stays a zombie of the agent (a pid spent)
+    free = agent.run(argv, xid=2)
+    assert free.stdout == b"made 50\n" and _zombies_of(agent.proc.pid) == 50

@@ -34,6 +34,8 @@ def run(program: bytes, nr: int, arch: int, *args: int) -> int:
             pc += 1 + (jt if acc == k else jf)
         elif code == syscall_filter.JGE_K:
             pc += 1 + (jt if acc >= k else jf)
+        elif code == syscall_filter.JSET_K:
+            pc += 1 + (jt if acc & k else jf)
         elif code == syscall_filter.RET_K:
             return int(k)
         else:
@@ -140,3 +142,15 @@ def test_other_abis_are_refused_whole() -> None:
 def test_an_unknown_architecture_has_no_filter() -> None:
     with pytest.raises(syscall_filter.Unsupported, match="riscv64"):
         syscall_filter.program("riscv64")
+
+
+@pytest.mark.parametrize("machine", sorted(ABIS))
+def test_no_child_of_the_agent_and_clone3_falls_back(machine: str) -> None:
+    abi, program = ABIS[machine], syscall_filter.program(machine)
+    clone = abi.numbers["clone"]
+    fork, thread, vfork = 0x11, 0x3D0F00, 0x4111  # SIGCHLD; pthread's; posix_spawn's
+    for flags in (fork, thread, vfork):
+        assert run(program, clone, abi.audit_arch, flags) == SECCOMP_RET_ALLOW, hex(flags)
+    for flags in (syscall_filter.CLONE_PARENT | fork, (1 << 32) | syscall_filter.CLONE_PARENT):
+        assert run(program, clone, abi.audit_arch, flags) == REFUSE, hex(flags)
+    assert run(program, abi.numbers["clone3"], abi.audit_arch) == SECCOMP_RET_ERRNO | errno.ENOSYS
