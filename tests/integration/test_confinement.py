@@ -341,8 +341,19 @@ def test_code_inside_the_domain_changes_no_metadata_or_agent_and_leaves_nothing(
         assert deep_run.confinement.tmpdir_left is None
         leftovers = await unconfined(s, "ls -d /tmp/airlock-ro-* 2>/dev/null | wc -l")
         assert leftovers.stdout == b"0\n"
-        # controls: unconfined, the same lines change the file and the agent (last) and
-        # the background processes outlive their exec
+        # a child of the agent (CLONE_PARENT), a zombie it never reaps: a pid spent each
+        clone_parent = (
+            "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "for _ in range(20):\n    libc.syscall(56, 0x8011, 0, 0, 0, 0) or os._exit(0)\n"
+        )
+        adopt = f"{LOADER} /usr/bin/python3 -c '{clone_parent}'"
+        zombies = "ps -o stat= --ppid $PPID | grep -c Z"
+        await confined(s, adopt)
+        assert (await unconfined(s, zombies)).stdout == b"0\n"
+        # controls: unconfined, the same lines make zombies of the agent, change the file
+        # and the agent (last), and the background processes outlive their exec
+        await unconfined(s, adopt)
+        assert (await unconfined(s, zombies)).stdout == b"20\n"
         await unconfined(s, f"{chmod}; {touch}")
         assert (await unconfined(s, stat)).stdout == b"600 1\n"
         await unconfined(s, linger)
