@@ -177,6 +177,6 @@ def _private_shell(name: str) -> str | None:
     if private is None:
         return None
     path = Path(private)
-    if path.is_file() and os.access(path, os.X_OK) and not os.access(path, os.W_OK):
+    if path.is_file() and os.access(path, os.X_OK) and not landlock.session_can_write(private):
         return private
     return None
