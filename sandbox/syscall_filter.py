@@ -20,7 +20,9 @@ dynamic loader run as a program) and must find nothing more than a read-only com
   command stays in the session the agent started, where it ends them all; and a child
   of the exec agent (``clone`` with CLONE_PARENT), a zombie it would never reap, whose
   pids add up until the session can start nothing. ``clone3``, whose flags no filter
-  can read, fails with ENOSYS, so that the C library falls back to ``clone``;
+  can read, fails with ENOSYS, so that the C library falls back to ``clone``. No
+  ``ptrace`` either: PTRACE_TRACEME made the agent the tracer of the exec's first
+  process, which read its stop as an exit and never reaped it;
 - io_uring, whose operations (opening sockets included) no syscall filter sees;
 - every syscall of another ABI (i386, x32), whose numbers this filter does not check.
 
@@ -77,7 +79,7 @@ REFUSED_GROUPS: dict[str, tuple[str, ...]] = {
         "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink",
     ),
     "keyrings": ("add_key", "request_key", "keyctl"),
-    "leaving the exec's session": ("setsid", "setpgid"),
+    "leaving the exec's session, or making the agent its tracer": ("setsid", "setpgid", "ptrace"),
     "io_uring": ("io_uring_setup",),
 }  # fmt: skip
 REFUSED = tuple(name for names in REFUSED_GROUPS.values() for name in names)
@@ -139,7 +141,7 @@ ABIS: dict[str, Abi] = {
             "setpgid": 109, "setsid": 112,
             "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
             "sched_setaffinity": 203, "ioprio_set": 251, "prlimit64": 302,
-            "sched_setattr": 314, "clone": 56,
+            "sched_setattr": 314, "clone": 56, "ptrace": 101,
             **_SHARED,
         },
         x32_bit=True,
@@ -158,7 +160,7 @@ ABIS: dict[str, Abi] = {
             "setpgid": 154, "setsid": 157,
             "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
             "sched_setaffinity": 122, "ioprio_set": 30, "prlimit64": 261,
-            "sched_setattr": 274, "clone": 220,
+            "sched_setattr": 274, "clone": 220, "ptrace": 117,
             **_SHARED,
         },
         x32_bit=False,

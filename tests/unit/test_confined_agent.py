@@ -443,6 +443,17 @@ print("made", made)
 """
 
 
+TRACEME_PROBE = r"""
+import ctypes, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+traced = libc.ptrace(0, 0, 0, 0)  # PTRACE_TRACEME: the parent, the agent, traces it
+print("traceme", "ok" if traced == 0 else ctypes.get_errno(), flush=True)
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+os.kill(os.getpid(), signal.SIGUSR1)  # a tracee stops on it, ignored or not
+print("ran on", flush=True)
+"""
+
+
 def _zombies_of(parent: int) -> int:
     count = 0
     for entry in Path("/proc").iterdir():
@@ -459,6 +470,13 @@ def test_code_inside_the_domain_makes_no_child_of_the_agent(agent: Client) -> No
     result = agent.run(argv, **confine("python3"))
     assert result.stdout == f"clone {errno.EACCES}\nmade 0\n".encode(), result.stderr
     assert _zombies_of(agent.proc.pid) == 0
-    # control: unconfined, each exited child stays a zombie of the agent (a pid spent)
-    free = agent.run(argv, xid=2)
+    traced = agent.run(["python3", "-c", TRACEME_PROBE], xid=2, **confine("python3"))
+    assert traced.stdout == f"traceme {errno.EACCES}\nran on\n".encode(), traced.stderr
+    assert traced.exit["exit_code"] == 0 and _zombies_of(agent.proc.pid) == 0
+    # controls: unconfined, each exited child stays a zombie of the agent (a pid spent),
+    # and a process the agent traces unknowingly reads as killed and is never reaped
+    free = agent.run(argv, xid=3)
     assert free.stdout == b"made 50\n" and _zombies_of(agent.proc.pid) == 50
+    free_traced = agent.run(["python3", "-c", TRACEME_PROBE], xid=4)
+    assert free_traced.stdout == b"traceme ok\n" and free_traced.exit["signal"] is not None
+    assert _zombies_of(agent.proc.pid) == 51
