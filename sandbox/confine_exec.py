@@ -117,7 +117,9 @@ def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict
         return unconfined(str(exc))
     try:
         return _landlock_plan(abi, request["programs"], argv, cwd, env)
-    except OSError as exc:
+    except Refused:
+        raise
+    except Exception as exc:  # fail closed: a name with a NUL byte raised ValueError
         raise Refused(f"cannot set up confinement: {exc}") from None
 
 

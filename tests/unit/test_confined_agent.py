@@ -105,6 +105,15 @@ def test_invalid_confine_field_is_an_error_and_nothing_runs(agent: Client, place
     assert not (place / "x").exists()
 
 
+def test_a_program_name_that_cannot_be_looked_up_refuses_the_exec(
+    agent: Client, place: Path
+) -> None:
+    result = agent.run(["sh", "-c", f"touch {place}/ran"], **confine("touch", "x\0y"))
+    assert result.exit["exit_code"] == 126 and not result.exit["confinement"]["confined"]
+    assert "null byte" in result.exit["confinement"]["reason"]
+    assert not (place / "ran").exists()
+
+
 def test_required_confinement_runs_where_landlock_exists(agent: Client) -> None:
     result = agent.run(["sh", "-c", "echo ok"], **confine("echo", required=True))
     assert result.stdout == b"ok\n" and result.exit["confinement"]["confined"]
