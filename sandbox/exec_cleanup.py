@@ -20,7 +20,7 @@ import signal
 from pathlib import Path
 
 MAX_KILL_ROUNDS = 1000  # each round kills every process found; new ones come only from
-# processes that were not yet killed, so a few rounds suffice even for a fork loop
+# processes not yet killed, so a few rounds suffice even for a fork loop
 PROC = "/proc"
 OWN_DIR_MODE = 0o700
 HOISTED = ".airlock-rm-"  # what a subdirectory is renamed to in the TMPDIR's top level
@@ -39,27 +39,33 @@ def _session_of(pid: str) -> tuple[int, bool] | None:
     return int(fields[3]), fields[0] == b"Z"
 
 
+def session_members(sid: int) -> list[int]:
+    """The live (not zombie) processes of session ``sid``."""
+    found = []
+    for entry in Path(PROC).iterdir():
+        if entry.name.isdigit():
+            session = _session_of(entry.name)
+            if session is not None and session[0] == sid and not session[1]:
+                found.append(int(entry.name))
+    return found
+
+
 def end_session(sid: int) -> int:
-    """SIGKILL every live process of session ``sid`` until none is left; return how many
-    were still found after the last round (0: the session is gone)."""
-    left = 0
+    """SIGKILL every live process of session ``sid``, again for those started meanwhile,
+    until a look finds none not yet killed (a killed process runs no more code and
+    forks no more, even while it is still exiting); return how many were still new
+    after the last round (0: every process of the session got its SIGKILL)."""
+    killed: set[int] = set()
+    fresh: list[int] = []
     for _ in range(MAX_KILL_ROUNDS):
-        left = 0
-        for entry in Path(PROC).iterdir():
-            pid = entry.name
-            if not pid.isdigit():
-                continue
-            found = _session_of(pid)
-            if found is None or found[0] != sid or found[1]:
-                continue
-            left += 1
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                left -= 1  # it went away meanwhile
-        if left == 0:
+        fresh = [pid for pid in session_members(sid) if pid not in killed]
+        if not fresh:
             return 0
-    return left
+        for pid in fresh:
+            with contextlib.suppress(OSError):  # it went away meanwhile
+                os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+    return len(fresh)
 
 
 def _open_own_dir(name: str, dir_fd: int | None) -> int:

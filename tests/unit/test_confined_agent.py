@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import landlock
+from sandbox import exec_cleanup, landlock
 from tests.unit.test_exec_agent import Client
 
 pytestmark = pytest.mark.timeout(30)
@@ -489,3 +489,26 @@ def test_code_inside_the_domain_makes_no_child_of_the_agent(agent: Client) -> No
     free_traced = agent.run(["python3", "-c", TRACEME_PROBE], xid=4)
     assert free_traced.stdout == b"traceme ok\n" and free_traced.exit["signal"] is not None
     assert _zombies_of(agent.proc.pid) == 51
+
+
+FORKING_PROBE = r"""
+import os, time
+if os.fork() == 0:
+    os.closerange(0, 3)
+    for _ in range(200):  # keeps starting processes while the agent ends them
+        if os.fork() == 0:
+            time.sleep(3600)
+            os._exit(0)
+    time.sleep(3600)
+print("main exits", flush=True)
+"""
+
+
+def test_every_process_of_a_confined_exec_ends_even_while_they_fork(agent: Client) -> None:
+    result = agent.run(["python3", "-c", FORKING_PROBE], **confine("python3"))
+    session = result.header("started")["pid"]
+    assert result.stdout == b"main exits\n" and "processes_left" not in result.exit["confinement"]
+    deadline = time.monotonic() + 60
+    while exec_cleanup.session_members(session) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the killed ones may still be exiting
+    assert exec_cleanup.session_members(session) == []
