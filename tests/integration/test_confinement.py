@@ -305,7 +305,14 @@ def test_code_inside_the_domain_changes_no_metadata_or_agent_and_leaves_nothing(
         # the loader runs any program inside the domain; metadata is no write to Landlock
         chmod = f"{LOADER} /usr/bin/chmod 600 victim.txt"
         touch = f"{LOADER} /usr/bin/touch -c -d @1 victim.txt"
-        for line in (chmod, touch):
+        # an inode flag (chattr's FS_IOC_SETFLAGS, nodump) through a read-only descriptor
+        chattr = (
+            'import array, fcntl, os; flags = array.array("l", [0])\n'
+            'fd = os.open("victim.txt", os.O_RDONLY); fcntl.ioctl(fd, 0x80086601, flags)\n'
+            'fcntl.ioctl(fd, 0x40086602, array.array("l", [flags[0] | 0x40])); print("set")'
+        )
+        chattr_line = f"{LOADER} /usr/bin/python3 -c '{chattr}'"
+        for line in (chmod, touch, chattr_line):
             assert b"Permission denied" in (await confined(s, line)).stderr, line
         assert (await unconfined(s, stat)).stdout == before
         # the exec agent's limits and priority, which every later command inherits
@@ -356,6 +363,7 @@ def test_code_inside_the_domain_changes_no_metadata_or_agent_and_leaves_nothing(
         assert (await unconfined(s, zombies)).stdout == b"20\n"
         await unconfined(s, f"{chmod}; {touch}")
         assert (await unconfined(s, stat)).stdout == b"600 1\n"
+        assert (await unconfined(s, chattr_line)).stdout == b"set\n"
         await unconfined(s, linger)
         survivors = (await unconfined(s, sleepers)).stdout.split()
         assert len(survivors) == 2, survivors

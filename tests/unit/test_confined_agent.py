@@ -215,9 +215,15 @@ attempt("setxattr", lambda: os.setxattr(path, "user.planted", b"1"))
 attempt("setxattrat", raw(463, AT_FDCWD, name, 0, b"user.other", xattr_args, 16))
 attempt("removexattrat", raw(466, AT_FDCWD, name, 0, b"user.kept"))
 attempt("file_setattr", raw(469, AT_FDCWD, name, nodump, 24, 0))
+def chattr():  # FS_IOC_GETFLAGS, then FS_IOC_SETFLAGS with FS_NODUMP_FL, on a read-only fd
+    import array, fcntl
+    fd, flags = os.open(path, os.O_RDONLY), array.array("l", [0])
+    fcntl.ioctl(fd, 0x80086601, flags)
+    fcntl.ioctl(fd, 0x40086602, array.array("l", [flags[0] | 0x40]))
+attempt("chattr", chattr)
 """
 METADATA_CALLS = ("chmod", "fchmod", "fchmodat2", "chown", "utime", "setxattr", "setxattrat",
-                  "removexattrat", "file_setattr")  # fmt: skip
+                  "removexattrat", "file_setattr", "chattr")  # fmt: skip
 
 
 def _metadata(path: Path) -> tuple[Any, ...]:
