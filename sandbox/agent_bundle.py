@@ -1,9 +1,10 @@
 """The exec agent as it ships: one ``python3 -c`` program holding its modules.
 
-`sandbox/exec_agent.py` imports `sandbox.confine_exec`, which imports `sandbox.landlock` and
-`sandbox.syscall_filter`; the container has no copy of this package, so the program
-registers each module's source under its own name before running the agent. Each module
-is compiled on its own, so its ``from __future__`` imports stay first.
+`sandbox/exec_agent.py` imports `sandbox.confine_exec`, which imports `sandbox.landlock`,
+`sandbox.syscall_filter` and `sandbox.exec_cleanup`; the container has no copy of this
+package, so the program registers each module's source under its own name before
+running the agent. Each module is compiled on its own, so its ``from __future__``
+imports stay first.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
-from sandbox import confine_exec, exec_agent, landlock, syscall_filter
+from sandbox import confine_exec, exec_agent, exec_cleanup, landlock, syscall_filter
 
 # In import order: a module comes after the modules it imports.
-MODULES: tuple[ModuleType, ...] = (landlock, syscall_filter, confine_exec, exec_agent)
+MODULES: tuple[ModuleType, ...] = (
+    landlock,
+    syscall_filter,
+    exec_cleanup,
+    confine_exec,
+    exec_agent,
+)
 # The kernel refuses a single argv or environment string longer than this (the agent
 # travels in an environment variable, then as ``python3 -c`` argv).
 MAX_ARG_STRLEN = 128 * 1024

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox import landlock, syscall_filter
+from sandbox import exec_cleanup, landlock, syscall_filter
 
 # A copy of a shell that no name on PATH reaches: the line runs with it, so a repository
 # that makes a tool exec plain `bash FILE` (git's core.fsmonitor, say) is refused,
@@ -88,13 +87,17 @@ class Plan:
                 os.close(self.ruleset_fd)
             self.ruleset_fd = None
 
-    def finish(self) -> None:
-        """After the exec: remove its TMPDIR; what cannot be removed is reported."""
+    def finish(self, session: int | None = None) -> None:
+        """After the exec: end every process still in its ``session`` (the child's pid,
+        once it was started), then remove its TMPDIR; what remains is reported."""
         self.started()
+        if session is not None:
+            left = exec_cleanup.end_session(session)
+            if left:
+                self.report["processes_left"] = left
         if self.scratch is None:
             return
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        if Path(self.scratch).exists():
+        if not exec_cleanup.remove_tree(self.scratch):
             self.report["tmpdir_left"] = self.scratch
         self.scratch = None
 
@@ -114,7 +117,9 @@ def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict
         return unconfined(str(exc))
     try:
         return _landlock_plan(abi, request["programs"], argv, cwd, env)
-    except OSError as exc:
+    except Refused:
+        raise
+    except Exception as exc:  # fail closed: a name with a NUL byte raised ValueError
         raise Refused(f"cannot set up confinement: {exc}") from None
 
 
@@ -138,7 +143,7 @@ def _landlock_plan(
     try:
         fd = landlock.build(ruleset)
     except OSError as exc:
-        shutil.rmtree(scratch, ignore_errors=True)
+        exec_cleanup.remove_tree(scratch)
         raise Refused(f"cannot build the Landlock ruleset: {exc}") from None
     report = {
         "confined": True,
@@ -174,6 +179,6 @@ def _private_shell(name: str) -> str | None:
     if private is None:
         return None
     path = Path(private)
-    if path.is_file() and os.access(path, os.X_OK) and not os.access(path, os.W_OK):
+    if path.is_file() and os.access(path, os.X_OK) and not landlock.session_can_write(private):
         return private
     return None

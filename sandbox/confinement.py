@@ -6,8 +6,10 @@ it writes nothing but its private TMPDIR and /dev/null, execs only the programs 
 analyzer listed (plus the programs those run as their own implementation, below, the
 shell that runs the line, and their ELF or ``#!`` interpreters), opens no TCP socket,
 and signals nothing outside itself. A seccomp filter (`sandbox/syscall_filter.py`)
-refuses every other network socket and IPC object. The Bash tool and ``airlock exec``
-ask for it.
+refuses every other network socket, listening, file metadata changes, IPC objects,
+changes to other processes' limits and scheduling, and leaving the exec's session; the
+agent ends the session's processes when the exec ends. The Bash tool and ``airlock
+exec`` ask for it.
 
 Where it holds and where it does not (measured on this project's machines):
 
@@ -22,8 +24,9 @@ Where it holds and where it does not (measured on this project's machines):
   and a program can exec it directly (``ld.so FILE``), which maps FILE with no exec
   check. A listed program that can be made to exec a chosen path (a repository's git
   config, say) can so run any file, as it can the private bash copy, whose path is
-  public. What runs stays in the domain and the filter: no writes, no network socket,
-  no IPC object, no signals out.
+  public. What runs stays in the domain and the filter: no writes (metadata
+  included), no network or listening socket, no IPC object, no signal, limit or
+  priority change out, no process left behind.
 """
 
 from __future__ import annotations

@@ -289,7 +289,7 @@ class _Exec:
                 pipe.close()
             self.close_stdin()
             if self.plan is not None:
-                self.plan.finish()
+                self._finish_confined(self.plan)
         returncode = self.exited.result()
         oom_after = _oom_kills()
         oom = (
@@ -311,6 +311,15 @@ class _Exec:
         if self.plan is not None:
             frame["confinement"] = self.plan.report
         self.agent.chan.send(frame)
+
+    def _finish_confined(self, plan: confine_exec.Plan) -> None:
+        """End every process the confined exec left (its session: a background one with
+        closed output would otherwise outlive it) and remove its TMPDIR. An error here
+        is reported in the exit frame, never left to stop it from being sent."""
+        try:
+            plan.finish(session=self.proc.pid)
+        except Exception as exc:
+            plan.report["cleanup_error"] = repr(exc)
 
     async def _wait_pipes(self) -> None:
         """After the main process exited: give the pipes DRAIN_GRACE, then kill the group.
@@ -538,7 +547,7 @@ class Agent:
             ex.kill(signal.SIGKILL)
             self.execs.pop(xid, None)
             if plan is not None:
-                plan.finish()
+                plan.finish(session=proc.pid)
             raise
         self.chan.send({"type": "started", "id": xid, "pid": proc.pid})
         task = asyncio.ensure_future(ex.run())

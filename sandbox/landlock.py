@@ -346,8 +346,12 @@ def interpreters(program: str, search_path: str, cwd: str) -> list[str]:
 
 
 def session_can_write(path: str) -> bool:
-    """Whether this process may change ``path`` (false on the read-only root)."""
-    return os.access(path, os.W_OK)
+    """Whether this process may change ``path`` or any directory above it (false on the
+    read-only root). A file in a tree the session writes to (the workspace, /tmp) holds
+    what the session or the repository put there, also when the session cannot write
+    that file itself: the copy-in's root-owned ``.git/hooks`` are the repository's."""
+    current = Path(path)
+    return any(os.access(place, os.W_OK) for place in (current, *current.parents))
 
 
 def executables(
@@ -358,8 +362,9 @@ def executables(
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """Resolve program names to the files to grant EXECUTE: ``(granted, missing,
     writable)``. ``granted`` maps each name to its file; interpreters are added under
-    ``name -> interpreter``. A file this process could write (the workspace, /tmp) is
-    never granted: the session could have put anything there."""
+    ``name -> interpreter``. A file this process could write, or one beneath a
+    directory it could write (the workspace, /tmp), is never granted: the session or
+    the repository could have put anything there."""
     granted: dict[str, str] = {}
     missing: list[str] = []
     writable: list[str] = []

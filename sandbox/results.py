@@ -32,8 +32,9 @@ class ConfinementReport(BaseModel):
     scoped: bool = Field(False, description="signals and abstract unix sockets were scoped")
     syscall_filter: bool = Field(
         False,
-        description="a seccomp filter refused sockets other than AF_UNIX, System V and POSIX "
-        "IPC objects, io_uring and foreign syscall ABIs",
+        description="a seccomp filter refused sockets other than AF_UNIX and listening ones, "
+        "file metadata changes, System V and POSIX IPC, keyrings, changes to other processes' "
+        "limits and scheduling, new sessions, io_uring and foreign syscall ABIs",
     )
     syscall_filter_reason: str | None = Field(None, description="why there was no such filter")
     shell: str | None = Field(None, description="the file that ran the line")
@@ -45,6 +46,10 @@ class ConfinementReport(BaseModel):
     )
     tmpdir: str | None = Field(None, description="its private TMPDIR, removed afterwards")
     tmpdir_left: str | None = Field(None, description="set if that TMPDIR could not be removed")
+    processes_left: int = Field(
+        0, description="processes of the exec still found after it was ended (0: none)"
+    )
+    cleanup_error: str | None = Field(None, description="set if ending the exec failed")
 
     def summary(self) -> str:
         """One line for a person or a model."""

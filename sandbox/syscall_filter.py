@@ -1,19 +1,34 @@
 """The seccomp filter a confined command gets on top of its Landlock domain.
 
 Standard-library-only and Python 3.8+ (it ships inside the exec agent). Landlock
-confines files, TCP and signals; what it leaves open is closed here, because code can
-run inside the domain (a program made to exec a chosen file, the dynamic loader run as a
-program) and must find nothing more than a read-only command has:
+confines file contents and names, TCP and signals; what it leaves open is closed here,
+because code can run inside the domain (a program made to exec a chosen file, the
+dynamic loader run as a program) and must find nothing more than a read-only command has:
 
 - sockets of any family but AF_UNIX: UDP (``/dev/udp/...``), raw and packet sockets,
-  netlink, vsock. Landlock (ABI 4 to 7) covers TCP bind and connect only;
+  netlink, vsock. Landlock (ABI 4 to 7) covers TCP bind and connect only. ``bind`` and
+  ``listen`` too: no socket of the command (an abstract AF_UNIX one) waits for others;
+- file metadata, which Landlock does not handle: mode, owner, times, extended
+  attributes, inode flags (``chattr``, fs-verity) of any file the user owns;
 - state that outlives the command outside the filesystem: System V shared memory,
-  semaphores and message queues, POSIX message queues;
+  semaphores and message queues and POSIX message queues (created, or used and removed
+  when another process made them), keys in the user's keyrings;
+- other processes' scheduling and limits (``prlimit`` on the exec agent, ``renice``,
+  CPU affinity, I/O priority), which the kernel allows on every process of the same user:
+  each only on the calling thread;
+- a new session or process group (``setsid``, ``setpgid``): every process of the
+  command stays in the session the agent started, where it ends them all; and a child
+  of the exec agent (``clone`` with CLONE_PARENT), a zombie it would never reap, whose
+  pids add up until the session can start nothing. ``clone3``, whose flags no filter
+  can read, fails with ENOSYS, so that the C library falls back to ``clone``. No
+  ``ptrace`` either: PTRACE_TRACEME made the agent the tracer of the exec's first
+  process, which read its stop as an exit and never reaped it;
 - io_uring, whose operations (opening sockets included) no syscall filter sees;
 - every syscall of another ABI (i386, x32), whose numbers this filter does not check.
 
-Each fails with EACCES, as Landlock's refusals do. The program is classic BPF built
-here, in the agent, and loaded by the forked child after ``no_new_privs``.
+Each fails with EACCES, as Landlock's refusals do (``clone3`` with ENOSYS). The program
+is classic BPF built here, in the agent, and loaded by the forked child after
+``no_new_privs``.
 """
 
 from __future__ import annotations
@@ -26,6 +41,9 @@ import struct
 from typing import NamedTuple
 
 AF_UNIX = 1
+CLONE_PARENT = 0x00008000
+PRIO_PROCESS = 0
+IOPRIO_WHO_PROCESS = 1
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 SECCOMP_RET_ALLOW = 0x7FFF0000
@@ -36,14 +54,60 @@ X32_SYSCALL_BIT = 0x40000000
 LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS: A = u32 at offset k of seccomp_data
 JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K: jump if A & k
 RET_K = 0x06  # BPF_RET | BPF_K
+MAX_JUMP = 255  # a conditional jump's offsets are one byte
 
 # struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6]
 OFFSET_NR = 0
 OFFSET_ARCH = 4
-OFFSET_ARG0_LOW = 16  # the low half of args[0] on a little-endian machine
+OFFSET_ARGS = 16  # args[i]'s low half sits at 16 + 8 * i on a little-endian machine
 
-REFUSED = ("shmget", "semget", "msgget", "mq_open", "io_uring_setup")
+# Refused whatever their arguments (a name the architecture lacks is skipped).
+REFUSED_GROUPS: dict[str, tuple[str, ...]] = {
+    "listening sockets": ("bind", "listen"),
+    "file metadata": (
+        "chmod", "fchmod", "fchmodat", "fchmodat2",
+        "chown", "fchown", "lchown", "fchownat",
+        "utime", "utimes", "futimesat", "utimensat",
+        "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+        "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+        "file_setattr",
+    ),
+    "IPC objects": (
+        "shmget", "shmat", "shmctl", "semget", "semop", "semtimedop", "semctl",
+        "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink",
+    ),
+    "keyrings": ("add_key", "request_key", "keyctl"),
+    "leaving the exec's session, or making the agent its tracer": ("setsid", "setpgid", "ptrace"),
+    "io_uring": ("io_uring_setup",),
+}  # fmt: skip
+REFUSED = tuple(name for names in REFUSED_GROUPS.values() for name in names)
+
+# Allowed only when every (argument index, value) holds, else refused: the target
+# is the calling thread itself (pid 0), or the socket is AF_UNIX.
+ONLY_WITH: dict[str, tuple[tuple[int, int], ...]] = {
+    "socket": ((0, AF_UNIX),),
+    "prlimit64": ((0, 0),),
+    "sched_setaffinity": ((0, 0),),
+    "sched_setscheduler": ((0, 0),),
+    "sched_setparam": ((0, 0),),
+    "sched_setattr": ((0, 0),),
+    "setpriority": ((0, PRIO_PROCESS), (1, 0)),
+    "ioprio_set": ((0, IOPRIO_WHO_PROCESS), (1, 0)),
+}
+# ioctl requests (its second argument) that change a file the caller owns but may not
+# write: inode flags (chattr), the fsxattr flags and project id, the generation number,
+# fs-verity (which makes a file read-only for good) and an encryption policy.
+FILE_CHANGING_IOCTLS = {
+    "FS_IOC_SETFLAGS": 0x40086602,
+    "FS_IOC32_SETFLAGS": 0x40046602,
+    "FS_IOC_FSSETXATTR": 0x401C5820,
+    "FS_IOC_SETVERSION": 0x40087602,
+    "FS_IOC32_SETVERSION": 0x40047602,
+    "FS_IOC_ENABLE_VERITY": 0x40806685,
+    "FS_IOC_SET_ENCRYPTION_POLICY": 0x800C6613,
+}
 
 
 class Abi(NamedTuple):
@@ -54,32 +118,54 @@ class Abi(NamedTuple):
     x32_bit: bool  # whether numbers with X32_SYSCALL_BIT are another ABI to refuse
 
 
+# Numbers from the kernel's syscall tables (unistd_64.h, asm-generic/unistd.h); the
+# unit tests check them against libseccomp's. Numbers from 424 up are shared.
+_SHARED = {
+    "io_uring_setup": 425, "clone3": 435, "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466,
+    "file_setattr": 469,
+}  # fmt: skip
 ABIS: dict[str, Abi] = {
     "x86_64": Abi(
         0xC000003E,
         {
-            "socket": 41,
-            "shmget": 29,
-            "semget": 64,
-            "msgget": 68,
-            "mq_open": 240,
-            "io_uring_setup": 425,
+            "ioctl": 16, "socket": 41, "bind": 49, "listen": 50,
+            "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94,
+            "fchownat": 260, "fchmodat": 268,
+            "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
+            "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190,
+            "removexattr": 197, "lremovexattr": 198, "fremovexattr": 199,
+            "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65,
+            "semctl": 66, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
+            "semtimedop": 220, "mq_open": 240, "mq_unlink": 241,
+            "add_key": 248, "request_key": 249, "keyctl": 250,
+            "setpgid": 109, "setsid": 112,
+            "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
+            "sched_setaffinity": 203, "ioprio_set": 251, "prlimit64": 302,
+            "sched_setattr": 314, "clone": 56, "ptrace": 101,
+            **_SHARED,
         },
         x32_bit=True,
     ),
     "aarch64": Abi(
         0xC00000B7,
         {
-            "socket": 198,
-            "shmget": 194,
-            "semget": 190,
-            "msgget": 186,
-            "mq_open": 180,
-            "io_uring_setup": 425,
+            "ioctl": 29, "socket": 198, "bind": 200, "listen": 201,
+            "fchmod": 52, "fchmodat": 53, "fchownat": 54, "fchown": 55, "utimensat": 88,
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7,
+            "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
+            "mq_open": 180, "mq_unlink": 181, "msgget": 186, "msgctl": 187,
+            "msgrcv": 188, "msgsnd": 189, "semget": 190, "semctl": 191,
+            "semtimedop": 192, "semop": 193, "shmget": 194, "shmctl": 195, "shmat": 196,
+            "add_key": 217, "request_key": 218, "keyctl": 219,
+            "setpgid": 154, "setsid": 157,
+            "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
+            "sched_setaffinity": 122, "ioprio_set": 30, "prlimit64": 261,
+            "sched_setattr": 274, "clone": 220, "ptrace": 117,
+            **_SHARED,
         },
         x32_bit=False,
     ),
-}
+}  # fmt: skip
 
 
 class Unsupported(Exception):
@@ -100,7 +186,7 @@ class Label(NamedTuple):
 
 
 def _assemble(steps: list[Op | Label]) -> bytes:
-    """Pack ``steps`` as ``sock_filter``s, resolving jump labels."""
+    """Pack ``steps`` as ``sock_filter``s, resolving jump labels (forward only)."""
     where: dict[str, int] = {}
     ops: list[Op] = []
     for step in steps:
@@ -112,8 +198,16 @@ def _assemble(steps: list[Op | Label]) -> bytes:
     for index, op in enumerate(ops):
         jt = 0 if op.if_true is None else where[op.if_true] - index - 1
         jf = 0 if op.if_false is None else where[op.if_false] - index - 1
+        if not (0 <= jt <= MAX_JUMP and 0 <= jf <= MAX_JUMP):
+            raise ValueError(f"jump out of range at instruction {index}")
         packed.append(struct.pack("=HBBI", op.code, jt, jf, op.k))
     return b"".join(packed)
+
+
+def _arg(index: int) -> int:
+    """The offset of the low half of argument ``index`` (the kernel reads an int or a
+    pid_t from it, so the high half does not matter)."""
+    return OFFSET_ARGS + 8 * index
 
 
 def program(machine: str) -> bytes:
@@ -128,14 +222,27 @@ def program(machine: str) -> bytes:
     ]
     if abi.x32_bit:
         steps.append(Op(JGE_K, X32_SYSCALL_BIT, if_true="refuse"))
-    steps.append(Op(JEQ_K, abi.numbers["socket"], if_true="socket"))
-    steps += [Op(JEQ_K, abi.numbers[name], if_true="refuse") for name in REFUSED]
+    steps += [Op(JEQ_K, abi.numbers[name], if_true=name) for name in ONLY_WITH]
+    steps.append(Op(JEQ_K, abi.numbers["ioctl"], if_true="ioctl"))
+    steps.append(Op(JEQ_K, abi.numbers["clone"], if_true="clone"))
+    steps.append(Op(JEQ_K, abi.numbers["clone3"], if_true="no_such_call"))
+    steps += [Op(JEQ_K, abi.numbers[n], if_true="refuse") for n in REFUSED if n in abi.numbers]
+    steps.append(Op(RET_K, SECCOMP_RET_ALLOW))
+    for name, conditions in ONLY_WITH.items():
+        steps.append(Label(name))
+        for index, value in conditions:
+            steps += [Op(LD_W_ABS, _arg(index)), Op(JEQ_K, value, if_false="refuse")]
+        steps.append(Op(RET_K, SECCOMP_RET_ALLOW))
+    steps += [Label("ioctl"), Op(LD_W_ABS, _arg(1))]
+    steps += [Op(JEQ_K, code, if_true="refuse") for code in FILE_CHANGING_IOCTLS.values()]
     steps += [
         Op(RET_K, SECCOMP_RET_ALLOW),
-        Label("socket"),
-        Op(LD_W_ABS, OFFSET_ARG0_LOW),
-        Op(JEQ_K, AF_UNIX, if_false="refuse"),
+        Label("clone"),
+        Op(LD_W_ABS, _arg(0)),  # the flags (their low half holds CLONE_PARENT)
+        Op(JSET_K, CLONE_PARENT, if_true="refuse"),
         Op(RET_K, SECCOMP_RET_ALLOW),
+        Label("no_such_call"),
+        Op(RET_K, SECCOMP_RET_ERRNO | errno.ENOSYS),
         Label("refuse"),
         Op(RET_K, SECCOMP_RET_ERRNO | errno.EACCES),
     ]

@@ -294,6 +294,89 @@ def test_writes_through_reopened_descriptors_and_repo_programs_are_refused() -> 
     in_session(body)
 
 
+# --- what code inside the domain finds closed beyond writes -------------------------------
+
+
+def test_code_inside_the_domain_changes_no_metadata_or_agent_and_leaves_nothing() -> None:
+    async def body(s: DockerSession) -> None:
+        await setup(s, "echo original > victim.txt && chmod 644 victim.txt")
+        stat = "stat -c '%a %Y' victim.txt"
+        before = (await unconfined(s, stat)).stdout
+        # the loader runs any program inside the domain; metadata is no write to Landlock
+        chmod = f"{LOADER} /usr/bin/chmod 600 victim.txt"
+        touch = f"{LOADER} /usr/bin/touch -c -d @1 victim.txt"
+        # an inode flag (chattr's FS_IOC_SETFLAGS, nodump) through a read-only descriptor
+        chattr = (
+            'import array, fcntl, os; flags = array.array("l", [0])\n'
+            'fd = os.open("victim.txt", os.O_RDONLY); fcntl.ioctl(fd, 0x80086601, flags)\n'
+            'fcntl.ioctl(fd, 0x40086602, array.array("l", [flags[0] | 0x40])); print("set")'
+        )
+        chattr_line = f"{LOADER} /usr/bin/python3 -c '{chattr}'"
+        for line in (chmod, touch, chattr_line):
+            assert b"Permission denied" in (await confined(s, line)).stderr, line
+        assert (await unconfined(s, stat)).stdout == before
+        # the exec agent's limits and priority, which every later command inherits
+        inherited = "ulimit -n; nice"
+        agent_before = (await unconfined(s, inherited)).stdout
+        prlimit = f"{LOADER} /usr/bin/prlimit --pid $PPID --nofile=8:8"
+        renice = f"{LOADER} /usr/bin/renice -n 19 -p $PPID"
+        for line in (prlimit, renice):
+            assert b"Permission denied" in (await confined(s, line)).stderr, line
+        assert (await unconfined(s, inherited)).stdout == agent_before
+        assert (await confined(s, inherited, "nice")).stdout == agent_before
+        # a background process with its output closed, and one that leaves the session
+        sleepers = "pgrep -f 'sleep [67]00' || echo none"
+        linger = (
+            f"{LOADER} /usr/bin/sleep 600 >/dev/null 2>&1 & "
+            f"{LOADER} /usr/bin/setsid -f {LOADER} /usr/bin/sleep 700 >/dev/null 2>&1; echo started"
+        )
+        assert (await confined(s, linger)).stdout == b"started\n"
+        assert (await unconfined(s, sleepers)).stdout == b"none\n"
+        # a TMPDIR folder its owner cannot list still goes with the exec
+        locked = 'mkdir -m 300 "$TMPDIR/locked" && echo x > "$TMPDIR/locked/f" && echo made'
+        made = await confined(s, locked)
+        assert made.stdout == b"made\n" and made.confinement is not None
+        assert made.confinement.tmpdir_left is None
+        # and so does a tree deeper than Python's recursion limit (it stopped the exit frame)
+        deep = (
+            'import os; os.chdir(os.environ["TMPDIR"])\n'
+            'for _ in range(3000): os.mkdir("d"); os.chdir("d")'
+        )
+        deep_line = f"{LOADER} /usr/bin/python3 -c '{deep}' && echo deep"
+        deep_run = await asyncio.wait_for(confined(s, deep_line), 300)
+        assert deep_run.stdout == b"deep\n" and deep_run.confinement is not None
+        assert deep_run.confinement.tmpdir_left is None
+        leftovers = await unconfined(s, "ls -d /tmp/airlock-ro-* 2>/dev/null | wc -l")
+        assert leftovers.stdout == b"0\n"
+        # a child of the agent (CLONE_PARENT), a zombie it never reaps: a pid spent each
+        clone_parent = (
+            "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "for _ in range(20):\n    libc.syscall(56, 0x8011, 0, 0, 0, 0) or os._exit(0)\n"
+        )
+        adopt = f"{LOADER} /usr/bin/python3 -c '{clone_parent}'"
+        zombies = "ps -o stat= --ppid $PPID | grep -c Z"
+        await confined(s, adopt)
+        assert (await unconfined(s, zombies)).stdout == b"0\n"
+        # controls: unconfined, the same lines make zombies of the agent, change the file
+        # and the agent (last), and the background processes outlive their exec
+        await unconfined(s, adopt)
+        assert (await unconfined(s, zombies)).stdout == b"20\n"
+        await unconfined(s, f"{chmod}; {touch}")
+        assert (await unconfined(s, stat)).stdout == b"600 1\n"
+        assert (await unconfined(s, chattr_line)).stdout == b"set\n"
+        await unconfined(s, linger)
+        survivors = (await unconfined(s, sleepers)).stdout.split()
+        assert len(survivors) == 2, survivors
+        await unconfined(s, f"kill -9 {' '.join(p.decode() for p in survivors)}")
+        await unconfined(s, renice)
+        assert (await unconfined(s, inherited)).stdout.split()[1] == b"19"
+        await unconfined(s, prlimit)
+        starved = await s.exec("echo later")  # the agent has no fd left for its pipes
+        assert starved.exit_code == 126 and "Too many open files" in (starved.error or "")
+
+    in_session(body)
+
+
 # --- signals ----------------------------------------------------------------------------
 
 
