@@ -334,18 +334,29 @@ def _each_exec_violation(
             detail = f"{run.path} ran: not a program of the image ({_show(run.argv)}){cut}"
             yield _exec_violation("exec", detail, cmd, run), run
             continue
-        if run.name in HELPER_PROGRAMS.get(_base(run.caller) or "", ()):
+        if _is_helper(run.name, run.caller):
             continue
         if run.path.startswith(GIT_GUARD_DIR) and run.path != REAL_GIT:
             continue  # the guard's own neutral helpers (external-diff, merge-driver)
         argv = judged_argv(run)
         delegates = argv[0] in DELEGATING or _runs_shell_code(argv)
-        problem = None if delegates else read_only_problem(argv)
+        problem = None if delegates else read_only_problem(argv, stalls_allowed=True)
         if problem is not None:
             yield _exec_violation("exec", f"{problem}: {_show(argv)}{cut}", cmd, run), run
         if argv[0] not in names and _base(run.argv[0] if run.argv else None) not in names:
             detail = f"{run.name} ran but the analyzer saw only {sorted(n for n in names if n)}"
             yield _exec_violation("differential", detail, cmd, run), run
+
+
+def _is_helper(name: str, caller: str | None) -> bool:
+    """Whether program ``name`` run by ``caller`` is part of a tool's implementation:
+    a helper of the caller, or of the tool whose helper the caller is (git's guard runs
+    the real git, which runs ``cat`` for the drivers the guard neutralized)."""
+    base = _base(caller) or ""
+    owners = {base} | {
+        tool for tool, helpers in HELPER_PROGRAMS.items() if caller in helpers or base in helpers
+    }
+    return any(name in HELPER_PROGRAMS.get(owner, ()) for owner in owners)
 
 
 def _runs_shell_code(argv: list[str]) -> bool:

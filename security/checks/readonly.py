@@ -55,6 +55,8 @@ def _wrapper_problem(command: Command) -> str | None:
     name = command.base_name
     argv = command.argv
     if read_only_problem(argv) is None and name not in DELEGATING:
+        if command.origin == "xargs":  # `xargs bash --version` runs `bash --version WORDS`
+            return f"xargs adds arguments to {name} that the analyzer cannot see"
         return None  # a version query: `bash --version`
     inner, _ = inner_argv(command)
     if name in DELEGATING:

@@ -250,7 +250,7 @@ _ANY_ARGUMENTS = words(
     column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
     uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
     egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
-    look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
+    look zcat bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
     sleep logname users w cal ncal md5 shasum base32 basenc test [ yes break continue
     """
 )
@@ -270,6 +270,11 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     # ripgrep 13: --pre runs a program per file, -z runs decompressors, --hostname-bin
     # runs a program for hyperlinks; --ignore-file only reads
     "rg": spec("z", "pre pre-glob search-zip hostname-bin"),
+    # zgrep -f copies a pattern file that is not a regular file (a pipe, /dev/stdin)
+    # into a temporary file with mktemp and cat, and removes it with rm
+    "zgrep": spec(
+        "f", "file", values="-A -B -C -X -d -e -m --binary-files --label --max-count --regexp"
+    ),
     # fd 8.6: -x/-X run commands, -l runs `ls -l` on the results
     "fd": spec("xXl", "exec exec-batch list-details"),
     "fdfind": spec("xXl", "exec exec-batch list-details"),
@@ -355,8 +360,10 @@ SUBSCRIPT_EVALUATORS = frozenset(
 )  # fmt: skip
 
 
-def read_only_problem(argv: list[str]) -> str | None:
-    """None if this argv is proven read-only; otherwise why not."""
+def read_only_problem(argv: list[str], *, stalls_allowed: bool = False) -> str | None:
+    """None if this argv is proven read-only; otherwise why not. ``stalls_allowed``: an
+    option that only makes it wait (``tail -f``) is no reason, as when a glob spells it
+    (what ran is judged so, by the differential oracle)."""
     if not argv:
         return None
     name = argv[0].rsplit("/", 1)[-1]
@@ -371,7 +378,7 @@ def read_only_problem(argv: list[str]) -> str | None:
         "[" in arg and ("$" in arg or "`" in arg) for arg in argv[1:]
     ):
         return f"{name} evaluates an array subscript, which can run commands ($(...) inside [])"
-    return check_spec(entry, [name, *argv[1:]])
+    return check_spec(entry, [name, *argv[1:]], stalls_allowed=stalls_allowed)
 
 
 # Where the image's own programs live: its root filesystem is read-only in a session, so a

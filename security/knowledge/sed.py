@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from security.argv import getopt, has_option
+from security.argv import getopt
 
 # GNU sed 4.9's getopt table (`-i` takes an optional attached suffix; -b is accepted).
 SED_OPTIONS = getopt(
@@ -394,13 +394,14 @@ def sed_script_index(argv: list[str]) -> int | None:
 
 
 def sed_edits_in_place(argv: list[str]) -> bool:
-    """Whether sed edits its files: ``-i``, ``-i.bak``, ``-ni``, ``--in-place[=SUF]``.
-
-    Generous on purpose: an ``i`` in any short-option cluster counts, even after ``--``.
-    """
-    return has_option(argv[1:], "i", ("in-place",)) is not None or any(
-        a.startswith("-") and not a.startswith("--") and "i" in a[1:] for a in argv[1:]
-    )
+    """Whether sed edits its files: ``-i``, ``-i.bak``, ``-ni``, ``--in-place[=SUF]``,
+    read as GNU sed's getopt reads them (options after operands count; after ``--``
+    every word is a file, so a file named ``-ix`` is not the option). An argv sed
+    would not accept counts as editing."""
+    parsed = SED_OPTIONS.parse(argv[1:])
+    if parsed.error is not None:
+        return True
+    return any(option.name in ("-i", "--in-place") for option in parsed.options)
 
 
 def sed_read_only_problem(argv: list[str]) -> str | None:

@@ -91,13 +91,14 @@ def spec(
     )
 
 
-def check_spec(entry: ReadOnlySpec, argv: list[str]) -> str | None:
-    """Why ``argv`` breaks ``entry`` (an option, too many operands, its test), or None."""
+def check_spec(entry: ReadOnlySpec, argv: list[str], *, stalls_allowed: bool = False) -> str | None:
+    """Why ``argv`` breaks ``entry`` (an option, too many operands, its test), or None.
+    ``stalls_allowed``: an option that only makes it wait is no reason."""
     args = argv[1:]
     found = has_option(args, entry.forbidden_short, entry.forbidden_long)
     if found:
         return f"{argv[0]} {found}"
-    stalls = has_option(args, entry.stall_short, entry.stall_long)
+    stalls = None if stalls_allowed else has_option(args, entry.stall_short, entry.stall_long)
     if stalls:
         return f"{argv[0]} {stalls} waits for more input"
     if entry.max_operands is not None:

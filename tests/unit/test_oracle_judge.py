@@ -168,3 +168,41 @@ def test_scratch_folders_made_and_removed_under_tmp_are_not_writes() -> None:
     ]
     assert _judge(*made, '8 rmdir("/tmp/git-blob-Ab12") = 0') == {}
     assert "write" in _judge(*made)  # the folder stays: a write
+
+
+def test_a_helper_of_a_helper_is_part_of_the_tool() -> None:
+    """git's guard runs the real git, which runs cat for the textconv drivers the guard
+    neutralized: cat is git's helper, run by its helper (found by the 30-minute run)."""
+    found = _judge(
+        '7 execve("/usr/bin/git", ["git", "blame", "notes.txt"], 0x1 /* 9 vars */) = 0',
+        '7 execve("/usr/lib/airlock/git-guard/git.real", ["git", "blame", "notes.txt"],'
+        " 0x1 /* 9 vars */) = 0",
+        "7 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD) = 8",
+        '8 execve("/usr/bin/cat", ["/usr/bin/cat", "notes.txt"], 0x1 /* 9 vars */) = 0',
+        commands=[["git", "blame", "notes.txt"]],
+    )
+    assert found == {}
+    # control: cat run by a program whose helper it is not is still seen
+    other = _judge(
+        '7 execve("/usr/bin/ls", ["ls"], 0x1 /* 9 vars */) = 0',
+        "7 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD) = 8",
+        '8 execve("/usr/bin/cat", ["/usr/bin/cat", "notes.txt"], 0x1 /* 9 vars */) = 0',
+        commands=[["ls"]],
+    )
+    assert list(other) == ["differential"]
+
+
+def test_an_option_that_only_waits_is_no_violation_but_an_edit_is() -> None:
+    """`tail {--p,}` ran `tail --p` (--pid): it waits, it does not write; `sed p -- -ix`
+    has a file named -ix, not the option (found by the 30-minute run)."""
+    for argv in (["tail", "--p"], ["sed", "p", "--", "-ix", "notes.txt"]):
+        shown = ", ".join(f'"{a}"' for a in argv)
+        found = _judge(
+            f'7 execve("/usr/bin/{argv[0]}", [{shown}], 0x1 /* 9 vars */) = 0', commands=[argv]
+        )
+        assert found == {}, argv
+    edits = _judge(
+        '7 execve("/usr/bin/sed", ["sed", "p", "-ix", "notes.txt"], 0x1 /* 9 vars */) = 0',
+        commands=[["sed", "p", "-ix", "notes.txt"]],
+    )
+    assert "sed -i edits files" in edits["exec"][0]

@@ -727,3 +727,26 @@ def test_tilde_words_from_the_directory_stack_may_be_options(line: str, allowed:
 def test_who_and_last_never_ask_dns(line: str, allowed: bool) -> None:
     """A reverse lookup opens a socket (found by a red-team pass)."""
     assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
+
+
+# Found by the 30-minute differential run from hostile fixtures (2026-12-07).
+RUN_FINDINGS = [
+    ("v=-f; zgrep $v f", False),  # zgrep -f copies a pattern pipe with mktemp, cat, rm
+    ("zgrep -if pats x.gz", False),
+    ("zgrep --file=pats x.gz", False),
+    ("zgrep -e -f x.gz", False),  # -f read as the pattern, refused all the same
+    ("zgrep foo docs/notes.gz", True),
+    ("zgrep -c foo -- *", True),
+    ("echo 1 | xargs bash --version", False),  # runs `bash --version 1`
+    ("bash --version", True),
+    ("sed p -- -ix", True),  # after --, -ix is a file
+    ("sed -n p -- *", True),
+    ("sed p x -i", False),  # GNU getopt permutes: -i after an operand counts
+    ("sed -ni p x", False),
+    ("sed --in-pl p x", False),
+]
+
+
+@pytest.mark.parametrize(("line", "ok"), RUN_FINDINGS)
+def test_findings_of_the_differential_run(line: str, ok: bool) -> None:
+    assert allowed(line) is ok
