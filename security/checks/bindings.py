@@ -24,6 +24,7 @@ from typing import NamedTuple
 from security.checks.syntax import line_structure
 from security.knowledge.environment import BASE_ENVIRONMENT, READ_BY_TOOLS
 from security.knowledge.spec import words
+from security.knowledge.wrappers import ARGV_WRAPPERS
 from security.shell import Command, Word
 from security.unwrap import Scene, read_env
 from security.wordscan import dollar_scan
@@ -66,6 +67,7 @@ BINDING_COMMANDS = DECLARERS | frozenset(
         "source",
         ".",
         "env",
+        "exec",
         "coproc",
     }
 )
@@ -96,6 +98,8 @@ def command_bindings(command: Command) -> list[Binding]:
         found += _READERS[name](command)
     elif name == "env":
         found += _env(command)
+    elif name == "exec" and _exec_clears(command):
+        found.append(Binding(ALL_NAMES, None, "exec -c", removes=True))
     elif name == "let":
         found += _let(command)
     elif name == "coproc":
@@ -357,6 +361,12 @@ def _env(command: Command) -> list[Binding]:
             continue
         found.append(Binding(name, word.value.split("=", 1)[1], "env NAME=", True))
     return found
+
+
+def _exec_clears(command: Command) -> bool:
+    """bash's ``exec -c CMD`` runs CMD with an empty environment, as ``env -i`` does."""
+    parsed = ARGV_WRAPPERS["exec"].options.parse([w.value for w in command.words[1:]])
+    return any(option.name == "-c" for option in parsed.options)
 
 
 _SETS_ALLEXPORT = re.compile(r"[+-]?[a-zA-Z]*[ak][a-zA-Z]*")

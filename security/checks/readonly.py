@@ -16,7 +16,15 @@ from security.knowledge import (
 from security.knowledge.readonly import find_own_words
 from security.knowledge.wrappers import SHELLS
 from security.shell import Command, Word
-from security.unwrap import FIND_EXEC_ORIGIN, Scene, fixed, inner_argv, shell_code, stdin_code
+from security.unwrap import (
+    FIND_EXEC_ORIGIN,
+    FIND_PATH,
+    Scene,
+    fixed,
+    inner_argv,
+    shell_code,
+    stdin_code,
+)
 from security.verdict import Decision, Risk
 
 
@@ -144,8 +152,8 @@ def _known_shape(command: Command, word: Word) -> Shape | None:
     find's ``{}`` is a path: it starts like find's starting points (never ``-`` when
     they are literal and not ``-``; a ``-files0-from`` list may hold anything).
     """
-    if command.origin.startswith(FIND_EXEC_ORIGIN) and "{}" in word.raw:
-        safe_paths = command.origin == FIND_EXEC_ORIGIN and word.raw.startswith("{}")
+    if command.origin.startswith(FIND_EXEC_ORIGIN) and FIND_PATH in word.value:
+        safe_paths = command.origin == FIND_EXEC_ORIGIN and word.value.startswith(FIND_PATH)
         return Shape(may_be_option=not safe_paths, may_split=True)
     return None if fixed(word) else shape(word.raw)
 

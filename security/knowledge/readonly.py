@@ -19,7 +19,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from security.argv import operands
+from security.argv import getopt, operands
 from security.knowledge.awk import awk_program_index, awk_read_only_problem
 from security.knowledge.git import git_read_only_problem
 from security.knowledge.sed import sed_read_only_problem, sed_script_index
@@ -212,6 +212,33 @@ def _go(argv: list[str]) -> str | None:
 _GO_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
+# util-linux 2.38 lsns (`lsns --help` in airlock/dev)
+_LSNS = getopt(
+    "Jlno:p:rt:T::uWhV",
+    "json list noheadings output= output-all task= raw type= tree[=] notruncate nowrap "
+    "help version",
+)
+
+
+def _lsns(argv: list[str]) -> str | None:
+    """lsns: the NETNSID column asks the kernel through a netlink socket (NETLINK_ROUTE),
+    and it is shown by `-o NETNSID` (any case, `+` forms too), `--output-all` and, as a
+    default column, by `-t net`. An option the table does not know is not proven."""
+    parsed = _LSNS.parse(argv[1:])
+    if parsed.error:
+        return f"lsns: {parsed.error}"
+    for option in parsed.options:
+        value = (option.value or "").lower()
+        if (
+            option.name == "--output-all"
+            or (option.name in ("-o", "--output") and "netnsid" in value)
+            or (option.name in ("-t", "--type") and value == "net")
+        ):
+            shown = f"{option.name} {option.value}" if option.value else option.name
+            return f"lsns {shown}: the NETNSID column opens a socket (netlink)"
+    return None
+
+
 XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
 UNIQ_VALUE_OPTIONS = "-f -s -w"
 
@@ -250,7 +277,7 @@ _ANY_ARGUMENTS = words(
     column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
     uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
     egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
-    look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
+    look zcat zgrep bzcat xzcat lsof pgrep lscpu lsblk lsmem tput factor expr
     sleep logname users w cal ncal md5 shasum base32 basenc test [
     """
 )
@@ -284,6 +311,7 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "sdiff": spec("o", "output diff-program"),  # -o merges into FILE; runs PROGRAM
     "diff3": spec("", "diff-program"),
     "tail": spec(stalls=("fF", "follow retry pid")),
+    "lsns": spec(test=_lsns),
     # DNS: `who --lookup` canonicalizes and `last -d` resolves host names (a socket)
     "who": spec("", "lookup"),
     "last": spec("d", "dns"),
@@ -309,7 +337,11 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "stdbuf": spec(),
     "command": spec(),
     "builtin": spec(),
-    "exec": spec(),
+    # bash's exec: -a NAME and -l (a `-` before the name) run the program under another
+    # name, and multi-call programs act by their name (`exec -a pkill pgrep x` kills,
+    # `exec -l pidof` is killall5, which signals every process); -c empties the
+    # environment (the session's guards go: `exec -c git status` wrote .git/index)
+    "exec": spec("acl"),
     "env": spec(),
     "time": spec("o", "output"),
 }

@@ -707,3 +707,18 @@ def test_tilde_words_from_the_directory_stack_may_be_options(line: str, allowed:
 def test_who_and_last_never_ask_dns(line: str, allowed: bool) -> None:
     """A reverse lookup opens a socket (found by a red-team pass)."""
     assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
+
+
+@pytest.mark.parametrize(
+    ("line", "allowed"),
+    [("lsns", True), ("lsns -l -t mnt", True), ("lsns -o NS,TYPE,PID", True),
+     ("lsns -t net -o NS", False), ("lsns -p 1 -J", True), ("lsns -- *", True),
+     ("lsns -t net", False), ("lsns -tnet", False), ("lsns --ty=net", False),
+     ("lsns --type net", False), ("lsns -o NS,NETNSID", False), ("lsns -o+netnsid", False),
+     ("lsns --output=netnsid", False), ("lsns --output-all", False), ("lsns --output-a", False),
+     ("lsns *", False), ("lsns -Z", False), ("timeout 5 lsns -t net", False),
+     ("echo --output-all | xargs lsns", False)],
+)  # fmt: skip
+def test_lsns_never_asks_for_the_netnsid_column(line: str, allowed: bool) -> None:
+    """The NETNSID column opens a netlink socket (found by a red-team pass)."""
+    assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
