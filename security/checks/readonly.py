@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from security.argv import Shape, shape
+from security.argv import Shape, ends_options, shape
 from security.checks.base import Context, Hit, line_check
 from security.knowledge import (
     DELEGATING,
@@ -113,7 +113,9 @@ def _unknowable_arguments(command: Command) -> str | None:
         word = words[i]
         known = _known_shape(command, word)
         if known is None:
-            after_dashes = after_dashes or (entry.dashdash and word.value == "--")
+            after_dashes = after_dashes or (
+                entry.dashdash and ends_options(argv, i, entry.detached_values)
+            )
             continue
         if i == code_index:
             return f"{name}: its code {word.raw!r} is only known at run time"

@@ -17,7 +17,7 @@ execution time by the session's git guard; the analyzer cannot see that config.
 
 from __future__ import annotations
 
-from security.argv import has_option
+from security.argv import ends_options, has_option
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec
 
 # git's global options that take a separate value
@@ -55,8 +55,10 @@ _NO_OUTPUT = "output ext-diff textconv show-signature"
 def _no_signature_format(argv: list[str]) -> str | None:
     """A ``%G`` placeholder (``%G?``, ``%GS``, ``%GK``...) verifies signatures: it runs
     gpg.program, which the repository's config names."""
-    for arg in argv[1:]:
-        if arg == "--":
+    for i, arg in enumerate(argv):
+        if i == 0:
+            continue
+        if ends_options(argv, i):
             break
         if arg.startswith(("--format", "--pretty", "format:", "tformat:")) and "%G" in arg:
             return f"{argv[0]} {arg} verifies signatures with gpg.program"

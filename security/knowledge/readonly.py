@@ -241,26 +241,29 @@ def _lsns(argv: list[str]) -> str | None:
 
 XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
 UNIQ_VALUE_OPTIONS = "-f -s -w"
+# every sort option (coreutils 9.1) that takes a detached value
+SORT_VALUE_OPTIONS = (
+    "-k -o -S -t -T --batch-size --compress-program --files0-from --key --random-source "
+    "--sort --buffer-size --field-separator --temporary-directory --output --parallel"
+)
 
 
-def _known_options_only(argv: list[str], flags: str, with_value: str) -> str | None:
-    """For programs that do something else with an option they do not know (pidof logs
-    it to syslog: a socket, and /dev/console)."""
-    args = iter(argv[1:])
-    for arg in args:
-        if arg == "--":
-            break
-        if not arg.startswith("-") or arg == "-":
-            continue
-        if arg.startswith("--"):
-            return f"{argv[0]} {arg} is not an option it knows"
-        for i, letter in enumerate(arg[1:]):
-            if letter not in flags:
-                return f"{argv[0]} -{letter} is not an option it knows"
-            if letter in with_value:
-                if i == len(arg) - 2:
-                    next(args, None)
-                break
+# sysvinit's pidof (killall5 under that name: sysvinit-utils 3.06 in airlock/dev)
+_PIDOF = getopt("qhco:d:sxzn")
+_OMIT_PID = re.compile(r"%PPID|[1-9][0-9]{0,8}")
+
+
+def _pidof(argv: list[str]) -> str | None:
+    """pidof reports every usage error to syslog, a socket (/dev/log): an option its
+    getopt string lacks (`-S`, `-w`, `--help`) and an -o value that is not a list of PIDs
+    and %PPID (`pidof -o x bash`, `-o ''`, `-o 0`)."""
+    parsed = _PIDOF.parse(argv[1:])
+    if parsed.error:
+        return f"pidof: {parsed.error} (reported to syslog, a socket)"
+    for option in parsed.options:
+        tokens = re.split(r"[,;:]", option.value or "")
+        if option.name == "-o" and not all(_OMIT_PID.fullmatch(t) for t in tokens):
+            return f"pidof -o {option.value}: not a list of PIDs (reported to syslog, a socket)"
     return None
 
 
@@ -283,9 +286,7 @@ _ANY_ARGUMENTS = words(
 )
 READ_ONLY: dict[str, ReadOnlySpec] = {
     **{name: spec() for name in _ANY_ARGUMENTS},
-    "pidof": spec(
-        test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo"), literal_words=True
-    ),
+    "pidof": spec(test=_pidof, literal_words=True),
     "printf": spec("v"),  # -v VAR assigns (and evaluates a subscript)
     "wait": spec("p"),  # -p VAR assigns
     "ps": spec(test=_ps, literal_words=True),
@@ -305,7 +306,12 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "npm": spec(test=_npm, literal_words=True),
     "go": spec(test=_go, literal_words=True),
     "pip3": spec(test=_pip, literal_words=True),
-    "sort": spec("oT", "output compress-program temporary-directory"),
+    "sort": spec(
+        "oT",
+        "output compress-program temporary-directory",
+        values=SORT_VALUE_OPTIONS,
+        all_values=True,
+    ),
     "uniq": spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),  # uniq IN OUT writes OUT
     "ptx": spec("G", "traditional"),  # ptx -G IN OUT writes OUT
     "sdiff": spec("o", "output diff-program"),  # -o merges into FILE; runs PROGRAM

@@ -36,6 +36,13 @@ class ReadOnlySpec:
     positional: bool = False  # operands' number or order matter (date, ptx -G)
     literal_words: bool = False  # every word must be known before it runs (ps: any word
     # may be a BSD option, `ps e` included; printenv: a name may be a secret's)
+    all_values: bool = False  # value_options holds every option that takes a detached
+    # value, so a `--` after any other option ends the options (see argv.ends_options)
+
+    @property
+    def detached_values(self) -> tuple[str, ...] | None:
+        """Every option that may take the next word as its value; None if not known."""
+        return self.value_options if self.all_values else None
 
     @property
     def stalls(self) -> bool:
@@ -74,6 +81,7 @@ def spec(
     code_operand: ArgIndex | None = None,
     positional: bool = False,
     literal_words: bool = False,
+    all_values: bool = False,
 ) -> ReadOnlySpec:
     """A `ReadOnlySpec` from space-separated tables."""
     return ReadOnlySpec(
@@ -88,13 +96,14 @@ def spec(
         code_operand,
         positional,
         literal_words,
+        all_values,
     )
 
 
 def check_spec(entry: ReadOnlySpec, argv: list[str]) -> str | None:
     """Why ``argv`` breaks ``entry`` (an option, too many operands, its test), or None."""
     args = argv[1:]
-    found = has_option(args, entry.forbidden_short, entry.forbidden_long)
+    found = has_option(args, entry.forbidden_short, entry.forbidden_long, entry.detached_values)
     if found:
         return f"{argv[0]} {found}"
     stalls = has_option(args, entry.stall_short, entry.stall_long)
