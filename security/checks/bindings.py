@@ -121,7 +121,12 @@ def command_bindings(command: Command) -> list[Binding]:
 
 def word_bindings(command: Command) -> list[Binding]:
     """``${NAME=value}`` and ``${NAME:=value}`` in the command's words, assignments and
-    redirection targets (each assigns when NAME is unset or empty)."""
+    redirection targets (each assigns when NAME is unset or empty).
+
+    ``${!NAME:=value}`` assigns the variable whose name NAME holds: any name, as far as
+    this line's words tell (`a=HISTFILE; : "${!a:=README.md}"` set HISTFILE; a red-team
+    pass truncated README.md that way).
+    """
     found: list[Binding] = []
     for word in _all_words(command):
         if "${" not in word.raw:
@@ -130,9 +135,16 @@ def word_bindings(command: Command) -> list[Binding]:
         if scan is None:
             continue  # S39 refuses what it cannot read
         for expansion in scan.parameters:
-            if expansion.op in ("=", ":=") and expansion.prefix == "":
-                value = expansion.operand if _plain_text(expansion.operand) else None
-                found.append(Binding(expansion.name, value, f"${{{expansion.name}{expansion.op}}}"))
+            if expansion.op not in ("=", ":="):
+                continue
+            value = expansion.operand if _plain_text(expansion.operand) else None
+            how = f"${{{expansion.prefix}{expansion.name}{expansion.op}}}"
+            if expansion.prefix == "":
+                found.append(Binding(expansion.name, value, how))
+            elif expansion.prefix == "!":
+                found.append(
+                    Binding(ANY_NAME, value, f"{how} (the variable {expansion.name} names)")
+                )
     return found
 
 

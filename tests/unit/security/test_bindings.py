@@ -50,6 +50,8 @@ CONSTRUCTS = [
     ": ${{{v}:={x}}}",
     "echo ${{{v}={x}}}",
     "cat < ${{{v}:={x}}}",
+    'n={v}; : "${{!n:={x}}}"; ls',  # the variable n names (a red-team pass)
+    'n={v}; echo "${{!n={x}}}"; ls',
     "unset {v}",
     "unset -v {v}",
     "export -n {v}",
