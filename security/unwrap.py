@@ -367,6 +367,11 @@ def shell_code(command: Command) -> tuple[str | None, str | None]:
                 return None, None
             if _reads_startup_files(value):
                 return None, f"{name} {value} runs its startup files, which the analyzer cannot see"
+            if _exports_assignments(value):
+                return (
+                    None,
+                    f"{name} {value} puts assignments in the environment (allexport, keyword)",
+                )
             if value.startswith("-") and not value.startswith("--") and "c" in value[1:]:
                 if i + 1 >= len(args):
                     return None, f"{name} -c without code"
@@ -402,6 +407,13 @@ def _reads_startup_files(option: str) -> bool:
     if option.startswith("--"):
         return option.split("=")[0] in ("--login", "--rcfile", "--init-file", "--interactive")
     return option.startswith("-") and ("l" in option[1:] or "i" in option[1:])
+
+
+def _exports_assignments(option: str) -> bool:
+    """``-a`` (allexport) exports every assignment the code makes, and ``-k`` (keyword)
+    moves every NAME=VALUE argument into the command's environment: in
+    ``bash -k -c 'ls LD_PRELOAD=./x.so'`` the loader of ls loads x.so."""
+    return option[:1] == "-" and option[1:2] != "-" and ("a" in option or "k" in option)
 
 
 def _literal_code(word: Word, where: str) -> tuple[str | None, str | None]:

@@ -400,3 +400,28 @@ def test_exec_that_renames_or_empties_is_not_read_only(line: str) -> None:
 @pytest.mark.parametrize("line", ["exec ls", "exec -- git status", "exec pidof bash"])
 def test_plain_exec_stays_read_only(line: str) -> None:
     assert analyze(line, READ_ONLY).decision is Decision.ALLOW
+
+
+# A shell started with -k (keyword) moves every NAME=VALUE argument into the command's
+# environment, and -a (allexport) exports every assignment: `bash -k -c 'rg x a
+# RIPGREP_CONFIG_PATH=cfg'` ran the --pre program of cfg (found by a red-team pass).
+@pytest.mark.parametrize(
+    "line",
+    [
+        "bash -k -c 'rg x a RIPGREP_CONFIG_PATH=cfg'",
+        "bash -k -c 'zgrep x a GREP=./evil'",
+        "sh -k -c 'ls LD_PRELOAD=./x.so'",
+        "bash -ek -c 'ls'",
+        "bash -kc 'ls LD_PRELOAD=./x.so'",
+        "bash -a -c 'X=1; ls'",
+        "bash -xa -c 'X=1; ls'",
+        "timeout 5 bash -k -c 'ls'",
+    ],
+)
+def test_a_shell_that_exports_assignments_is_not_proven(line: str) -> None:
+    assert analyze(line, READ_ONLY).decision is not Decision.ALLOW
+
+
+@pytest.mark.parametrize("line", ["bash -c 'ls -la'", "bash -e -c 'git status'", "sh -xc ls"])
+def test_ordinary_shell_options_pass(line: str) -> None:
+    assert analyze(line, READ_ONLY).decision is Decision.ALLOW
