@@ -19,6 +19,7 @@ def has_option(
     short: str = "",
     long: Collection[str] = (),
     values: Collection[str] | None = None,
+    flags: Collection[str] = (),
 ) -> str | None:
     """The first argument that is one of the given options, before ``--``; else None.
 
@@ -35,7 +36,7 @@ def has_option(
             if any(map(short.__contains__, arg[1:])):
                 return arg
         elif len(arg) == 2:
-            if ends_options(args, i, values):
+            if ends_options(args, i, values, flags):
                 return None  # `--`: options end here
         else:
             name = arg[2:].split("=", 1)[0]
@@ -44,20 +45,26 @@ def has_option(
     return None
 
 
-def ends_options(args: list[str], i: int, values: Collection[str] | None = None) -> bool:
+def ends_options(
+    args: list[str],
+    i: int,
+    values: Collection[str] | None = None,
+    flags: Collection[str] = (),
+) -> bool:
     """Whether ``args[i]`` is a ``--`` that ends the options for certain.
 
     Not when the word before it is an option that takes the next word as its value:
     getopt gives it the ``--`` and reads on (``sort --random-source -- -oX a`` wrote X,
     ``rg -e -- --pre=./x p`` ran x). ``values`` lists every option of the program that
     takes a detached value (``-k``, ``--key``); without it any option before the ``--``
-    may (a generous reading: a wrong guess only asks).
+    may (a generous reading: a wrong guess only asks), but for ``flags``, options known
+    never to take one (git's ``-p``, ``--stat``).
     """
     if args[i] != "--":
         return False
     before = args[i - 1] if i > 0 else ""
-    if before[:1] != "-" or len(before) < 2 or before == "--":
-        return True  # an operand (or `--`, the value of the option before it) comes first
+    if before[:1] != "-" or len(before) < 2 or before == "--" or before in flags:
+        return True  # an operand, a flag (or `--`, the value of the option before it)
     if before.startswith("--"):
         if "=" in before:
             return True

@@ -114,7 +114,7 @@ def _unknowable_arguments(command: Command) -> str | None:
         known = _known_shape(command, word)
         if known is None:
             after_dashes = after_dashes or (
-                entry.dashdash and ends_options(argv, i, entry.detached_values)
+                entry.dashdash and ends_options(argv, i, entry.detached_values, entry.flags)
             )
             continue
         if i == code_index:

@@ -50,6 +50,15 @@ GIT_LOG_OPTIONS = frozenset(
      "stash", "cherry"}
 )  # fmt: skip
 _NO_OUTPUT = "output ext-diff textconv show-signature"
+# Options that take no detached value in any read-only subcommand of git 2.39 (optional
+# values attach: --stat=N, -uno, --porcelain=v2), so a `--` after one ends the options:
+# `git log -p -- *` passes, while `git log --author -- *` asks (--author takes the `--`).
+GIT_FLAGS = (
+    "-p --patch -u -s -w -b -r -q -i -v -z -a --stat --numstat --shortstat --summary "
+    "--name-only --name-status --raw --cached --staged --oneline --all --graph --follow "
+    "--reverse --no-merges --merges --first-parent --decorate --no-decorate --no-color "
+    "--minimal --full-diff --ignored --porcelain --short --long --verbose"
+)
 
 
 def _no_signature_format(argv: list[str]) -> str | None:

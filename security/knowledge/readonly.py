@@ -21,7 +21,7 @@ import re
 
 from security.argv import getopt, operands
 from security.knowledge.awk import awk_program_index, awk_read_only_problem
-from security.knowledge.git import git_read_only_problem
+from security.knowledge.git import GIT_FLAGS, git_read_only_problem
 from security.knowledge.sed import sed_read_only_problem, sed_script_index
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec, words
 
@@ -333,7 +333,7 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "gawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "nawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "mawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
-    "git": spec(test=git_read_only_problem),
+    "git": spec(test=git_read_only_problem, flags=GIT_FLAGS),
     "read": spec(test=_read, literal_words=True),
     # Wrappers: what they run is checked on its own (S37 finds it); these are their
     # own options. xargs --process-slot-var sets a variable (BASH_ENV...) in the child.

@@ -38,6 +38,8 @@ class ReadOnlySpec:
     # may be a BSD option, `ps e` included; printenv: a name may be a secret's)
     all_values: bool = False  # value_options holds every option that takes a detached
     # value, so a `--` after any other option ends the options (see argv.ends_options)
+    flags: tuple[str, ...] = ()  # options that never take a detached value (a `--` after
+    # one ends the options even when value_options is not complete)
 
     @property
     def detached_values(self) -> tuple[str, ...] | None:
@@ -82,6 +84,7 @@ def spec(
     positional: bool = False,
     literal_words: bool = False,
     all_values: bool = False,
+    flags: str = "",
 ) -> ReadOnlySpec:
     """A `ReadOnlySpec` from space-separated tables."""
     return ReadOnlySpec(
@@ -97,13 +100,16 @@ def spec(
         positional,
         literal_words,
         all_values,
+        tuple(flags.split()),
     )
 
 
 def check_spec(entry: ReadOnlySpec, argv: list[str]) -> str | None:
     """Why ``argv`` breaks ``entry`` (an option, too many operands, its test), or None."""
     args = argv[1:]
-    found = has_option(args, entry.forbidden_short, entry.forbidden_long, entry.detached_values)
+    found = has_option(
+        args, entry.forbidden_short, entry.forbidden_long, entry.detached_values, entry.flags
+    )
     if found:
         return f"{argv[0]} {found}"
     stalls = has_option(args, entry.stall_short, entry.stall_long)

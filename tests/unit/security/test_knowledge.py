@@ -752,6 +752,10 @@ DASHDASH_AS_VALUE = [
     ("rg -n x -- -foo", True),
     ("git log -- README", True),
     ("git diff HEAD -- f", True),
+    ("git log -p -- *", True),  # -p never takes a value: the `--` ends the options
+    ("git diff --stat -- *", True),
+    ("git log --author -- *", False),
+    ("git diff -l -- *", False),  # -l<n> also takes a detached number
 ]
 
 
