@@ -15,27 +15,71 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 
-def has_option(args: list[str], short: str = "", long: Collection[str] = ()) -> str | None:
+def has_option(
+    args: list[str],
+    short: str = "",
+    long: Collection[str] = (),
+    values: Collection[str] | None = None,
+    flags: Collection[str] = (),
+) -> str | None:
     """The first argument that is one of the given options, before ``--``; else None.
 
     Short options match inside clusters (``-rf`` holds ``f``); long ones match with
     ``=value`` and as any prefix, since GNU getopt takes an unambiguous one of any
     length (``--s`` for date's ``--set``). Matching is deliberately generous: a false
-    match only asks.
+    match only asks. ``values``: every option that takes a detached value, when the
+    program's table is complete (see `ends_options`).
     """
-    for arg in args:
+    for i, arg in enumerate(args):
         if arg[:1] != "-" or len(arg) < 2:
             continue  # an operand, or `-` (standard input)
         if arg[1] != "-":
             if any(map(short.__contains__, arg[1:])):
                 return arg
         elif len(arg) == 2:
-            return None  # `--`: options end here
+            if ends_options(args, i, values, flags):
+                return None  # `--`: options end here
         else:
             name = arg[2:].split("=", 1)[0]
             if any(opt.startswith(name) for opt in long):  # any prefix, as GNU getopt
                 return arg
     return None
+
+
+def ends_options(
+    args: list[str],
+    i: int,
+    values: Collection[str] | None = None,
+    flags: Collection[str] = (),
+) -> bool:
+    """Whether ``args[i]`` is a ``--`` that ends the options for certain.
+
+    Not when the word before it is an option that takes the next word as its value:
+    getopt gives it the ``--`` and reads on (``sort --random-source -- -oX a`` wrote X,
+    ``rg -e -- --pre=./x p`` ran x). ``values`` lists every option of the program that
+    takes a detached value (``-k``, ``--key``); without it any option before the ``--``
+    may (a generous reading: a wrong guess only asks), but for ``flags``, options known
+    never to take one (git's ``-p``, ``--stat``).
+    """
+    if args[i] != "--":
+        return False
+    before = args[i - 1] if i > 0 else ""
+    if before[:1] != "-" or len(before) < 2 or before == "--" or before in flags:
+        return True  # an operand, a flag (or `--`, the value of the option before it)
+    if before.startswith("--"):
+        if "=" in before:
+            return True
+        name = before[2:]
+        return values is not None and not any(
+            v.startswith("--") and v[2:].startswith(name) for v in values
+        )
+    if values is None:
+        return False
+    letters = before[1:]
+    for pos, letter in enumerate(letters):
+        if f"-{letter}" in values:
+            return pos + 1 < len(letters)  # the rest of the cluster is its value
+    return True
 
 
 def operands(args: list[str], with_value: Iterable[str] = ()) -> list[str]:

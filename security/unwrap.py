@@ -281,6 +281,43 @@ def env_split_string(text: str) -> tuple[list[str], str | None]:
 
 
 FIND_EXEC_ORIGIN = "find -exec"  # its {} is a path under literal starting points
+FIND_PATH = "{}"  # find puts the path in place of every {} of an -exec command, words' insides too
+RUN_TIME_DATA = "substituted data"  # a Word part: a wrapper puts run-time data into the word
+
+
+def with_data(words: list[Word], placeholders: list[str]) -> list[Word]:
+    """``words`` with each one that holds a placeholder turned into a run-time word.
+
+    find's ``-exec`` and xargs's ``-I R`` (``-i``, ``--replace``) put a path or an input
+    line in place of the placeholder wherever it occurs, inside a word too: in
+    ``find . -exec sh -c 'echo {}' ;`` a file named ``$(id>x)`` is shell code, and in
+    ``xargs -Iech sh -c 'echo hi'`` the input line is. Such a word is no longer literal,
+    so code in it is code built at run time and an option in it is unknowable. An empty
+    placeholder marks every word.
+    """
+    if not placeholders:
+        return words
+    return [
+        w._replace(parts=w.parts | {RUN_TIME_DATA})
+        if any(mark == "" or mark in w.value for mark in placeholders)
+        else w
+        for w in words
+    ]
+
+
+def xargs_replace_strings(args: list[Word]) -> list[str]:
+    """The replace strings of xargs's options (``-I R``, ``-i[R]``, ``--replace[=R]``;
+    ``{}`` when the optional value is left out), each one it may use."""
+    parsed = ARGV_WRAPPERS["xargs"].options.parse([a.value for a in args])
+    found: list[str] = []
+    for option in parsed.options:
+        if option.name == "-I":
+            found.append(option.value or "")
+        elif option.name in ("-i", "--replace"):
+            found.append(option.value if option.value is not None else FIND_PATH)
+    return found
+
+
 _FIND_LEADING = frozenset({"-H", "-L", "-P"})
 _FIND_D_O = ("-D", "-O")  # -D debugopts, -Olevel
 
@@ -330,6 +367,11 @@ def shell_code(command: Command) -> tuple[str | None, str | None]:
                 return None, None
             if _reads_startup_files(value):
                 return None, f"{name} {value} runs its startup files, which the analyzer cannot see"
+            if _exports_assignments(value):
+                return (
+                    None,
+                    f"{name} {value} puts assignments in the environment (allexport, keyword)",
+                )
             if value.startswith("-") and not value.startswith("--") and "c" in value[1:]:
                 if i + 1 >= len(args):
                     return None, f"{name} -c without code"
@@ -365,6 +407,13 @@ def _reads_startup_files(option: str) -> bool:
     if option.startswith("--"):
         return option.split("=")[0] in ("--login", "--rcfile", "--init-file", "--interactive")
     return option.startswith("-") and ("l" in option[1:] or "i" in option[1:])
+
+
+def _exports_assignments(option: str) -> bool:
+    """``-a`` (allexport) exports every assignment the code makes, and ``-k`` (keyword)
+    moves every NAME=VALUE argument into the command's environment: in
+    ``bash -k -c 'ls LD_PRELOAD=./x.so'`` the loader of ls loads x.so."""
+    return option[:1] == "-" and option[1:2] != "-" and ("a" in option or "k" in option)
 
 
 def _literal_code(word: Word, where: str) -> tuple[str | None, str | None]:
@@ -422,15 +471,26 @@ def _add(scene: Scene, command: Command, depth: int) -> None:
     inner, problem = inner_argv(command)
     if problem:
         scene.opaque.append((index, f"{command.base_name}: {problem}"))
+    if inner and command.base_name == "xargs":
+        inner = [inner[0], *with_data(inner[1:], xargs_replace_strings(command.words[1:]))]
     if inner:
-        _add_wrapped(scene, command, inner, command.base_name, depth)
+        _add_wrapped(scene, command, inner, _fed_origin(command) or command.base_name, depth)
     elif problem is None and command.base_name == "xargs":
         echo = Word(XARGS_DEFAULT, scan_word(XARGS_DEFAULT), XARGS_DEFAULT, frozenset())
         _add_wrapped(scene, command, [echo], "xargs", depth, implied=True)
     if command.base_name == "find":
         origin = _find_exec_origin(command)
         for words in _find_exec_commands(command):
-            _add_wrapped(scene, command, words, origin, depth)
+            _add_wrapped(scene, command, with_data(words, [FIND_PATH]), origin, depth)
+
+
+def _fed_origin(command: Command) -> str | None:
+    """The origin a wrapper passes on to the command it runs, when its own words come from
+    xargs or find: ``xargs timeout 5 sort`` appends xargs's input to sort, not to timeout,
+    and in ``find -files0-from l -exec nice sort {} ;`` sort gets find's paths."""
+    if command.origin == "xargs" or command.origin.startswith(FIND_EXEC_ORIGIN):
+        return command.origin
+    return None
 
 
 def _add_wrapped(

@@ -24,6 +24,7 @@ from typing import NamedTuple
 from security.checks.syntax import line_structure
 from security.knowledge.environment import BASE_ENVIRONMENT, READ_BY_TOOLS
 from security.knowledge.spec import words
+from security.knowledge.wrappers import ARGV_WRAPPERS
 from security.shell import Command, Word
 from security.unwrap import Scene, read_env
 from security.wordscan import dollar_scan
@@ -66,6 +67,7 @@ BINDING_COMMANDS = DECLARERS | frozenset(
         "source",
         ".",
         "env",
+        "exec",
         "coproc",
     }
 )
@@ -96,6 +98,8 @@ def command_bindings(command: Command) -> list[Binding]:
         found += _READERS[name](command)
     elif name == "env":
         found += _env(command)
+    elif name == "exec" and _exec_clears(command):
+        found.append(Binding(ALL_NAMES, None, "exec -c", removes=True))
     elif name == "let":
         found += _let(command)
     elif name == "coproc":
@@ -117,7 +121,12 @@ def command_bindings(command: Command) -> list[Binding]:
 
 def word_bindings(command: Command) -> list[Binding]:
     """``${NAME=value}`` and ``${NAME:=value}`` in the command's words, assignments and
-    redirection targets (each assigns when NAME is unset or empty)."""
+    redirection targets (each assigns when NAME is unset or empty).
+
+    ``${!NAME:=value}`` assigns the variable whose name NAME holds: any name, as far as
+    this line's words tell (`a=HISTFILE; : "${!a:=README.md}"` set HISTFILE; a red-team
+    pass truncated README.md that way).
+    """
     found: list[Binding] = []
     for word in _all_words(command):
         if "${" not in word.raw:
@@ -126,9 +135,16 @@ def word_bindings(command: Command) -> list[Binding]:
         if scan is None:
             continue  # S39 refuses what it cannot read
         for expansion in scan.parameters:
-            if expansion.op in ("=", ":=") and expansion.prefix == "":
-                value = expansion.operand if _plain_text(expansion.operand) else None
-                found.append(Binding(expansion.name, value, f"${{{expansion.name}{expansion.op}}}"))
+            if expansion.op not in ("=", ":="):
+                continue
+            value = expansion.operand if _plain_text(expansion.operand) else None
+            how = f"${{{expansion.prefix}{expansion.name}{expansion.op}}}"
+            if expansion.prefix == "":
+                found.append(Binding(expansion.name, value, how))
+            elif expansion.prefix == "!":
+                found.append(
+                    Binding(ANY_NAME, value, f"{how} (the variable {expansion.name} names)")
+                )
     return found
 
 
@@ -357,6 +373,12 @@ def _env(command: Command) -> list[Binding]:
             continue
         found.append(Binding(name, word.value.split("=", 1)[1], "env NAME=", True))
     return found
+
+
+def _exec_clears(command: Command) -> bool:
+    """bash's ``exec -c CMD`` runs CMD with an empty environment, as ``env -i`` does."""
+    parsed = ARGV_WRAPPERS["exec"].options.parse([w.value for w in command.words[1:]])
+    return any(option.name == "-c" for option in parsed.options)
 
 
 _SETS_ALLEXPORT = re.compile(r"[+-]?[a-zA-Z]*[ak][a-zA-Z]*")

@@ -112,7 +112,7 @@ def code_loading_environment(scene: Scene, ctx: Context) -> Iterator[Hit]:
     translation it reads), ``read -a GIT_EXTERNAL_DIFF``, ``: ${HOME:=/workspace}``;
     a variable whose name is computed (``export "$n"=x``, ``source f``) asks.
     The sandbox sets ``GIT_OPTIONAL_LOCKS=0`` so that ``git status`` writes nothing;
-    ``env -i git status``, ``GIT_OPTIONAL_LOCKS=1 git status``, ``unset`` or
+    ``env -i git status``, ``exec -c git status``, ``GIT_OPTIONAL_LOCKS=1 git status``, ``unset`` or
     ``export -n`` of it ask. ``PAGER=less`` asks; ``GIT_PAGER=cat`` passes.
     """
     bindings = scene_bindings(scene)
@@ -121,7 +121,7 @@ def code_loading_environment(scene: Scene, ctx: Context) -> Iterator[Hit]:
         runs = {c.base_name for c in scene.commands}
         for name, guard in SESSION_GUARDS.items():
             if guard.tools & runs:
-                why = f"env -i drops {name}={guard.value}: {guard.without}"
+                why = f"{emptied.how} drops {name}={guard.value}: {guard.without}"
                 yield Hit(why, command=emptied.command)
     for binding in bindings:
         if binding.name == ANY_NAME and not _runs_a_file(binding, scene):

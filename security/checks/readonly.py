@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from security.argv import Shape, shape
+from security.argv import Shape, ends_options, shape
 from security.checks.base import Context, Hit, line_check
 from security.knowledge import (
     DELEGATING,
@@ -17,7 +17,15 @@ from security.knowledge.readonly import find_own_words
 from security.knowledge.spec import words
 from security.knowledge.wrappers import SHELLS
 from security.shell import Command, Word
-from security.unwrap import FIND_EXEC_ORIGIN, Scene, fixed, inner_argv, shell_code, stdin_code
+from security.unwrap import (
+    FIND_EXEC_ORIGIN,
+    FIND_PATH,
+    Scene,
+    fixed,
+    inner_argv,
+    shell_code,
+    stdin_code,
+)
 from security.verdict import Decision, Risk
 
 
@@ -112,7 +120,9 @@ def _unknowable_arguments(command: Command) -> str | None:
         word = words[i]
         known = _known_shape(command, word)
         if known is None:
-            after_dashes = after_dashes or (entry.dashdash and word.value == "--")
+            after_dashes = after_dashes or (
+                entry.dashdash and ends_options(argv, i, entry.detached_values, entry.flags)
+            )
             continue
         if i == code_index:
             return f"{name}: its code {word.raw!r} is only known at run time"
@@ -189,8 +199,8 @@ def _known_shape(command: Command, word: Word) -> Shape | None:
     find's ``{}`` is a path: it starts like find's starting points (never ``-`` when
     they are literal and not ``-``; a ``-files0-from`` list may hold anything).
     """
-    if command.origin.startswith(FIND_EXEC_ORIGIN) and "{}" in word.raw:
-        safe_paths = command.origin == FIND_EXEC_ORIGIN and word.raw.startswith("{}")
+    if command.origin.startswith(FIND_EXEC_ORIGIN) and FIND_PATH in word.value:
+        safe_paths = command.origin == FIND_EXEC_ORIGIN and word.value.startswith(FIND_PATH)
         return Shape(may_be_option=not safe_paths, may_split=True)
     return None if fixed(word) else shape(word.raw)
 

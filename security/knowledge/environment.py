@@ -110,6 +110,7 @@ LOADS_CODE: dict[str, str] = {
     "TEXTDOMAIN": 'the catalog $"..." strings are translated from; bash expands the translation',
     "TEXTDOMAINDIR": 'where $"..." translations are read; bash expands the translation',
     "HISTFILE": "the file history is written to",
+    "HISTFILESIZE": "assigning it truncates the history file ($HISTFILE, else ~/.history)",
     "INPUTRC": "readline's init file (read -e, bind)",
     "ZDOTDIR": "where zsh reads its startup files",
     "HOME": "tilde expansion and every tool's user configuration (~/.gitconfig, ~/.jq, ...)",

@@ -17,7 +17,7 @@ execution time by the session's git guard; the analyzer cannot see that config.
 
 from __future__ import annotations
 
-from security.argv import has_option
+from security.argv import ends_options, has_option
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec
 
 # git's global options that take a separate value
@@ -50,13 +50,24 @@ GIT_LOG_OPTIONS = frozenset(
      "stash", "cherry"}
 )  # fmt: skip
 _NO_OUTPUT = "output ext-diff textconv show-signature"
+# Options that take no detached value in any read-only subcommand of git 2.39 (optional
+# values attach: --stat=N, -uno, --porcelain=v2), so a `--` after one ends the options:
+# `git log -p -- *` passes, while `git log --author -- *` asks (--author takes the `--`).
+GIT_FLAGS = (
+    "-p --patch -u -s -w -b -r -q -i -v -z -a --stat --numstat --shortstat --summary "
+    "--name-only --name-status --raw --cached --staged --oneline --all --graph --follow "
+    "--reverse --no-merges --merges --first-parent --decorate --no-decorate --no-color "
+    "--minimal --full-diff --ignored --porcelain --short --long --verbose"
+)
 
 
 def _no_signature_format(argv: list[str]) -> str | None:
     """A ``%G`` placeholder (``%G?``, ``%GS``, ``%GK``...) verifies signatures: it runs
     gpg.program, which the repository's config names."""
-    for arg in argv[1:]:
-        if arg == "--":
+    for i, arg in enumerate(argv):
+        if i == 0:
+            continue
+        if ends_options(argv, i):
             break
         if arg.startswith(("--format", "--pretty", "format:", "tformat:")) and "%G" in arg:
             return f"{argv[0]} {arg} verifies signatures with gpg.program"

@@ -19,9 +19,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from security.argv import operands
+from security.argv import getopt, operands
 from security.knowledge.awk import awk_program_index, awk_read_only_problem
-from security.knowledge.git import git_read_only_problem
+from security.knowledge.git import GIT_FLAGS, git_read_only_problem
 from security.knowledge.sed import sed_read_only_problem, sed_script_index
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec, words
 
@@ -212,28 +212,58 @@ def _go(argv: list[str]) -> str | None:
 _GO_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
+# util-linux 2.38 lsns (`lsns --help` in airlock/dev)
+_LSNS = getopt(
+    "Jlno:p:rt:T::uWhV",
+    "json list noheadings output= output-all task= raw type= tree[=] notruncate nowrap "
+    "help version",
+)
+
+
+def _lsns(argv: list[str]) -> str | None:
+    """lsns: the NETNSID column asks the kernel through a netlink socket (NETLINK_ROUTE),
+    and it is shown by `-o NETNSID` (any case, `+` forms too), `--output-all` and, as a
+    default column, by `-t net`. An option the table does not know is not proven."""
+    parsed = _LSNS.parse(argv[1:])
+    if parsed.error:
+        return f"lsns: {parsed.error}"
+    for option in parsed.options:
+        value = (option.value or "").lower()
+        if (
+            option.name == "--output-all"
+            or (option.name in ("-o", "--output") and "netnsid" in value)
+            or (option.name in ("-t", "--type") and value == "net")
+        ):
+            shown = f"{option.name} {option.value}" if option.value else option.name
+            return f"lsns {shown}: the NETNSID column opens a socket (netlink)"
+    return None
+
+
 XXD_VALUE_OPTIONS = "-l -s -c -g -o -n -len -seek -cols -groupsize -offset -name"
 UNIQ_VALUE_OPTIONS = "-f -s -w"
+# every sort option (coreutils 9.1) that takes a detached value
+SORT_VALUE_OPTIONS = (
+    "-k -o -S -t -T --batch-size --compress-program --files0-from --key --random-source "
+    "--sort --buffer-size --field-separator --temporary-directory --output --parallel"
+)
 
 
-def _known_options_only(argv: list[str], flags: str, with_value: str) -> str | None:
-    """For programs that do something else with an option they do not know (pidof logs
-    it to syslog: a socket, and /dev/console)."""
-    args = iter(argv[1:])
-    for arg in args:
-        if arg == "--":
-            break
-        if not arg.startswith("-") or arg == "-":
-            continue
-        if arg.startswith("--"):
-            return f"{argv[0]} {arg} is not an option it knows"
-        for i, letter in enumerate(arg[1:]):
-            if letter not in flags:
-                return f"{argv[0]} -{letter} is not an option it knows"
-            if letter in with_value:
-                if i == len(arg) - 2:
-                    next(args, None)
-                break
+# sysvinit's pidof (killall5 under that name: sysvinit-utils 3.06 in airlock/dev)
+_PIDOF = getopt("qhco:d:sxzn")
+_OMIT_PID = re.compile(r"%PPID|[1-9][0-9]{0,8}")
+
+
+def _pidof(argv: list[str]) -> str | None:
+    """pidof reports every usage error to syslog, a socket (/dev/log): an option its
+    getopt string lacks (`-S`, `-w`, `--help`) and an -o value that is not a list of PIDs
+    and %PPID (`pidof -o x bash`, `-o ''`, `-o 0`)."""
+    parsed = _PIDOF.parse(argv[1:])
+    if parsed.error:
+        return f"pidof: {parsed.error} (reported to syslog, a socket)"
+    for option in parsed.options:
+        tokens = re.split(r"[,;:]", option.value or "")
+        if option.name == "-o" and not all(_OMIT_PID.fullmatch(t) for t in tokens):
+            return f"pidof -o {option.value}: not a list of PIDs (reported to syslog, a socket)"
     return None
 
 
@@ -250,15 +280,13 @@ _ANY_ARGUMENTS = words(
     column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
     uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
     egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
-    look zcat bzcat xzcat lsof pgrep lscpu lsblk lsmem lsns tput factor expr
+    look zcat bzcat xzcat lsof pgrep lscpu lsblk lsmem tput factor expr
     sleep logname users w cal ncal md5 shasum base32 basenc test [ yes break continue
     """
 )
 READ_ONLY: dict[str, ReadOnlySpec] = {
     **{name: spec() for name in _ANY_ARGUMENTS},
-    "pidof": spec(
-        test=lambda argv: _known_options_only(argv, "scqwxnzSdo", "dSo"), literal_words=True
-    ),
+    "pidof": spec(test=_pidof, literal_words=True),
     "printf": spec("v"),  # -v VAR assigns (and evaluates a subscript)
     "wait": spec("p"),  # -p VAR assigns
     "ps": spec(test=_ps, literal_words=True),
@@ -283,12 +311,18 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "npm": spec(test=_npm, literal_words=True),
     "go": spec(test=_go, literal_words=True),
     "pip3": spec(test=_pip, literal_words=True),
-    "sort": spec("oT", "output compress-program temporary-directory"),
+    "sort": spec(
+        "oT",
+        "output compress-program temporary-directory",
+        values=SORT_VALUE_OPTIONS,
+        all_values=True,
+    ),
     "uniq": spec(max_operands=1, values=UNIQ_VALUE_OPTIONS),  # uniq IN OUT writes OUT
     "ptx": spec("G", "traditional"),  # ptx -G IN OUT writes OUT
     "sdiff": spec("o", "output diff-program"),  # -o merges into FILE; runs PROGRAM
     "diff3": spec("", "diff-program"),
     "tail": spec(stalls=("fF", "follow retry pid")),
+    "lsns": spec(test=_lsns),
     # DNS: `who --lookup` canonicalizes and `last -d` resolves host names (a socket)
     "who": spec("", "lookup"),
     "last": spec("d", "dns"),
@@ -304,7 +338,7 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "gawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "nawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
     "mawk": spec(test=awk_read_only_problem, code_operand=awk_program_index),
-    "git": spec(test=git_read_only_problem),
+    "git": spec(test=git_read_only_problem, flags=GIT_FLAGS),
     "read": spec(test=_read, literal_words=True),
     # Wrappers: what they run is checked on its own (S37 finds it); these are their
     # own options. xargs --process-slot-var sets a variable (BASH_ENV...) in the child.
@@ -314,7 +348,11 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "stdbuf": spec(),
     "command": spec(),
     "builtin": spec(),
-    "exec": spec(),
+    # bash's exec: -a NAME and -l (a `-` before the name) run the program under another
+    # name, and multi-call programs act by their name (`exec -a pkill pgrep x` kills,
+    # `exec -l pidof` is killall5, which signals every process); -c empties the
+    # environment (the session's guards go: `exec -c git status` wrote .git/index)
+    "exec": spec("acl"),
     "env": spec(),
     "time": spec("o", "output"),
 }

@@ -36,6 +36,15 @@ class ReadOnlySpec:
     positional: bool = False  # operands' number or order matter (date, ptx -G)
     literal_words: bool = False  # every word must be known before it runs (ps: any word
     # may be a BSD option, `ps e` included; printenv: a name may be a secret's)
+    all_values: bool = False  # value_options holds every option that takes a detached
+    # value, so a `--` after any other option ends the options (see argv.ends_options)
+    flags: tuple[str, ...] = ()  # options that never take a detached value (a `--` after
+    # one ends the options even when value_options is not complete)
+
+    @property
+    def detached_values(self) -> tuple[str, ...] | None:
+        """Every option that may take the next word as its value; None if not known."""
+        return self.value_options if self.all_values else None
 
     @property
     def stalls(self) -> bool:
@@ -74,6 +83,8 @@ def spec(
     code_operand: ArgIndex | None = None,
     positional: bool = False,
     literal_words: bool = False,
+    all_values: bool = False,
+    flags: str = "",
 ) -> ReadOnlySpec:
     """A `ReadOnlySpec` from space-separated tables."""
     return ReadOnlySpec(
@@ -88,6 +99,8 @@ def spec(
         code_operand,
         positional,
         literal_words,
+        all_values,
+        tuple(flags.split()),
     )
 
 
@@ -95,7 +108,9 @@ def check_spec(entry: ReadOnlySpec, argv: list[str], *, stalls_allowed: bool = F
     """Why ``argv`` breaks ``entry`` (an option, too many operands, its test), or None.
     ``stalls_allowed``: an option that only makes it wait is no reason."""
     args = argv[1:]
-    found = has_option(args, entry.forbidden_short, entry.forbidden_long)
+    found = has_option(
+        args, entry.forbidden_short, entry.forbidden_long, entry.detached_values, entry.flags
+    )
     if found:
         return f"{argv[0]} {found}"
     stalls = None if stalls_allowed else has_option(args, entry.stall_short, entry.stall_long)

@@ -50,6 +50,8 @@ CONSTRUCTS = [
     ": ${{{v}:={x}}}",
     "echo ${{{v}={x}}}",
     "cat < ${{{v}:={x}}}",
+    'n={v}; : "${{!n:={x}}}"; ls',  # the variable n names (a red-team pass)
+    'n={v}; echo "${{!n={x}}}"; ls',
     "unset {v}",
     "unset -v {v}",
     "export -n {v}",
@@ -103,6 +105,7 @@ PROTECTED = [
     "POSIXLY_CORRECT",
     "TMPDIR",
     "HISTFILE",
+    "HISTFILESIZE",  # assigning it truncates ~/.history or $HISTFILE (a red-team pass)
     "INPUTRC",
     "MAILPATH",
     "TEXTDOMAIN",
@@ -240,6 +243,15 @@ def test_removals() -> None:
     removed = {b.name for b in _bindings("unset a; export -n b; declare +x c; env -u d ls")}
     assert removed == {"a", "b", "c", "d"}
     assert all(b.removes for b in _bindings("unset a; export -n b; declare +x c; env -u d ls"))
+
+
+def test_exec_c_empties_the_environment_like_env_i() -> None:
+    """`exec -c git status` ran git without GIT_OPTIONAL_LOCKS=0: it wrote .git/index
+    (found by a red-team pass)."""
+    for line in ("exec -c git status", "exec -lc git status", "command exec -c ls"):
+        assert any(b.name == ALL_NAMES and b.removes for b in _bindings(line)), line
+    assert not any(b.name == ALL_NAMES for b in _bindings("exec git status"))
+    assert analyze("exec -c git status", "dev").decision is not Decision.ALLOW
 
 
 def test_nameref_assigns_the_variable_it_names() -> None:

@@ -13,6 +13,7 @@ import shlex
 import pytest
 
 from security import Decision, analyze
+from security.argv import ends_options
 from security.knowledge import READ_ONLY, read_only_problem
 from security.knowledge.awk import awk_program_problem, read_awk_argv
 from security.knowledge.readonly import VERSION_QUERIES
@@ -750,3 +751,100 @@ RUN_FINDINGS = [
 @pytest.mark.parametrize(("line", "ok"), RUN_FINDINGS)
 def test_findings_of_the_differential_run(line: str, ok: bool) -> None:
     assert allowed(line) is ok
+
+
+@pytest.mark.parametrize(
+    ("line", "allowed"),
+    [("lsns", True), ("lsns -l -t mnt", True), ("lsns -o NS,TYPE,PID", True),
+     ("lsns -t net -o NS", False), ("lsns -p 1 -J", True), ("lsns -- *", True),
+     ("lsns -t net", False), ("lsns -tnet", False), ("lsns --ty=net", False),
+     ("lsns --type net", False), ("lsns -o NS,NETNSID", False), ("lsns -o+netnsid", False),
+     ("lsns --output=netnsid", False), ("lsns --output-all", False), ("lsns --output-a", False),
+     ("lsns *", False), ("lsns -Z", False), ("timeout 5 lsns -t net", False),
+     ("echo --output-all | xargs lsns", False)],
+)  # fmt: skip
+def test_lsns_never_asks_for_the_netnsid_column(line: str, allowed: bool) -> None:
+    """The NETNSID column opens a netlink socket (found by a red-team pass)."""
+    assert (analyze(line).decision is Decision.ALLOW) is allowed, analyze(line).explanation
+
+
+# An option that takes a value takes a `--` after it as that value, and getopt reads on:
+# the `--` ends nothing (found by a red-team pass: `sort --random-source -- -oX a` wrote
+# X, `rg -e -- --pre=./x p a` ran x, `sdiff -I -- --diff-program=./x a b` ran x,
+# `ptx -b -- -G in out` wrote out).
+DASHDASH_AS_VALUE = [
+    ("sort --random-source -- -oX a", False),
+    ("sort --random-source -- *", False),
+    ("sort -k -- -- -oX", True),  # -k takes the first `--`; the second ends the options
+    ("sort --files0-from -- -oX", False),
+    ("sort -tx -- *", True),  # -t's value is attached: the `--` ends the options
+    ("sort -u -- *", True),
+    ("sort -- -oX", True),
+    ("rg -e -- --pre=./x p a", False),
+    ("rg -e -- --pre ./x p a", False),
+    ("rg --regexp -- --search-zip a", False),
+    ("sdiff -I -- --diff-program=./x a b", False),
+    ("sdiff -I -- -o out a b", False),
+    ("diff3 -L -- --diff-program=./x a b c", False),
+    ("ptx -b -- -G in out", False),
+    ("iconv -f -- -o X a", False),
+    ("last -f -- -d", False),
+    ("git log --author -- --output=X", False),
+    ("git log --grep -- *", False),
+    ("git grep -e -- -Osh", False),
+    ("rg -n x -- -foo", True),
+    ("git log -- README", True),
+    ("git diff HEAD -- f", True),
+    ("git log -p -- *", True),  # -p never takes a value: the `--` ends the options
+    ("git diff --stat -- *", True),
+    ("git log --author -- *", False),
+    ("git diff -l -- *", False),  # -l<n> also takes a detached number
+]
+
+
+@pytest.mark.parametrize(("line", "ok"), DASHDASH_AS_VALUE)
+def test_a_dashdash_that_is_an_options_value_ends_nothing(line: str, ok: bool) -> None:
+    assert allowed(line) is ok, analyze(line).explanation
+
+
+def test_ends_options_reads_values_when_the_table_is_complete() -> None:
+    values = ["-k", "-t", "--key", "--random-source"]
+    assert ends_options(["-u", "--", "x"], 1, values)
+    assert not ends_options(["-u", "--", "x"], 1)  # unknown table: -u may take it
+    assert not ends_options(["-uk", "--", "x"], 1, values)
+    assert ends_options(["-ku", "--", "x"], 1, values)  # "u" is -k's value
+    assert not ends_options(["--rand", "--", "x"], 1, values)  # a prefix of --random-source
+    assert ends_options(["--random-source=f", "--", "x"], 1)
+    assert ends_options(["f", "--", "x"], 1)
+    assert ends_options(["--", "x"], 0)
+    assert ends_options(["-k", "--", "--", "x"], 2, values)
+
+
+# pidof is sysvinit's killall5 (getopt "qhco:d:sxzn"): every usage error goes to syslog,
+# a socket (found by a red-team pass: `pidof -o x bash` and `pidof -S , bash` connected
+# to /dev/log; the old table took -S and -w from another pidof).
+PIDOF_LINES = [
+    ("pidof bash", True),
+    ("pidof -s -x bash", True),
+    ("pidof -o 1 -x bash", True),
+    ("pidof -o %PPID,12:34 bash", True),
+    ("pidof -d , -n -q -z -c bash", True),
+    ("pidof -h", True),
+    ("pidof -- bash", True),
+    ("pidof -o x bash", False),
+    ("pidof -o '' bash", False),
+    ("pidof -o 0 bash", False),
+    ("pidof -o 1, bash", False),
+    ("pidof -o %CPPID bash", False),
+    ("pidof bash -o x", False),  # getopt permutes
+    ("pidof -S , bash", False),
+    ("pidof -w bash", False),
+    ("pidof --help", False),
+    ("pidof -1", False),
+    ("pidof *", False),
+]
+
+
+@pytest.mark.parametrize(("line", "ok"), PIDOF_LINES)
+def test_pidof_never_reports_to_syslog(line: str, ok: bool) -> None:
+    assert allowed(line) is ok, analyze(line).explanation

@@ -297,3 +297,131 @@ def test_wrapped_writers_are_not_allowed(line: str) -> None:
 )
 def test_wrapped_readers_are_allowed(line: str) -> None:
     assert analyze(line, READ_ONLY).decision is Decision.ALLOW
+
+
+# find -exec puts the path in place of every {} and xargs -I R (-i, --replace) puts the
+# input line in place of R, inside a word too: code holding one is built at run time
+# (found by a red-team pass: `find . -exec sh -c 'echo {}' \;` ran a file named
+# `$(touch x)` as shell code, and `xargs -a f -I{} sh -c 'echo {}'` ran f's line).
+PLACEHOLDER_IN_CODE = [
+    "find . -exec sh -c 'echo {}' \\;",
+    "find . -name '*' -exec bash -c 'echo {}' \\;",
+    "find . -execdir sh -c 'cat \"{}\"' \\;",
+    "find . -exec sh -c \"wc -l '{}'\" \\;",
+    "find . -exec timeout 5 sh -c 'echo {}' \\;",
+    "find . -exec env sh -c 'echo {}' \\;",
+    "find . -exec nice -n 5 bash -c 'echo x{}x' \\;",
+    "find . -exec env -S'{}' \\;",
+    "xargs -a f -I{} sh -c 'echo {}'",
+    "xargs -a f -I {} bash -c 'echo {}'",
+    "xargs -a f -i sh -c 'echo {}'",
+    "xargs -a f -iX sh -c 'echo X'",
+    "xargs -a f --replace sh -c 'echo {}'",
+    "xargs -a f --repl=@ sh -c 'echo @'",
+    "xargs -a f -Iech sh -c 'echo hi'",  # the replace string inside a word of the code
+    "xargs -a f -I{} timeout 5 sh -c 'echo {}'",
+    "xargs -a f -I{} env sh -c 'echo {}'",
+    "cat f | xargs -I{} sh -c 'echo {}'",
+    "xargs -a f -I{} timeout {} ls",  # an option of the wrapper it runs
+]
+
+
+@pytest.mark.parametrize("line", PLACEHOLDER_IN_CODE)
+def test_a_placeholder_makes_its_word_run_time_data(line: str) -> None:
+    verdict = analyze(line, READ_ONLY)
+    assert verdict.decision is not Decision.ALLOW, verdict.explanation
+
+
+# xargs appends its input to the innermost command of a wrapper chain, and find's paths
+# reach it the same way: `xargs -a f timeout 5 sort` ran `sort -oX` (a red-team pass).
+FED_THROUGH_WRAPPERS = [
+    "xargs -a f timeout 5 sort",
+    "echo -oX | xargs nice sort",
+    "echo -oX | xargs env sort",
+    "echo -oX | xargs stdbuf -oL sort",
+    "echo -oX | xargs command sort",
+    "echo -oX | xargs timeout 5 nice env sort",
+    "echo --output=X | xargs nice git log",
+    "echo -f | xargs nice tail",
+    "xargs -a f -I{} timeout 5 sort {}",
+    "find -files0-from f -exec timeout 5 sort {} \\;",
+    "find -files0-from f -exec nice env sort {} \\;",
+]
+
+
+@pytest.mark.parametrize("line", FED_THROUGH_WRAPPERS)
+def test_words_xargs_and_find_add_reach_the_innermost_command(line: str) -> None:
+    verdict = analyze(line, READ_ONLY)
+    assert verdict.decision is not Decision.ALLOW, verdict.explanation
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "find . -exec sh -c 'wc -l \"$1\"' _ {} \\;",
+        "find . -name '*.py' -exec grep -n TODO {} +",
+        "find . -exec timeout 5 sort {} \\;",  # paths under `.`: never an option
+        "find src -exec nice wc -l {} +",
+        "ls | xargs -I{} wc -l {}",
+        "xargs -a f -I{} grep -n {} notes.txt",
+        "xargs -a f timeout 5 cat",
+        "git ls-files -z | xargs -0 nice wc -l",
+        "xargs -a f -Il ls",  # xargs never replaces inside the command name
+    ],
+)
+def test_placeholders_and_wrapper_chains_keep_ordinary_reading(line: str) -> None:
+    verdict = analyze(line, READ_ONLY)
+    assert verdict.decision is Decision.ALLOW, verdict.explanation
+
+
+# bash's exec -a NAME and -l run a program under another name, and multi-call programs act
+# by it: `exec -a pkill pgrep x` killed processes and `exec -l pidof` ran killall5, which
+# signals every process; -c drops the session's guards (found by a red-team pass).
+EXEC_OPTIONS = [
+    "exec -a pkill pgrep sleep",
+    "exec -apkill pgrep sleep",
+    "exec -l pidof",
+    "exec -la x pidof",
+    "exec -a killall5 pidof",
+    "exec -c git status",
+    "exec -cl git status",
+    "command exec -a pkill pgrep x",
+    "timeout 5 bash -c 'exec -a pkill pgrep x'",
+    "echo x | xargs bash -c 'exec -l pidof'",
+]
+
+
+@pytest.mark.parametrize("line", EXEC_OPTIONS)
+def test_exec_that_renames_or_empties_is_not_read_only(line: str) -> None:
+    verdict = analyze(line, READ_ONLY)
+    assert verdict.decision is not Decision.ALLOW, verdict.explanation
+
+
+@pytest.mark.parametrize("line", ["exec ls", "exec -- git status", "exec pidof bash"])
+def test_plain_exec_stays_read_only(line: str) -> None:
+    assert analyze(line, READ_ONLY).decision is Decision.ALLOW
+
+
+# A shell started with -k (keyword) moves every NAME=VALUE argument into the command's
+# environment, and -a (allexport) exports every assignment: `bash -k -c 'rg x a
+# RIPGREP_CONFIG_PATH=cfg'` ran the --pre program of cfg (found by a red-team pass).
+@pytest.mark.parametrize(
+    "line",
+    [
+        "bash -k -c 'rg x a RIPGREP_CONFIG_PATH=cfg'",
+        "bash -k -c 'zgrep x a GREP=./evil'",
+        "sh -k -c 'ls LD_PRELOAD=./x.so'",
+        "bash -ek -c 'ls'",
+        "bash -kc 'ls LD_PRELOAD=./x.so'",
+        "bash -a -c 'X=1; ls'",
+        "bash -xa -c 'X=1; ls'",
+        "timeout 5 bash -k -c 'ls'",
+    ],
+)
+def test_a_shell_that_exports_assignments_is_not_proven(line: str) -> None:
+    assert analyze(line, READ_ONLY).decision is not Decision.ALLOW
+
+
+@pytest.mark.parametrize("line", ["bash -c 'ls -la'", "bash -e -c 'git status'", "sh -xc ls"])
+def test_ordinary_shell_options_pass(line: str) -> None:
+    assert analyze(line, READ_ONLY).decision is Decision.ALLOW
