@@ -220,6 +220,17 @@ _LSNS = getopt(
 )
 
 
+_LSOF_NO_NAMES = re.compile(r"-[abhlnNOPRtUVX]*n[abhlnNOPRtUVX]*")
+
+
+def _lsof(argv: list[str]) -> str | None:
+    """lsof turns every network address it lists into a host name (DNS: a socket)
+    unless ``-n`` is given, alone or in a cluster of options that take no value."""
+    if any(_LSOF_NO_NAMES.fullmatch(arg) for arg in argv[1:]):
+        return None
+    return "lsof without -n resolves addresses to host names (a socket)"
+
+
 def _lsns(argv: list[str]) -> str | None:
     """lsns: the NETNSID column asks the kernel through a netlink socket (NETLINK_ROUTE),
     and it is shown by `-o NETNSID` (any case, `+` forms too), `--output-all` and, as a
@@ -280,7 +291,7 @@ _ANY_ARGUMENTS = words(
     column fold fmt paste join expand unexpand rev tac seq which type whoami id groups
     uname uptime nproc locale strings cut tr diff cmp comm stat du df free grep
     egrep fgrep jq head cd pushd popd dirs whereis getconf arch tty tsort numfmt pr
-    look zcat bzcat xzcat lsof pgrep lscpu lsblk lsmem tput factor expr
+    look zcat bzcat xzcat pgrep lscpu lsblk lsmem tput factor expr
     sleep logname users w cal ncal md5 shasum base32 basenc test [ yes break continue
     """
 )
@@ -323,6 +334,7 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "diff3": spec("", "diff-program"),
     "tail": spec(stalls=("fF", "follow retry pid")),
     "lsns": spec(test=_lsns),
+    "lsof": spec(test=_lsof),
     # DNS: `who --lookup` canonicalizes and `last -d` resolves host names (a socket)
     "who": spec("", "lookup"),
     "last": spec("d", "dns"),

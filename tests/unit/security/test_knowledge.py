@@ -745,6 +745,12 @@ RUN_FINDINGS = [
     ("sed p x -i", False),  # GNU getopt permutes: -i after an operand counts
     ("sed -ni p x", False),
     ("sed --in-pl p x", False),
+    # lsof names every address by DNS unless told -n (a red-team pass)
+    ("lsof -i :8080", False),
+    ("lsof -p 1", False),
+    ("lsof -iTCPn", False),  # an n inside a value is not the option
+    ("lsof -n -i :8080", True),
+    ("lsof -nP -i :80", True),
 ]
 
 
