@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import json
 import math
@@ -571,8 +572,21 @@ class Agent:
         await _all_done([self.chan.lost], SHUTDOWN_GRACE)
 
 
+PR_SET_DUMPABLE = 4
+
+
+def _keep_descriptors_private() -> None:
+    """Make this process not dumpable: every command of the session runs as the same
+    user, and could otherwise open the channel to the host through /proc/PID/fd (and
+    forge frames, or read another exec's stdin). A program it execs is dumpable again,
+    as usual. Where the call fails (an old gVisor) the agent runs as before."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def main() -> int:
     """Serve on fds 0/1; fd 1 is then pointed at stderr so stray prints cannot corrupt frames."""
+    _keep_descriptors_private()
     out_fd = os.dup(1)
     with contextlib.suppress(OSError):
         os.dup2(2, 1)

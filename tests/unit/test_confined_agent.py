@@ -518,3 +518,15 @@ def test_every_process_of_a_confined_exec_ends_even_while_they_fork(agent: Clien
     while exec_cleanup.session_members(session) and time.monotonic() < deadline:
         time.sleep(0.05)  # the killed ones may still be exiting
     assert exec_cleanup.session_members(session) == []
+
+
+def test_no_command_can_open_the_agents_descriptors(agent: Client) -> None:
+    """The agent's fds hold the channel to the host: a command of the same user, even
+    unconfined (the `dev` policy), must not open them through /proc to forge frames."""
+    line = (
+        "for n in 0 1 2 3 4 5 6 7 8 9; do"
+        ' (: > "/proc/$PPID/fd/$n") 2>/dev/null && echo "opened $n"; done;'
+        ' ls "/proc/$PPID/fd" >/dev/null 2>&1 && echo listed; echo done'
+    )
+    result = agent.run(["sh", "-c", line])
+    assert result.stdout == b"done\n", result.stdout
