@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, operands
+from security.checks.bindings import ALL_NAMES, ANY_NAME, scene_bindings
 from security.checks.fds import (
     HARMLESS_DEVICES,
     alias_fd,
@@ -14,6 +15,7 @@ from security.checks.fds import (
     harmful_referents,
     referents,
 )
+from security.checks.syntax import line_structure
 from security.knowledge import (
     UNIQ_VALUE_OPTIONS,
     XXD_VALUE_OPTIONS,
@@ -191,7 +193,7 @@ def dev_tcp(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
             continue  # a heredoc's or here-string's text is data, not a path
         if _is_dev_net(target.value) or _is_dev_net(target.raw):
             yield Hit(f"{redirect.op} {target.value}", Decision.DENY)
-        elif not target.literal and not redirect.writes:  # a write asks already (S24)
+        elif not target.literal and not redirect.writes and not _never_dev_net(target, scene):
             yield Hit(
                 f"{redirect.op} {target.raw}: a path computed at run time may be /dev/tcp/...",
                 Decision.ASK,
@@ -206,6 +208,37 @@ def dev_tcp(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
 
 
 _DEV_NET = re.compile(r"/+dev/+(tcp|udp)/")
+# A word whose first character is one of these (outside quotes, or first inside them)
+# expands to words that start with it, or to file names relative to the working
+# directory (a glob): never to an absolute path, so never to /dev/tcp/...
+_RELATIVE_START = re.compile(r"""["']?[A-Za-z0-9._*?\[-]""")
+_ONE_VARIABLE = re.compile(r'"?\$\{?([A-Za-z_]\w*)\}?"?')
+
+
+def _never_dev_net(target: Word, scene: Scene) -> bool:
+    """Whether a redirection target computed at run time still cannot be bash's
+    ``/dev/tcp/...``: it starts with a relative character (``"src/$f"``), or it is one
+    variable every binding of which in the line is a ``for`` loop over such words
+    (``for f in src/*.py; do wc -l < "$f"; done``)."""
+    raw = target.raw
+    if _RELATIVE_START.match(raw) and not raw.startswith(('"$', '"`', "'$")):
+        return True
+    variable = _ONE_VARIABLE.fullmatch(raw)
+    if variable is None:
+        return False
+    name = variable.group(1)
+    loops = [loop for loop in line_structure(scene).loops if loop.name == name]
+    bindings = [b for b in scene_bindings(scene) if b.name in (name, ANY_NAME, ALL_NAMES)]
+    return (
+        bool(loops)
+        and all(b.how == f"for {name} in" for b in bindings)
+        and all(
+            loop.items is not None
+            and all(_RELATIVE_START.match(item.raw) and "$" not in item.raw
+                    and "`" not in item.raw for item in loop.items)
+            for loop in loops
+        )
+    )  # fmt: skip
 
 
 def _is_dev_net(path: str) -> bool:

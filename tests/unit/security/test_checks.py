@@ -258,8 +258,24 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             "cat < $(printf /dev/%s/h/80 tcp)",
             'wc -l < "$f"',
             "X=/dev/tcp/h/80 true",
+            'for f in /dev/tcp/h/80; do cat < "$f"; done',
+            'for f in {/dev/tcp/h/80,a}; do cat < "$f"; done',
+            'for f in src/*; do f=$(cat x); cat < "$f"; done',  # bound again in the loop
+            'for f in $(cat list); do cat < "$f"; done',
+            'for f; do cat < "$f"; done',
+            'for f in ~/x; do cat < "$f"; done',
         ],
-        ["cat /dev/null", "ls /dev", "cat < f", "cat <<< $X", "grep x /dev/tcp-notes"],
+        [
+            "cat /dev/null",
+            "ls /dev",
+            "cat < f",
+            "cat <<< $X",
+            "grep x /dev/tcp-notes",
+            # a path that starts with a relative character is never /dev/tcp/...
+            'cat < "src/$f"',
+            'for f in src/*.py; do wc -l < "$f"; done',
+            'for f in *; do wc -l < "${f}"; done',
+        ],
     ),
     "S26": (
         [
