@@ -15,6 +15,8 @@ from typing import Any
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
+from security.shell import command_word_spans
+
 CommandShape = tuple[int, tuple[str, ...]]
 # (character offset where the command's first word starts, raw text of each word)
 Span = tuple[int, int]  # [start, end) in UTF-8 bytes of the line
@@ -30,10 +32,6 @@ MAX_TREE_NODES = 8 * 16_384
 class TreeTooLarge(Exception):
     """Reading tree-sitter's tree would take more work than any line analyzed needs."""
 
-
-# bashlex attributes that may hold child nodes (which one depends on the node's kind).
-# FunctionNode also has `name` and `body`, but they repeat members of its `parts`.
-_BASHLEX_CHILDREN = ("parts", "list", "command", "output", "heredoc", "redirects")
 
 # Normalisation: bashlex reads `[` as an ordinary command, so `[ -f x ]` is the words
 # `[`, `-f`, `x`, `]`; tree-sitter builds a test_command with an expression tree. These
@@ -61,26 +59,11 @@ _TEST_WORDS = frozenset(
 
 def bashlex_shapes(line: str, nodes: list[Any]) -> list[CommandShape]:
     """Shapes of every simple command in bashlex's trees ``nodes`` for ``line``."""
-    shapes: list[CommandShape] = []
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        if node.kind == "command":
-            # Normalisation: assignments and redirections are parts, but not words.
-            spans = [part.pos for part in node.parts if part.kind == "word"]
-            if spans:
-                shapes.append((spans[0][0], tuple(line[start:end] for start, end in spans)))
-        stack.extend(_bashlex_children(node))
-    return shapes
-
-
-def _bashlex_children(node: Any) -> Iterator[Any]:
-    for name in _BASHLEX_CHILDREN:
-        value = getattr(node, name, None)
-        if isinstance(value, list):
-            yield from value
-        elif hasattr(value, "kind"):  # `output` is an int for `2>&1`
-            yield value
+    return [
+        (spans[0][0], tuple(line[start:end] for start, end in spans))
+        for spans in command_word_spans(nodes)
+        if spans
+    ]
 
 
 def treesitter_shapes(line: str) -> list[CommandShape] | None:

@@ -9,6 +9,7 @@ raises `ShellSyntaxError`; the analyzer turns that into a refusal.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -228,21 +229,29 @@ def _parse_rewritten(line: str) -> tuple[list[Any], set[int], frozenset[int]]:
 def _stand_alone(nodes: list[Any], conds: list[tuple[int, int]]) -> bool:
     """Whether every rewritten ``[[ ]]`` is a simple command of its own in ``nodes``:
     its ``[`` the first word and its ``]`` the last."""
-    spans: set[tuple[int, int]] = set()
+    spans = {(words[0][0], words[-1][0]) for words in command_word_spans(nodes) if words}
+    return all(span in spans for span in conds)
+
+
+# bashlex attributes that may hold child nodes (which one depends on the node's kind).
+# FunctionNode also has `name` and `body`, but they repeat members of its `parts`.
+_BASHLEX_CHILDREN = ("parts", "list", "command", "output", "heredoc", "redirects")
+
+
+def command_word_spans(nodes: list[Any]) -> Iterator[list[tuple[int, int]]]:
+    """The (start, end) of each word of every simple command in bashlex's ``nodes``,
+    nested ones included (assignments and redirections are parts, but not words)."""
     stack = list(nodes)
     while stack:
         node = stack.pop()
         if node.kind == "command":
-            words = [part.pos for part in node.parts if part.kind == "word"]
-            if words:
-                spans.add((words[0][0], words[-1][0]))
-        for name in ("parts", "list", "command", "output", "redirects"):
+            yield [part.pos for part in node.parts if part.kind == "word"]
+        for name in _BASHLEX_CHILDREN:
             value = getattr(node, name, None)
             if isinstance(value, list):
                 stack.extend(value)
-            elif hasattr(value, "kind"):
+            elif hasattr(value, "kind"):  # `output` is an int for `2>&1`
                 stack.append(value)
-    return all(span in spans for span in conds)
 
 
 def _bashlex_parse(text: str) -> list[Any]:
