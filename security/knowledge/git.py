@@ -17,6 +17,8 @@ execution time by the session's git guard; the analyzer cannot see that config.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from security.argv import ends_options, has_option
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec
 
@@ -59,6 +61,7 @@ GIT_FLAGS = (
     "--reverse --no-merges --merges --first-parent --decorate --no-decorate --no-color "
     "--minimal --full-diff --ignored --porcelain --short --long --verbose"
 )
+GIT_FLAG_WORDS = tuple(GIT_FLAGS.split())
 
 
 def _no_signature_format(argv: list[str]) -> str | None:
@@ -135,6 +138,10 @@ GIT_READ_ONLY: dict[str, ReadOnlySpec] = {
     "reflog": spec("", _NO_OUTPUT, test=_reflog),
     "worktree": _first_word_in(("list",), "worktree"),
 }
+# Every subcommand reads its options with git's GIT_FLAGS known, as the glob check does:
+# after `-p --` a word is a path or an object (`git cat-file -p -- --filters` names an
+# object called --filters), so what ran is judged as the line was.
+GIT_READ_ONLY = {sub: replace(entry, flags=GIT_FLAG_WORDS) for sub, entry in GIT_READ_ONLY.items()}
 _LISTING_FLAGS = {
     "branch": frozenset(
         {"-a", "--all", "-r", "--remotes", "-l", "--list", "-v", "-vv", "--verbose",

@@ -751,7 +751,24 @@ RUN_FINDINGS = [
     ("lsof -iTCPn", False),  # an n inside a value is not the option
     ("lsof -n -i :8080", True),
     ("lsof -nP -i :80", True),
+    ("git cat-file -p -- *", True),  # after -p --, a file named --filters is an object
 ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "ok"),
+    [
+        (["git", "cat-file", "-p", "--", "--filters", "x"], True),
+        (["git", "cat-file", "--filters", "x"], False),
+        (["git", "log", "-p", "--", "--output=x"], True),
+        (["git", "log", "--author", "--", "--output=x"], False),  # --author takes the --
+    ],
+)
+def test_what_ran_is_judged_as_the_line_was(argv: list[str], ok: bool) -> None:
+    """The differential oracle judges the argv that ran with `read_only_problem`: after
+    a `--` that ends git's options, a file named like an option is not one (found by the
+    second 30-minute run: `git cat-file -p -- *` with a file named --filters)."""
+    assert (read_only_problem(argv) is None) is ok
 
 
 @pytest.mark.parametrize(("line", "ok"), RUN_FINDINGS)
