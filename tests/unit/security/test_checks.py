@@ -264,6 +264,12 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             'for f in $(cat list); do cat < "$f"; done',
             'for f; do cat < "$f"; done',
             'for f in ~/x; do cat < "$f"; done',
+            # bash sets these itself, from data, whatever the loop bound
+            'read -r x < h; for _ in a; do ls "$x"; cat < "$_"; done',
+            'for _ in a; do wc -c "$x"; cat < "${_}"; done',
+            'for BASH_REMATCH in a; do [[ $x =~ ^/d.+$ ]]; cat < "$BASH_REMATCH"; done',
+            'for REPLY in a; do read -r < h; cat < "$REPLY"; done',
+            'for OLDPWD in a; do cd /; cat < "$OLDPWD"; done',
         ],
         [
             "cat /dev/null",
