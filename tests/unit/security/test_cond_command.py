@@ -110,6 +110,21 @@ def test_the_rewrite_never_hides_what_quotes_leave_outside(line: str) -> None:
     assert analyze(line, "read-only").decision is not Decision.ALLOW
 
 
+# In a shell string the parser differential does not look: the reader alone decides.
+SHELL_STRINGS = [
+    'bash -c "[[ a =~ x\\"\\\\\\"\'\\" ]] || touch p #\' ]]"',
+    "bash <<'EOF'\n" + MISREAD_QUOTES[0] + "\nEOF",
+    "bash <<'EOF'\n" + MISREAD_QUOTES[1] + "\nEOF",
+    'eval "[[ a =~ x\\"\\\\\\"\'\\" ]] || touch p #\' ]]"',
+]
+
+
+@pytest.mark.parametrize("line", SHELL_STRINGS)
+def test_misread_quotes_in_shell_strings_are_not_allowed(line: str) -> None:
+    verdict = analyze(line, "read-only")
+    assert verdict.decision is not Decision.ALLOW, verdict.explanation
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash on this machine")
 @pytest.mark.parametrize("line", MISREAD_QUOTES)
 def test_misread_quotes_hide_a_command_from_bash(line: str, tmp_path: Path) -> None:
