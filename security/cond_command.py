@@ -32,7 +32,8 @@ _INTEGER = re.compile(r"[-+]?[0-9]+")
 _NAME = re.compile(r"[A-Za-z_]\w*(\[[0-9]+\])?")
 _BLANK = " \t"
 _WORD_END = _BLANK + "&|()<>;\n"
-_ENDS_COMMAND = _BLANK + ";&|)\n"
+# What ends the word ``]]`` for bash: any metacharacter (``]]>f`` is ``]]`` and ``>f``).
+_ENDS_COMMAND = _BLANK + ";&|()<>\n"
 # After `$` in a regex: what would expand (a name, ${, $(, a special parameter).
 _EXPANDS = re.compile(r"\$[A-Za-z_0-9{(@*#?!$-]")
 

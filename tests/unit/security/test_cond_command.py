@@ -61,6 +61,11 @@ REFUSED = [
     "[[ -f x",
     "[[ ]]",
     "[[ -f x\n]]",
+    # `]]` ends at any metacharacter: bash closes here and runs what follows
+    "[[ a ]]>p && [[ b ]]",
+    "bash -c '[[ a ]]>p && touch q || [[ b ]]'",
+    "bash -c '[[ a ]]<f && touch q || [[ b ]]'",
+    "bash -c '[[ a ]](x) || [[ b ]]'",
 ]
 
 
