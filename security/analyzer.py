@@ -75,11 +75,17 @@ def build_scene(line: str) -> Scene:
 
 
 def cross_check(scene: Scene) -> None:
-    """Fill in the parser differential (S05): bashlex's trees against tree-sitter's."""
-    if scene.nodes is not None and not differential.plainly_agree(scene.line):
-        reason = differential.disagreement(scene.line, scene.nodes)
+    """Fill in the parser differential (S05): bashlex's trees against tree-sitter's, for
+    the line and for every shell string in it (``bash -c CODE``, ``eval``, a heredoc
+    to ``bash``), which bash parses as it does the line."""
+    readings = [(scene.line, scene.nodes), *scene.shell_trees] if scene.nodes is not None else []
+    for code, nodes in readings:
+        if nodes is None or differential.plainly_agree(code):
+            continue
+        reason = differential.disagreement(code, nodes)
         if reason:
-            scene.differential.append(reason)
+            where = "" if code is scene.line else "in shell code: "
+            scene.differential.append(where + reason)
 
 
 def _analyze(line: str, policy: Policy) -> Verdict:

@@ -345,6 +345,8 @@ def _unquoted_expansions(raw: str) -> bool:
                     return True  # quotes inside ${...}: not scanned
                 if _MANY_WORDS.match(raw, i + 2, end):
                     return True  # "${a[@]}", "${@:2}", "${!a[@]}", "${!pre@}": many words
+                if _nests_many_words(raw[i + 2 : end]):
+                    return True  # "${x-$@}", "${x:+${a[@]}}": the value is "$@"
                 i = end
         elif ch in "'\"":
             quote = ch
@@ -352,6 +354,14 @@ def _unquoted_expansions(raw: str) -> bool:
             return True
         i += 1
     return False
+
+
+def _nests_many_words(body: str) -> bool:
+    """Whether the body of a ``${...}`` holds an expansion that may make many words:
+    the value of ``${x-WORD}``, ``${x:+WORD}`` and the like is WORD expanded as if in
+    its place, so ``"${x-$@}"`` is ``"$@"``. Any nested ``$`` with an ``@`` (or an
+    indirection, whose name may be ``a[@]``) counts, whatever it is."""
+    return "$" in body and ("@" in body or "!" in body)
 
 
 def _may_glob(raw: str) -> bool:

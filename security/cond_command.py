@@ -15,7 +15,8 @@ returns None, and the line stays unparseable):
   name or ``$x`` holding ``a[$(id)]`` runs ``id``): only integer literals pass;
 - the operand of ``-v``/``-R``, whose subscript is evaluated: only a literal name;
 - anything this reader does not follow: command and arithmetic substitution,
-  backquotes, process substitution, extended-glob patterns, newlines.
+  backquotes, process substitution, extended-glob patterns, newlines, ANSI-C quoting
+  (``$'\\''`` goes on past the second quote).
 
 `parse_line` calls it only where bashlex stopped right after a ``[[`` and checks the
 result: the rewritten ``[`` must be a command of its own in bashlex's tree.
@@ -31,7 +32,8 @@ _INTEGER = re.compile(r"[-+]?[0-9]+")
 _NAME = re.compile(r"[A-Za-z_]\w*(\[[0-9]+\])?")
 _BLANK = " \t"
 _WORD_END = _BLANK + "&|()<>;\n"
-_ENDS_COMMAND = _BLANK + ";&|)\n"
+# What ends the word ``]]`` for bash: any metacharacter (``]]>f`` is ``]]`` and ``>f``).
+_ENDS_COMMAND = _BLANK + ";&|()<>\n"
 # After `$` in a regex: what would expand (a name, ${, $(, a special parameter).
 _EXPANDS = re.compile(r"\$[A-Za-z_0-9{(@*#?!$-]")
 
@@ -146,6 +148,8 @@ def _word(text: str, at: int) -> tuple[int, str]:
             known = known and inner is not None
             value.append(inner or "")
         elif char == "$":
+            if text.startswith("$'", at):
+                raise _Unsupported("ANSI-C quoting, whose \\' does not end it")
             at = _expansion_end(text, at)
             known = False
         else:
@@ -211,11 +215,16 @@ def _regex_end(text: str, at: int) -> int:
         if char == "\\":
             at += 2
             continue
-        if char in "'\"":
+        if text.startswith("$'", at):
+            raise _Unsupported("ANSI-C quoting in a regex")
+        if char == "'":
             close = text.find(char, at + 1)
             if close < 0:
                 raise _Unsupported("an open quote")
             at = close + 1
+            continue
+        if char == '"':
+            at, _ = _double_quoted(text, at + 1)  # its \" does not end it
             continue
         if char == "(":
             depth += 1

@@ -38,6 +38,8 @@ class Scene:
     hidden: list[str] = field(default_factory=list)  # substitutions bashlex did not parse
     opaque: list[tuple[int, str]] = field(default_factory=list)  # (command, what is unknowable)
     shell_strings: list[str] = field(default_factory=list)  # code found in sh -c, eval, ...
+    # each shell string that parsed, with bashlex's trees: cross-checked like the line
+    shell_trees: list[tuple[str, list[Any]]] = field(default_factory=list)
     differential: list[str] = field(default_factory=list)  # parser disagreements
     nodes: list[Any] | None = None  # bashlex's trees of the line, for the cross-check
     too_deep: bool = False
@@ -528,6 +530,7 @@ def _add_code(scene: Scene, code: str, origin: str, depth: int) -> None:
     except ShellSyntaxError as exc:
         scene.syntax_errors.append(f"in {origin}: {exc}")
         return
+    scene.shell_trees.append((code, nested.nodes))
     scene.hidden.extend(nested.hidden)
     scene.functions.extend(name for name, _ in nested.functions)
     _add_all(scene, nested.commands, depth)

@@ -444,6 +444,14 @@ _SHELL_SET = frozenset(
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
 
 
+def shell_may_set(name: str) -> bool:
+    """Whether bash (or the session's environment) may give ``name`` a value that no
+    binding in the line shows: ``_`` (the previous command's last argument),
+    ``BASH_REMATCH`` (set by ``[[ =~ ]]``), ``REPLY``, ``PWD``... Every variable bash
+    sets, and every one of the environment, is in capitals or is ``_``."""
+    return name in _SHELL_SET or not any(char.islower() for char in name)
+
+
 class KnownValues(NamedTuple):
     """Variables whose every value in the line is a literal of a harmless kind."""
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, operands
-from security.checks.bindings import ALL_NAMES, ANY_NAME, scene_bindings
+from security.checks.bindings import ALL_NAMES, ANY_NAME, scene_bindings, shell_may_set
 from security.checks.fds import (
     HARMLESS_DEVICES,
     alias_fd,
@@ -219,7 +219,9 @@ def _never_dev_net(target: Word, scene: Scene) -> bool:
     """Whether a redirection target computed at run time still cannot be bash's
     ``/dev/tcp/...``: it starts with a relative character (``"src/$f"``), or it is one
     variable every binding of which in the line is a ``for`` loop over such words
-    (``for f in src/*.py; do wc -l < "$f"; done``)."""
+    (``for f in src/*.py; do wc -l < "$f"; done``), and which bash never sets on its
+    own: ``$_`` is the previous command's last argument (``ls "$x"; cat < "$_"``),
+    ``[[ =~ ]]`` sets ``BASH_REMATCH``, whatever loops bind them."""
     raw = target.raw
     if _RELATIVE_START.match(raw) and not raw.startswith(('"$', '"`', "'$")):
         return True
@@ -227,6 +229,8 @@ def _never_dev_net(target: Word, scene: Scene) -> bool:
     if variable is None:
         return False
     name = variable.group(1)
+    if shell_may_set(name):
+        return False
     loops = [loop for loop in line_structure(scene).loops if loop.name == name]
     bindings = [b for b in scene_bindings(scene) if b.name in (name, ANY_NAME, ALL_NAMES)]
     return (

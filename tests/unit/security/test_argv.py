@@ -72,6 +72,14 @@ def test_operands_skip_options_and_their_values() -> None:
         ('"${a[@]/x/y}"', True),
         ('"${!a[@]}"', True),
         ('"${!prefix@}"', True),
+        # the value of ${x-WORD}, ${x:+WORD}... is WORD in its place: "$@" splits there
+        ('"${x-$@}"', True),
+        ('"${x:-$@}"', True),
+        ('"${x:+${a[@]}}"', True),
+        ('"${x-${!p@}}"', True),
+        ('"${x-${!y}}"', True),  # y may name a[@]
+        ('"${x:-$y}"', False),
+        ('"${x:+$*}"', False),
         ("*.py", True),
     ],
 )

@@ -40,8 +40,15 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
         ["ls", "echo 'closed'", "if [ -f x ]; then cat x; fi"],
     ),
     "S05": (
-        ["echo $(ls # a comment hides the rest from bashlex\nrm -rf ~)", "cat <<EOF\n$(id)\nEOF"],
-        ["ls -la | grep x", "echo $(git rev-parse HEAD)"],
+        [
+            "echo $(ls # a comment hides the rest from bashlex\nrm -rf ~)",
+            "cat <<EOF\n$(id)\nEOF",
+            # shell strings are cross-checked too: bash parses them as it does the line
+            "bash <<'EOF'\necho $(ls # c)\ntouch p)\nEOF",
+            "bash -c 'echo $(ls # c)\ntouch p)'",
+            "eval 'echo $(ls # c)\ntouch p)'",
+        ],
+        ["ls -la | grep x", "echo $(git rev-parse HEAD)", "bash -c 'echo $(git rev-parse HEAD)'"],
     ),
     "S06": (
         ["echo ${x:-$(rm -rf ~)}", 'echo "${y:=`id`}"'],
@@ -264,6 +271,12 @@ TABLE: dict[str, tuple[list[str], list[str]]] = {
             'for f in $(cat list); do cat < "$f"; done',
             'for f; do cat < "$f"; done',
             'for f in ~/x; do cat < "$f"; done',
+            # bash sets these itself, from data, whatever the loop bound
+            'read -r x < h; for _ in a; do ls "$x"; cat < "$_"; done',
+            'for _ in a; do wc -c "$x"; cat < "${_}"; done',
+            'for BASH_REMATCH in a; do [[ $x =~ ^/d.+$ ]]; cat < "$BASH_REMATCH"; done',
+            'for REPLY in a; do read -r < h; cat < "$REPLY"; done',
+            'for OLDPWD in a; do cd /; cat < "$OLDPWD"; done',
         ],
         [
             "cat /dev/null",

@@ -61,6 +61,11 @@ REFUSED = [
     "[[ -f x",
     "[[ ]]",
     "[[ -f x\n]]",
+    # `]]` ends at any metacharacter: bash closes here and runs what follows
+    "[[ a ]]>p && [[ b ]]",
+    "bash -c '[[ a ]]>p && touch q || [[ b ]]'",
+    "bash -c '[[ a ]]<f && touch q || [[ b ]]'",
+    "bash -c '[[ a ]](x) || [[ b ]]'",
 ]
 
 
@@ -92,6 +97,46 @@ def test_the_rewrite_keeps_every_position() -> None:
 )
 def test_the_rewrite_declines_what_it_does_not_follow(line: str) -> None:
     assert translate(line, 0) is None
+
+
+# Quoting that a reader of quotes alone gets wrong: bash ends the quoted part later, so
+# the reader would take what bash runs (`touch p`) for part of a regex, x it out, and
+# bashlex would see one `[` command (the parser differential is then all that stops it).
+MISREAD_QUOTES = [
+    '[[ a =~ x"\\"\'" ]] || touch p #\' ]]',  # a \" inside "...": the ' is quoted
+    "[[ a =~ x($'\\'(') ]] || touch p # ')) ]]",  # $'\'' goes on past its second quote
+]
+
+
+@pytest.mark.parametrize("line", [*MISREAD_QUOTES, "[[ $'\\' ]] && [[ ' ]]"])
+def test_the_rewrite_never_hides_what_quotes_leave_outside(line: str) -> None:
+    rewritten = translate(line, 0)
+    assert rewritten is None or "touch p" in rewritten[0]  # declined, or read as bash does
+    assert analyze(line, "read-only").decision is not Decision.ALLOW
+
+
+# In a shell string the parser differential does not look: the reader alone decides.
+SHELL_STRINGS = [
+    'bash -c "[[ a =~ x\\"\\\\\\"\'\\" ]] || touch p #\' ]]"',
+    "bash <<'EOF'\n" + MISREAD_QUOTES[0] + "\nEOF",
+    "bash <<'EOF'\n" + MISREAD_QUOTES[1] + "\nEOF",
+    'eval "[[ a =~ x\\"\\\\\\"\'\\" ]] || touch p #\' ]]"',
+]
+
+
+@pytest.mark.parametrize("line", SHELL_STRINGS)
+def test_misread_quotes_in_shell_strings_are_not_allowed(line: str) -> None:
+    verdict = analyze(line, "read-only")
+    assert verdict.decision is not Decision.ALLOW, verdict.explanation
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash on this machine")
+@pytest.mark.parametrize("line", MISREAD_QUOTES)
+def test_misread_quotes_hide_a_command_from_bash(line: str, tmp_path: Path) -> None:
+    """The premise of the test above: bash runs the command the quotes would hide."""
+    subprocess.run(["bash", "-c", line], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                   capture_output=True, timeout=30, check=False)  # fmt: skip
+    assert (tmp_path / "p").exists()
 
 
 HOSTILE_VALUES = ["a[$(touch MARK-sub)]", "-v", "*", "$(touch MARK-cmd)", "`touch MARK-bq`"]

@@ -633,6 +633,10 @@ GLOB_LINES: list[tuple[str, bool]] = [
     ('[ -n "$@" ]', False),  # one word per positional parameter
     ('[ -f "${a[@]}" ]', False),
     ('[ "${!p@}" = x ]', False),
+    ('[ "${x-$@}" ]', False),  # "$@" when x is unset: bash -c '...' _ -v 'a[$(id)]'
+    ('test -n "${x:-$@}"', False),
+    ('[ "${x:+${a[@]}}" = y ]', False),
+    ('[ "${x:-$y}" ]', True),
     ("printf *", False),
     ("printf -- *", False),  # the format from a file name
     ("printf $fmt x", False),
