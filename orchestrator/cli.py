@@ -28,7 +28,7 @@ app.add_typer(images_app, name="images")
 app.add_typer(audit_app, name="audit")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error line is never cut: scripts read paths in it
 
 HEALTH_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
