@@ -168,7 +168,7 @@ def _syscall_filter() -> tuple[syscall_filter.Prepared | None, str | None]:
     """The filter that closes what Landlock leaves open, or why there is none (an
     architecture without a known syscall table: the Landlock domain still holds)."""
     try:
-        return syscall_filter.Prepared(), None
+        return syscall_filter.native(), None
     except syscall_filter.Unsupported as exc:
         return None, str(exc)
 
