@@ -10,14 +10,14 @@ from typing import Any
 
 import anthropic
 
-from orchestrator.bus import EventBus
-from orchestrator.events import Event
-from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent, AgentResult
-from orchestrator.prompts import SYSTEM_PROMPT
-from orchestrator.replay import Replay, parse_replay
-from orchestrator.subagents import enable_sub_agents
+from orchestrator.agent.loop import Agent, AgentResult
+from orchestrator.agent.prompts import SYSTEM_PROMPT
+from orchestrator.agent.subagents import enable_sub_agents
+from orchestrator.events.bus import EventBus
+from orchestrator.events.models import Event
+from orchestrator.gate.permission_gate import PermissionGate, Trust
+from orchestrator.testing.fake_api import FakeMessagesAPI
+from orchestrator.testing.replay import Replay, parse_replay
 from orchestrator.tools.bash import Bash
 from sandbox.docker_backend import DockerBackend, DockerSession
 from sandbox.spec import SessionSpec

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.events import Event
-from orchestrator.loop import AgentResult, RetryPolicy
-from orchestrator.routing import ModelRouter
+from orchestrator.agent.loop import AgentResult, RetryPolicy
+from orchestrator.agent.routing import ModelRouter
+from orchestrator.events.models import Event
 from security import PRESETS, Policy
 from tests.integration.agent_harness import run_agent
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from orchestrator.context import ContextConfig
-from orchestrator.events import Event
-from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.loop import AgentResult, Limits, RetryPolicy
-from orchestrator.routing import ModelRouter
+from orchestrator.agent.context import ContextConfig
+from orchestrator.agent.loop import AgentResult, Limits, RetryPolicy
+from orchestrator.agent.routing import ModelRouter
+from orchestrator.events.models import Event
+from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.tools import default_tools
 from tests.integration.agent_harness import run_agent
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from orchestrator.audit import AuditLog, verify
-from orchestrator.bus import EventBus
-from orchestrator.replay import parse_replay
+from orchestrator.events.audit import AuditLog, verify
+from orchestrator.events.bus import EventBus
+from orchestrator.testing.replay import parse_replay
 from sandbox import labels
 from sandbox.reaper import reap
 from tests.integration.agent_harness import run_agent_async

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.prove.diff_fuzz import PENDING, REGRESSIONS, Finding, fuzz_async
-from orchestrator.prove.oracle import KINDS, POLICY, Oracle, judge
-from orchestrator.prove.shrink import shrink
+from orchestrator.devtools.prove.diff_fuzz import PENDING, REGRESSIONS, Finding, fuzz_async
+from orchestrator.devtools.prove.oracle import KINDS, POLICY, Oracle, judge
+from orchestrator.devtools.prove.shrink import shrink
 from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import Decision, analyze

@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from orchestrator.prove import escape
-from orchestrator.prove import report as prove_report
-from orchestrator.prove.escape import CONTROL, Case, CaseResult, Seen, run_suite, summary, table
+from orchestrator.devtools.prove import escape
+from orchestrator.devtools.prove import report as prove_report
+from orchestrator.devtools.prove.escape import (
+    CONTROL,
+    Case,
+    CaseResult,
+    Seen,
+    run_suite,
+    summary,
+    table,
+)
 from sandbox.docker_backend import DockerBackend
 from sandbox.results import ExecResult
 from sandbox.spec import SessionSpec

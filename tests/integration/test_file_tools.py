@@ -399,7 +399,7 @@ def test_glob_lists_secret_names_a_listing_is_not_a_read(
 @pytest.fixture
 def dev_ctx(box: Box) -> ToolContext:
     """A context with the dev gate's answers, as the loop gives a tool."""
-    from orchestrator.gate import PermissionGate, Trust
+    from orchestrator.gate.permission_gate import PermissionGate, Trust
     from security import PRESETS
 
     gate = PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag"))

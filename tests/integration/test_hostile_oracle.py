@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from orchestrator.prove.oracle import POLICY, Judgement, Oracle, judge
+from orchestrator.devtools.prove.oracle import POLICY, Judgement, Oracle, judge
 from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import analyze

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.prove.load import run_load
+from orchestrator.devtools.prove.load import run_load
 
 pytestmark = pytest.mark.integration
 

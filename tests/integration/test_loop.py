@@ -11,13 +11,13 @@ import anthropic
 import docker
 import pytest
 
-from orchestrator.bus import EventBus
-from orchestrator.events import Event
-from orchestrator.fake_api import FakeMessagesAPI
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent, AgentResult, Limits, RetryPolicy
-from orchestrator.prompts import SYSTEM_PROMPT
-from orchestrator.routing import ModelRouter
+from orchestrator.agent.loop import Agent, AgentResult, Limits, RetryPolicy
+from orchestrator.agent.prompts import SYSTEM_PROMPT
+from orchestrator.agent.routing import ModelRouter
+from orchestrator.events.bus import EventBus
+from orchestrator.events.models import Event
+from orchestrator.gate.permission_gate import PermissionGate, Trust
+from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.tools import default_tools
 from orchestrator.tools.base import Tool
 from orchestrator.tools.bash import Bash

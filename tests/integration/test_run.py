@@ -12,13 +12,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from orchestrator import run_cli
-from orchestrator.audit import replay as replay_log
-from orchestrator.audit import verify
-from orchestrator.bus import EventBus
-from orchestrator.cli import app
-from orchestrator.demo import EXAMPLES, TASK
-from orchestrator.run import RunRequest, run_task
+from orchestrator.cli import run_command as run_cli
+from orchestrator.cli.app import app
+from orchestrator.devtools.demo import EXAMPLES, TASK
+from orchestrator.events.audit import replay as replay_log
+from orchestrator.events.audit import verify
+from orchestrator.events.bus import EventBus
+from orchestrator.runs.run import RunRequest, run_task
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_memory_files_load_only_for_a_trusted_project(tmp_path: Path, trusted: b
     repo = _project_with_memory(tmp_path)
     request = RunRequest(task="t", repo=repo, replay=_replay(tmp_path), out=tmp_path / "o",
                          trust=trusted)  # fmt: skip
-    import orchestrator.run as run_module
+    import orchestrator.runs.run as run_module
 
     original = run_module.FakeMessagesAPI
 
@@ -152,7 +152,7 @@ def test_a_plan_from_the_plan_model_leads_the_task(
         "by_model:\n  model-plan:\n    - content: [{text: '1. Read calc.py\\n2. Run the tests'}]\n"
     )
     seen: list[dict[str, object]] = []
-    import orchestrator.run as run_module
+    import orchestrator.runs.run as run_module
 
     original = run_module.FakeMessagesAPI
 

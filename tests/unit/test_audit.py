@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from orchestrator.audit import (
+from orchestrator.cli.audit_command import audit_app
+from orchestrator.events.audit import (
     GENESIS,
     AuditError,
     AuditLog,
@@ -24,9 +25,8 @@ from orchestrator.audit import (
     replay,
     verify,
 )
-from orchestrator.audit_cli import audit_app
-from orchestrator.bus import EventBus
-from orchestrator.events import Event, TextDeltaEvent
+from orchestrator.events.bus import EventBus
+from orchestrator.events.models import Event, TextDeltaEvent
 from tests.unit.test_events import ONE_OF_EACH
 
 RECORDS = len(ONE_OF_EACH)

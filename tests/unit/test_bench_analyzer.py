@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from orchestrator import bench
+from orchestrator.devtools import bench
 from tests.unit.test_cli_check import airlock
 
 CONTRACT = {"commands_per_s", "analyze_p50_us", "analyze_p99_us", "bashlex_parse_p50_us"}

@@ -12,7 +12,7 @@ import anthropic
 import httpx2
 import pytest
 
-from orchestrator.classifier import FAILURE, SYSTEM_PROMPT, ClassifierAnswer, SafetyClassifier
+from orchestrator.gate.classifier import FAILURE, SYSTEM_PROMPT, ClassifierAnswer, SafetyClassifier
 from security import PRESETS, Decision, Verdict, analyze
 
 MODEL = "claude-haiku-4-5"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.context import ContextConfig, ContextManager, estimate
+from orchestrator.agent.context import ContextConfig, ContextManager, estimate
 
 TASK = {"role": "user", "content": "fix the failing test"}
 

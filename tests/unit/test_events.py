@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.bus import EventBus, SubscriberFailed
-from orchestrator.events import (
+from orchestrator.events.bus import EventBus, SubscriberFailed
+from orchestrator.events.models import (
     EVENT_ADAPTER,
     ApprovalEvent,
     CompactionEvent,
@@ -160,7 +160,7 @@ def test_a_raising_subscriber_stops_neither_the_others_nor_the_publisher(
     bus.subscribe(lambda e: seen.append("before"))
     bus.subscribe(broken)
     bus.subscribe(lambda e: seen.append("after"))
-    with caplog.at_level(logging.ERROR, logger="orchestrator.bus"):
+    with caplog.at_level(logging.ERROR, logger="orchestrator.events.bus"):
         bus.publish(ONE_OF_EACH[1])
     assert seen == ["before", "after"]
     assert "renderer fell over" in caplog.text

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator import fake_api
-from orchestrator.fake_api import FakeMessagesAPI, _pieces
-from orchestrator.replay import (
+from orchestrator.testing import fake_api
+from orchestrator.testing.fake_api import FakeMessagesAPI, _pieces
+from orchestrator.testing.replay import (
     MessageStep,
     ReplayError,
     ToolUseItem,

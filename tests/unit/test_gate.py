@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.gate import ApprovalRequest, GateResult, PermissionGate, Trust
+from orchestrator.gate.permission_gate import ApprovalRequest, GateResult, PermissionGate, Trust
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.tools.bash import Bash
 from orchestrator.tools.edit import Edit

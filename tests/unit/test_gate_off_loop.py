@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from orchestrator import gate as gate_module
-from orchestrator.gate import PermissionGate, Trust
+from orchestrator.gate import permission_gate as gate_module
+from orchestrator.gate.permission_gate import PermissionGate, Trust
 from orchestrator.tools.bash import Bash
 from security import PRESETS, Decision, Policy, Verdict, analyze
 

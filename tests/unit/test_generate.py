@@ -7,11 +7,11 @@ import re
 
 from hypothesis import given, settings
 
-from orchestrator.prove import bash_constructs as bc
-from orchestrator.prove.generate import Generator
-from orchestrator.prove.hostile import FIXTURES, PLAIN
-from orchestrator.prove.hostile_lines import HostileLines
-from orchestrator.prove.strategies import HypothesisSource, draw_batch, reopens
+from orchestrator.devtools.prove import bash_constructs as bc
+from orchestrator.devtools.prove.generate import Generator
+from orchestrator.devtools.prove.hostile import FIXTURES, PLAIN
+from orchestrator.devtools.prove.hostile_lines import HostileLines
+from orchestrator.devtools.prove.strategies import HypothesisSource, draw_batch, reopens
 from security import Decision, analyze
 
 SAMPLE = 400

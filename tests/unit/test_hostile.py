@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from orchestrator.prove.hostile import (
+from orchestrator.devtools.prove.hostile import (
     FIXTURES,
     GIT_OUTPUT_KEYS,
     GIT_PROGRAM_KEYS,
@@ -28,7 +28,7 @@ from orchestrator.prove.hostile import (
     marker_script,
     payload_named,
 )
-from orchestrator.prove.tool_options import TOOLS, Option, Value
+from orchestrator.devtools.prove.tool_options import TOOLS, Option, Value
 
 
 def _files(name: str) -> dict[str, str]:

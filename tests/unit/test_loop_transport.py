@@ -15,12 +15,12 @@ from typing import Any, cast
 import anthropic
 import httpx2
 
-from orchestrator.bus import EventBus
-from orchestrator.events import Event
-from orchestrator.fake_api import error_body, fault_events, message_events, render_message
-from orchestrator.gate import PermissionGate, Trust
-from orchestrator.loop import Agent, AgentResult, Limits, RetryPolicy
-from orchestrator.replay import MessageStep, StreamFault, parse_replay
+from orchestrator.agent.loop import Agent, AgentResult, Limits, RetryPolicy
+from orchestrator.events.bus import EventBus
+from orchestrator.events.models import Event
+from orchestrator.gate.permission_gate import PermissionGate, Trust
+from orchestrator.testing.fake_api import error_body, fault_events, message_events, render_message
+from orchestrator.testing.replay import MessageStep, StreamFault, parse_replay
 from sandbox.docker_backend import DockerSession
 from security import PRESETS
 

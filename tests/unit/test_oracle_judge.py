@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.prove.oracle import Observation, image_program, judge, judged_argv
-from orchestrator.prove.trace import read_trace
+from orchestrator.devtools.prove.oracle import Observation, image_program, judge, judged_argv
+from orchestrator.devtools.prove.trace import read_trace
 
 WRAPPER = '7 execve("/usr/bin/bash", ["bash", "-c", "x"], 0x1 /* 9 vars */) = 0'
 LISTING = frozenset({"M ./notes.txt\tf 644 6 1 "})

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.patch import diff_trees
-from orchestrator.pricing import (
+from orchestrator.agent.pricing import (
     DEFAULT_PRICES,
     PRICES_ENV,
     PricingError,
@@ -15,6 +14,7 @@ from orchestrator.pricing import (
     price_table,
     prices_for,
 )
+from orchestrator.runs.patch import diff_trees
 
 
 def test_diff_trees_reports_changed_added_removed_and_binary_files(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.routing import CALL_KINDS, DEFAULT_MODELS, ModelRouter
+from orchestrator.agent.routing import CALL_KINDS, DEFAULT_MODELS, ModelRouter
 
 
 def test_defaults_route_chores_to_a_cheap_model() -> None:

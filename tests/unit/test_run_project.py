@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.run import RunError, RunRequest, load_project
+from orchestrator.runs.run import RunError, RunRequest, load_project
 
 
 @pytest.fixture

@@ -19,9 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from orchestrator import check as check_module
-from orchestrator import safe_text
-from orchestrator.events import (
+from orchestrator.cli import check as check_module
+from orchestrator.cli.exec_command import Sink
+from orchestrator.cli.run_command import tty_approver
+from orchestrator.events import safe_text
+from orchestrator.events.models import (
     ApprovalEvent,
     ErrorEvent,
     ExecOutputEvent,
@@ -31,11 +33,9 @@ from orchestrator.events import (
     ToolResultEvent,
     VerdictEvent,
 )
-from orchestrator.exec_cli import Sink
-from orchestrator.gate import ApprovalRequest
-from orchestrator.render import TerminalRenderer
-from orchestrator.run_cli import tty_approver
-from orchestrator.safe_text import VisibleStream, json_visible, visible
+from orchestrator.events.render import TerminalRenderer
+from orchestrator.events.safe_text import VisibleStream, json_visible, visible
+from orchestrator.gate.permission_gate import ApprovalRequest
 from security import Risk, analyze
 
 # Each payload, and what must show instead of it.
@@ -251,7 +251,7 @@ def _read_all(fd: int) -> bytes:
 def test_audit_verify_shows_a_hostile_file_name_visibly(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from orchestrator.audit_cli import audit_app
+    from orchestrator.cli.audit_command import audit_app
 
     name = tmp_path / ("log\x1b]0;pwned\x07\u202e.jsonl")
     name.write_text('{"not": "a record"}\n')

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.classifier import ClassifierAnswer, SafetyClassifier
-from orchestrator.gate import GateResult, PermissionGate, Trust
+from orchestrator.gate.classifier import ClassifierAnswer, SafetyClassifier
+from orchestrator.gate.permission_gate import GateResult, PermissionGate, Trust
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.tools.bash import Bash
 from orchestrator.tools.edit import Edit

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.prove.trace import (
+from orchestrator.devtools.prove.trace import (
     TRACED_CALLS,
     fd_path,
     parse_array,

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.bench import corpus_commands
+from orchestrator.devtools.bench import corpus_commands
 from security import Decision, Verdict, analyze
 from security import bashlex_budget as budget_module
 from security.bashlex_budget import (

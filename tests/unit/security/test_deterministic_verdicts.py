@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.bench import corpus_commands
+from orchestrator.devtools.bench import corpus_commands
 from security import PRESETS, Decision, Policy, Rule, Verdict, analyze
 from security.checks.text import MAX_LINE_CHARS
 

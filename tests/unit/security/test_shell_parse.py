@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.bench import corpus_commands
+from orchestrator.devtools.bench import corpus_commands
 from security.bashlex_budget import StepBudget, budgeted
 from security.shell import EmptyLine, _parse_parts
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from tree_sitter import Node
 
-from orchestrator.bench import corpus_commands
+from orchestrator.devtools.bench import corpus_commands
 from security import Decision, analyze, differential, fallback
 from security.checks.text import MAX_LINE_CHARS
 from security.differential import (

@@ -1,0 +1,1 @@
+"""The agent loop: model turns, tool calls, retries, usage, routing, context and sub-agents."""

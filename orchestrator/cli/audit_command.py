@@ -1,0 +1,62 @@
+"""`airlock audit`: check a session's audit log from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orchestrator.events.audit import verify as verify_log
+from orchestrator.events.safe_text import text
+
+OK = 0
+TAMPERED = 1
+UNREADABLE = 2
+
+audit_app = typer.Typer(help="Check audit logs.", no_args_is_help=True, add_completion=False)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@audit_app.callback()
+def audit() -> None:
+    """Check audit logs."""
+
+
+@audit_app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="The audit log (JSON lines).")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Verify FILE's hash chain. Exit 0 if intact, 1 if tampered, 2 if it cannot be read.
+
+    Records removed from the end of the file cannot be seen: compare the record count.
+    """
+    try:
+        report = verify_log(file)
+    except OSError as exc:
+        err.print(text(("error", "bold red"), f" {file}: {exc.strerror or exc}"))
+        raise typer.Exit(UNREADABLE) from None
+    if json_output:
+        out.print_json(report.model_dump_json(), ensure_ascii=True)
+    elif report.ok:
+        last = f", last hash {report.last_hash}" if report.last_hash else ""
+        out.print(
+            text(
+                ("ok", "green"),
+                f" {file}: {report.records} records, chain intact{last} "
+                "(records removed from the end cannot be seen: compare the count)",
+            )
+        )
+    else:
+        out.print(
+            text(
+                ("tampered", "bold red"),
+                f" {file}: line {report.first_bad_line}: {report.problem or ''} "
+                f"({report.records} records verified before it)",
+            )
+        )
+    raise typer.Exit(OK if report.ok else TAMPERED)

@@ -1,0 +1,74 @@
+"""`airlock check`: the analyzer on the command line, one command or a JSONL batch."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from rich.console import Console
+
+from orchestrator.events.safe_text import json_visible, text
+from security import Decision, Policy, Verdict, analyze
+
+EXIT_CODES = {Decision.ALLOW: 0, Decision.ASK: 1, Decision.DENY: 2}
+STYLES = {Decision.ALLOW: "green", Decision.ASK: "yellow", Decision.DENY: "bold red"}
+BATCH_BAD_INPUT = 65  # EX_DATAERR: some lines were not {"cmd": "..."}
+
+
+def batch_record(verdict: Verdict) -> dict[str, object]:
+    """The contract's line: cmd, decision, risk, findings (check and title)."""
+    return {
+        "cmd": verdict.command,
+        "decision": verdict.decision.value,
+        "risk": verdict.risk.value,
+        "findings": [{"check": f.check, "title": f.title} for f in verdict.findings],
+    }
+
+
+def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> int:
+    """One output line per input line, same order. A bad line answers with an error record."""
+    bad = 0
+    for number, raw in enumerate(stdin, start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+            cmd = item["cmd"]
+            if not isinstance(cmd, str):
+                raise TypeError("cmd must be a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            bad += 1
+            record: dict[str, object] = {
+                "line": number,
+                "error": f'expected {{"cmd": "..."}}: {exc}',
+                "decision": Decision.DENY.value,
+            }
+        else:
+            record = batch_record(analyze(cmd, policy))
+        stdout.write(json_visible(json.dumps(record, ensure_ascii=False)) + "\n")
+        stdout.flush()
+    return BATCH_BAD_INPUT if bad else 0
+
+
+def render(verdict: Verdict, console: Console) -> None:
+    """The verdict for a person: its parts quote the command, so escapes are shown."""
+    style = STYLES[verdict.decision]
+    console.print(
+        text(
+            (verdict.decision.value, style),
+            f" (risk {verdict.risk.value}, policy {verdict.policy})",
+        )
+    )
+    for finding in verdict.findings:
+        console.print(
+            text(
+                f"  {finding.check} {finding.title}: {finding.detail} ",
+                (f"→ {finding.decision.value}", "dim"),
+            )
+        )
+    console.print(text(verdict.explanation), soft_wrap=True)
+
+
+def verdict_json(verdict: Verdict) -> str:
+    """The whole verdict as JSON (escapes in the command written as ``\\uXXXX``)."""
+    return json_visible(verdict.model_dump_json(indent=2))

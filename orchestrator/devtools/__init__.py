@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks, the demo, and the attack suites behind `make prove`."""

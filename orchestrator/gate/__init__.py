@@ -1,0 +1,1 @@
+"""The permission gate: trust, per-tool policy and analyzer verdicts, then confirmation."""

@@ -1,0 +1,294 @@
+"""`airlock run`: one agent task on a copy of a project, from start to patch.
+
+The project is copied into a fresh session's /workspace; the agent loop runs with
+every tool; events go to the terminal and to the audit log. However the run ends
+(finished, failed, cancelled), the out folder gets ``events.jsonl`` (the audit log),
+``patch.diff`` (the workspace's changes against the project) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import anthropic
+from pydantic import BaseModel, Field
+
+from orchestrator.agent.context import ContextConfig
+from orchestrator.agent.loop import Agent, AgentResult, Limits, Outcome, Usage
+from orchestrator.agent.prompts import SYSTEM_PROMPT
+from orchestrator.agent.routing import ModelRouter
+from orchestrator.agent.subagents import enable_sub_agents
+from orchestrator.events.audit import AuditLog
+from orchestrator.events.bus import EventBus
+from orchestrator.events.models import SessionStartedEvent
+from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
+from orchestrator.runs.patch import diff_trees
+from orchestrator.testing.fake_api import FakeMessagesAPI
+from orchestrator.testing.replay import load_replay
+from orchestrator.tools import default_tools
+from sandbox.docker_backend import DockerBackend, DockerSession
+from sandbox.spec import DEFAULT_IMAGE, SessionSpec
+from sandbox.workspace_seed import SplitArchive
+from security import Policy
+
+RUNS_DIR = Path(".airlock/runs")
+MEMORY_FILES = ("AIRLOCK.md", "AGENTS.md", "CLAUDE.md")
+PROJECT_POLICY = ".airlock/policy.yaml"
+CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+MAX_MEMORY_CHARS = 20_000
+
+
+class RunError(Exception):
+    """A run that cannot start; the message says what to fix."""
+
+
+class RunRequest(BaseModel):
+    """Everything `airlock run` was asked to do."""
+
+    task: str = Field(min_length=1)
+    repo: Path
+    policy: str | None = Field(None, description="preset or YAML file; default dev")
+    model: str | None = Field(None, description="the main agent's model (default: routing)")
+    limits: Limits = Field(default_factory=lambda: Limits(wall_clock_s=3600))
+    context: ContextConfig = Field(default_factory=ContextConfig)
+    replay: Path | None = None
+    out: Path | None = None
+    image: str = DEFAULT_IMAGE
+    runtime: Literal["runc", "runsc"] = "runc"
+    trust: bool = Field(False, description="trust the project: load its memory and policy files")
+    trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
+    plan: bool = Field(False, description="a plan-kind model writes a plan before the loop")
+
+
+class RunSummary(BaseModel):
+    """`summary.json`: how a run went."""
+
+    outcome: Outcome
+    error: str | None = None
+    turns: int
+    tool_calls: dict[str, int]
+    verdicts: dict[str, int]
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    cost_usd: float
+    by_kind: dict[str, Usage] = Field(description="calls, tokens and cost by kind of call")
+    models: dict[str, str] = Field(description="the model each kind of call was routed to")
+    duration_s: float
+    model: str
+    replay: str | None
+    policy: str
+    trusted: bool
+    files_changed: int
+    out: str
+    copy_in: list[str] = Field(
+        default_factory=list,
+        description="what the copy-in changed in the session's copy of the project: "
+        "protected git files, credentials stripped (keys only, never values)",
+    )
+
+
+class Project(BaseModel):
+    """What the run takes from the project, given its trust."""
+
+    trust: Trust
+    policy: Policy
+    memory: str  # notes appended to the system prompt ('' when untrusted or none)
+    ignored: list[str]  # project files not loaded because the project is untrusted
+
+
+def load_project(request: RunRequest) -> Project:
+    """Step 1 of the gate: settle trust, then load only what trust allows.
+
+    Trust comes from the person running it (``--trust``, or a yes at the terminal) or
+    from the policy they chose (``trust_projects``); a project never trusts itself.
+    """
+    repo = request.repo
+    if not repo.is_dir():
+        raise RunError(f"--repo {repo}: not a folder")
+    chosen = _policy(request.policy)
+    if request.trust:
+        trust = Trust(trusted=True, by=request.trusted_by)
+    elif chosen.trust_projects:
+        trust = Trust(trusted=True, by="policy")
+    else:
+        trust = Trust(trusted=False, by="default")
+    present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
+    if not trust.trusted:
+        return Project(trust=trust, policy=chosen, memory="", ignored=present)
+    notes = [
+        f"Notes from the project's {name}:\n{(repo / name).read_text(errors='replace')}"
+        for name in MEMORY_FILES
+        if name in present
+    ]
+    policy = chosen
+    if request.policy is None and PROJECT_POLICY in present:
+        policy = _policy(str(repo / PROJECT_POLICY))
+    memory = "\n\n".join(notes)[:MAX_MEMORY_CHARS]
+    return Project(trust=trust, policy=policy, memory=memory, ignored=[])
+
+
+def _policy(name: str | None) -> Policy:
+    try:
+        return Policy.load(name or "dev")
+    except ValueError as exc:
+        raise RunError(str(exc)) from exc
+
+
+def out_dir(request: RunRequest) -> Path:
+    if request.out is not None:
+        return request.out
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return RUNS_DIR / f"{stamp}-{request.repo.resolve().name}"
+
+
+@contextlib.contextmanager
+def api_client(request: RunRequest) -> Iterator[anthropic.AsyncAnthropic]:
+    """The SDK's client: from the environment, or pointed at a local replay."""
+    if request.replay is None:
+        if not any(os.environ.get(name) for name in CREDENTIALS):
+            raise RunError(
+                "no API key: set ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for a gateway), "
+                "or pass --replay FILE to run a scripted model"
+            )
+        yield anthropic.AsyncAnthropic()  # the SDK reads its settings from the environment
+        return
+    with FakeMessagesAPI(load_replay(request.replay)) as api:
+        yield anthropic.AsyncAnthropic(api_key="replay", base_url=api.base_url)
+
+
+async def run_task(
+    request: RunRequest, bus: EventBus, approver: Approver | None = None
+) -> RunSummary:
+    """Run ``request`` to its end and write the out folder; returns the summary."""
+    project = load_project(request)
+    out = out_dir(request)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    result: AgentResult | None = None
+    router = ModelRouter.configured({"main": request.model} if request.model else None)
+    model = router.model_for("main")
+    with AuditLog(out / "events.jsonl") as audit, api_client(request) as client:
+        unsubscribe = bus.subscribe(audit.write, critical=True)
+        spec = SessionSpec(image=request.image, runtime=request.runtime)
+        try:
+            async with DockerBackend().session(spec) as session:
+                seeded = await session.put_dir(request.repo, spec.workdir)
+                copy_in = _copy_in_notes(seeded)
+                bus.publish(
+                    SessionStartedEvent(
+                        session_id=session.id,
+                        agent="main",
+                        task=request.task,
+                        policy=project.policy.name,
+                        model=model,
+                        image=request.image,
+                        runtime=request.runtime,
+                    )
+                )
+                agent = Agent(
+                    name="main",
+                    session_id=session.id,
+                    client=client,
+                    model=model,
+                    router=router,
+                    session=session,
+                    gate=PermissionGate(
+                        project.policy, project.trust, approver, approver_kind="person"
+                    ),
+                    tools=default_tools(),
+                    bus=bus,
+                    system="\n\n".join(filter(None, [SYSTEM_PROMPT, project.memory])),
+                    limits=request.limits,
+                    context=request.context,
+                )
+                enable_sub_agents(agent)
+                try:
+                    task = request.task
+                    if request.plan:
+                        task = await _planned(agent, session, task)
+                    result = await agent.run(task)
+                finally:
+                    changed = await asyncio.shield(_write_patch(session, request.repo, out))
+                    outcome: Outcome = result.outcome if result else "cancelled"
+                    summary = _summary(request, project, agent, result, outcome,
+                                       time.monotonic() - started, changed, out)  # fmt: skip
+                    summary.copy_in = copy_in
+                    (out / "summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
+        finally:
+            unsubscribe()
+            await client.close()
+    return summary
+
+
+def _copy_in_notes(seeded: SplitArchive | None) -> list[str]:
+    """What the copy-in did to the session's copy (the host repository is never changed)."""
+    if seeded is None:
+        return []
+    notes = [f"{path} is root-owned in the session (the agent cannot change it)"
+             for path in seeded.protected]  # fmt: skip
+    notes += [f"credential stripped: {what}" for what in seeded.stripped]
+    return notes
+
+
+async def _planned(agent: Agent, session: DockerSession, task: str) -> str:
+    """The task with a plan from the plan-kind model (kept as the agent's active plan)."""
+    listing = await session.exec(
+        ["sh", "-c", "find . -path ./.git -prune -o -type f -print | sort | head -n 300"],
+        cwd=session.spec.workdir,
+    )
+    plan = await agent.make_plan(task, listing.text)
+    return f"{task}\n\n## Plan (from a planning model; adapt it as you learn)\n{plan}"
+
+
+async def _write_patch(session: DockerSession, repo: Path, out: Path) -> int:
+    """Copy the workspace out, write ``patch.diff``; returns how many files changed."""
+    with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
+        after = Path(tmp)
+        await session.get_dir(session.spec.workdir, after)
+        diff = diff_trees(repo, after)
+    (out / "patch.diff").write_text(diff.text)
+    return len(diff.changed)
+
+
+def _summary(
+    request: RunRequest,
+    project: Project,
+    agent: Agent,
+    result: AgentResult | None,
+    outcome: Outcome,
+    duration: float,
+    changed: int,
+    out: Path,
+) -> RunSummary:
+    tally = agent.tally
+    return RunSummary(
+        outcome=outcome,
+        error=result.error if result else "cancelled",
+        turns=tally.turns,
+        tool_calls=tally.tool_calls,
+        verdicts=tally.verdicts,
+        input_tokens=tally.input_tokens,
+        output_tokens=tally.output_tokens,
+        cache_read_input_tokens=tally.cache_read_input_tokens,
+        cache_creation_input_tokens=tally.cache_creation_input_tokens,
+        cost_usd=round(tally.cost_usd, 6),
+        by_kind=tally.by_kind,
+        models=agent.router.models,
+        duration_s=round(duration, 3),
+        model=agent.model,
+        replay=str(request.replay) if request.replay else None,
+        policy=project.policy.name,
+        trusted=project.trust.trusted,
+        files_changed=changed,
+        out=str(out),
+    )
