@@ -53,15 +53,14 @@ from orchestrator.tools.base import (
     ToolOutput,
     cap,
 )
-from sandbox.docker_backend import DockerSession, SandboxError
-from sandbox.results import OutputChunk
+from sandbox import OutputChunk, SandboxError, Session
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["end_turn", "max_turns", "budget", "timeout", "cancelled", "error"]
 
 
-class Limits(BaseModel):
+class RunLimits(BaseModel):
     """When a loop stops even though the model has not finished."""
 
     max_turns: int = Field(40, ge=1)
@@ -168,12 +167,12 @@ class Agent:
     session_id: str
     client: anthropic.AsyncAnthropic
     model: str
-    session: DockerSession
+    session: Session
     gate: PermissionGate
     tools: Sequence[Tool[Any]]
     bus: EventBus
     system: str
-    limits: Limits = field(default_factory=Limits)
+    limits: RunLimits = field(default_factory=RunLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     spawn: Spawner | None = None  # how an Agent tool call starts a sub-agent
     kind: CallKind = "main"  # what this agent's calls count as

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from orchestrator.agent.loop import Agent, Limits
+from orchestrator.agent.loop import Agent, RunLimits
 from orchestrator.agent.prompts import SUB_AGENT_PROMPT
 from orchestrator.tools.base import ToolOutput, cap
 
@@ -32,7 +32,7 @@ def enable_sub_agents(parent: Agent, *, report_chars: int = REPORT_CHARS) -> Non
             if parent.limits.budget_usd is None
             else max(parent.limits.budget_usd - parent.tally.cost_usd, 1e-9)
         )
-        limits = Limits(
+        limits = RunLimits(
             max_turns=min(parent.limits.max_turns, CHILD_MAX_TURNS),
             budget_usd=remaining,
             max_tokens=parent.limits.max_tokens,

@@ -17,7 +17,7 @@ import anthropic
 from pydantic import BaseModel
 
 from orchestrator.agent.context import ContextConfig
-from orchestrator.agent.loop import Agent, AgentResult, Limits
+from orchestrator.agent.loop import Agent, AgentResult, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.bus import EventBus
@@ -112,7 +112,7 @@ async def _session(tool_calls: int, config: ContextConfig) -> _Run:
                     tools=default_tools(),
                     bus=bus,
                     system=SYSTEM_PROMPT,
-                    limits=Limits(max_turns=tool_calls + 1),
+                    limits=RunLimits(max_turns=tool_calls + 1),
                     context=config,
                 )
                 result = await agent.run("count with seq, many times")

@@ -18,8 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.tools.permission import Permission, ReadJudge, read_judge
-from sandbox.docker_backend import DockerSession
-from sandbox.results import ConfinementReport, OutputChunk
+from sandbox import ConfinementReport, OutputChunk, Session
 from security import Decision, analyze
 from security.policy import PRESETS
 from security.verdict import Risk
@@ -93,7 +92,7 @@ class ToolContext:
     not name (those a search meets, those a link leads to): the gate's answers in a
     session, read-only's otherwise."""
 
-    session: DockerSession
+    session: Session
     call_id: str = ""
     reads: ReadLedger = field(default_factory=ReadLedger)
     on_output: Callable[[OutputChunk], None] | None = None

@@ -15,7 +15,7 @@ from typing import Any, cast
 import anthropic
 import httpx2
 
-from orchestrator.agent.loop import Agent, AgentResult, Limits, RetryPolicy
+from orchestrator.agent.loop import Agent, AgentResult, RetryPolicy, RunLimits
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
 from orchestrator.gate.permission_gate import PermissionGate, Trust
@@ -63,7 +63,7 @@ def status(code: int) -> Answer:
 Ran = tuple[AgentResult, list[Event], list[dict[str, Any]]]
 
 
-def run(answers: list[Answer], limits: Limits | None = None) -> Ran:
+def run(answers: list[Answer], limits: RunLimits | None = None) -> Ran:
     requests: list[dict[str, Any]] = []
     pending = list(answers)
 
@@ -89,7 +89,7 @@ def run(answers: list[Answer], limits: Limits | None = None) -> Ran:
             tools=[],
             bus=bus,
             system="sys",
-            limits=limits or Limits(),
+            limits=limits or RunLimits(),
             retry=RetryPolicy(attempts=3, backoff_s=0.001, max_backoff_s=0.001),
         )
         try:
