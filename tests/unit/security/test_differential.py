@@ -464,7 +464,7 @@ for cp in range(0x100, 0x110000, 0x3FF):
 def test_wide_characters_do_not_crash_the_scanner() -> None:
     # tree-sitter-bash feeds code points to isdigit()/isalpha(): `{` followed by
     # U+100000 read out of bounds and killed the interpreter. Run in a child process.
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     done = subprocess.run([sys.executable, "-c", WIDE_CHILD], cwd=root, capture_output=True)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-500:]
 

@@ -27,7 +27,7 @@ from orchestrator.events.audit import (
 )
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event, TextDeltaEvent
-from tests.unit.test_events import ONE_OF_EACH
+from tests.unit.orchestrator.events.test_events import ONE_OF_EACH
 
 RECORDS = len(ONE_OF_EACH)
 FIELDS = ("seq", "time", "prev", "hash", "event")

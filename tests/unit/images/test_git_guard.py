@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-GUARD_PATH = Path(__file__).resolve().parents[2] / "images" / "dev" / "git_guard.py"
+GUARD_PATH = Path(__file__).resolve().parents[3] / "images" / "dev" / "git_guard.py"
 
 
 def _load() -> ModuleType:

@@ -25,7 +25,7 @@ from security.seccomp import (
     security_opt,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 # The removals the design asks for, spelled out here independently of the module's table.
 MUST_DENY = (

@@ -24,7 +24,7 @@ from orchestrator.testing.replay import (
     parse_replay,
 )
 
-SMOKE = Path(__file__).resolve().parents[2] / "examples" / "replays" / "smoke.yaml"
+SMOKE = Path(__file__).resolve().parents[4] / "examples" / "replays" / "smoke.yaml"
 MODEL = "claude-sonnet-4-6"
 USER = [{"role": "user", "content": "Fix the failing test."}]
 WAIT_S = 60.0  # a client's timeout on the local fake: only a broken server comes near it

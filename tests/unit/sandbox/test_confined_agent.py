@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sandbox import exec_cleanup, landlock
-from tests.unit.test_exec_agent import Client
+from tests.unit.sandbox.test_exec_agent import Client
 
 pytestmark = pytest.mark.timeout(30)
 NOBODY = 65534

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from orchestrator.devtools import bench
-from tests.unit.test_cli_check import airlock
+from tests.unit.orchestrator.cli.test_check import airlock
 
 CONTRACT = {"commands_per_s", "analyze_p50_us", "analyze_p99_us", "bashlex_parse_p50_us"}
 
