@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
+import re
 import subprocess
 import sys
 import threading
@@ -236,11 +238,57 @@ def test_the_loop_runs_until_whatever_the_limit_is(limit: int) -> None:
     assert limit < spent <= limit + len("x'${a'")
 
 
-def test_an_endless_loop_is_a_refusal_not_a_hang() -> None:
-    for line in ENDLESS:
-        verdict = analyze(line)
-        assert verdict.decision is not Decision.ALLOW
-        assert any(f.check == "S04" and "steps" in f.detail for f in verdict.findings)
+# The loop on each route a line takes into bashlex: the line itself, a second parse after
+# a rewrite bashlex needs (`[[ ]]`, a quoted heredoc delimiter: the first parse fails
+# before the loop), the nested parse bashlex starts for a substitution, and shell code
+# the line hands to bash (a quoted heredoc body, which the line's own parse never
+# expands). Each: (line, the prefix the analyzer puts before the budget's message).
+ENDLESS_BY_ROUTE = {
+    "x'${a'": (ENDLESS[0], ""),
+    "hypothesis": (ENDLESS[1], ""),
+    "16 KB before it": (ENDLESS[2], ""),
+    "after the [[ rewrite": ("[[ -n x ]] && x'${a'", ""),
+    "after the quoted heredoc rewrite": ("cat <<'E' && x'${a'\nbody\nE", ""),
+    "in a substitution": ("echo $(x'${a')", ""),
+    "in shell code for bash": ("bash <<'E'\nx'${a'\nE", "in bash code: "),
+}
+
+# Analyzes the line in argv[1] with the address space capped 512 MiB above what the
+# interpreter holds once warmed up; prints the decision and the findings as JSON.
+ANALYZE_CAPPED = """
+import json, resource, sys
+from security import analyze
+analyze("ls -la")
+with open("/proc/self/status") as status:
+    size = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmSize:"))
+cap = size + 2**29
+resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+verdict = analyze(sys.argv[1])
+print(json.dumps([verdict.decision.value, [[f.check, f.detail] for f in verdict.findings]]))
+"""
+
+
+@pytest.mark.parametrize("route", sorted(ENDLESS_BY_ROUTE))
+def test_an_endless_loop_is_a_refusal_not_a_hang(route: str) -> None:
+    """The analyzer refuses with the budget's own reason (so the line did reach bashlex
+    and the budget ended the loop). Run in a child whose memory is capped: were the
+    budget gone, the loop would grow without end, and the child would fail for want
+    of memory instead of taking the machine's."""
+    line, where = ENDLESS_BY_ROUTE[route]
+    done = subprocess.run(
+        [sys.executable, "-c", ANALYZE_CAPPED, line],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    decision, findings = json.loads(done.stdout)
+    assert decision != Decision.ALLOW.value
+    budget_ended_it = re.escape(where) + r"bashlex took more than \d+ steps"
+    assert any(
+        check == "S04" and re.fullmatch(budget_ended_it, detail) for check, detail in findings
+    ), findings
 
 
 def test_memory_stays_bounded_on_the_loop_that_grew_to_18_gb() -> None:
