@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from anthropic.types import ToolParam
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.tools.permission import Permission, ReadJudge, read_judge
@@ -124,7 +125,7 @@ class Tool(ABC, Generic[InputT]):
             )
             raise ToolError(f"invalid input for {self.name}: {problems}") from exc
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> ToolParam:
         """The tool as the Messages API takes it: name, description, input schema."""
         return {
             "name": self.name,
