@@ -225,7 +225,7 @@ def check(
 ) -> None:
     """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny."""
     from orchestrator.cli import check as check_module
-    from security import Policy, PolicyError, analyze
+    from security import Policy, PolicyError
 
     try:
         loaded = Policy.load(policy)
@@ -240,7 +240,7 @@ def check(
     if not command:
         err.print("[red]error:[/] give a command after --, or use --jsonl")
         raise typer.Exit(64)
-    verdict = analyze(" ".join(command), loaded)
+    verdict = check_module.judge(" ".join(command), loaded)
     if json_output:
         sys.stdout.write(check_module.verdict_json(verdict) + "\n")
     else:

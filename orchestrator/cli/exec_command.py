@@ -16,6 +16,7 @@ from typing import BinaryIO, Literal, TextIO
 
 from pydantic import BaseModel
 
+from orchestrator.cli.check import judge
 from orchestrator.events.safe_text import VisibleStream, visible
 from sandbox import (
     Confinement,
@@ -29,7 +30,7 @@ from sandbox import (
     shows_refusal,
 )
 from sandbox.engine import engine
-from security import Decision, Policy, analyze
+from security import Decision, Policy
 
 REFUSED = 126
 TIMED_OUT = 124
@@ -87,7 +88,7 @@ def execute(
     policy: Policy,
     timeout: float | None,
 ) -> int:
-    verdict = analyze(command, policy)
+    verdict = judge(command, policy)
     if verdict.decision is not Decision.ALLOW:
         sys.stderr.write(f"airlock: refused ({verdict.decision.value}, policy {policy.name})\n")
         for finding in verdict.findings:
