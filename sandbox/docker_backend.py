@@ -8,7 +8,7 @@ import io
 import socket
 import tarfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,18 +19,23 @@ from docker.errors import APIError, NotFound
 
 from sandbox import labels
 from sandbox.agent_bundle import agent_source
+from sandbox.base import (
+    DEFAULT_MAX_OUTPUT,
+    MAX_FILE_BYTES,
+    Command,
+    SandboxError,
+)
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
 from sandbox.confinement import Confinement
-from sandbox.docker_exec import docker_exec_stream
+from sandbox.docker_exec import DockerExecExecutor, docker_exec_stream
 from sandbox.engine import ENGINE_ERRORS, connect
+from sandbox.executor import Executor
 from sandbox.hardening import container_settings
 from sandbox.reaper import reap
-from sandbox.results import ConfinementReport, ExecExit, ExecResult, OutputChunk
+from sandbox.results import ExecExit, ExecResult, OutputChunk
 from sandbox.spec import SessionSpec
 from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
 
-DEFAULT_MAX_OUTPUT = 1024 * 1024
-MAX_FILE_BYTES = 64 * 1024 * 1024
 AGENT_SOURCE = agent_source()
 # The container's main process: the agent if the image has python3, else a sleeper
 # (execs then go through `docker exec`). A `timeout` wrapper enforces the TTL.
@@ -40,15 +45,6 @@ AGENT_LAUNCH = (
     'if command -v python3 >/dev/null 2>&1; then exec "$@" python3 -I -S -c "$src"; fi; '
     f'echo "{NO_AGENT_MARKER}, using docker exec" >&2; exec "$@" sleep 2147483647'
 )
-
-Command = str | Sequence[str]
-NO_AGENT_CONFINEMENT = (
-    "the image has no python3, so commands run through `docker exec`, which cannot apply Landlock"
-)
-
-
-class SandboxError(RuntimeError):
-    """A session could not be started or used; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class _Loss:
 
 
 class DockerSession:
-    """One running sandbox container."""
+    """One running sandbox container (a `sandbox.Session`)."""
 
     def __init__(
         self,
@@ -69,20 +65,29 @@ class DockerSession:
         session_id: str,
         spec: SessionSpec,
         container: Any,
-        channel: AgentChannel | None,
+        executor: Executor,
     ) -> None:
         self.backend = backend
         self.id = session_id
         self.spec = spec
         self.container = container
-        self.channel = channel
+        self.executor = executor
         self.closed = False
         self._lost: _Loss | None = None
         self._removed = False
 
     @property
+    def channel(self) -> AgentChannel | None:
+        """The exec agent's channel, or None when commands go through `docker exec`."""
+        return self.executor if isinstance(self.executor, AgentChannel) else None
+
+    @property
     def uses_agent(self) -> bool:
         return self.channel is not None
+
+    @property
+    def alive(self) -> bool:
+        return not self.closed and self._lost is None and self.executor.alive
 
     def argv(self, command: Command) -> list[str]:
         """A string runs through the spec's shell (``bash -c``); a list runs as it is."""
@@ -107,26 +112,9 @@ class DockerSession:
         """
         if self.closed:
             raise SandboxError(f"session {self.id} is closed")
-        if self.channel is not None and not self.channel.alive:
+        if not self.executor.alive:
             raise SandboxError(f"session {self.id} is lost: {(await self._loss()).reason}")
-        if self.channel is None:
-            not_confined = ConfinementReport(confined=False, reason=NO_AGENT_CONFINEMENT)
-            if confinement is not None and confinement.required:
-                yield ExecExit(exit_code=None, error=f"not run: {NO_AGENT_CONFINEMENT}",
-                               confinement=not_confined)  # fmt: skip
-                return
-            if stdin is not None and not isinstance(stdin, bytes):
-                stdin = b"".join([piece async for piece in stdin])
-            async for event in docker_exec_stream(
-                self.backend.client, str(self.container.id), self.argv(command),
-                user=self.spec.user, cwd=cwd or self.spec.workdir, env=env, timeout=timeout,
-                stdin=stdin, max_output=max_output,
-            ):  # fmt: skip
-                if isinstance(event, ExecExit) and confinement is not None:
-                    event = event.model_copy(update={"confinement": not_confined})
-                yield event
-            return
-        async for event in self.channel.stream(
+        async for event in self.executor.stream(
             self.argv(command),
             cwd=cwd or self.spec.workdir,
             env=env,
@@ -135,15 +123,15 @@ class DockerSession:
             max_output=max_output,
             confinement=confinement,
         ):
-            # An exit the agent did not report (no code, no signal: the channel made it up)
-            # is explained by the engine's view. One the agent reported keeps its own
-            # reason, however late the reader comes to it.
+            # An exit the executor did not get from the sandbox (no code, no signal: it made
+            # it up) is explained by the engine's view. One the sandbox reported keeps its
+            # own reason, however late the reader comes to it.
             if (
                 isinstance(event, ExecExit)
                 and event.error
                 and event.exit_code is None
                 and event.signal is None
-                and not self.channel.alive
+                and not self.executor.alive
             ):
                 loss = await self._loss()
                 event = event.model_copy(
@@ -161,7 +149,7 @@ class DockerSession:
         return loss
 
     def _read_loss(self) -> _Loss:
-        channel_reason = self.channel.closed_reason if self.channel else None
+        channel_reason = self.executor.closed_reason
         try:
             self.container.reload()
         except NotFound:
@@ -321,9 +309,8 @@ class DockerSession:
         """
         if not self.closed:
             self.closed = True
-            if self.channel is not None:
-                with contextlib.suppress(Exception):
-                    await self.channel.close()
+            with contextlib.suppress(Exception):
+                await self.executor.close()
         if self._removed:
             return
         try:
@@ -395,17 +382,17 @@ class DockerBackend:
             container, sock = await asyncio.to_thread(self._create, session_id, settings)
         except ENGINE_ERRORS as exc:
             raise SandboxError(f"cannot start a session on {spec.image}: {exc}") from exc
-        channel: AgentChannel | None = AgentChannel(sock)
+        channel = AgentChannel(sock)
+        executor: Executor = channel
         try:
-            assert channel is not None
             await channel.start()
         except NoAgent:
-            await channel.close() if channel else None
-            channel = None
+            await channel.close()
+            executor = DockerExecExecutor(self.client, str(container.id), spec.user)
         except (ChannelClosed, OSError) as exc:
             await asyncio.to_thread(_remove, container)
             raise SandboxError(f"session {session_id} did not come up: {exc}") from exc
-        return DockerSession(self, session_id, spec, container, channel)
+        return DockerSession(self, session_id, spec, container, executor)
 
     def _create(self, session_id: str, settings: dict[str, Any]) -> tuple[Any, socket.socket]:
         container = self.client.containers.create(

@@ -19,9 +19,61 @@ from typing import Any, cast
 import docker
 
 from sandbox.channel import DockerStreamDemux
-from sandbox.results import ExecExit, OutputChunk, Stream
+from sandbox.confinement import Confinement
+from sandbox.results import ConfinementReport, ExecExit, OutputChunk, Stream
 
 STREAMS: dict[int, Stream] = {1: "stdout", 2: "stderr"}
+NOT_CONFINED = (
+    "the image has no python3, so commands run through `docker exec`, which cannot apply Landlock"
+)
+
+
+class DockerExecExecutor:
+    """The session's executor when its image cannot run the agent: `docker exec` each time.
+
+    A command that must be confined is not run; one that asked for confinement without
+    requiring it runs, and its exit reports it unconfined.
+    """
+
+    closed_reason: str | None = None
+
+    def __init__(self, client: docker.DockerClient, container_id: str, user: str) -> None:
+        self._client = client
+        self._container_id = container_id
+        self._user = user
+
+    @property
+    def alive(self) -> bool:
+        return True  # each exec is its own; a lost container fails that exec
+
+    async def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        stdin: bytes | AsyncIterator[bytes] | None = None,
+        max_output: int = 1024 * 1024,
+        confinement: Confinement | None = None,
+    ) -> AsyncIterator[OutputChunk | ExecExit]:
+        """Output chunks, then the exit (see `sandbox.Session.stream`)."""
+        report = ConfinementReport(confined=False, reason=NOT_CONFINED)
+        if confinement is not None and confinement.required:
+            yield ExecExit(exit_code=None, error=f"not run: {NOT_CONFINED}", confinement=report)
+            return
+        if stdin is not None and not isinstance(stdin, bytes):
+            stdin = b"".join([piece async for piece in stdin])
+        async for event in docker_exec_stream(
+            self._client, self._container_id, argv, user=self._user, cwd=cwd or "/", env=env,
+            timeout=timeout, stdin=stdin, max_output=max_output,
+        ):  # fmt: skip
+            if isinstance(event, ExecExit) and confinement is not None:
+                event = event.model_copy(update={"confinement": report})
+            yield event
+
+    async def close(self) -> None:
+        """Nothing is held between execs."""
 
 
 async def docker_exec_stream(

@@ -6,20 +6,20 @@ import asyncio
 import contextlib
 from types import TracebackType
 
-from sandbox.docker_backend import DockerBackend, DockerSession, SandboxError
+from sandbox.base import Backend, SandboxError, Session
 from sandbox.spec import SessionSpec
 
 
 class WarmPool:
     """Keeps ``size`` started sessions of one spec; each is handed out once, never reused."""
 
-    def __init__(self, backend: DockerBackend, spec: SessionSpec, size: int = 2) -> None:
+    def __init__(self, backend: Backend, spec: SessionSpec, size: int = 2) -> None:
         if size < 1:
             raise ValueError("a warm pool holds at least one session")
         self.backend = backend
         self.spec = spec
         self.size = size
-        self._ready: asyncio.Queue[DockerSession] = asyncio.Queue()
+        self._ready: asyncio.Queue[Session] = asyncio.Queue()
         self._refill: asyncio.Task[None] | None = None
         self._starting = 0
         self._closed = False
@@ -43,7 +43,7 @@ class WarmPool:
         if missing > 0 and not self._closed:
             await asyncio.gather(*(self._start_one() for _ in range(missing)))
 
-    async def acquire(self) -> DockerSession:
+    async def acquire(self) -> Session:
         """A started session, now the caller's to close. Refills in the background."""
         if self._closed:
             raise SandboxError("the pool is closed")
@@ -51,7 +51,7 @@ class WarmPool:
             session = self._ready.get_nowait()
         except asyncio.QueueEmpty:
             session = await self.backend.start(self.spec)  # pool drained: start one now
-        if session.channel is not None and not session.channel.alive:
+        if not session.alive:
             await session.close()
             session = await self.backend.start(self.spec)
         self._schedule_refill()

@@ -10,7 +10,7 @@ DEFAULT_IMAGE = "airlock/dev"
 AGENT_USER = "1000:1000"
 
 
-class Limits(BaseModel):
+class ResourceLimits(BaseModel):
     """Resource limits of one session's container."""
 
     model_config = ConfigDict(frozen=True)
@@ -38,7 +38,7 @@ class SessionSpec(BaseModel):
     user: str = AGENT_USER
     shell: str = Field("bash", description="runs string commands: `<shell> -c <command>`")
     workdir: str = "/workspace"
-    limits: Limits = Limits()
+    limits: ResourceLimits = ResourceLimits()
     env: dict[str, str] = Field(default_factory=dict)
     traced: bool = Field(
         False,

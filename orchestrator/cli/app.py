@@ -154,13 +154,13 @@ def run(
     from pydantic import ValidationError
 
     from orchestrator.agent.context import ContextConfig
-    from orchestrator.agent.loop import Limits
+    from orchestrator.agent.loop import RunLimits
     from orchestrator.agent.pricing import PricingError
     from orchestrator.cli import run_command as run_cli
     from orchestrator.events.bus import SubscriberFailed
     from orchestrator.runs.run import RunError, RunRequest
     from orchestrator.testing.replay import ReplayError
-    from sandbox.docker_backend import SandboxError
+    from sandbox import SandboxError
 
     try:
         request = RunRequest(
@@ -168,7 +168,7 @@ def run(
             repo=repo,
             policy=policy,
             model=model,
-            limits=Limits(
+            limits=RunLimits(
                 max_turns=max_turns,
                 budget_usd=budget_usd,
                 budget_tokens=budget_tokens,
@@ -201,7 +201,7 @@ def demo() -> None:
     """The main job: an agent fixes a failing test in an example project, in sandboxes."""
     from orchestrator.devtools import demo as demo_module
     from orchestrator.devtools.package_data import PackageDataMissing
-    from sandbox.docker_backend import SandboxError
+    from sandbox import SandboxError
 
     try:
         code = demo_module.run_demo(out)
@@ -281,7 +281,7 @@ def exec_command(
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code."""
     from orchestrator.cli import exec_command as exec_cli
-    from sandbox.docker_backend import SandboxError
+    from sandbox import SandboxError
     from security import Policy, PolicyError
 
     if runtime not in ("runc", "runsc"):

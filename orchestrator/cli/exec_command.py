@@ -17,17 +17,18 @@ from typing import BinaryIO, Literal, TextIO
 from pydantic import BaseModel
 
 from orchestrator.events.safe_text import VisibleStream, visible
-from sandbox import labels
-from sandbox.confinement import (
+from sandbox import (
     Confinement,
+    DockerBackend,
+    ExecExit,
+    OutputChunk,
+    SessionSpec,
     failure_note,
+    labels,
     read_only_confinement,
     shows_refusal,
 )
-from sandbox.docker_backend import DockerBackend
 from sandbox.engine import engine
-from sandbox.results import ExecExit, OutputChunk
-from sandbox.spec import SessionSpec
 from security import Decision, Policy, analyze
 
 REFUSED = 126

@@ -15,6 +15,7 @@ from orchestrator.events.render import TerminalRenderer
 from orchestrator.events.safe_text import text
 from orchestrator.gate.permission_gate import ApprovalRequest, Approver
 from orchestrator.runs.run import RunRequest, RunSummary, load_project, run_task
+from sandbox import DockerBackend
 
 USAGE_ERROR = 64
 
@@ -70,7 +71,7 @@ def execute(
     approver = tty_approver(console, confirm) if interactive else None
     bus = EventBus()
     bus.subscribe(TerminalRenderer(console))
-    return asyncio.run(run_task(request, bus, approver))
+    return asyncio.run(run_task(request, bus, approver, backend=DockerBackend()))
 
 
 def print_summary(summary: RunSummary, console: Console) -> None:

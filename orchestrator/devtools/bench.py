@@ -172,9 +172,8 @@ async def _starts(runtime: str, starts: int) -> tuple[list[float], list[float], 
     bare: list[float] = []
     for _ in range(starts):
         start = time.perf_counter()
-        async with backend.session(spec) as session:
+        async with backend.session(spec):
             cold.append(time.perf_counter() - start)
-            del session
         start = time.perf_counter()
         await asyncio.to_thread(bare_run)
         bare.append(time.perf_counter() - start)
@@ -183,9 +182,9 @@ async def _starts(runtime: str, starts: int) -> tuple[list[float], list[float], 
         for _ in range(starts):
             await pool.fill()  # measure the handoff, not a refill in progress
             start = time.perf_counter()
-            session = await pool.acquire()
+            handed = await pool.acquire()
             warm.append(time.perf_counter() - start)
-            await session.close()
+            await handed.close()
     return cold, bare, warm
 
 

@@ -22,10 +22,11 @@ import anthropic
 from pydantic import BaseModel, Field
 
 from orchestrator.agent.context import ContextConfig
-from orchestrator.agent.loop import Agent, AgentResult, Limits, Outcome, Usage
+from orchestrator.agent.loop import AgentLoop, AgentResult, Outcome, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.agent.routing import ModelRouter
-from orchestrator.agent.subagents import enable_sub_agents
+from orchestrator.agent.subagents import SubAgents
+from orchestrator.agent.usage import Usage
 from orchestrator.events.audit import AuditLog
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import SessionStartedEvent
@@ -34,9 +35,7 @@ from orchestrator.runs.patch import diff_trees
 from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.testing.replay import load_replay
 from orchestrator.tools import default_tools
-from sandbox.docker_backend import DockerBackend, DockerSession
-from sandbox.spec import DEFAULT_IMAGE, SessionSpec
-from sandbox.workspace_seed import SplitArchive
+from sandbox import DEFAULT_IMAGE, Backend, Session, SessionSpec, SplitArchive
 from security import Policy
 
 RUNS_DIR = Path(".airlock/runs")
@@ -57,7 +56,7 @@ class RunRequest(BaseModel):
     repo: Path
     policy: str | None = Field(None, description="preset or YAML file; default dev")
     model: str | None = Field(None, description="the main agent's model (default: routing)")
-    limits: Limits = Field(default_factory=lambda: Limits(wall_clock_s=3600))
+    limits: RunLimits = Field(default_factory=lambda: RunLimits(wall_clock_s=3600))
     context: ContextConfig = Field(default_factory=ContextConfig)
     replay: Path | None = None
     out: Path | None = None
@@ -167,9 +166,10 @@ def api_client(request: RunRequest) -> Iterator[anthropic.AsyncAnthropic]:
 
 
 async def run_task(
-    request: RunRequest, bus: EventBus, approver: Approver | None = None
+    request: RunRequest, bus: EventBus, approver: Approver | None = None, *, backend: Backend
 ) -> RunSummary:
-    """Run ``request`` to its end and write the out folder; returns the summary."""
+    """Run ``request`` in a session of ``backend`` and write the out folder; returns the
+    summary."""
     project = load_project(request)
     out = out_dir(request)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,7 @@ async def run_task(
         unsubscribe = bus.subscribe(audit.write, critical=True)
         spec = SessionSpec(image=request.image, runtime=request.runtime)
         try:
-            async with DockerBackend().session(spec) as session:
+            async with backend.session(spec) as session:
                 seeded = await session.put_dir(request.repo, spec.workdir)
                 copy_in = _copy_in_notes(seeded)
                 bus.publish(
@@ -195,7 +195,7 @@ async def run_task(
                         runtime=request.runtime,
                     )
                 )
-                agent = Agent(
+                agent = AgentLoop(
                     name="main",
                     session_id=session.id,
                     client=client,
@@ -210,8 +210,8 @@ async def run_task(
                     system="\n\n".join(filter(None, [SYSTEM_PROMPT, project.memory])),
                     limits=request.limits,
                     context=request.context,
+                    sub_agents=SubAgents(),
                 )
-                enable_sub_agents(agent)
                 try:
                     task = request.task
                     if request.plan:
@@ -240,7 +240,7 @@ def _copy_in_notes(seeded: SplitArchive | None) -> list[str]:
     return notes
 
 
-async def _planned(agent: Agent, session: DockerSession, task: str) -> str:
+async def _planned(agent: AgentLoop, session: Session, task: str) -> str:
     """The task with a plan from the plan-kind model (kept as the agent's active plan)."""
     listing = await session.exec(
         ["sh", "-c", "find . -path ./.git -prune -o -type f -print | sort | head -n 300"],
@@ -250,7 +250,7 @@ async def _planned(agent: Agent, session: DockerSession, task: str) -> str:
     return f"{task}\n\n## Plan (from a planning model; adapt it as you learn)\n{plan}"
 
 
-async def _write_patch(session: DockerSession, repo: Path, out: Path) -> int:
+async def _write_patch(session: Session, repo: Path, out: Path) -> int:
     """Copy the workspace out, write ``patch.diff``; returns how many files changed."""
     with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
         after = Path(tmp)
@@ -263,7 +263,7 @@ async def _write_patch(session: DockerSession, repo: Path, out: Path) -> int:
 def _summary(
     request: RunRequest,
     project: Project,
-    agent: Agent,
+    agent: AgentLoop,
     result: AgentResult | None,
     outcome: Outcome,
     duration: float,

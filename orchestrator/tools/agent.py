@@ -26,7 +26,9 @@ Glob under the same policy as you, but cannot start sub-agents. Several Agent ca
 in one turn run in parallel. Use it for investigations that would fill your context."""
 
 
-class Agent(Tool[AgentInput]):
+class SubAgentTool(Tool[AgentInput]):
+    """The Agent tool: the model hands a task to a sub-agent."""
+
     name: ClassVar[str] = "Agent"
     description: ClassVar[str] = DESCRIPTION
     risk: ClassVar[Risk] = Risk.MEDIUM

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from anthropic.types import ToolParam
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orchestrator.tools.permission import Permission, ReadJudge, read_judge
-from sandbox.docker_backend import DockerSession
-from sandbox.results import ConfinementReport, OutputChunk
+from sandbox import ConfinementReport, OutputChunk, Session
 from security import Decision, analyze
 from security.policy import PRESETS
 from security.verdict import Risk
@@ -93,7 +93,7 @@ class ToolContext:
     not name (those a search meets, those a link leads to): the gate's answers in a
     session, read-only's otherwise."""
 
-    session: DockerSession
+    session: Session
     call_id: str = ""
     reads: ReadLedger = field(default_factory=ReadLedger)
     on_output: Callable[[OutputChunk], None] | None = None
@@ -125,7 +125,7 @@ class Tool(ABC, Generic[InputT]):
             )
             raise ToolError(f"invalid input for {self.name}: {problems}") from exc
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> ToolParam:
         """The tool as the Messages API takes it: name, description, input schema."""
         return {
             "name": self.name,

@@ -22,8 +22,7 @@ from orchestrator.tools.base import (
     ToolOutput,
 )
 from orchestrator.tools.permission import Permission
-from sandbox.confinement import failure_note, read_only_confinement, shows_refusal
-from sandbox.results import ExecExit, OutputChunk
+from sandbox import ExecExit, OutputChunk, failure_note, read_only_confinement, shows_refusal
 from security.verdict import Risk
 
 DEFAULT_TIMEOUT_MS = 120_000

@@ -22,8 +22,7 @@ from orchestrator.tools.base import (
 )
 from orchestrator.tools.permission import Permission, read_line
 from orchestrator.tools.resolve import RESOLVE
-from sandbox.docker_backend import DockerSession
-from sandbox.results import ExecResult
+from sandbox import ExecResult, Session
 from security.verdict import Risk
 
 DEFAULT_LIMIT = 2000  # lines shown when no limit is given
@@ -73,7 +72,7 @@ def exec_failure(result: ExecResult, action: str) -> ToolError | None:
     return None
 
 
-async def load(session: DockerSession, path: str, max_bytes: int) -> Loaded:
+async def load(session: Session, path: str, max_bytes: int) -> Loaded:
     """What ``path`` is; a regular file's bytes are included if it has at most ``max_bytes``."""
     result = await session.exec(
         ["sh", "-c", _LOAD, "sh", path, str(max_bytes)],
@@ -207,7 +206,7 @@ class Read(Tool[ReadInput]):
         return ToolOutput(content=body)
 
     async def _slice(
-        self, session: DockerSession, path: str, size: int, first: int, limit: int
+        self, session: Session, path: str, size: int, first: int, limit: int
     ) -> ToolOutput:
         """Some lines of a file too large to fetch whole."""
         head = await session.exec(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from orchestrator.tools.base import ToolError
 from orchestrator.tools.resolve import RESOLVE
-from sandbox.docker_backend import DockerSession
-from sandbox.results import ExecResult
+from sandbox import ExecResult, Session
 
 TIMEOUT = 60.0
 MAX_RG_BYTES = 2 * 2**20
@@ -19,7 +18,7 @@ _IN_DIR = (
 
 
 async def run_rg(
-    session: DockerSession,
+    session: Session,
     path: str,
     argv: list[str],
     what: str,

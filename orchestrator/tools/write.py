@@ -22,14 +22,14 @@ from orchestrator.tools.read import (
     load,
     refuse_unless_permitted,
 )
-from sandbox.docker_backend import DockerSession
+from sandbox import Session
 from security.verdict import Risk
 
 # Parents are created; `cat >` truncates in place, so an existing file keeps its mode.
 _WRITE = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"'
 
 
-async def write_bytes(session: DockerSession, path: str, data: bytes) -> None:
+async def write_bytes(session: Session, path: str, data: bytes) -> None:
     """Put ``data`` in ``path`` (parents created, an existing file's mode kept)."""
     result = await session.exec(["sh", "-c", _WRITE, "sh", path], stdin=data, timeout=EXEC_TIMEOUT)
     if error := exec_failure(result, f"write {path}"):

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from orchestrator.agent.context import ContextConfig
-from orchestrator.agent.loop import AgentResult, Limits, RetryPolicy
+from orchestrator.agent.loop import AgentResult, RunLimits
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.models import Event
 from orchestrator.testing.fake_api import FakeMessagesAPI
@@ -38,7 +39,7 @@ def run_session(
     replay = {"responses": responses, "by_model": {SUMMARIZE: summaries}}
     run = run_agent(
         replay, "count a lot", model=MAIN, router=ROUTER, tools=default_tools(),
-        limits=Limits(max_turns=1000), retry=RetryPolicy(attempts=1), context=config,
+        limits=RunLimits(max_turns=1000), retry=RetryPolicy(attempts=1), context=config,
     )  # fmt: skip
     return run.result, run.events, run.api
 

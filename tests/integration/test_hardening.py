@@ -9,7 +9,7 @@ import pytest
 
 from sandbox.docker_backend import DockerBackend
 from sandbox.hardening import GVISOR_MIN_HOST_PIDS, container_settings
-from sandbox.spec import Limits, SessionSpec
+from sandbox.spec import ResourceLimits, SessionSpec
 from security.knowledge.environment import SESSION_GUARDS
 
 # What a session looks like from inside: user, root fs, network, seccomp, capabilities.
@@ -117,7 +117,7 @@ def test_only_an_oracle_session_may_trace(traced: bool) -> None:
 
 def test_a_flood_of_empty_files_hits_the_inode_cap_not_the_memory_limit() -> None:
     """tmpfs keeps inodes in memory: uncapped, ~1.2M empty files end the whole session."""
-    spec = SessionSpec(limits=Limits(workspace_inodes=2_048, tmp_inodes=1_024))
+    spec = SessionSpec(limits=ResourceLimits(workspace_inodes=2_048, tmp_inodes=1_024))
     script = (
         "import os\n"
         "for root, cap in (('/workspace', 2048), ('/tmp', 1024)):\n"

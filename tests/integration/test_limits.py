@@ -1,4 +1,4 @@
-"""Limits and faults: what a hostile command can do to a session, and what it cannot."""
+"""ResourceLimits and faults: what a hostile command can do to a session, and what it cannot."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from sandbox import labels
 from sandbox.docker_backend import DockerBackend, DockerSession, SandboxError
 from sandbox.reaper import reap
 from sandbox.results import ExecResult
-from sandbox.spec import Limits, SessionSpec
+from sandbox.spec import ResourceLimits, SessionSpec
 from tests.integration.waiting import LIVENESS_S, START_S, eventually
 
 pytestmark = pytest.mark.integration
 
-SMALL = SessionSpec(limits=Limits(memory_mb=256, pids=64, workspace_mb=16, ttl_seconds=600))
+SMALL = SessionSpec(limits=ResourceLimits(memory_mb=256, pids=64, workspace_mb=16, ttl_seconds=600))
 Body = Callable[[DockerSession], Awaitable[None]]
 
 # Raw syscalls, so that a missing tool cannot pass for a refusal.

@@ -11,8 +11,9 @@ import anthropic
 import docker
 import pytest
 
-from orchestrator.agent.loop import Agent, AgentResult, Limits, RetryPolicy
+from orchestrator.agent.loop import AgentLoop, AgentResult, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
@@ -41,7 +42,7 @@ async def _run(
     responses: list[dict[str, Any]],
     *,
     policy: str = "read-only",
-    limits: Limits | None = None,
+    limits: RunLimits | None = None,
     max_retries: int = 2,
     tools: list[Tool[Any]] | None = None,
     events: list[Event] | None = None,
@@ -52,7 +53,7 @@ async def _run(
     run = await run_agent_async(
         {"model": "claude-sonnet-4-6", "responses": responses}, "fix the tests",
         policy=policy, max_retries=max_retries, bus=bus, sub_agents=True,
-        limits=limits or Limits(), retry=FAST_RETRY, tools=tools or [Bash()],
+        limits=limits or RunLimits(), retry=FAST_RETRY, tools=tools or [Bash()],
     )  # fmt: skip
     return run.result, run.events, run.api
 
@@ -177,14 +178,14 @@ def test_a_client_error_is_not_retried() -> None:
 
 
 def test_max_turns_stops_the_loop() -> None:
-    result, events, _ = run([{"content": [bash("true")]}] * 3, limits=Limits(max_turns=2))
+    result, events, _ = run([{"content": [bash("true")]}] * 3, limits=RunLimits(max_turns=2))
     assert result.outcome == "max_turns" and result.tally.turns == 2
     assert of_type(events, "done")[0].outcome == "max_turns"
 
 
 def test_the_budget_stops_the_loop() -> None:
     costly = {"content": [bash("true")], "usage": {"input_tokens": 10_000, "output_tokens": 0}}
-    result, _, api = run([costly] * 3, limits=Limits(budget_usd=0.05))
+    result, _, api = run([costly] * 3, limits=RunLimits(budget_usd=0.05))
     assert result.outcome == "budget"
     assert len(api.message_requests) == 2  # $0.03 per call: the third never starts
 
@@ -312,7 +313,7 @@ def test_connection_errors_are_retried_then_stop_the_run() -> None:
             api_key="k", base_url="http://127.0.0.1:9", max_retries=0
         )  # nothing listens on the discard port: refused at once
         async with DockerBackend().session(SessionSpec()) as session:
-            agent = Agent(
+            agent = AgentLoop(
                 name="main",
                 session_id=session.id,
                 client=client,
@@ -353,7 +354,7 @@ def test_a_failing_audit_log_stops_the_run() -> None:
 
 def test_the_token_budget_stops_the_loop() -> None:
     step = {"content": [bash("true")], "usage": {"input_tokens": 600, "output_tokens": 100}}
-    result, _, api = run([step] * 3, limits=Limits(budget_tokens=1000))
+    result, _, api = run([step] * 3, limits=RunLimits(budget_tokens=1000))
     assert result.outcome == "budget" and "1400 tokens of 1000" in (result.error or "")
     assert len(api.message_requests) == 2
 

@@ -20,6 +20,8 @@ from orchestrator.events.audit import replay as replay_log
 from orchestrator.events.audit import verify
 from orchestrator.events.bus import EventBus
 from orchestrator.runs.run import RunRequest, run_task
+from sandbox import DockerBackend
+from tests.integration.recording_backend import RecordingBackend
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +32,13 @@ DEMO_REPLAY = EXAMPLES / "replays" / "demo.yaml"
 def test_the_demo_task_fixes_the_bug_and_writes_the_out_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
     request = RunRequest(task=TASK, repo=EXAMPLES / "calc", replay=DEMO_REPLAY, out=out)
-    summary = asyncio.run(run_task(request, EventBus()))
+    backend = RecordingBackend()  # only the Backend and Session protocols, no DockerSession
+    summary = asyncio.run(run_task(request, EventBus(), backend=backend))
     assert summary.outcome == "end_turn" and summary.files_changed == 1
+    assert backend.started == 1  # the sub-agent works in a fork of that session
+    assert "put_dir /workspace" in backend.log and "fork" in backend.log
+    assert any("unittest discover" in command for command in backend.log)
+    assert not any("curl" in command for command in backend.log)  # refused by the gate
     assert summary.tool_calls["Agent"] == 1 and summary.verdicts == {"allow": 7, "deny": 1}
     patch = (out / "patch.diff").read_text()
     assert "-    return sum(values) / (len(values) - 1)" in patch
@@ -83,7 +90,7 @@ def test_memory_files_load_only_for_a_trusted_project(tmp_path: Path, trusted: b
 
     run_module.FakeMessagesAPI = Recording  # type: ignore[misc]
     try:
-        summary = asyncio.run(run_task(request, EventBus()))
+        summary = asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
     finally:
         run_module.FakeMessagesAPI = original  # type: ignore[misc]
     assert summary.trusted is trusted and summary.outcome == "end_turn"
@@ -166,7 +173,7 @@ def test_a_plan_from_the_plan_model_leads_the_task(
     monkeypatch.setattr(run_module, "FakeMessagesAPI", Recording)
     request = RunRequest(task="fix it", repo=EXAMPLES / "calc", replay=replay,
                          out=tmp_path / "o", plan=True)  # fmt: skip
-    summary = asyncio.run(run_task(request, EventBus()))
+    summary = asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
     assert [body["model"] for body in seen] == ["model-plan", "model-main"]
     assert "calc.py" in str(seen[0]["messages"])  # the planner saw the file list
     first = seen[1]["messages"][0]["content"]  # type: ignore[index]

@@ -15,7 +15,8 @@ from typing import Any, cast
 import anthropic
 import httpx2
 
-from orchestrator.agent.loop import Agent, AgentResult, Limits, RetryPolicy
+from orchestrator.agent.loop import AgentLoop, AgentResult, RunLimits
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
 from orchestrator.gate.permission_gate import PermissionGate, Trust
@@ -63,7 +64,7 @@ def status(code: int) -> Answer:
 Ran = tuple[AgentResult, list[Event], list[dict[str, Any]]]
 
 
-def run(answers: list[Answer], limits: Limits | None = None) -> Ran:
+def run(answers: list[Answer], limits: RunLimits | None = None) -> Ran:
     requests: list[dict[str, Any]] = []
     pending = list(answers)
 
@@ -79,7 +80,7 @@ def run(answers: list[Answer], limits: Limits | None = None) -> Ran:
     async def scenario() -> AgentResult:
         http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
         client = anthropic.AsyncAnthropic(api_key="k", http_client=http, max_retries=0)
-        agent = Agent(
+        agent = AgentLoop(
             name="main",
             session_id="s1",
             client=client,
@@ -89,7 +90,7 @@ def run(answers: list[Answer], limits: Limits | None = None) -> Ran:
             tools=[],
             bus=bus,
             system="sys",
-            limits=limits or Limits(),
+            limits=limits or RunLimits(),
             retry=RetryPolicy(attempts=3, backoff_s=0.001, max_backoff_s=0.001),
         )
         try:

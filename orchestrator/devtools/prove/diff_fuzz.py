@@ -41,7 +41,7 @@ from orchestrator.devtools.prove.oracle import (
     judge,
 )
 from orchestrator.devtools.prove.shrink import shrink
-from sandbox.docker_backend import DockerBackend, SandboxError
+from sandbox import DockerBackend, SandboxError
 from sandbox.spec import SessionSpec
 from security import Decision, analyze
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import anthropic
 from pydantic import BaseModel
 
-from orchestrator.agent.loop import Agent
+from orchestrator.agent.loop import AgentLoop
 from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.devtools.checkout import source_checkout
 from orchestrator.events.audit import AuditLog, verify
@@ -155,7 +155,7 @@ async def _scenario(audit_path: Path) -> EngineRestartResult:
         bus.subscribe(audit.write, critical=True)
         client = anthropic.AsyncAnthropic(api_key="fake", base_url=api.base_url)
         session = await backend.start(SessionSpec())
-        agent = Agent(
+        agent = AgentLoop(
             name="main", session_id=session.id, client=client, model="claude-sonnet-4-6",
             session=session, gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
             tools=[Bash()], bus=bus, system=SYSTEM_PROMPT,

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from rich.markup import escape
 from rich.table import Table
 
-from sandbox.docker_backend import Command, DockerBackend, DockerSession, SandboxError
+from sandbox import Command, DockerBackend, DockerSession, SandboxError
 from sandbox.exec_agent import KILL_GRACE
 from sandbox.results import ExecResult
 from sandbox.spec import SessionSpec
