@@ -198,13 +198,14 @@ def run(
 
 @app.command()
 def demo() -> None:
-    """The main job: an agent fixes a failing test in examples/calc, in sandboxes."""
+    """The main job: an agent fixes a failing test in an example project, in sandboxes."""
     from orchestrator.devtools import demo as demo_module
+    from orchestrator.devtools.package_data import PackageDataMissing
     from sandbox import SandboxError
 
     try:
         code = demo_module.run_demo(out)
-    except (EngineUnavailable, SandboxError) as exc:
+    except (EngineUnavailable, SandboxError, PackageDataMissing) as exc:
         err.print(safe_text.error(exc))
         raise typer.Exit(1) from exc
     raise typer.Exit(code)
@@ -259,8 +260,13 @@ def bench_analyzer(
 ) -> None:
     """analyze() over the corpus vs a bare bashlex.parse of the same commands."""
     from orchestrator.devtools import bench
+    from orchestrator.devtools.package_data import PackageDataMissing
 
-    commands = bench.corpus_commands()
+    try:
+        commands = bench.corpus_commands()
+    except PackageDataMissing as exc:
+        err.print(safe_text.error(exc))
+        raise typer.Exit(1) from exc
     err.print(f"[dim]bench:[/] {len(commands)} commands x {repeat} rounds")
     _print_figures(bench.bench_analyzer(commands, repeat), "analyzer", json_output)
 
@@ -380,6 +386,12 @@ def _print_figures(figures: BaseModel, title: str, json_output: bool) -> None:
     out.print(table)
 
 
+FINDINGS_HELP = (
+    "Folder for new findings (default: tests/corpus/regressions/pending/ of the source "
+    "checkout; installed: .airlock/regressions/pending/ here)."
+)
+
+
 @app.command("fuzz-diff")
 def fuzz_diff(
     seconds: Annotated[
@@ -392,7 +404,8 @@ def fuzz_diff(
         int | None, typer.Option(envvar="FUZZ_DIFF_SEED", help="Generator seed (default: new).")
     ] = None,
     shrink: Annotated[bool, typer.Option(help="Shrink violating commands first.")] = True,
-    save: Annotated[bool, typer.Option(help="Save findings under regressions/pending/.")] = True,
+    save: Annotated[bool, typer.Option(help="Save new findings (see --findings).")] = True,
+    findings: Annotated[Path | None, typer.Option(help=FINDINGS_HELP)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Run what the read-only analyzer allows in a traced oracle sandbox; exit 1 on a violation."""
@@ -408,7 +421,7 @@ def fuzz_diff(
             seed=seed,
             seconds=None if count else seconds,
             count=count,
-            out_dir=diff_fuzz.PENDING if save else None,
+            out_dir=(findings or diff_fuzz.pending_dir()) if save else None,
             shrinking=shrink,
             progress=lambda line: err.print(safe_text.text(line), soft_wrap=True),
         )
@@ -429,6 +442,7 @@ def prove(
         float, typer.Option(min=0, help="Differential execution budget (0: skip).")
     ] = 120,
     seed: Annotated[int, typer.Option(help="Seed of the differential fuzzer.")] = 1,
+    findings: Annotated[Path | None, typer.Option(help=FINDINGS_HELP)] = None,
     engine_restart: Annotated[
         bool, typer.Option(help="Faults: restart this machine's dockerd mid-session (root).")
     ] = True,
@@ -442,7 +456,7 @@ def prove(
         ("escape and abuse", prove_report.escape_row),
         ("load", lambda: prove_report.load_row(sessions, commands)),
         ("faults", lambda: prove_report.faults_row(engine_restart)),
-        ("differential execution", lambda: prove_report.fuzz_row(fuzz_seconds, seed)),
+        ("differential execution", lambda: prove_report.fuzz_row(fuzz_seconds, seed, findings)),
     ):
         if name == "differential execution" and not fuzz_seconds:
             continue

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from orchestrator.devtools.package_data import corpus_dir
 from security import Decision, Policy, analyze
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = corpus_dir()
 
 
 def load(name: str) -> list[dict[str, str]]:
