@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from orchestrator.devtools.package_data import corpus_dir
 from orchestrator.gate.headless import headless_answer
 from orchestrator.gate.permission_gate import ApprovalRequest, PermissionGate, Trust
 from orchestrator.tools.base import Tool, ToolContext, ToolInput, ToolOutput
@@ -24,7 +25,7 @@ from security import PRESETS, Decision, Policy, Risk, Rule, analyze
 
 CI = PRESETS["ci-untrusted"]
 TRUSTED = Trust(trusted=True, by="flag")
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = corpus_dir()
 
 
 def test_the_analyzer_says_ask_under_a_headless_policy() -> None:
