@@ -1,4 +1,9 @@
-"""`airlock check`: the analyzer on the command line, one command or a JSONL batch."""
+"""`airlock check`: the analyzer on the command line, one command or a JSONL batch.
+
+There is no gate and nobody to confirm here: a verdict is printed as the policy's
+deployment answers it (`orchestrator.gate.headless`: a headless policy's asks are
+denies), the same rule the gate applies in a session.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from rich.console import Console
 
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import json_visible, text
+from orchestrator.gate.headless import headless_answer
 from security import Decision, Policy, Verdict, analyze
 
 EXIT_CODES = {
@@ -17,6 +23,12 @@ EXIT_CODES = {
     Decision.DENY: ExitCode.DENY,
 }
 STYLES = {Decision.ALLOW: "green", Decision.ASK: "yellow", Decision.DENY: "bold red"}
+
+
+def judge(command: str, policy: Policy) -> Verdict:
+    """The analyzer's verdict on ``command``, as ``policy`` answers it with nobody to
+    confirm: what `airlock check` prints and `airlock exec` obeys."""
+    return headless_answer(analyze(command, policy), policy)
 
 
 def batch_record(verdict: Verdict) -> dict[str, object]:
@@ -48,7 +60,7 @@ def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> ExitCode:
                 "decision": Decision.DENY.value,
             }
         else:
-            record = batch_record(analyze(cmd, policy))
+            record = batch_record(judge(cmd, policy))
         stdout.write(json_visible(json.dumps(record, ensure_ascii=False)) + "\n")
         stdout.flush()
     return ExitCode.BATCH_BAD_INPUT if bad else ExitCode.OK

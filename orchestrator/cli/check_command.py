@@ -28,7 +28,7 @@ def check(
 ) -> None:
     """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny."""
     from orchestrator.cli import check as check_module
-    from security import Policy, analyze
+    from security import Policy
 
     with exit_on_failure():
         loaded = Policy.load(policy)
@@ -38,7 +38,7 @@ def check(
             raise typer.Exit(check_module.run_batch(sys.stdin, sys.stdout, loaded))
         if not command:
             raise UsageError("give a command after --, or use --jsonl")
-        verdict = analyze(" ".join(command), loaded)
+        verdict = check_module.judge(" ".join(command), loaded)
         if json_output:
             sys.stdout.write(check_module.verdict_json(verdict) + "\n")
         else:

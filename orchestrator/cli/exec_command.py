@@ -97,13 +97,15 @@ def execute(
     policy: Policy,
     timeout: float | None,
 ) -> int:
-    """Run ``command`` if the analyzer allows it; its exit code, or REFUSED."""
+    """Run ``command`` if the analyzer allows it (as a headless policy answers: `check.judge`);
+    its exit code, or REFUSED."""
     import asyncio
 
+    from orchestrator.cli.check import judge
     from sandbox import SessionSpec, read_only_confinement
-    from security import Decision, analyze
+    from security import Decision
 
-    verdict = analyze(command, policy)
+    verdict = judge(command, policy)
     if verdict.decision is not Decision.ALLOW:
         sys.stderr.write(f"airlock: refused ({verdict.decision.value}, policy {policy.name})\n")
         for finding in verdict.findings:
