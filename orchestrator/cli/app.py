@@ -25,6 +25,7 @@ from orchestrator.cli import (
     sessions_command,
 )
 from orchestrator.cli.consoles import out
+from orchestrator.cli.exit_codes import ExitCode
 
 app = typer.Typer(
     help="airlock: run AI agents in sandboxed containers.",
@@ -38,7 +39,7 @@ def _version_callback(value: bool) -> None:
         from importlib.metadata import version as package_version
 
         out.print(f"airlock {package_version('airlock')}")
-        raise typer.Exit()
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()

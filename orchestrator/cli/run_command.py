@@ -6,7 +6,6 @@ line does.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +98,8 @@ Confirm_ = Callable[..., bool]  # rich's Confirm.ask, or a stand-in that answers
 
 def tty_approver(console: Console, confirm: Confirm_ = Confirm.ask) -> Approver:
     """Ask the person at the terminal, one question at a time."""
+    import asyncio
+
     lock = asyncio.Lock()
 
     async def approve(request: ApprovalRequest) -> bool:
@@ -123,6 +124,8 @@ def execute(
     A person is asked (trust, approvals) only when ``interactive`` (default: standard
     input is a terminal) and the policy is not headless.
     """
+    import asyncio
+
     from orchestrator.agent.pricing import price_table
     from orchestrator.events.bus import EventBus
     from orchestrator.events.render import TerminalRenderer
