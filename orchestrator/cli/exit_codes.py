@@ -5,8 +5,8 @@
 | 0       | OK, ALLOW             | success; `check`: allow; `run`: the model ended its turn     |
 | 1       | FAILED, ASK, TAMPERED | `check`: ask; `run`: it ended otherwise (turns, budget, ...); |
 |         |                       | `doctor`: a default lacks; `prove`, `fuzz-diff`: a finding;  |
-|         |                       | `audit verify`: tampered; any command: no engine, a sandbox  |
-|         |                       | or image build error, a failed audit subscriber              |
+|         |                       | `audit verify`: tampered; any command but `exec`: no engine, |
+|         |                       | a sandbox or image build error, a failed audit subscriber    |
 | 2       | DENY, UNREADABLE      | `check`: deny; `audit verify`: the file cannot be read       |
 | 64      | USAGE                 | bad arguments, policy, replay, price table or run setup      |
 | 65      | BATCH_BAD_INPUT       | `check --jsonl`: some lines were not ``{"cmd": "..."}``      |
