@@ -9,7 +9,8 @@ Flow control is per exec, so a slow reader holds back its own command and nothin
 each exec request grants a window of output bytes (`OUTPUT_WINDOW`), and the host gives
 credit back (``credit`` frames) as the exec's reader takes chunks out of its buffer. The
 read loop never waits on a reader: it appends to the exec's buffer, which the credit
-bounds. An agent that sends more than it was granted ends that exec with an error.
+bounds (in bytes and, through `FRAME_CREDIT`, in frames). An agent that sends more than
+it was granted ends that exec with an error.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.confinement import Confinement
-from sandbox.exec_agent import KILL_GRACE, FrameDecoder, ProtocolError, encode_frame
+from sandbox.exec_agent import (
+    FRAME_CREDIT,
+    KILL_GRACE,
+    FrameDecoder,
+    ProtocolError,
+    encode_frame,
+)
 from sandbox.results import ConfinementReport, ExecExit, OutputChunk
 
 # Output bytes of one exec the agent may send before its reader takes them: 16 chunks of
 # 64 KiB, so a command streams on while its reader works on what came. It bounds each
-# exec's buffer on the host; it is never less than one chunk of the request.
+# exec's buffer on the host; it is never less than one chunk (and its FRAME_CREDIT).
 OUTPUT_WINDOW = 1024 * 1024
 CREDIT_BATCH = 4  # credit goes back once a 1/CREDIT_BATCH of the window has been taken
 STDIN_CHUNK = 64 * 1024
@@ -162,7 +169,8 @@ class AgentChannel:
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         xid = next(self._ids)
-        pending = _Pending(window=max(OUTPUT_WINDOW, chunk), confining=confinement is not None)
+        window = max(OUTPUT_WINDOW, chunk + FRAME_CREDIT)
+        pending = _Pending(window=window, confining=confinement is not None)
         self._pending[xid] = pending
         finished = False
         feeder: asyncio.Task[None] | None = None
@@ -245,8 +253,8 @@ class AgentChannel:
         await self._send({"type": "stdin_close", "id": xid})
 
     async def _give_back(self, xid: int, pending: _Pending, size: int) -> None:
-        """The reader took ``size`` bytes: grant them again, a batch at a time."""
-        pending.taken += size
+        """The reader took a chunk of ``size`` bytes: grant its credit again, in batches."""
+        pending.taken += size + FRAME_CREDIT
         if pending.ended or pending.taken < pending.window // CREDIT_BATCH:
             return
         grant, pending.taken = pending.taken, 0
@@ -319,10 +327,11 @@ class AgentChannel:
         if pending.ended:
             return
         if kind == "output" and body:
-            if len(body) > pending.credit:
+            cost = len(body) + FRAME_CREDIT
+            if cost > pending.credit:
                 self._overrun(xid, pending, len(body))
                 return
-            pending.credit -= len(body)
+            pending.credit -= cost
             stream = "stderr" if header.get("stream") == "stderr" else "stdout"
             pending.put(OutputChunk(stream=stream, data=body))
         elif kind == "truncated" and header.get("stream") in ("stdout", "stderr"):
@@ -340,9 +349,9 @@ class AgentChannel:
         kept; the rest is dropped, and the agent is told to kill the command.
         """
         why = (
-            f"the sandbox sent {size} bytes of output with {pending.credit} bytes of credit "
-            "left (a broken or hostile exec agent); the command was stopped and the rest "
-            "of its output dropped"
+            f"the sandbox sent an output frame of {size} bytes with {pending.credit} bytes of "
+            "credit left (a broken or hostile exec agent); the command was stopped and the "
+            "rest of its output dropped"
         )
         pending.credit = 0
         pending.end(

@@ -21,8 +21,9 @@ Flow control, per exec: ``window`` is how many bytes of output the agent may sen
 that exec before the host grants more with ``{"type": "credit", "id": X, "bytes": N}``
 (sent as the host's reader takes the output). With no credit left, the exec's pumps stop
 reading its pipes, so that command alone blocks writing; other execs, pings, stdin,
-signals and exits go on, and its timeout still fires. Only ``output`` payloads use credit;
-output past ``max_output`` is counted and dropped without it. ``cancel`` (the host stopped
+signals and exits go on, and its timeout still fires. Only ``output`` frames use credit,
+their payload's size plus `FRAME_CREDIT`; output past ``max_output`` is counted and
+dropped without it. ``cancel`` (the host stopped
 reading) kills the exec's group and drops what output is left. Without ``window`` an exec
 is paced only by the channel as a whole.
 """
@@ -60,6 +61,10 @@ DEFAULT_MAX_OUTPUT = 1024 * 1024
 DEFAULT_CHUNK = 64 * 1024
 MAX_CHUNK = 1024 * 1024
 READ_SIZE = 64 * 1024
+# Credit an output frame uses on top of its payload: the credit then bounds how many
+# frames of an exec wait on the host, not only their bytes (1-byte frames would cost the
+# host far more memory than the bytes they carry).
+FRAME_CREDIT = 256
 OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 STREAMS = ("stdout", "stderr")
 
@@ -394,7 +399,7 @@ class _Exec:
         Its pipes are not read meanwhile, so the command blocks writing to them: the
         backpressure of a slow reader falls on its own command, never on the channel.
         """
-        while self.credit is not None and self.credit <= 0 and not self.cancelled:
+        while self.credit is not None and self.credit <= FRAME_CREDIT and not self.cancelled:
             self.credited.clear()
             self.starved += 1
             try:
@@ -412,9 +417,10 @@ class _Exec:
             await self._until_credit()
             if self.cancelled:
                 break
-            size = len(part) if self.credit is None else min(len(part), self.credit)
+            size = len(part)
             if self.credit is not None:
-                self.credit -= size
+                size = min(size, self.credit - FRAME_CREDIT)
+                self.credit -= size + FRAME_CREDIT
             self.sent[stream] += size
             chan.send({"type": "output", "id": self.xid, "stream": stream}, part[:size])
             part = part[size:]
@@ -567,8 +573,8 @@ class Agent:
         if not isinstance(want_stdin, bool):
             raise BadRequest("stdin must be a boolean")
         window = req.get("window")
-        if window is not None and (not _is_int(window) or window < 1):
-            raise BadRequest("window must be an integer >= 1 or null")
+        if window is not None and (not _is_int(window) or window <= FRAME_CREDIT):
+            raise BadRequest(f"window must be an integer > {FRAME_CREDIT} or null")
         try:
             confine = confine_exec.parse(req.get("confine"))
         except ValueError as exc:

@@ -72,9 +72,7 @@ def test_an_unread_exec_holds_back_no_other_exec_nor_ping_nor_close(
             got = len((await first_chunk(held)).data)
             # `held` is left unread from here. Another exec of the same session runs to
             # its end, and sees the flood blocked on its pipe: paused, not buffered.
-            other = await asyncio.wait_for(
-                session.exec(["python3", "-c", WATCH_FLOOD]), LIVENESS_S
-            )
+            other = await asyncio.wait_for(session.exec(["python3", "-c", WATCH_FLOOD]), LIVENESS_S)
             assert (other.stdout, other.exit_code, other.error) == (b"flood blocked\n", 3, None)
             await session.channel.ping(timeout=LIVENESS_S)
             # The held exec resumes as it is read, and loses nothing.
@@ -113,7 +111,7 @@ def test_an_abandoned_exec_is_killed_and_the_session_goes_on() -> None:
             # read, it would otherwise sit blocked for ever).
             gone = await asyncio.wait_for(
                 session.exec(
-                    ["sh", "-c", f'while [ -e /proc/{pid} ]; do sleep 0.05; done; echo gone'],
+                    ["sh", "-c", f"while [ -e /proc/{pid} ]; do sleep 0.05; done; echo gone"],
                     timeout=LIVENESS_S,
                 ),
                 LIVENESS_S * 2,
