@@ -238,7 +238,7 @@ class _Exec:
 
     def __init__(
         self,
-        agent: Agent,
+        agent: ExecServer,
         xid: int,
         proc: subprocess.Popen[bytes],
         req: dict[str, Any],
@@ -430,7 +430,7 @@ class _Exec:
         self.dropped[stream] += len(part) + len(rest)
 
 
-class Agent:
+class ExecServer:
     """Serves exec requests read from ``in_fd`` and writes frames to ``out_fd``."""
 
     def __init__(self, in_fd: int = 0, out_fd: int = 1) -> None:
@@ -676,7 +676,7 @@ def main() -> int:
     out_fd = os.dup(1)
     with contextlib.suppress(OSError):
         os.dup2(2, 1)
-    return asyncio.run(Agent(0, out_fd).serve())
+    return asyncio.run(ExecServer(0, out_fd).serve())
 
 
 if __name__ == "__main__":
