@@ -8,12 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .make
 
-.PHONY: help setup engine images test demo lint fuzz bench prove clean fuzz-diff
+.PHONY: help setup engine images test demo lint fuzz bench prove clean fuzz-diff wheel-check
 
 help:
 	@echo "make demo    run the main job (sets everything up first)"
 	@echo "make test    run the whole test suite on the real engine"
-	@echo "make setup | engine | images | lint | fuzz | bench | clean"
+	@echo "make setup | engine | images | lint | fuzz | bench | wheel-check | clean"
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -35,6 +35,10 @@ test: setup
 
 demo: setup
 	@$(BIN)/airlock demo
+
+# The wheel in a fresh venv outside the checkout runs doctor, check, exec, bench, demo.
+wheel-check: setup
+	scripts/check-wheel.sh
 
 lint: $(STAMPS)/venv
 	$(BIN)/ruff check .

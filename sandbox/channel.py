@@ -1,11 +1,16 @@
 """The host's end of the exec channel: frames to and from the in-container agent.
 
-The container's main process is `sandbox/exec_agent.py`; the host holds one attached
-socket to its stdin/stdout. Docker multiplexes the container's stdout and stderr on
-that socket (8-byte headers); the agent's frames travel on stdout, its diagnostics
-on stderr. Many execs share the channel, told apart by id. Each exec's events go
-through a small bounded queue, so a slow consumer slows the agent (and the command)
-instead of growing memory.
+The container's main process is `sandbox/exec_agent.py` (its docstring has the frames);
+the host holds one attached socket to its stdin/stdout. Docker multiplexes the
+container's stdout and stderr on that socket (8-byte headers); the agent's frames travel
+on stdout, its diagnostics on stderr. Many execs share the channel, told apart by id.
+
+Flow control is per exec, so a slow reader holds back its own command and nothing else:
+each exec request grants a window of output bytes (`OUTPUT_WINDOW`), and the host gives
+credit back (``credit`` frames) as the exec's reader takes chunks out of its buffer. The
+read loop never waits on a reader: it appends to the exec's buffer, which the credit
+bounds (in bytes and, through `FRAME_CREDIT`, in frames). An agent that sends more than
+it was granted ends that exec with an error.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import signal
 import socket
 import struct
 from collections import deque
@@ -22,10 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.confinement import Confinement
-from sandbox.exec_agent import KILL_GRACE, FrameDecoder, ProtocolError, encode_frame
+from sandbox.exec_agent import (
+    FRAME_CREDIT,
+    KILL_GRACE,
+    FrameDecoder,
+    ProtocolError,
+    encode_frame,
+)
 from sandbox.results import ConfinementReport, ExecExit, OutputChunk
 
-QUEUE_LIMIT = 32  # events buffered per exec before the channel waits for its reader
+# Output bytes of one exec the agent may send before its reader takes them: 16 chunks of
+# 64 KiB, so a command streams on while its reader works on what came. It bounds each
+# exec's buffer on the host; it is never less than one chunk (and its FRAME_CREDIT).
+OUTPUT_WINDOW = 1024 * 1024
+CREDIT_BATCH = 4  # credit goes back once a 1/CREDIT_BATCH of the window has been taken
 STDIN_CHUNK = 64 * 1024
 SAFETY_MARGIN = 10.0  # seconds past an exec's timeout before the host gives up on it
 STDERR_LINES = 50
@@ -68,10 +82,30 @@ _LOST = object()
 
 @dataclass
 class _Pending:
-    queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    """One exec's events on their way to its reader, and the credit of its output."""
+
+    window: int  # output bytes granted with the request
+    confining: bool = False  # the request asked for confinement
+    credit: int = 0  # output bytes the agent may still send
+    taken: int = 0  # bytes the reader took, not yet given back as credit
+    events: deque[object] = field(default_factory=deque)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
     truncated: set[str] = field(default_factory=set)
     error: str | None = None
-    confining: bool = False  # the request asked for confinement
+    ended: bool = False  # its last event is queued: what comes after is ignored
+
+    def __post_init__(self) -> None:
+        self.credit = self.window
+
+    def put(self, event: object) -> None:
+        self.events.append(event)
+        self.arrived.set()
+
+    def end(self, event: object) -> None:
+        """Queue the exec's last event (once)."""
+        if not self.ended:
+            self.ended = True
+            self.put(event)
 
 
 class AgentChannel:
@@ -87,7 +121,6 @@ class AgentChannel:
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._late: set[asyncio.Task[None]] = set()
         self.closed_reason: str | None = None
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
 
@@ -136,7 +169,8 @@ class AgentChannel:
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         xid = next(self._ids)
-        pending = _Pending(confining=confinement is not None)
+        window = max(OUTPUT_WINDOW, chunk + FRAME_CREDIT)
+        pending = _Pending(window=window, confining=confinement is not None)
         self._pending[xid] = pending
         finished = False
         feeder: asyncio.Task[None] | None = None
@@ -151,6 +185,7 @@ class AgentChannel:
                 "stdin": stdin is not None,
                 "max_output": max_output,
                 "chunk": chunk,
+                "window": pending.window,
                 "confine": None if confinement is None else confinement.wire(),
             }
             await self._send(request)
@@ -158,17 +193,21 @@ class AgentChannel:
                 feeder = asyncio.create_task(self._feed_stdin(xid, stdin))
             limit = None if timeout is None else timeout + KILL_GRACE + SAFETY_MARGIN
             while True:
-                try:
-                    event = await asyncio.wait_for(pending.queue.get(), limit)
-                except TimeoutError:
-                    await self._signal(xid, signal.SIGKILL)
-                    finished = True
-                    yield ExecExit(
-                        exit_code=None,
-                        timed_out=True,
-                        error="the sandbox did not report an exit in time",
-                    )
-                    return
+                if not pending.events:
+                    pending.arrived.clear()
+                    try:
+                        await asyncio.wait_for(pending.arrived.wait(), limit)
+                    except TimeoutError:
+                        await self._send({"type": "cancel", "id": xid})
+                        finished = True
+                        yield ExecExit(
+                            exit_code=None,
+                            timed_out=True,
+                            error="the sandbox did not report an exit in time",
+                        )
+                        return
+                    continue
+                event = pending.events.popleft()
                 if event is _LOST:
                     finished = True
                     yield ExecExit(exit_code=None, error=f"sandbox lost: {self.closed_reason}")
@@ -178,14 +217,16 @@ class AgentChannel:
                     yield event
                     return
                 assert isinstance(event, OutputChunk)
+                await self._give_back(xid, pending, len(event.data))
                 yield event
         finally:
             if feeder is not None:
                 feeder.cancel()
-            if not finished and self.alive:
-                with contextlib.suppress(Exception):
-                    await self._signal(xid, signal.SIGKILL)
             self._pending.pop(xid, None)
+            pending.events.clear()
+            if not finished and self.alive:  # abandoned: the agent kills it, drops its output
+                with contextlib.suppress(Exception):
+                    await self._send({"type": "cancel", "id": xid})
 
     async def close(self) -> None:
         """Close stdin of the agent (it then kills what runs and exits)."""
@@ -211,8 +252,20 @@ class AgentChannel:
                 await self._send({"type": "stdin", "id": xid}, piece[start : start + STDIN_CHUNK])
         await self._send({"type": "stdin_close", "id": xid})
 
-    async def _signal(self, xid: int, number: int) -> None:
-        await self._send({"type": "signal", "id": xid, "signal": int(number)})
+    async def _give_back(self, xid: int, pending: _Pending, size: int) -> None:
+        """The reader took a chunk of ``size`` bytes: grant its credit again, in batches."""
+        pending.taken += size + FRAME_CREDIT
+        if pending.ended or pending.taken < pending.window // CREDIT_BATCH:
+            return
+        grant, pending.taken = pending.taken, 0
+        pending.credit += grant
+        with contextlib.suppress(ChannelClosed, OSError):  # a lost channel says so itself
+            await self._send({"type": "credit", "id": xid, "bytes": grant})
+
+    def _post(self, header: dict[str, Any]) -> None:
+        """Queue one small control frame without waiting (for the read loop)."""
+        if self._writer is not None and self.alive and not self._writer.is_closing():
+            self._writer.write(encode_frame(header))
 
     async def _send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self._writer is None or not self.alive:
@@ -233,7 +286,7 @@ class AgentChannel:
                         self._note_stderr(payload)
                         continue
                     for header, body in decoder.feed(payload):
-                        await self._dispatch(header, body)
+                        self._dispatch(header, body)
         except (ProtocolError, OSError, ValueError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
         finally:
@@ -241,10 +294,7 @@ class AgentChannel:
             if self._hello is not None and not self._hello.done():
                 self._hello.set_exception(ChannelClosed(reason))
             for pending in list(self._pending.values()):
-                try:
-                    pending.queue.put_nowait(_LOST)
-                except asyncio.QueueFull:  # delivered once the reader drains the queue
-                    self._late.add(asyncio.create_task(pending.queue.put(_LOST)))
+                pending.end(_LOST)
             for future in self._pongs.values():
                 if not future.done():
                     future.set_exception(ChannelClosed(reason))
@@ -256,7 +306,8 @@ class AgentChannel:
             if line.startswith(NO_AGENT_MARKER) and self._hello and not self._hello.done():
                 self._hello.set_exception(NoAgent(line))
 
-    async def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
+    def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
+        """Deliver one frame. It never waits: one exec's reader cannot stall the others."""
         kind = header.get("type")
         xid = header.get("id")
         if kind == "hello":
@@ -269,19 +320,46 @@ class AgentChannel:
                 future.set_result(None)
             return
         pending = self._pending.get(xid) if isinstance(xid, int) else None
-        if pending is None:
+        if pending is None or not isinstance(xid, int):
             if kind == "error":
                 self.stderr_tail.append(f"agent error: {header.get('message')}")
             return
-        if kind == "output":
+        if pending.ended:
+            return
+        if kind == "output" and body:
+            cost = len(body) + FRAME_CREDIT
+            if cost > pending.credit:
+                self._overrun(xid, pending, len(body))
+                return
+            pending.credit -= cost
             stream = "stderr" if header.get("stream") == "stderr" else "stdout"
-            await pending.queue.put(OutputChunk(stream=stream, data=body))
-        elif kind == "truncated":
+            pending.put(OutputChunk(stream=stream, data=body))
+        elif kind == "truncated" and header.get("stream") in ("stdout", "stderr"):
             pending.truncated.add(str(header.get("stream")))
         elif kind == "error":
             pending.error = str(header.get("message"))
         elif kind == "exit":
-            await pending.queue.put(_exit_of(header, pending))
+            pending.end(_exit_of(header, pending))
+
+    def _overrun(self, xid: int, pending: _Pending, size: int) -> None:
+        """The agent sent output it had no credit for: end that exec, fail closed.
+
+        Stops an agent (the container runs the attacker's code) from growing the host's
+        memory without bound by ignoring its window. What it sent within its credit is
+        kept; the rest is dropped, and the agent is told to kill the command.
+        """
+        why = (
+            f"the sandbox sent an output frame of {size} bytes with {pending.credit} bytes of "
+            "credit left (a broken or hostile exec agent); the command was stopped and the "
+            "rest of its output dropped"
+        )
+        pending.credit = 0
+        pending.end(
+            ExecExit(
+                exit_code=None, error=why, confinement=_confinement_of(None, pending.confining)
+            )
+        )
+        self._post({"type": "cancel", "id": xid})
 
 
 def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:

@@ -50,7 +50,7 @@ HELPER_PROGRAMS: dict[str, tuple[str, ...]] = {
     "diff": ("pr",),  # diff -l pipes its output through pr
     "diff3": ("diff",),
     "sdiff": ("diff",),
-    # git is airlock/dev's guard (a python3 script, images/dev/git_guard.py); it runs the
+    # git is airlock/dev's guard (a python3 script, image_recipes/dev/git_guard.py); it runs the
     # real binary, which runs git for submodules from its exec path first, and `cat` for
     # the textconv drivers the guard neutralizes
     "git": ("/usr/lib/airlock/git-guard/git.real", "/usr/lib/git-core/git", "cat"),

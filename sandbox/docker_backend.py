@@ -34,6 +34,7 @@ from sandbox.hardening import container_settings
 from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
 from sandbox.spec import SessionSpec
+from sandbox.tree_extract import UnsafeArchive, extract_tree
 from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
 
 AGENT_SOURCE = agent_source()
@@ -273,9 +274,10 @@ class DockerSession:
                 "too large" if result.stdout_truncated else result.stderr.decode(errors="replace")
             )
             raise SandboxError(f"cannot copy {source}: {reason}")
-        destination.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(result.stdout)) as tar:
-            tar.extractall(destination, filter="data")
+        try:
+            extract_tree(result.stdout, destination)
+        except (UnsafeArchive, tarfile.TarError) as exc:
+            raise SandboxError(f"cannot copy {source}: {exc}") from exc
 
     async def _untar(self, directory: str, archive: bytes) -> None:
         script = 'mkdir -p -- "$1" && exec tar -x -f - -C "$1"'

@@ -9,6 +9,23 @@ effects.
 
 Wire format, both directions: a 4-byte big-endian length N, then N bytes holding a
 UTF-8 JSON object (the header) terminated by ``\\n`` and followed by raw payload bytes.
+Each header has a ``type`` and, for an exec, its ``id``.
+
+- host to agent: ``exec`` (argv, cwd, env, timeout, stdin, max_output, chunk, window,
+  confine), ``stdin`` (payload), ``stdin_close``, ``signal``, ``credit``, ``cancel``,
+  ``ping``, ``shutdown``;
+- agent to host: ``hello``, ``started``, ``output`` (payload), ``truncated``, ``error``,
+  ``exit``, ``pong``.
+
+Flow control, per exec: ``window`` is how many bytes of output the agent may send for
+that exec before the host grants more with ``{"type": "credit", "id": X, "bytes": N}``
+(sent as the host's reader takes the output). With no credit left, the exec's pumps stop
+reading its pipes, so that command alone blocks writing; other execs, pings, stdin,
+signals and exits go on, and its timeout still fires. Only ``output`` frames use credit,
+their payload's size plus `FRAME_CREDIT`; output past ``max_output`` is counted and
+dropped without it. ``cancel`` (the host stopped
+reading) kills the exec's group and drops what output is left. Without ``window`` an exec
+is paced only by the channel as a whole.
 """
 
 from __future__ import annotations
@@ -44,6 +61,10 @@ DEFAULT_MAX_OUTPUT = 1024 * 1024
 DEFAULT_CHUNK = 64 * 1024
 MAX_CHUNK = 1024 * 1024
 READ_SIZE = 64 * 1024
+# Credit an output frame uses on top of its payload: the credit then bounds how many
+# frames of an exec wait on the host, not only their bytes (1-byte frames would cost the
+# host far more memory than the bytes they carry).
+FRAME_CREDIT = 256
 OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 STREAMS = ("stdout", "stderr")
 
@@ -217,7 +238,7 @@ class _Exec:
 
     def __init__(
         self,
-        agent: Agent,
+        agent: ExecServer,
         xid: int,
         proc: subprocess.Popen[bytes],
         req: dict[str, Any],
@@ -239,6 +260,10 @@ class _Exec:
         self.stdin: asyncio.WriteTransport | None = None
         self.sent = dict.fromkeys(STREAMS, 0)
         self.dropped = dict.fromkeys(STREAMS, 0)
+        self.credit: int | None = req["window"]  # output bytes it may send; None: no window
+        self.credited = asyncio.Event()
+        self.starved = 0  # pumps waiting for credit
+        self.cancelled = False  # the host stopped reading: drop what output is left
 
     async def connect(self) -> None:
         """Attach the child's pipes to the event loop."""
@@ -269,6 +294,18 @@ class _Exec:
     def close_stdin(self) -> None:
         if self.stdin is not None:
             self.stdin.close()
+
+    def grant(self, size: int) -> None:
+        """The host's credit: ``size`` more bytes of output may go."""
+        if self.credit is not None:
+            self.credit += size
+            self.credited.set()
+
+    def cancel(self) -> None:
+        """The host stopped reading: kill the group; its output left is dropped, not sent."""
+        self.cancelled = True
+        self.credited.set()
+        self.kill(signal.SIGKILL)
 
     async def run(self) -> None:
         """Forward output, enforce the timeout, then report exactly one exit frame."""
@@ -332,7 +369,7 @@ class _Exec:
             return
         self.kill(signal.SIGKILL)
         seen = -1
-        while seen != self._consumed() or self.agent.chan.paused:
+        while seen != self._consumed() or self.agent.chan.paused or self.starved:
             seen = self._consumed()
             if await _all_done(self.closed, DRAIN_GRACE):
                 return
@@ -343,28 +380,57 @@ class _Exec:
         return sum(self.sent.values()) + sum(self.dropped.values())
 
     async def _pump(self, stream: str, reader: asyncio.StreamReader) -> None:
-        """Copy one stream to the host in chunks, up to max_output; then count and discard."""
-        chan = self.agent.chan
+        """Copy one stream to the host in chunks as credit allows, up to max_output; then
+        count and discard. It reads nothing while it waits for credit."""
         while True:
+            if not self.cancelled and self.sent[stream] < self.max_output:
+                await self._until_credit()
             try:
                 data = await reader.read(self.chunk)
             except Exception:  # a broken pipe ends the stream like EOF does
                 return
             if not data:
                 return
-            room = self.max_output - self.sent[stream]
-            if room > 0:
-                part = data[:room]
-                self.sent[stream] += len(part)
-                chan.send({"type": "output", "id": self.xid, "stream": stream}, part)
-                await chan.drain()
-            if len(data) > room:
-                if self.dropped[stream] == 0:
-                    chan.send({"type": "truncated", "id": self.xid, "stream": stream})
-                self.dropped[stream] += len(data) - max(room, 0)
+            await self._forward(stream, data)
+
+    async def _until_credit(self) -> None:
+        """Wait while the host holds a full window of this exec's output (or until cancel).
+
+        Its pipes are not read meanwhile, so the command blocks writing to them: the
+        backpressure of a slow reader falls on its own command, never on the channel.
+        """
+        while self.credit is not None and self.credit <= FRAME_CREDIT and not self.cancelled:
+            self.credited.clear()
+            self.starved += 1
+            try:
+                await self.credited.wait()
+            finally:
+                self.starved -= 1
+
+    async def _forward(self, stream: str, data: bytes) -> None:
+        """Send what fits under max_output, never more than the credit at hand (two pumps
+        share it); count the rest, and what a cancel leaves, as dropped."""
+        chan = self.agent.chan
+        room = max(self.max_output - self.sent[stream], 0)
+        part, rest = data[:room], data[room:]
+        while part:
+            await self._until_credit()
+            if self.cancelled:
+                break
+            size = len(part)
+            if self.credit is not None:
+                size = min(size, self.credit - FRAME_CREDIT)
+                self.credit -= size + FRAME_CREDIT
+            self.sent[stream] += size
+            chan.send({"type": "output", "id": self.xid, "stream": stream}, part[:size])
+            part = part[size:]
+            await chan.drain()
+        if rest and self.dropped[stream] == 0 and not self.cancelled:
+            chan.send({"type": "truncated", "id": self.xid, "stream": stream})
+        self.dropped[stream] += len(part) + len(rest)
 
 
-class Agent:
+class ExecServer:
     """Serves exec requests read from ``in_fd`` and writes frames to ``out_fd``."""
 
     def __init__(self, in_fd: int = 0, out_fd: int = 1) -> None:
@@ -447,6 +513,8 @@ class Agent:
                 self.chan.send({"type": "pong", "id": xid})
             elif kind == "shutdown":
                 self._finish(0)
+            elif kind in ("credit", "cancel"):
+                self._flow(kind, xid, header)
             elif kind in ("stdin", "stdin_close", "signal"):
                 ex = self.execs.get(xid) if _is_int(xid) else None
                 if ex is None:
@@ -467,6 +535,20 @@ class Agent:
         except Exception as exc:
             traceback.print_exc()
             self._error(xid, f"internal error: {exc!r}")
+
+    def _flow(self, kind: str, xid: Any, header: dict[str, Any]) -> None:
+        """Credit or cancel for an exec. One that has just ended is no error: the host
+        sends these as its reader goes, without knowing yet that the exit is on its way."""
+        ex = self.execs.get(xid) if _is_int(xid) else None
+        if kind == "cancel":
+            if ex is not None:
+                ex.cancel()
+            return
+        size = header.get("bytes")
+        if not _is_int(size) or size < 1:
+            raise BadRequest(f"invalid credit {size!r}")
+        if ex is not None:
+            ex.grant(size)
 
     async def _start(self, req: dict[str, Any]) -> None:
         """Validate an exec request, spawn it in its own session and start its task."""
@@ -490,6 +572,9 @@ class Agent:
         want_stdin = req.get("stdin", False)
         if not isinstance(want_stdin, bool):
             raise BadRequest("stdin must be a boolean")
+        window = req.get("window")
+        if window is not None and (not _is_int(window) or window <= FRAME_CREDIT):
+            raise BadRequest(f"window must be an integer > {FRAME_CREDIT} or null")
         try:
             confine = confine_exec.parse(req.get("confine"))
         except ValueError as exc:
@@ -498,6 +583,7 @@ class Agent:
             "timeout": None if timeout is None else float(timeout),
             "max_output": _int_field(req, "max_output", DEFAULT_MAX_OUTPUT, 0),
             "chunk": min(_int_field(req, "chunk", DEFAULT_CHUNK, 1), MAX_CHUNK),
+            "window": window,
             "oom_before": _oom_kills(),
             "began": time.monotonic(),
         }
@@ -565,7 +651,7 @@ class Agent:
         for xid, ex in list(self.execs.items()):
             why = f"the sandbox is stopping ({self.stop_reason}); the command was killed"
             self._error(xid, why)
-            ex.kill(signal.SIGKILL)
+            ex.cancel()
         await _all_done(list(self.tasks), SHUTDOWN_GRACE)
         if self.chan.transport is not None:
             self.chan.transport.close()
@@ -590,7 +676,7 @@ def main() -> int:
     out_fd = os.dup(1)
     with contextlib.suppress(OSError):
         os.dup2(2, 1)
-    return asyncio.run(Agent(0, out_fd).serve())
+    return asyncio.run(ExecServer(0, out_fd).serve())
 
 
 if __name__ == "__main__":

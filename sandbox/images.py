@@ -1,12 +1,12 @@
 """Sandbox images, built from Debian packages (no registry is ever contacted).
 
-Each image has a recipe folder under ``images/``. An image is tagged
-``<name>:<recipe hash>`` and ``<name>:latest``; it is rebuilt only when no image
-carries the tag of the current recipe's hash.
+Each image has a recipe folder under ``image_recipes/``, shipped inside this package.
+An image is tagged ``<name>:<recipe hash>`` and ``<name>:latest``; it is rebuilt only
+when no image carries the tag of the current recipe's hash.
 
 - ``airlock/minimal``: Debian's busybox-static in a root filesystem assembled here.
 - ``airlock/dev``: a bookworm base made by mmdebstrap from the machine's own apt
-  sources and ``docker import``ed, finished by ``images/dev/Dockerfile``.
+  sources and ``docker import``ed, finished by ``image_recipes/dev/Dockerfile``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,17 @@ class ImageStatus(BaseModel):
 
 
 def images_dir() -> Path:
-    """The folder of recipes: ``$AIRLOCK_IMAGES_DIR`` or ``images/`` of the source tree."""
+    """The folder of recipes: ``$AIRLOCK_IMAGES_DIR``, or ``image_recipes/`` of this package.
+
+    Found through the package (a wheel is installed unzipped), never the source checkout.
+    """
     override = os.environ.get("AIRLOCK_IMAGES_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "images"
+    if override:
+        return Path(override)
+    shipped = Path(str(resources.files("sandbox") / "image_recipes"))
+    if not shipped.is_dir():
+        raise ImageBuildError(f"the image recipes are missing at {shipped}: reinstall airlock")
+    return shipped
 
 
 def hash_files(paths: list[Path], root: Path, salt: str = "") -> str:
@@ -73,11 +82,23 @@ def hash_files(paths: list[Path], root: Path, salt: str = "") -> str:
     return digest.hexdigest()[:12]
 
 
+def recipe_files(directory: Path) -> list[Path]:
+    """The files of a recipe folder, less Python's bytecode caches.
+
+    pip compiles every ``.py`` it installs (``dev/git_guard.py`` too), so an installed
+    recipe folder holds ``__pycache__/``; counted, it would make every image look outdated.
+    """
+    return [
+        path
+        for path in directory.rglob("*")
+        if path.is_file() and "__pycache__" not in path.relative_to(directory).parts
+    ]
+
+
 def hash_dir(directory: Path, salt: str = "") -> str:
     if not directory.is_dir():
         raise ImageBuildError(f"recipe folder {directory} does not exist")
-    files = [p for p in directory.rglob("*") if p.is_file()]
-    return hash_files(files, directory, salt)
+    return hash_files(recipe_files(directory), directory, salt)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ fail (``could not commit config file``); `git -c`, ``--global`` and everything e
 
 from __future__ import annotations
 
+import copy
 import io
 import stat
 import tarfile
@@ -58,10 +59,17 @@ def _is_protected(name: str) -> bool:
     return name in (GIT_DIR, CONFIG, HOOKS) or name.startswith(HOOKS + "/")
 
 
+def _copy(member: tarfile.TarInfo, **changes: object) -> tarfile.TarInfo:
+    """A shallow copy with ``changes`` (`TarInfo.replace` is missing before Python 3.11.4)."""
+    info = copy.copy(member)
+    for name, value in changes.items():
+        setattr(info, name, value)
+    return info
+
+
 def _as_root(member: tarfile.TarInfo, mode: int) -> tarfile.TarInfo:
-    return member.replace(
-        name=_name(member), uid=ROOT, gid=ROOT, uname="root", gname="root", mode=mode, deep=False
-    )
+    return _copy(member, name=_name(member), uid=ROOT, gid=ROOT, uname="root", gname="root",
+                 mode=mode)  # fmt: skip
 
 
 def _dir(name: str, mode: int) -> tarfile.TarInfo:
@@ -96,9 +104,7 @@ class _Scrubber:
             text, removed = scrub_config(raw.decode("utf-8", "surrogateescape"))
             self.stripped += [f"{name}: {what}" for what in removed]
             raw = text.encode("utf-8", "surrogateescape")
-        member = member.replace(deep=False)
-        member.size = len(raw)
-        return member, io.BytesIO(raw)
+        return _copy(member, size=len(raw)), io.BytesIO(raw)
 
 
 def split_archive(archive: bytes) -> SplitArchive:
@@ -131,7 +137,7 @@ def split_archive(archive: bytes) -> SplitArchive:
                 scrubber.stripped.append(f"{name}: a credentials file, left out")
                 continue
             info, data = scrubber.data(member)
-            agent.addfile(info.replace(name=name, deep=False), data)
+            agent.addfile(_copy(info, name=name), data)
     root_part = root_buffer.getvalue() if guarded else b""
     return SplitArchive(root_part, agent_buffer.getvalue(), protected, scrubber.stripped)
 

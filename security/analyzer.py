@@ -25,7 +25,9 @@ RULE_CHECK = "P01"
 def analyze(command: str, policy: Policy | str | None = None) -> Verdict:
     """Judge ``command`` under ``policy``: a Policy or a preset's name (default: read-only).
 
-    Never raises: a bad argument, like any internal error, is a refusal with its reason.
+    ``ask`` means a person must confirm, under every policy: whether anyone can is the
+    deployment's matter (a headless one refuses it), never the analyzer's. Never
+    raises: a bad argument, like any internal error, is a refusal with its reason.
     """
     policy = policy or PRESETS["read-only"]
     try:
@@ -216,8 +218,6 @@ def _finding(check: Check, hit: Hit, policy: Policy) -> Finding:
         override = policy.overrides.get(check.id)
         if override and not (check.structural and override == "allow"):
             decision = Decision(override)
-        if policy.headless and decision is Decision.ASK:
-            decision = Decision.DENY
     return Finding(
         check=check.id,
         title=check.title,
@@ -241,15 +241,12 @@ def _apply_rules(findings: list[Finding], scene: Scene, policy: Policy) -> list[
         if strict is Decision.ALLOW:
             allowed.add(index)
         elif strict is not None:
-            decision = strict
-            if policy.headless and decision is Decision.ASK:
-                decision = Decision.DENY
             extra.append(
                 Finding(
                     check=RULE_CHECK,
                     title="policy rule",
                     detail=f"rule {strict.value}s {' '.join(command.argv)}",
-                    decision=decision,
+                    decision=strict,
                     risk=Risk.HIGH,
                     command=index,
                 )

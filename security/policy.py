@@ -45,7 +45,11 @@ class Policy(BaseModel):
         default_factory=dict,
         description="what an `ask` from a check becomes (a `deny` always stays)",
     )
-    headless: bool = Field(False, description="nobody can answer: every ask becomes deny")
+    headless: bool = Field(
+        False,
+        description="nobody can confirm an ask, so the deployment refuses it (the gate, "
+        "`airlock check` and `airlock exec` answer deny); `analyze` still reports ask",
+    )
     edits: Literal["ask", "workspace"] = Field(
         "ask", description="the Write and Edit tools: ask for each file, or allow in the workspace"
     )

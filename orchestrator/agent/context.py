@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+from anthropic.types import MessageParam
 from pydantic import BaseModel, Field, model_validator
 
 CHARS_PER_TOKEN = 4  # the local estimate; calibrated against the API's counts
@@ -134,13 +135,16 @@ class ContextManager:
         self,
         system: object,
         tools: object,
-        messages: list[dict[str, Any]],
+        conversation: list[MessageParam],
         plan: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[MessageParam]:
         """Count, then trim or compact as the thresholds say; returns the messages to send.
 
-        ``plan`` is the active plan, put back whole after a compaction.
+        ``plan`` is the active plan, put back whole after a compaction. The manager edits
+        the conversation as the JSON it is sent as; what it builds keeps the SDK's shapes
+        (text, tool_use and tool_result blocks in user and assistant messages).
         """
+        messages = cast(list[dict[str, Any]], conversation)
         size = self.measure(system, tools, messages)
         self._publish(
             "context",
@@ -161,7 +165,7 @@ class ContextManager:
         if size.total >= self._next_auto_at and not self.gave_up:
             messages = await self._auto_compact(system, tools, messages, size.total, plan)
         self._sent_estimate = estimate(system) + estimate(tools) + sum(map(estimate, messages))
-        return messages
+        return cast(list[MessageParam], messages)
 
     # -- MicroCompact -------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from orchestrator.agent.loop import Agent, RunLimits
+from orchestrator.agent.loop import AgentLoop, RunLimits
 from orchestrator.agent.prompts import SUB_AGENT_PROMPT
 from orchestrator.tools.base import ToolOutput, cap
 
@@ -21,12 +23,16 @@ PARENT_ONLY = frozenset({"Agent", "Remember"})  # one level deep; a child's copy
 CHILD_MAX_TURNS = 25
 
 
-def enable_sub_agents(parent: Agent, *, report_chars: int = REPORT_CHARS) -> None:
-    """Let ``parent``'s Agent tool calls start children."""
-    numbers = itertools.count(1)
+@dataclass
+class SubAgents:
+    """Starts a parent's children (give it to `AgentLoop` as ``sub_agents``)."""
 
-    async def spawn(description: str, prompt: str) -> ToolOutput:
-        name = f"{parent.name}/{next(numbers)}:{description[:40]}"
+    report_chars: int = REPORT_CHARS
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    async def spawn(self, parent: AgentLoop, description: str, prompt: str) -> ToolOutput:
+        """Run one child in a fork of ``parent``'s session; its capped report comes back."""
+        name = f"{parent.name}/{next(self._numbers)}:{description[:40]}"
         remaining = (
             None
             if parent.limits.budget_usd is None
@@ -39,30 +45,18 @@ def enable_sub_agents(parent: Agent, *, report_chars: int = REPORT_CHARS) -> Non
         )
         session = await parent.session.fork()
         try:
-            child = Agent(
-                name=name,
-                session_id=parent.session_id,
-                client=parent.client,
-                model=parent.router.model_for("subagent"),
-                kind="subagent",
-                router=parent.router,
-                session=session,
-                gate=parent.gate,
+            child = parent.child(
+                name,
+                session,
                 tools=[t for t in parent.tools if t.name not in PARENT_ONLY],
-                bus=parent.bus,
                 system=SUB_AGENT_PROMPT,
                 limits=limits,
-                retry=parent.retry,
-                breaker=parent.breaker,
-                context=parent.context,
             )
             result = await child.run(prompt)
         finally:
             await asyncio.shield(session.close())
         parent.tally.add(child.tally)
-        report, cut = cap(result.final_text or "(the sub-agent gave no report)", report_chars)
+        report, cut = cap(result.final_text or "(the sub-agent gave no report)", self.report_chars)
         if result.outcome != "end_turn":
             report = f"The sub-agent stopped early ({result.outcome}: {result.error}).\n{report}"
         return ToolOutput(content=report, is_error=result.outcome == "error", truncated=cut)
-
-    parent.spawn = spawn

@@ -1,4 +1,4 @@
-"""`airlock audit`: check a session's audit log from the command line."""
+"""`airlock audit verify`: check a session's audit log from the command line."""
 
 from __future__ import annotations
 
@@ -8,17 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orchestrator.events.audit import verify as verify_log
+from orchestrator.cli.errors import exit_on_failure, unreadable
+from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import text
-
-OK = 0
-TAMPERED = 1
-UNREADABLE = 2
 
 audit_app = typer.Typer(help="Check audit logs.", no_args_is_help=True, add_completion=False)
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)  # a report line names the file: never cut
 
 
 @audit_app.callback()
@@ -35,11 +31,10 @@ def verify(
 
     Records removed from the end of the file cannot be seen: compare the record count.
     """
-    try:
+    from orchestrator.events.audit import verify as verify_log
+
+    with exit_on_failure(unreadable(file)):
         report = verify_log(file)
-    except OSError as exc:
-        err.print(text(("error", "bold red"), f" {file}: {exc.strerror or exc}"))
-        raise typer.Exit(UNREADABLE) from None
     if json_output:
         out.print_json(report.model_dump_json(), ensure_ascii=True)
     elif report.ok:
@@ -59,4 +54,4 @@ def verify(
                 f"({report.records} records verified before it)",
             )
         )
-    raise typer.Exit(OK if report.ok else TAMPERED)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.TAMPERED)

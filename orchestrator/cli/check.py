@@ -1,4 +1,9 @@
-"""`airlock check`: the analyzer on the command line, one command or a JSONL batch."""
+"""`airlock check`: the analyzer on the command line, one command or a JSONL batch.
+
+There is no gate and nobody to confirm here: a verdict is printed as the policy's
+deployment answers it (`orchestrator.gate.headless`: a headless policy's asks are
+denies), the same rule the gate applies in a session.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,23 @@ from typing import TextIO
 
 from rich.console import Console
 
+from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import json_visible, text
+from orchestrator.gate.headless import headless_answer
 from security import Decision, Policy, Verdict, analyze
 
-EXIT_CODES = {Decision.ALLOW: 0, Decision.ASK: 1, Decision.DENY: 2}
+EXIT_CODES = {
+    Decision.ALLOW: ExitCode.ALLOW,
+    Decision.ASK: ExitCode.ASK,
+    Decision.DENY: ExitCode.DENY,
+}
 STYLES = {Decision.ALLOW: "green", Decision.ASK: "yellow", Decision.DENY: "bold red"}
-BATCH_BAD_INPUT = 65  # EX_DATAERR: some lines were not {"cmd": "..."}
+
+
+def judge(command: str, policy: Policy) -> Verdict:
+    """The analyzer's verdict on ``command``, as ``policy`` answers it with nobody to
+    confirm: what `airlock check` prints and `airlock exec` obeys."""
+    return headless_answer(analyze(command, policy), policy)
 
 
 def batch_record(verdict: Verdict) -> dict[str, object]:
@@ -25,7 +41,7 @@ def batch_record(verdict: Verdict) -> dict[str, object]:
     }
 
 
-def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> int:
+def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> ExitCode:
     """One output line per input line, same order. A bad line answers with an error record."""
     bad = 0
     for number, raw in enumerate(stdin, start=1):
@@ -44,10 +60,10 @@ def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> int:
                 "decision": Decision.DENY.value,
             }
         else:
-            record = batch_record(analyze(cmd, policy))
+            record = batch_record(judge(cmd, policy))
         stdout.write(json_visible(json.dumps(record, ensure_ascii=False)) + "\n")
         stdout.flush()
-    return BATCH_BAD_INPUT if bad else 0
+    return ExitCode.BATCH_BAD_INPUT if bad else ExitCode.OK
 
 
 def render(verdict: Verdict, console: Console) -> None:

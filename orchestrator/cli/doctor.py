@@ -79,7 +79,11 @@ def _engine_checks(client: docker.DockerClient) -> list[Check]:
 def _image_checks(client: docker.DockerClient) -> list[Check]:
     checks = []
     for recipe in images.RECIPES:
-        state = images.status(client, recipe)
+        try:
+            state = images.status(client, recipe)
+        except images.ImageBuildError as exc:  # its recipe is missing: a broken install
+            checks.append(Check(name=f"image {recipe.name}", health=Health.FAIL, detail=str(exc)))
+            continue
         health = {
             images.ImageState.CURRENT: Health.OK,
             images.ImageState.OUTDATED: Health.WARN,

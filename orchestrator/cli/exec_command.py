@@ -1,50 +1,58 @@
-"""`airlock exec`, `airlock sessions`, `airlock reap`: the sandbox from the command line.
+"""`airlock exec`: analyze a command, run it in a fresh sandbox, stream its output.
 
 `airlock exec` copies the command's output to ours. A stream that is a terminal gets
 escape sequences made visible (`orchestrator.events.safe_text`), since a person reads it; a
 stream that is a pipe or a file gets the bytes as they are, for the program that reads
 them (`airlock exec -- CMD | cat` shows the raw bytes). airlock's own messages on
 stderr are always made visible: they quote the command.
+
+It exits with the command's code; 126 when refused, 124 on timeout, 125 when the
+sandbox fails, 128+N when killed by signal N (`exit_codes`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
-from typing import BinaryIO, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, TextIO
 
-from pydantic import BaseModel
+import typer
 
+from orchestrator.cli.errors import EXEC_FAILURES, UsageError, exit_on_failure
+from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import VisibleStream, visible
-from sandbox import (
-    Confinement,
-    DockerBackend,
-    ExecExit,
-    OutputChunk,
-    SessionSpec,
-    failure_note,
-    labels,
-    read_only_confinement,
-    shows_refusal,
-)
-from sandbox.engine import engine
-from security import Decision, Policy, analyze
 
-REFUSED = 126
-TIMED_OUT = 124
-SANDBOX_ERROR = 125
+if TYPE_CHECKING:
+    from sandbox import Confinement, ExecExit, SessionSpec
+    from security import Policy
+
+
+def exec_(
+    command: Annotated[list[str], typer.Argument(help="The command line to run (after --).")],
+    image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
+    runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
+    policy: Annotated[str, typer.Option(help="Policy preset or YAML file.")] = "dev",
+    timeout: Annotated[float | None, typer.Option(help="Seconds before it is killed.")] = None,
+) -> None:
+    """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code."""
+    from security import Policy
+
+    with exit_on_failure(*EXEC_FAILURES):
+        if runtime not in ("runc", "runsc"):
+            raise UsageError(f"--runtime must be runc or runsc, not {runtime!r}")
+        loaded = Policy.load(policy)
+        line = " ".join(command)
+        raise typer.Exit(execute(line, image, runtime, loaded, timeout))  # type: ignore[arg-type]
 
 
 def exit_code_of(final: ExecExit) -> int:
     """The shell's convention: the code, 128+N for signal N, 124 for a timeout."""
     if final.error and not final.timed_out:
-        return SANDBOX_ERROR
+        return ExitCode.SANDBOX_ERROR
     if final.timed_out:
-        return TIMED_OUT
+        return ExitCode.TIMED_OUT
     if final.signal is not None:
-        return 128 + final.signal
-    return final.exit_code if final.exit_code is not None else SANDBOX_ERROR
+        return ExitCode.SIGNALLED + final.signal
+    return final.exit_code if final.exit_code is not None else ExitCode.SANDBOX_ERROR
 
 
 async def run_streaming(
@@ -54,6 +62,8 @@ async def run_streaming(
     confinement: Confinement | None = None,
 ) -> int:
     """Run ``command`` in a fresh session, copying its output live to ours."""
+    from sandbox import DockerBackend, OutputChunk, failure_note, shows_refusal
+
     async with DockerBackend().session(spec) as session:
         final: ExecExit | None = None
         refusal_seen = False
@@ -87,12 +97,20 @@ def execute(
     policy: Policy,
     timeout: float | None,
 ) -> int:
-    verdict = analyze(command, policy)
+    """Run ``command`` if the analyzer allows it (as a headless policy answers: `check.judge`);
+    its exit code, or REFUSED."""
+    import asyncio
+
+    from orchestrator.cli.check import judge
+    from sandbox import SessionSpec, read_only_confinement
+    from security import Decision
+
+    verdict = judge(command, policy)
     if verdict.decision is not Decision.ALLOW:
         sys.stderr.write(f"airlock: refused ({verdict.decision.value}, policy {policy.name})\n")
         for finding in verdict.findings:
             sys.stderr.write(visible(f"  {finding.check} {finding.title}: {finding.detail}") + "\n")
-        return REFUSED
+        return ExitCode.REFUSED
     shell = "sh" if image.startswith("airlock/minimal") else "bash"
     spec = SessionSpec(image=image, runtime=runtime, shell=shell)
     # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
@@ -118,33 +136,3 @@ class Sink:
         if self.visible is not None:
             self.raw.write(self.visible.end().encode())
             self.raw.flush()
-
-
-class SessionRow(BaseModel):
-    container: str
-    session: str
-    image: str
-    state: str
-    owner_pid: str
-    age_s: float
-    expires_in_s: float
-
-
-def list_sessions() -> list[SessionRow]:
-    now = time.time()
-    rows = []
-    with engine() as client:
-        for c in client.containers.list(all=True, filters={"label": f"{labels.MANAGED}=1"}):
-            tags = c.labels or {}
-            rows.append(
-                SessionRow(
-                    container=c.short_id,
-                    session=tags.get(labels.SESSION, "?"),
-                    image=str(c.attrs.get("Config", {}).get("Image", "?")),
-                    state=c.status,
-                    owner_pid=tags.get(labels.OWNER_PID, "?"),
-                    age_s=round(now - float(tags.get(labels.CREATED, now)), 1),
-                    expires_in_s=round(float(tags.get(labels.EXPIRES, now)) - now, 1),
-                )
-            )
-    return rows

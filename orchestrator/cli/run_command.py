@@ -1,23 +1,96 @@
-"""The terminal side of `airlock run`: the live view, approvals at a TTY, the summary."""
+"""`airlock run`: its options, the live view, approvals at a TTY, the summary.
+
+The agent loop, the runs and the sandbox load when a run starts, not when the command
+line does.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from rich.console import Console
 from rich.prompt import Confirm
 
-from orchestrator.agent.pricing import price_table
-from orchestrator.events.bus import EventBus
-from orchestrator.events.render import TerminalRenderer
+from orchestrator.cli.consoles import out
+from orchestrator.cli.errors import RUN_FAILURES, exit_on_failure
+from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import text
-from orchestrator.gate.permission_gate import ApprovalRequest, Approver
-from orchestrator.runs.run import RunRequest, RunSummary, load_project, run_task
-from sandbox import DockerBackend
 
-USAGE_ERROR = 64
+if TYPE_CHECKING:
+    from orchestrator.gate.permission_gate import ApprovalRequest, Approver
+    from orchestrator.runs.run import RunRequest, RunSummary
+
+
+def run(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    repo: Annotated[Path, typer.Option(help="The project; the agent works on a copy.")],
+    policy: Annotated[
+        str | None, typer.Option(help="Policy preset or YAML file (default: dev).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The main agent's model (default claude-sonnet-4-6, or AIRLOCK_MODEL_MAIN)."
+        ),
+    ] = None,
+    max_turns: Annotated[int, typer.Option(min=1, help="Stop after this many turns.")] = 40,
+    budget_usd: Annotated[
+        float | None, typer.Option(min=0.0001, help="Stop once this much is spent.")
+    ] = None,
+    budget_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Stop once this many tokens are used.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="Wall-clock limit, seconds.")] = 3600,
+    context_window: Annotated[
+        int, typer.Option(min=2000, help="Context window, tokens (smaller: compaction sooner).")
+    ] = 200_000,
+    replay: Annotated[
+        Path | None, typer.Option(help="Serve a scripted conversation (YAML) instead of the API.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the run's files.")
+    ] = None,
+    image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
+    runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
+    trust: Annotated[
+        bool, typer.Option(help="Trust the project: load its AGENTS.md and policy.")
+    ] = False,
+    plan: Annotated[
+        bool, typer.Option(help="First have the plan model (AIRLOCK_MODEL_PLAN) write a plan.")
+    ] = False,
+) -> None:
+    """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch."""
+    from orchestrator.agent.context import ContextConfig
+    from orchestrator.agent.loop import RunLimits
+    from orchestrator.runs.run import RunRequest
+
+    with exit_on_failure(*RUN_FAILURES):
+        request = RunRequest(
+            task=task,
+            repo=repo,
+            policy=policy,
+            model=model,
+            limits=RunLimits(
+                max_turns=max_turns,
+                budget_usd=budget_usd,
+                budget_tokens=budget_tokens,
+                wall_clock_s=timeout,
+            ),
+            replay=replay,
+            context=ContextConfig(window=context_window),
+            out=out_dir,
+            image=image,
+            runtime=runtime,
+            trust=trust,
+            plan=plan,
+        )
+        summary = execute(request, out)
+        print_summary(summary, out)
+        raise typer.Exit(ExitCode.OK if summary.outcome == "end_turn" else ExitCode.FAILED)
 
 
 Confirm_ = Callable[..., bool]  # rich's Confirm.ask, or a stand-in that answers for a person
@@ -25,6 +98,8 @@ Confirm_ = Callable[..., bool]  # rich's Confirm.ask, or a stand-in that answers
 
 def tty_approver(console: Console, confirm: Confirm_ = Confirm.ask) -> Approver:
     """Ask the person at the terminal, one question at a time."""
+    import asyncio
+
     lock = asyncio.Lock()
 
     async def approve(request: ApprovalRequest) -> bool:
@@ -49,6 +124,14 @@ def execute(
     A person is asked (trust, approvals) only when ``interactive`` (default: standard
     input is a terminal) and the policy is not headless.
     """
+    import asyncio
+
+    from orchestrator.agent.pricing import price_table
+    from orchestrator.events.bus import EventBus
+    from orchestrator.events.render import TerminalRenderer
+    from orchestrator.runs.run import load_project, run_task
+    from sandbox import DockerBackend
+
     price_table()  # fail early (bad price file, repo or policy) before any container
     project = load_project(request)
     if interactive is None:

@@ -12,9 +12,8 @@ from pathlib import Path
 import bashlex
 from pydantic import BaseModel
 
+from orchestrator.devtools.package_data import corpus_dir
 from security import analyze
-
-CORPUS_DIR = Path(__file__).resolve().parents[2] / "tests" / "corpus"
 
 
 class AnalyzerBench(BaseModel):
@@ -33,7 +32,9 @@ class AnalyzerBench(BaseModel):
     p50_ratio_to_tight_loop: float
 
 
-def corpus_commands(directory: Path = CORPUS_DIR) -> list[str]:
+def corpus_commands(directory: Path | None = None) -> list[str]:
+    """Every ``cmd`` of the analyzer corpus (the package's own unless ``directory``)."""
+    directory = directory or corpus_dir()
     commands: list[str] = []
     for name in ("adversarial.jsonl", "benign.jsonl"):
         for line in (directory / name).read_text(encoding="utf-8").splitlines():

@@ -17,7 +17,7 @@ import anthropic
 from pydantic import BaseModel
 
 from orchestrator.agent.context import ContextConfig
-from orchestrator.agent.loop import Agent, AgentResult, RunLimits
+from orchestrator.agent.loop import AgentLoop, AgentResult, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.bus import EventBus
@@ -101,7 +101,7 @@ async def _session(tool_calls: int, config: ContextConfig) -> _Run:
         client = anthropic.AsyncAnthropic(api_key="bench", base_url=api.base_url)
         try:
             async with DockerBackend().session(SessionSpec()) as session:
-                agent = Agent(
+                agent = AgentLoop(
                     name="main",
                     session_id=session.id,
                     client=client,

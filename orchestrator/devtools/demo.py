@@ -1,4 +1,7 @@
-"""`airlock demo`: the main job, an agent fixing a failing test in examples/calc.
+"""`airlock demo`: the main job, an agent fixing a failing test in the example project.
+
+The project (``examples/calc/``) and the replay (``examples/replays/demo.yaml``) ship in
+this package (`package_data.examples_dir`), so an installed airlock runs the demo too.
 
 The model's side is a replay (no API is reachable here) served through a local fake
 of the Messages API, so the real SDK, the loop, the gate, the analyzer and the
@@ -16,20 +19,21 @@ from rich.console import Console
 from rich.syntax import Syntax
 
 from orchestrator.cli import run_command as run_cli
+from orchestrator.devtools.package_data import examples_dir
 from orchestrator.events.safe_text import visible
 from orchestrator.runs.run import RUNS_DIR, RunRequest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TASK = "Make the failing tests in this project pass."
 
 
 def run_demo(console: Console) -> int:
     """Run the demo task; 0 when the agent finished and changed what it should."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    examples = examples_dir()
     request = RunRequest(
         task=TASK,
-        repo=EXAMPLES / "calc",
-        replay=EXAMPLES / "replays" / "demo.yaml",
+        repo=examples / "calc",
+        replay=examples / "replays" / "demo.yaml",
         out=RUNS_DIR / f"demo-{stamp}",
     )
     summary = run_cli.execute(request, console)

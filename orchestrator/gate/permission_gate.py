@@ -2,17 +2,24 @@
 
 1. Trust: whether the session's project is trusted was settled when it was loaded
    (an untrusted project's own settings and memory files are never read).
-2. The per-tool check. A tool states what it asks permission for as the shell line
-   that would do the same (`orchestrator.tools.permission`): Bash its command, Read of P
-   ``cat -- P``, Write of P ``cat > P``. The analyzer judges that line under the
-   session's policy, so every tool gets the same path and secret rules as Bash; then
-   the tool's own rules for the files it changes (the policy's ``edits``, and edits
-   outside the workspace ask) can only make the answer stricter. A tool that states
-   nothing (Agent) is judged by its risk.
+2. The per-tool check. Each tool declares a typed request for what a call asks
+   permission for (`Tool.permission_request`, `orchestrator.tools.permission`): a
+   command, a file read, write or edit, a search, or nothing to ask. The gate handles
+   each kind of request, never a tool by name. A request to do something is stated as
+   the shell line that would do the same (Bash its command, Read of P ``cat -- P``,
+   Write of P ``cat > P``); the analyzer judges that line under the session's policy,
+   so every tool gets the same path and secret rules as Bash; then the rules for the
+   files it changes (the policy's ``edits``, and edits outside the workspace ask) can
+   only make the answer stricter. Nothing to ask (Agent) is judged by the tool's risk.
+   A tool that declares no request is refused.
 3. Confirmation of what is `ask` or high-risk: an approver (a person at a terminal or
    a callback) answers; with nobody to answer, a policy with ``classify_asks`` lets a
    cheap model call an `ask` that only the analyzer raised routine or not (it sees the
-   shell line); otherwise the policy answers, and `ask` becomes `deny`.
+   shell line); otherwise the policy answers, and `ask` becomes `deny`. The analyzer
+   reports `ask` under every policy; a headless policy's answer to its verdict is
+   `orchestrator.gate.headless` (every ask a deny), the one rule that `airlock check`
+   and `airlock exec` apply too. The gate applies it as it judges (step 2) unless the
+   classifier may take the asks, and refuses the asks left at step 3.
 
 A refusal carries its reasons; the loop hands them to the model as an error result.
 """
@@ -28,8 +35,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.gate.classifier import SafetyClassifier
+from orchestrator.gate.headless import headless_answer
 from orchestrator.tools.base import WORKSPACE, Tool, ToolInput
-from orchestrator.tools.permission import Permission, read_judge
+from orchestrator.tools.permission import (
+    EditFile,
+    NothingToAsk,
+    ReadFile,
+    RunCommand,
+    Search,
+    ShellRequest,
+    WriteFile,
+    read_judge,
+)
 from security import Decision, Policy, Risk, Verdict, analyze
 from security.paths import within
 from security.verdict import highest, strictest
@@ -52,7 +69,7 @@ class ApprovalRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tool: str
-    summary: str  # the command, or the file, in one line
+    summary: str  # the request's summary (the command, the file, the pattern), cut to 200
     risk: Risk
     reasons: list[str]
     verdict: Verdict | None = None
@@ -83,11 +100,12 @@ class GateResult(BaseModel):
 @dataclass(frozen=True)
 class Judgement:
     """Step 2's answer: the decision, its risk and reasons, and the analyzer's verdict
-    on the call's shell line (None for a tool that states no permission)."""
+    on the request's shell line (None for a request with no line)."""
 
     decision: Decision
     risk: Risk
     reasons: list[str]
+    summary: str  # the request, for a person asked to confirm it
     verdict: Verdict | None = None
     line: str = ""  # the shell line the verdict is about
     classifiable: bool = False  # an ask that only the analyzer raised
@@ -145,36 +163,52 @@ class PermissionGate:
                 trusted=self.trust.trusted,
                 verdict=judged.verdict,
             )
-        return await self._confirm(tool, params, judged, reasons)
+        return await self._confirm(tool, judged, reasons)
 
     def _judge(self, tool: Tool[Any], params: ToolInput) -> Judgement:
-        """Step 2: the policy's view of this call, before anyone is asked.
+        """Step 2: the policy's view of this call, before anyone is asked, by the kind
+        of request its tool declares.
 
-        A tool that states a `Permission` is judged by the analyzer's verdict on its
-        shell line, then by the edit rules for the files it changes; a tool that states
-        none is judged by its risk alone.
+        A request to do something is judged by the analyzer's verdict on its shell line,
+        then by the edit rules for the files it changes; nothing to ask is judged by the
+        tool's risk alone. No request, or one of a kind this gate does not know, is
+        refused.
+
+        Attack: a tool added without a declared request (or with a new kind of request)
+        would otherwise run unjudged; it is refused until the gate knows what it does.
         """
-        permission = tool.permission(params)
-        if permission is None:
-            if tool.risk is Risk.HIGH:
-                return Judgement(Decision.ASK, tool.risk, [f"{tool.name} is high-risk"])
-            return Judgement(Decision.ALLOW, tool.risk, [])
-        return self._judge_permission(tool, permission)
+        request = tool.permission_request(params)
+        match request:
+            case RunCommand() | ReadFile() | WriteFile() | EditFile() | Search():
+                return self._judge_shell(tool, request)
+            case NothingToAsk():
+                if tool.risk is Risk.HIGH:
+                    return Judgement(
+                        Decision.ASK, tool.risk, [f"{tool.name} is high-risk"], request.summary
+                    )
+                return Judgement(Decision.ALLOW, tool.risk, [], request.summary)
+            case None:
+                why = f"{tool.name} declares no permission request: refused"
+                return Judgement(Decision.DENY, Risk.HIGH, [why], tool.name)
+            case _:
+                kind = type(request).__name__
+                why = f"{tool.name} asks for {kind}, a request the gate does not know: refused"
+                return Judgement(Decision.DENY, Risk.HIGH, [why], tool.name)
 
-    def _judge_permission(self, tool: Tool[Any], permission: Permission) -> Judgement:
-        policy = self.policy
-        if policy.headless and self.classifies:  # keep the asks, for the classifier
-            policy = policy.model_copy(update={"headless": False})
-        verdict = analyze(permission.line, policy)
+    def _judge_shell(self, tool: Tool[Any], request: ShellRequest) -> Judgement:
+        verdict = analyze(request.line, self.policy)
+        if not self.classifies:  # only the policy answers: a headless one denies the asks
+            verdict = headless_answer(verdict, self.policy)
         reasons = [f"{f.check} {f.title}: {f.detail}" for f in verdict.findings]
-        own = self._edit_rules(tool, permission.edits)
+        own = self._edit_rules(tool, request.edits)
         decision = strictest([verdict.decision, *(Decision.ASK for _ in own.reasons)])
         return Judgement(
             decision,
             highest([verdict.risk, own.risk]),
             [*reasons, *own.reasons],
+            request.summary,
             verdict,
-            permission.line,
+            request.line,
             classifiable=not own.reasons,
         )
 
@@ -195,10 +229,10 @@ class PermissionGate:
             reasons.append(f"{tool.name} writes {path} ({where} the workspace): needs approval")
         return _EditRules(risk, reasons)
 
-    def permits(self, tool: Tool[Any], permission: Permission) -> bool:
-        """Whether ``tool`` may do what ``permission`` states without anyone being asked:
+    def permits(self, tool: Tool[Any], request: ShellRequest) -> bool:
+        """Whether ``tool`` may do what ``request`` states without anyone being asked:
         how a running tool checks a file it did not name (where a link leads)."""
-        judged = self._judge_permission(tool, permission)
+        judged = self._judge_shell(tool, request)
         return judged.decision is Decision.ALLOW and judged.risk is not Risk.HIGH
 
     def may_read(self, paths: Sequence[str]) -> frozenset[str]:
@@ -206,10 +240,8 @@ class PermissionGate:
         each is judged as ``cat -- PATH``, like Read of it."""
         return self._read_judge(paths)
 
-    async def _confirm(
-        self, tool: Tool[Any], params: ToolInput, judged: Judgement, reasons: list[str]
-    ) -> GateResult:
-        """Step 3: ask someone, or let a headless policy answer."""
+    async def _confirm(self, tool: Tool[Any], judged: Judgement, reasons: list[str]) -> GateResult:
+        """Step 3: ask someone, or let the classifier or the policy answer."""
 
         def result(allowed: bool, by: DecidedBy, why: str) -> GateResult:
             return GateResult(
@@ -230,13 +262,13 @@ class PermissionGate:
                 cached = ", cached" if said.cached else ""
                 why = f"the classifier ({said.model}{cached}) says: {said.reason}"
                 return result(said.decision == "allow", "classifier", why)
-        if self.policy.headless:
+        if self.policy.headless:  # a tool's own ask, or one the classifier did not take
             return result(False, "policy", f"policy {self.policy.name} is headless: ask is deny")
         if self.approver is None:
             return result(False, "policy", "needs approval and nobody is there to approve")
         request = ApprovalRequest(
             tool=tool.name,
-            summary=_summary(params),
+            summary=_one_line(judged.summary),
             risk=judged.risk,
             reasons=reasons,
             verdict=verdict,
@@ -248,9 +280,5 @@ class PermissionGate:
         return result(bool(answer), by, f"{'approved' if answer else 'refused'} by the {by}")
 
 
-def _summary(params: ToolInput) -> str:
-    for name in ("command", "file_path", "pattern", "prompt"):
-        value = getattr(params, name, None)
-        if isinstance(value, str):
-            return value if len(value) <= 200 else value[:200] + "..."
-    return params.model_dump_json()[:200]
+def _one_line(summary: str, limit: int = 200) -> str:
+    return summary if len(summary) <= limit else summary[:limit] + "..."

@@ -22,10 +22,11 @@ import anthropic
 from pydantic import BaseModel, Field
 
 from orchestrator.agent.context import ContextConfig
-from orchestrator.agent.loop import Agent, AgentResult, Outcome, RunLimits, Usage
+from orchestrator.agent.loop import AgentLoop, AgentResult, Outcome, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.agent.routing import ModelRouter
-from orchestrator.agent.subagents import enable_sub_agents
+from orchestrator.agent.subagents import SubAgents
+from orchestrator.agent.usage import Usage
 from orchestrator.events.audit import AuditLog
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import SessionStartedEvent
@@ -194,7 +195,7 @@ async def run_task(
                         runtime=request.runtime,
                     )
                 )
-                agent = Agent(
+                agent = AgentLoop(
                     name="main",
                     session_id=session.id,
                     client=client,
@@ -209,8 +210,8 @@ async def run_task(
                     system="\n\n".join(filter(None, [SYSTEM_PROMPT, project.memory])),
                     limits=request.limits,
                     context=request.context,
+                    sub_agents=SubAgents(),
                 )
-                enable_sub_agents(agent)
                 try:
                     task = request.task
                     if request.plan:
@@ -239,7 +240,7 @@ def _copy_in_notes(seeded: SplitArchive | None) -> list[str]:
     return notes
 
 
-async def _planned(agent: Agent, session: Session, task: str) -> str:
+async def _planned(agent: AgentLoop, session: Session, task: str) -> str:
     """The task with a plan from the plan-kind model (kept as the agent's active plan)."""
     listing = await session.exec(
         ["sh", "-c", "find . -path ./.git -prune -o -type f -print | sort | head -n 300"],
@@ -262,7 +263,7 @@ async def _write_patch(session: Session, repo: Path, out: Path) -> int:
 def _summary(
     request: RunRequest,
     project: Project,
-    agent: Agent,
+    agent: AgentLoop,
     result: AgentResult | None,
     outcome: Outcome,
     duration: float,

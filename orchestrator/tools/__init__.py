@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.tools.agent import Agent
+from orchestrator.tools.agent import SubAgentTool
 from orchestrator.tools.base import Tool
 from orchestrator.tools.bash import Bash
 from orchestrator.tools.edit import Edit
@@ -21,7 +21,7 @@ TOOL_CLASSES: tuple[type[Tool[Any]], ...] = (
     Edit,
     Grep,
     Glob,
-    Agent,
+    SubAgentTool,
     Remember,
 )
 

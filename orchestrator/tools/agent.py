@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from orchestrator.tools.base import Tool, ToolContext, ToolError, ToolInput, ToolOutput
+from orchestrator.tools.permission import NothingToAsk
 from security.verdict import Risk
 
 
@@ -26,12 +27,18 @@ Glob under the same policy as you, but cannot start sub-agents. Several Agent ca
 in one turn run in parallel. Use it for investigations that would fill your context."""
 
 
-class Agent(Tool[AgentInput]):
+class SubAgentTool(Tool[AgentInput]):
+    """The Agent tool: the model hands a task to a sub-agent."""
+
     name: ClassVar[str] = "Agent"
     description: ClassVar[str] = DESCRIPTION
     risk: ClassVar[Risk] = Risk.MEDIUM
     read_only: ClassVar[bool] = True  # it works on a copy: calls may run side by side
     input_model: ClassVar[type[ToolInput]] = AgentInput
+
+    def permission_request(self, params: AgentInput) -> NothingToAsk:
+        """Nothing itself: each call its sub-agent makes passes the gate."""
+        return NothingToAsk(params.prompt)
 
     async def run(self, params: AgentInput, ctx: ToolContext) -> ToolOutput:
         if ctx.spawn is None:

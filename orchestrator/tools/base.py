@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from anthropic.types import ToolParam
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator.tools.permission import Permission, ReadJudge, read_judge
+from orchestrator.tools.permission import PermissionRequest, ReadJudge, ShellRequest, read_judge
 from sandbox import ConfinementReport, OutputChunk, Session
 from security import Decision, analyze
 from security.policy import PRESETS
@@ -73,16 +74,16 @@ def _digest(data: bytes) -> str:
 Spawner = Callable[[str, str], Awaitable["ToolOutput"]]  # (description, prompt) -> report
 
 
-Permits = Callable[["Tool[Any]", Permission], bool]
-"""Whether a tool may do what a `Permission` states without anyone being asked (the
-gate's answer): how a running tool checks a file it did not name, such as the one a
-symbolic link leads to."""
+Permits = Callable[["Tool[Any]", ShellRequest], bool]
+"""Whether a tool may do what a request states without anyone being asked (the gate's
+answer): how a running tool checks a file it did not name, such as the one a symbolic
+link leads to."""
 
 
-def _read_only_permits(permission: Permission) -> bool:
+def _read_only_permits(request: ShellRequest) -> bool:
     """The answer without a gate: read-only's, where every edit asks."""
-    verdict = analyze(permission.line, PRESETS["read-only"])
-    return not permission.edits and verdict.decision is Decision.ALLOW
+    verdict = analyze(request.line, PRESETS["read-only"])
+    return not request.edits and verdict.decision is Decision.ALLOW
 
 
 @dataclass
@@ -98,7 +99,7 @@ class ToolContext:
     on_output: Callable[[OutputChunk], None] | None = None
     spawn: Spawner | None = None
     may_read: ReadJudge = field(default_factory=lambda: read_judge(PRESETS["read-only"]))
-    permits: Permits = field(default=lambda tool, permission: _read_only_permits(permission))
+    permits: Permits = field(default=lambda tool, request: _read_only_permits(request))
 
 
 InputT = TypeVar("InputT", bound=ToolInput)
@@ -124,7 +125,7 @@ class Tool(ABC, Generic[InputT]):
             )
             raise ToolError(f"invalid input for {self.name}: {problems}") from exc
 
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> ToolParam:
         """The tool as the Messages API takes it: name, description, input schema."""
         return {
             "name": self.name,
@@ -132,9 +133,10 @@ class Tool(ABC, Generic[InputT]):
             "input_schema": self.input_model.model_json_schema(by_alias=True),
         }
 
-    def permission(self, params: InputT) -> Permission | None:
-        """What the call asks leave to do, as the shell line that would do the same;
-        None if it does nothing a shell line could (the gate then weighs its risk)."""
+    def permission_request(self, params: InputT) -> PermissionRequest | None:
+        """What the call asks leave to do (`orchestrator.tools.permission`): a command,
+        a file read, write or edit, a search, or `NothingToAsk`. None, the default,
+        declares nothing, and the gate refuses the call: a tool must say what it does."""
         return None
 
     @abstractmethod

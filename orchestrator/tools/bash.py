@@ -21,7 +21,7 @@ from orchestrator.tools.base import (
     ToolInput,
     ToolOutput,
 )
-from orchestrator.tools.permission import Permission
+from orchestrator.tools.permission import RunCommand
 from sandbox import ExecExit, OutputChunk, failure_note, read_only_confinement, shows_refusal
 from security.verdict import Risk
 
@@ -70,8 +70,8 @@ class Bash(Tool[BashInput]):
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = BashInput
 
-    def permission(self, params: BashInput) -> Permission:
-        return Permission(params.command)
+    def permission_request(self, params: BashInput) -> RunCommand:
+        return RunCommand(params.command)
 
     async def run(self, params: BashInput, ctx: ToolContext) -> ToolOutput:
         if params.run_in_background:

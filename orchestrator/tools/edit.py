@@ -14,7 +14,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
-from orchestrator.tools.permission import Permission, edit_line
+from orchestrator.tools.permission import EditFile
 from orchestrator.tools.read import (
     MAX_WHOLE_BYTES,
     load,
@@ -58,9 +58,8 @@ class Edit(Tool[EditInput]):
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = EditInput
 
-    def permission(self, params: EditInput) -> Permission:
-        path = absolute_path(params.file_path)
-        return Permission(edit_line(path), edits=(path,))
+    def permission_request(self, params: EditInput) -> EditFile:
+        return EditFile(absolute_path(params.file_path))
 
     async def run(self, params: EditInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
@@ -71,7 +70,7 @@ class Edit(Tool[EditInput]):
             raise ToolError("old_string and new_string are the same; there is nothing to change.")
         found = await load(ctx.session, path, MAX_WHOLE_BYTES)
         real = found.real
-        refuse_unless_permitted(self, ctx, path, real, Permission(edit_line(real), (real,)))
+        refuse_unless_permitted(self, ctx, path, real, EditFile(real))
         if found.kind == "missing":
             raise ToolError(f"{path} does not exist. To create a file use Write.")
         if found.kind != "file":

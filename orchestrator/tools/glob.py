@@ -16,7 +16,7 @@ from orchestrator.tools.base import (
     absolute_path,
     cap,
 )
-from orchestrator.tools.permission import Permission, command_line
+from orchestrator.tools.permission import Search
 from orchestrator.tools.ripgrep import run_rg
 from security.verdict import Risk
 
@@ -47,8 +47,8 @@ class Glob(Tool[GlobInput]):
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = GlobInput
 
-    def permission(self, params: GlobInput) -> Permission:
-        return Permission(command_line(_argv(params)))
+    def permission_request(self, params: GlobInput) -> Search:
+        return Search(tuple(_argv(params)), params.pattern)
 
     async def run(self, params: GlobInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")

@@ -23,7 +23,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
-from orchestrator.tools.permission import Permission, command_line
+from orchestrator.tools.permission import Search
 from orchestrator.tools.rg_output import line_records, path_records
 from orchestrator.tools.ripgrep import run_rg
 from orchestrator.tools.search_view import search_view
@@ -90,9 +90,9 @@ class Grep(Tool[GrepInput]):
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = GrepInput
 
-    def permission(self, params: GrepInput) -> Permission:
+    def permission_request(self, params: GrepInput) -> Search:
         path = absolute_path(params.path or WORKSPACE, "path")
-        return Permission(command_line(_argv(params, path, ["--regexp-file=-"])))
+        return Search(tuple(_argv(params, path, ["--regexp-file=-"])), params.pattern)
 
     async def run(self, params: GrepInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")

@@ -1,7 +1,12 @@
-"""What a tool call asks leave to do, stated as the shell line that would do the same.
+"""What a tool call asks leave to do: a typed request, stated as the shell line that
+would do the same.
 
-The gate judges that line with `security.analyze` under the session's policy, exactly as
-it judges a Bash command. So Read, Write, Edit, Grep and Glob get the same path and
+Each tool declares its request (`Tool.permission_request`): a command to run, a file to
+read, write or edit, a search, or nothing to ask. The gate handles each kind of request,
+never a tool by name, and refuses a call whose tool declares none.
+
+The gate judges a request's line with `security.analyze` under the session's policy,
+exactly as it judges a Bash command. So Read, Write, Edit, Grep and Glob get the same path and
 secret rules as Bash by construction: Write to ``.git/config`` is the analyzer's verdict
 on ``cat > /workspace/.git/config``, Read of ``.env`` its verdict on
 ``cat -- /workspace/.env``. A tool may add rules of its own on top (the policy's
@@ -32,11 +37,121 @@ MAX_BATCH_CHARS = 4000  # one `cat` line judging many files stays this short
 
 
 @dataclass(frozen=True)
-class Permission:
-    """What one call asks for: a shell line to judge, and the files it changes."""
+class RunCommand:
+    """Run a shell command (Bash); Remember runs one to verify a step, then writes its
+    memory file (``writes``)."""
 
-    line: str  # judged by security.analyze under the session's policy
-    edits: tuple[str, ...] = ()  # absolute paths it writes: the policy's edit rules apply
+    command: str
+    writes: tuple[str, ...] = ()  # absolute paths it changes besides: edit rules apply
+
+    @property
+    def line(self) -> str:
+        return self.command
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        return self.writes
+
+    @property
+    def summary(self) -> str:
+        then = f" (then writes {', '.join(self.writes)})" if self.writes else ""
+        return self.command + then
+
+
+@dataclass(frozen=True)
+class ReadFile:
+    """Read one file (Read; a tool reading the file a link leads to)."""
+
+    path: str  # absolute, normalised
+
+    @property
+    def line(self) -> str:
+        return read_line(self.path)
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def summary(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    """Replace the whole content of one file (Write)."""
+
+    path: str  # absolute, normalised
+
+    @property
+    def line(self) -> str:
+        return write_line(self.path)
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        return (self.path,)
+
+    @property
+    def summary(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class EditFile:
+    """Change part of one file (Edit): it writes the file, and its answer shows lines."""
+
+    path: str  # absolute, normalised
+
+    @property
+    def line(self) -> str:
+        return edit_line(self.path)
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        return (self.path,)
+
+    @property
+    def summary(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class Search:
+    """Search or list files (Grep, Glob) with the rg command line ``argv``."""
+
+    argv: tuple[str, ...]  # the pattern on standard input (Grep), never in argv
+    pattern: str  # what it looks for, shown to a person
+
+    @property
+    def line(self) -> str:
+        return command_line(self.argv)
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def summary(self) -> str:
+        return self.pattern
+
+
+@dataclass(frozen=True)
+class NothingToAsk:
+    """The call does nothing a shell line could (Agent: its sub-agent's own calls each
+    pass the gate); the gate weighs the tool's risk alone."""
+
+    about: str = ""  # the call in one line, shown to a person if the risk asks
+
+    @property
+    def summary(self) -> str:
+        return self.about
+
+
+ShellRequest = RunCommand | ReadFile | WriteFile | EditFile | Search
+"""A request the gate judges as its shell ``line``, then by edit rules for its ``edits``."""
+
+PermissionRequest = ShellRequest | NothingToAsk
+"""Every kind of request a tool may declare."""
 
 
 def read_line(path: str) -> str:

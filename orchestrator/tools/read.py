@@ -20,7 +20,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
-from orchestrator.tools.permission import Permission, read_line
+from orchestrator.tools.permission import ReadFile, ShellRequest
 from orchestrator.tools.resolve import RESOLVE
 from sandbox import ExecResult, Session
 from security.verdict import Risk
@@ -94,18 +94,18 @@ async def load(session: Session, path: str, max_bytes: int) -> Loaded:
 
 
 def refuse_unless_permitted(
-    tool: Tool[Any], ctx: ToolContext, path: str, real: str, permission: Permission
+    tool: Tool[Any], ctx: ToolContext, path: str, real: str, request: ShellRequest
 ) -> None:
-    """A `ToolError` when ``path`` is a link to ``real`` and ``permission`` (the same
+    """A `ToolError` when ``path`` is a link to ``real`` and ``request`` (the same
     call on ``real``) needs approval: the gate judged the link's name, not its target.
 
     Attack: the repository holds ``notes.txt -> .git/config`` or ``-> /proc/self/environ``;
     a Write or Read of notes.txt would reach the file behind it.
     """
-    if real != path and not ctx.permits(tool, permission):
+    if real != path and not ctx.permits(tool, request):
         raise ToolError(
             f"{path} is a symbolic link to {real}, and {tool.name} of {real} needs approval "
-            f"(it is judged like `{permission.line}` in Bash). Name {real} itself to ask."
+            f"(it is judged like `{request.line}` in Bash). Name {real} itself to ask."
         )
 
 
@@ -166,15 +166,15 @@ class Read(Tool[ReadInput]):
     read_only: ClassVar[bool] = True
     input_model: ClassVar[type[ToolInput]] = ReadInput
 
-    def permission(self, params: ReadInput) -> Permission:
-        return Permission(read_line(absolute_path(params.file_path)))
+    def permission_request(self, params: ReadInput) -> ReadFile:
+        return ReadFile(absolute_path(params.file_path))
 
     async def run(self, params: ReadInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
         first = max(params.offset or 1, 1)
         limit = params.limit or DEFAULT_LIMIT
         found = await load(ctx.session, path, MAX_WHOLE_BYTES)
-        refuse_unless_permitted(self, ctx, path, found.real, Permission(read_line(found.real)))
+        refuse_unless_permitted(self, ctx, path, found.real, ReadFile(found.real))
         if found.kind == "missing":
             raise ToolError(f"{path} does not exist. Use Glob to find files by name.")
         if found.kind == "directory":

@@ -14,7 +14,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from orchestrator.tools.base import WORKSPACE, Tool, ToolContext, ToolError, ToolInput, ToolOutput
-from orchestrator.tools.permission import Permission
+from orchestrator.tools.permission import RunCommand
 from orchestrator.tools.read import EXEC_TIMEOUT, exec_failure
 from security.verdict import Risk
 
@@ -55,9 +55,9 @@ class Remember(Tool[RememberInput]):
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = RememberInput
 
-    def permission(self, params: RememberInput) -> Permission:
+    def permission_request(self, params: RememberInput) -> RunCommand:
         """Its verify command, judged like Bash; and it writes the memory file."""
-        return Permission(params.verify, edits=(MEMORY_FILE,))
+        return RunCommand(params.verify, writes=(MEMORY_FILE,))
 
     async def run(self, params: RememberInput, ctx: ToolContext) -> ToolOutput:
         check = await ctx.session.exec(params.verify, timeout=VERIFY_TIMEOUT_S)

@@ -14,7 +14,7 @@ from orchestrator.tools.base import (
     ToolOutput,
     absolute_path,
 )
-from orchestrator.tools.permission import Permission, write_line
+from orchestrator.tools.permission import WriteFile
 from orchestrator.tools.read import (
     EXEC_TIMEOUT,
     MAX_WHOLE_BYTES,
@@ -68,9 +68,8 @@ class Write(Tool[WriteInput]):
     read_only: ClassVar[bool] = False
     input_model: ClassVar[type[ToolInput]] = WriteInput
 
-    def permission(self, params: WriteInput) -> Permission:
-        path = absolute_path(params.file_path)
-        return Permission(write_line(path), edits=(path,))
+    def permission_request(self, params: WriteInput) -> WriteFile:
+        return WriteFile(absolute_path(params.file_path))
 
     async def run(self, params: WriteInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.file_path)
@@ -78,7 +77,7 @@ class Write(Tool[WriteInput]):
         was_read = path in ctx.reads.digests
         found = await load(ctx.session, path, MAX_WHOLE_BYTES if was_read else 0)
         real = found.real
-        refuse_unless_permitted(self, ctx, path, real, Permission(write_line(real), (real,)))
+        refuse_unless_permitted(self, ctx, path, real, WriteFile(real))
         if found.kind in ("directory", "other"):
             raise ToolError(f"{path} exists and is not a regular file; Write cannot replace it.")
         if found.kind == "file":

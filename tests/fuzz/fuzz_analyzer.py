@@ -15,6 +15,8 @@ from pathlib import Path
 
 import atheris
 
+from orchestrator.devtools.package_data import corpus_dir
+
 with atheris.instrument_imports():
     from security import Policy, analyze
 
@@ -72,9 +74,9 @@ def test_one_input(data: bytes) -> None:
 
 
 def seed_corpus(directory: Path) -> None:
-    """Write the test corpus's commands as seeds (atheris reads a folder of files)."""
+    """Write the analyzer corpus's commands as seeds (atheris reads a folder of files)."""
     directory.mkdir(parents=True, exist_ok=True)
-    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    corpus = corpus_dir()
     for name in ("adversarial.jsonl", "benign.jsonl"):
         for number, line in enumerate((corpus / name).read_text().splitlines()):
             if line.strip():

@@ -10,9 +10,9 @@ from typing import Any
 
 import anthropic
 
-from orchestrator.agent.loop import Agent, AgentResult
+from orchestrator.agent.loop import AgentLoop, AgentResult
 from orchestrator.agent.prompts import SYSTEM_PROMPT
-from orchestrator.agent.subagents import enable_sub_agents
+from orchestrator.agent.subagents import SubAgents
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
 from orchestrator.gate.permission_gate import PermissionGate, Trust
@@ -70,12 +70,10 @@ async def run_agent_async(
                     "system": SYSTEM_PROMPT,
                     **agent_options,
                 }
-                agent = Agent(
+                agent = AgentLoop(
                     name="main", session_id=session.id, client=client, session=session,
-                    bus=bus, **options,
+                    bus=bus, sub_agents=SubAgents() if sub_agents else None, **options,
                 )  # fmt: skip
-                if sub_agents:
-                    enable_sub_agents(agent)
                 result = await agent.run(task)
                 later = await after(session) if after else None
         finally:

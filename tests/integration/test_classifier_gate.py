@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.agent.loop import AgentResult, RetryPolicy
+from orchestrator.agent.loop import AgentResult
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.models import Event
 from security import PRESETS, Policy

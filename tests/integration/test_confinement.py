@@ -174,7 +174,7 @@ git config diff.external /workspace/ext.sh
 git config filter.evil.smudge /workspace/smudge.sh
 """
 # airlock/dev's `git` is a guard that neutralizes the repository's programs itself
-# (images/dev/git_guard.py); the real binary shows what confinement alone holds.
+# (sandbox/image_recipes/dev/git_guard.py); the real binary shows what confinement alone holds.
 REAL_GIT = "/usr/lib/airlock/git-guard/git.real"
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from orchestrator.agent.context import ContextConfig
-from orchestrator.agent.loop import AgentResult, RetryPolicy, RunLimits
+from orchestrator.agent.loop import AgentResult, RunLimits
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.models import Event
 from orchestrator.testing.fake_api import FakeMessagesAPI

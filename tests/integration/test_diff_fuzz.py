@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.devtools.prove.diff_fuzz import PENDING, REGRESSIONS, Finding, fuzz_async
+from orchestrator.devtools.prove.diff_fuzz import Finding, fuzz_async
 from orchestrator.devtools.prove.oracle import KINDS, POLICY, Oracle, judge
 from orchestrator.devtools.prove.shrink import shrink
 from sandbox.docker_backend import DockerBackend
@@ -18,6 +18,8 @@ from tests.integration.waiting import LIVENESS_S, START_S
 
 pytestmark = pytest.mark.integration
 
+REGRESSIONS = Path(__file__).resolve().parents[1] / "corpus" / "regressions"
+PENDING = REGRESSIONS / "pending"
 FIXED = sorted(REGRESSIONS.glob("*.json"))
 
 

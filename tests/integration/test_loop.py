@@ -11,8 +11,9 @@ import anthropic
 import docker
 import pytest
 
-from orchestrator.agent.loop import Agent, AgentResult, RetryPolicy, RunLimits
+from orchestrator.agent.loop import AgentLoop, AgentResult, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
@@ -312,7 +313,7 @@ def test_connection_errors_are_retried_then_stop_the_run() -> None:
             api_key="k", base_url="http://127.0.0.1:9", max_retries=0
         )  # nothing listens on the discard port: refused at once
         async with DockerBackend().session(SessionSpec()) as session:
-            agent = Agent(
+            agent = AgentLoop(
                 name="main",
                 session_id=session.id,
                 client=client,

@@ -1,4 +1,4 @@
-"""`airlock run` end to end: the demo replay on examples/calc, trust, the out folder."""
+"""`airlock run` end to end: the demo replay on the example calc project, trust, the out folder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import run_command as run_cli
 from orchestrator.cli.app import app
-from orchestrator.devtools.demo import EXAMPLES, TASK
+from orchestrator.devtools.demo import TASK
+from orchestrator.devtools.package_data import examples_dir
 from orchestrator.events.audit import replay as replay_log
 from orchestrator.events.audit import verify
 from orchestrator.events.bus import EventBus
@@ -24,6 +25,7 @@ from tests.integration.recording_backend import RecordingBackend
 
 pytestmark = pytest.mark.integration
 
+EXAMPLES = examples_dir()
 DEMO_REPLAY = EXAMPLES / "replays" / "demo.yaml"
 
 

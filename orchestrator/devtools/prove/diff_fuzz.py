@@ -6,8 +6,9 @@ generator chose for it (a plain repository or a hostile one, `hostile.FIXTURES`)
 judges what it did (`oracle.judge`; the kinds of violation are listed there). A
 violating command is shrunk (`shrink.shrink`) in the same fixture while the analyzer
 still allows it and its program (or payload) still shows the same kinds, and saved as
-one JSON file under ``tests/corpus/regressions/pending/``, for the analyzer's owners
-to fix and move up (see the README there).
+one JSON file under `pending_dir()`: ``tests/corpus/regressions/pending/`` of the source
+checkout, for the analyzer's owners to fix and move up (see the README there); an
+installed copy saves under ``.airlock/regressions/pending/`` of the current directory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from docker.errors import DockerException
 from pydantic import BaseModel, Field
 
+from orchestrator.devtools.checkout import source_checkout, work_dir
 from orchestrator.devtools.prove.generate import Generator
 from orchestrator.devtools.prove.hostile import MARK, PLAIN
 from orchestrator.devtools.prove.oracle import (
@@ -43,14 +45,11 @@ from sandbox import DockerBackend, SandboxError
 from sandbox.spec import SessionSpec
 from security import Decision, analyze
 
-ROOT = Path(__file__).resolve().parents[3]
-REGRESSIONS = ROOT / "tests" / "corpus" / "regressions"
-PENDING = REGRESSIONS / "pending"
 MAX_ORACLE_ERRORS = 5  # lost sessions tolerated per run (another process may reap them)
 
 
 class Finding(BaseModel):
-    """A violating command, shrunk, as saved under tests/corpus/regressions/."""
+    """A violating command, shrunk, as saved under `regressions_dir()`."""
 
     cmd: str
     kind: str
@@ -118,12 +117,29 @@ def _primary(violations: list[Violation]) -> Violation:
     return min(violations, key=lambda v: KINDS.index(v.kind))
 
 
-def known_commands(root: Path = REGRESSIONS) -> set[str]:
-    """Commands already saved, fixed or pending."""
-    return {json.loads(p.read_text())["cmd"] for p in root.rglob("*.json")}
+def regressions_dir() -> Path:
+    """Where findings are kept, fixed ones at the top and new ones in ``pending/``.
+
+    ``tests/corpus/regressions/`` of the source checkout this code runs from; for an
+    installed copy ``.airlock/regressions/`` of the current directory, never site-packages.
+    """
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / "tests" / "corpus" / "regressions"
+    return work_dir() / "regressions"
 
 
-def save_finding(finding: Finding, directory: Path = PENDING) -> Path:
+def pending_dir() -> Path:
+    """Where new findings are saved unless the caller names a folder."""
+    return regressions_dir() / "pending"
+
+
+def known_commands(*roots: Path) -> set[str]:
+    """Commands already saved under any of ``roots``, fixed or pending."""
+    return {json.loads(p.read_text())["cmd"] for root in roots for p in root.rglob("*.json")}
+
+
+def save_finding(finding: Finding, directory: Path) -> Path:
     """Write ``<kind>-<sha256(cmd)[:10]>.json``; the path."""
     directory.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(finding.cmd.encode()).hexdigest()[:10]
@@ -144,7 +160,7 @@ class Campaign:
         self.max_shrinks = max_shrinks
         self.timeout = timeout
         self.progress = progress
-        self.known = known_commands() if out_dir is not None else set()
+        self.known = known_commands(out_dir, regressions_dir()) if out_dir is not None else set()
         self.shrunk: set[tuple[str, str | None, tuple[str, ...]]] = set()  # kind, program, traits
         self.shrinks = 0
         self.by_kind: Counter[str] = Counter()
@@ -281,13 +297,14 @@ async def fuzz_async(
     seed: int = 0,
     seconds: float | None = 120.0,
     count: int | None = None,
-    out_dir: Path | None = PENDING,
+    out_dir: Path | None,
     shrinking: bool = True,
     max_shrinks: int = 25,
     timeout: float = 5.0,
     progress: Callable[[str], None] | None = None,
 ) -> FuzzReport:
-    """Generate, keep what the analyzer allows, run it in the oracle, judge, shrink, save.
+    """Generate, keep what the analyzer allows, run it in the oracle, judge, shrink, save
+    new findings in ``out_dir`` (None: save nothing).
 
     Stops after ``seconds`` or ``count`` generated commands, whichever comes first.
     """

@@ -31,8 +31,9 @@ from pathlib import Path
 import anthropic
 from pydantic import BaseModel
 
-from orchestrator.agent.loop import Agent
+from orchestrator.agent.loop import AgentLoop
 from orchestrator.agent.prompts import SYSTEM_PROMPT
+from orchestrator.devtools.checkout import source_checkout
 from orchestrator.events.audit import AuditLog, verify
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event, ExecOutputEvent, ToolResultEvent
@@ -46,8 +47,7 @@ from sandbox.reaper import left_behind
 from sandbox.spec import SessionSpec
 from security import PRESETS
 
-ROOT = Path(__file__).resolve().parents[3]
-ENSURE_ENGINE = ROOT / "scripts" / "ensure-engine.sh"
+ENSURE_ENGINE_SCRIPT = Path("scripts") / "ensure-engine.sh"  # in the source checkout
 STOP_WAIT_S = 60.0
 START_WAIT_S = 120.0
 SCENARIO_WAIT_S = 300.0
@@ -89,9 +89,17 @@ def why_not_here() -> str | None:
         return "not root"
     if _dockerd_pid() is None:
         return "no local dockerd process (the engine is not ours to restart)"
-    if not ENSURE_ENGINE.exists():
-        return f"{ENSURE_ENGINE} is missing"
+    if _ensure_engine() is None:
+        return f"no source checkout with {ENSURE_ENGINE_SCRIPT} to start the engine again"
     return None
+
+
+def _ensure_engine() -> Path | None:
+    """The checkout's script that starts dockerd again; None without a checkout."""
+    checkout = source_checkout()
+    if checkout is None or not (checkout / ENSURE_ENGINE_SCRIPT).is_file():
+        return None
+    return checkout / ENSURE_ENGINE_SCRIPT
 
 
 def _dockerd_pid() -> int | None:
@@ -106,15 +114,16 @@ def restart_engine() -> float:
     pid = _dockerd_pid()
     if pid is None:
         raise RuntimeError("dockerd is not running")
+    script = _ensure_engine()
+    if script is None:
+        raise RuntimeError(f"{ENSURE_ENGINE_SCRIPT} is missing: no source checkout")
     os.kill(pid, signal.SIGTERM)
     deadline = began + STOP_WAIT_S
     while Path(f"/proc/{pid}").exists():
         if time.monotonic() > deadline:
             raise RuntimeError(f"dockerd did not stop within {STOP_WAIT_S:g} s")
         time.sleep(0.2)
-    subprocess.run(
-        ["bash", str(ENSURE_ENGINE)], check=True, timeout=START_WAIT_S, capture_output=True
-    )
+    subprocess.run(["bash", str(script)], check=True, timeout=START_WAIT_S, capture_output=True)
     return time.monotonic() - began
 
 
@@ -146,7 +155,7 @@ async def _scenario(audit_path: Path) -> EngineRestartResult:
         bus.subscribe(audit.write, critical=True)
         client = anthropic.AsyncAnthropic(api_key="fake", base_url=api.base_url)
         session = await backend.start(SessionSpec())
-        agent = Agent(
+        agent = AgentLoop(
             name="main", session_id=session.id, client=client, model="claude-sonnet-4-6",
             session=session, gate=PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag")),
             tools=[Bash()], bus=bus, system=SYSTEM_PROMPT,

@@ -2,7 +2,7 @@
 
 Knowledge-base programs with ordinary arguments, options the base forbids, words
 respelled the ways a shell decodes them at run time, pipelines, lists, loops, wrappers,
-``xargs``, zsh syntax and mutations of the corpus in ``tests/corpus/``; and the
+``xargs``, zsh syntax and mutations of the analyzer corpus (`package_data.corpus_dir`); and the
 constructs a hostile repository turns into writes and execs (`hostile_line`): reopened
 descriptors, data evaluated as arithmetic, assignments to protected variables, wrapper
 options, globs before options, the options of tools the base may not know, and
@@ -18,12 +18,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.devtools.package_data import corpus_dir
 from orchestrator.devtools.prove.hostile_lines import HostileLines
 from orchestrator.devtools.prove.oracle import TMP
 from security.knowledge import GIT_READ_ONLY, READ_ONLY
-
-ROOT = Path(__file__).resolve().parents[3]
-CORPUS = ROOT / "tests" / "corpus"
 
 FILES = ("README.md", "notes.txt", "src/app.py", "data.json", "docs/list.txt", "docs/notes.gz",
          "src", "docs", ".", "missing.txt", "/etc/hostname", "-", "*.md", "src/*", "*",
@@ -205,10 +203,10 @@ def _abbreviate(word: str, rng: random.Random) -> str:
     return name[: rng.randint(3, len(name) - 1)] + sep + value
 
 
-def load_corpus(root: Path = CORPUS) -> list[str]:
-    """Every ``cmd`` of tests/corpus/*.jsonl (benign first)."""
+def load_corpus(root: Path | None = None) -> list[str]:
+    """Every ``cmd`` of the corpus's ``*.jsonl`` files, in the order of their names."""
     lines: list[str] = []
-    for path in sorted(root.glob("*.jsonl")):
+    for path in sorted((root or corpus_dir()).glob("*.jsonl")):
         for raw in path.read_text().splitlines():
             if raw.strip():
                 lines.append(json.loads(raw)["cmd"])

@@ -20,14 +20,14 @@ from xml.etree import ElementTree
 from pydantic import BaseModel
 from rich.table import Table
 
+from orchestrator.devtools.checkout import source_checkout
 from orchestrator.devtools.prove import engine_restart as engine_restart_scenario
 from orchestrator.devtools.prove import escape
 from orchestrator.devtools.prove.load import run_load
 from sandbox.engine import engine
 from sandbox.reaper import left_behind
 
-ROOT = Path(__file__).resolve().parents[3]
-FAULT_TESTS = [
+FAULT_TESTS = [  # in the source checkout
     "tests/integration/test_crash_faults.py",  # SIGKILLed orchestrator, full audit disk
     "tests/integration/test_faults.py",  # engine down, missing image, container killed
     "tests/integration/test_loop.py",  # API faults: 429/529/500, hung or broken streams
@@ -133,13 +133,20 @@ def faults_row(engine_restart: bool = True) -> SuiteRow:
 
 
 def _fault_cases() -> dict[str, bool]:
-    """Each selected fault test's name and whether it passed (from pytest's JUnit XML)."""
+    """Each selected fault test's name and whether it passed (from pytest's JUnit XML).
+
+    The fault tests are the source checkout's; an installed copy has none, and says so as
+    a failed case (never as a clean row).
+    """
+    checkout = source_checkout()
+    if checkout is None:
+        return {"fault tests not run: they are in airlock's source checkout": False}
     with tempfile.TemporaryDirectory(prefix="airlock-faults-") as tmp:
         xml = Path(tmp) / "faults.xml"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         done = subprocess.run(
             [*command, f"--junitxml={xml}", *FAULT_TESTS, "-k", FAULT_SELECTION],
-            cwd=ROOT, capture_output=True, text=True, check=False,
+            cwd=checkout, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if not xml.exists():
             return {f"pytest did not run: {done.stderr.strip()[-300:]}": False}
@@ -153,16 +160,17 @@ def _fault_cases() -> dict[str, bool]:
         }
 
 
-def fuzz_row(seconds: float, seed: int) -> SuiteRow:
+def fuzz_row(seconds: float, seed: int, findings: Path | None = None) -> SuiteRow:
     """Differential execution: what the analyzer allows, run in a traced oracle.
 
-    New findings are shrunk and saved under tests/corpus/regressions/pending/.
+    New findings are shrunk and saved in ``findings`` (default `diff_fuzz.pending_dir`).
     """
     from orchestrator.devtools.prove import diff_fuzz
 
-    report = asyncio.run(diff_fuzz.fuzz_async(seed=seed, seconds=seconds))
+    out_dir = findings or diff_fuzz.pending_dir()
+    report = asyncio.run(diff_fuzz.fuzz_async(seed=seed, seconds=seconds, out_dir=out_dir))
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.violations.items()) or "none"
-    saved = f"; saved {len(report.saved)} to {diff_fuzz.PENDING.relative_to(ROOT)}"
+    saved = f"; saved {len(report.saved)} to {out_dir}"
     sources = ", ".join(
         f"{source} {made}/{allowed}" for source, (made, allowed) in sorted(report.by_source.items())
     )

@@ -1,20 +1,21 @@
 """The git guard's classification of configuration keys, command lines and environment.
 
-The guard (images/dev/git_guard.py) is a stdlib script installed in airlock/dev; these tests
-load it from the recipe folder. Its behaviour against real repositories is tested in
-tests/integration/test_hostile_repo.py.
+The guard (sandbox/image_recipes/dev/git_guard.py) is a stdlib script installed in
+airlock/dev; these tests load it from the recipe folder. Its behaviour against real
+repositories is tested in tests/integration/test_hostile_repo.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-GUARD_PATH = Path(__file__).resolve().parents[3] / "images" / "dev" / "git_guard.py"
+from sandbox import images
+
+GUARD_PATH = images.images_dir() / "dev" / "git_guard.py"
 
 
 def _load() -> ModuleType:

@@ -528,3 +528,159 @@ def test_oom_counter_is_read_from_the_first_readable_cgroup_file(
     assert exec_agent._oom_kills() == 4
     monkeypatch.setattr(exec_agent, "OOM_COUNTERS", (str(tmp_path / "missing"),))
     assert exec_agent._oom_kills() is None
+
+
+# --- per-exec flow control ------------------------------------------------------------
+
+WINDOW = 64 << 10  # a small window, so an exec runs out of credit at once
+FRAME_CREDIT = exec_agent.FRAME_CREDIT
+
+
+class Credit:
+    """The host's side of one exec's credit: what the agent may still send."""
+
+    def __init__(self, agent: Client, xid: int, window: int = WINDOW) -> None:
+        self.agent, self.xid, self.left, self.received = agent, xid, window, 0
+
+    def take(self) -> Frame:
+        """The exec's next frame; an output frame must be within the credit."""
+        frame = self.agent.next_for(self.xid)
+        if frame[0]["type"] == "output":
+            self.left -= len(frame[1]) + FRAME_CREDIT
+            self.received += len(frame[1])
+            assert self.left >= 0, "the agent sent output beyond its credit"
+        return frame
+
+    def use_up(self) -> None:
+        """Take output until the agent cannot send another byte."""
+        while self.left > FRAME_CREDIT:
+            assert self.take()[0]["type"] == "output"
+
+    def grant(self, size: int) -> None:
+        self.agent.send({"type": "credit", "id": self.xid, "bytes": size})
+        self.left += size
+
+
+def flood(agent: Client, xid: int, size: int, **opts: Any) -> tuple[Credit, int]:
+    """Start ``head`` writing ``size`` zeros, all of them to be sent; its credit, its pid."""
+    agent.start(xid, ["head", "-c", str(size), "/dev/zero"], max_output=size, window=WINDOW,
+                **opts)  # fmt: skip
+    started = agent.next_for(xid)[0]
+    assert started["type"] == "started"
+    return Credit(agent, xid), started["pid"]
+
+
+def test_an_exec_out_of_credit_pauses_alone_and_resumes_on_credit(agent: Client) -> None:
+    size = 4 << 20
+    credit, pid = flood(agent, 1, size)
+    credit.use_up()
+    # The host reads everything all along: the command blocks on its pipe because its
+    # exec has no credit left, not because the channel is full.
+    assert blocked_writing(pid), "the command was never paused"
+    # Everything else goes on: a ping, an exec fed through stdin, a signal, exits.
+    agent.send({"type": "ping", "id": 9})
+    assert agent.next_for(9) == ({"type": "pong", "id": 9}, b"")
+    agent.start(2, ["cat"], stdin=True, window=WINDOW)
+    agent.send({"type": "stdin", "id": 2}, b"fed")
+    agent.send({"type": "stdin_close", "id": 2})
+    fed = agent.collect(2)
+    assert fed.stdout == b"fed" and fed.exit["exit_code"] == 0
+    agent.start(3, ["sleep", "3600"])
+    assert agent.next_for(3)[0]["type"] == "started"
+    agent.send({"type": "signal", "id": 3, "signal": signal.SIGTERM})
+    assert agent.collect(3).exit["signal"] == signal.SIGTERM
+    assert alive(pid)  # still waiting for credit
+    # Credit in odd sizes, each only once the last is used up: never more output than
+    # granted, and all of it in the end.
+    data = bytearray(credit.received)
+    while True:
+        if credit.left <= FRAME_CREDIT:
+            credit.grant(100_003)
+        header, payload = credit.take()
+        if header["type"] == "exit":
+            break
+        assert header["type"] == "output"
+        data += payload
+    assert len(data) == size and not data.strip(b"\0")
+    assert header["exit_code"] == 0 and header["stdout_bytes"] == size
+    assert header["dropped"] == {"stdout": 0, "stderr": 0}
+
+
+def test_stdout_and_stderr_share_the_credit(agent: Client) -> None:
+    size = 1 << 20
+    script = f"head -c {size} /dev/zero & head -c {size} /dev/zero >&2; wait"
+    agent.start(1, ["sh", "-c", script], max_output=size, window=WINDOW)
+    assert agent.next_for(1)[0]["type"] == "started"
+    credit = Credit(agent, 1)
+    got = {"stdout": 0, "stderr": 0}
+    while True:
+        if credit.left <= FRAME_CREDIT:
+            credit.grant(WINDOW)
+        header, payload = credit.take()  # asserts each frame is within the credit
+        if header["type"] == "exit":
+            break
+        got[header["stream"]] += len(payload)
+    assert got == {"stdout": size, "stderr": size} and header["exit_code"] == 0
+
+
+def test_output_past_max_output_needs_no_credit(agent: Client) -> None:
+    # Dropped output is not sent, so it uses no credit: the command runs to its end on
+    # the first window alone.
+    agent.start(1, ["head", "-c", "5000000", "/dev/zero"], max_output=1000, window=WINDOW)
+    result = agent.collect(1)
+    assert result.stdout == b"\0" * 1000 and result.exit["exit_code"] == 0
+    assert result.exit["dropped"]["stdout"] == 5_000_000 - 1000
+    assert "truncated" in result.types
+
+
+def test_timeout_fires_while_an_exec_waits_for_credit(agent: Client) -> None:
+    credit, pid = flood(agent, 1, 64 << 20, timeout=START_S)
+    credit.use_up()
+    assert gone(pid)  # killed by its timeout, without a byte of credit more
+    # What it wrote before the kill still comes, as credit does, then the exit.
+    credit.grant(64 << 20)
+    while (frame := credit.take())[0]["type"] != "exit":
+        assert frame[0]["type"] == "output"
+    exit_ = frame[0]
+    assert exit_["timed_out"] is True and exit_["signal"] == signal.SIGTERM
+    assert exit_["stdout_bytes"] == credit.received < 64 << 20
+
+
+def test_cancel_kills_an_exec_waiting_for_credit_and_drops_its_output(agent: Client) -> None:
+    credit, pid = flood(agent, 1, 64 << 20)
+    credit.use_up()
+    assert blocked_writing(pid)
+    agent.send({"type": "cancel", "id": 1})
+    exit_ = credit.take()[0]  # at once, with no more credit and no more output
+    assert exit_["type"] == "exit" and exit_["signal"] == signal.SIGKILL and gone(pid)
+    assert exit_["stdout_bytes"] == credit.received
+    assert exit_["dropped"]["stdout"] > 0  # what it had read but not sent, counted
+
+
+def test_shutdown_ends_execs_waiting_for_credit(agent: Client) -> None:
+    credit, pid = flood(agent, 1, 64 << 20)
+    credit.use_up()
+    agent.send({"type": "shutdown"})
+    assert agent.proc.wait(timeout=WAIT_S) == 0 and gone(pid)
+    assert credit.take()[0]["type"] == "error"  # "the sandbox is stopping"
+    assert credit.take()[0]["signal"] == signal.SIGKILL
+
+
+def test_bad_flow_control_frames_get_errors_and_late_ones_are_ignored(agent: Client) -> None:
+    for window in (0, FRAME_CREDIT, "big", 1.5):
+        agent.start(1, ["true"], window=window)
+        header = agent.next_for(1)[0]
+        assert header["type"] == "error" and "window" in header["message"], window
+    agent.start(2, ["sleep", "3600"], window=WINDOW)
+    assert agent.next_for(2)[0]["type"] == "started"
+    for size in (0, -5, "all", None):
+        agent.send({"type": "credit", "id": 2, "bytes": size})
+        header = agent.next_for(2)[0]
+        assert header["type"] == "error" and "credit" in header["message"], size
+    # Credit and cancel for an exec that has ended are normal (they cross its exit).
+    agent.send({"type": "credit", "id": 77, "bytes": 4096})
+    agent.send({"type": "cancel", "id": 77})
+    agent.send({"type": "ping", "id": 78})
+    assert agent.recv() == ({"type": "pong", "id": 78}, b"")  # and nothing before it
+    agent.send({"type": "cancel", "id": 2})
+    assert agent.collect(2).exit["signal"] == signal.SIGKILL

@@ -26,6 +26,21 @@ def test_hash_is_stable_and_tracks_content_and_names(tmp_path: Path) -> None:
     assert images.hash_dir(tmp_path) != changed_content
 
 
+def test_hash_ignores_bytecode_caches_that_pip_writes_on_install(tmp_path: Path) -> None:
+    (tmp_path / "git_guard.py").write_text("print('guard')\n")
+    before = images.hash_dir(tmp_path)
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    (cache / "git_guard.cpython-311.pyc").write_bytes(b"\x00compiled")
+    assert images.hash_dir(tmp_path) == before
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "__pycache__").mkdir()
+    (tmp_path / "sub" / "__pycache__" / "x.pyc").write_bytes(b"\x00")
+    assert images.hash_dir(tmp_path) == before
+    (tmp_path / "git_guard.pyc").write_bytes(b"\x00")  # not in a cache folder: counted
+    assert images.hash_dir(tmp_path) != before
+
+
 def test_hash_depends_on_salt(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("x")
     assert images.hash_dir(tmp_path, salt="bookworm") != images.hash_dir(tmp_path, salt="trixie")

@@ -21,18 +21,20 @@ def decide(command: str, policy: Policy | str = "read-only") -> Decision:
         ("python3 -m pytest -q", "ask", "allow", "allow"),
         ("make build", "ask", "allow", "allow"),
         ("sed -i s/a/b/ f.py", "ask", "allow", "allow"),
-        ("curl https://example.com", "ask", "ask", "deny"),
-        ("pip install requests", "ask", "ask", "deny"),
-        ("cp x /opt/tool/x", "ask", "ask", "deny"),
+        ("curl https://example.com", "ask", "ask", "ask"),
+        ("pip install requests", "ask", "ask", "ask"),
+        ("cp x /opt/tool/x", "ask", "ask", "ask"),
         ("cp x /usr/local/bin/x", "deny", "deny", "deny"),
-        ("git commit --amend", "ask", "ask", "deny"),
+        ("git commit --amend", "ask", "ask", "ask"),
         ("sudo ls", "deny", "deny", "deny"),
         ("rm -rf ~", "deny", "deny", "deny"),
-        ("echo $((1 + 2))", "ask", "ask", "deny"),  # unparseable (S04)
+        ("echo $((1 + 2))", "ask", "ask", "ask"),  # unparseable (S04)
         ("[[ -f x ]]", "allow", "allow", "allow"),
     ],
 )
 def test_presets(command: str, read_only: str, dev: str, ci: str) -> None:
+    """The analyzer's verdicts. ci-untrusted is headless, but `analyze` still says ask:
+    only the deployment turns it into deny (tests/unit/test_headless.py)."""
     assert [decide(command, p) for p in ("read-only", "dev", "ci-untrusted")] == [
         read_only,
         dev,

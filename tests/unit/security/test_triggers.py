@@ -8,19 +8,19 @@ silently drop findings, so every line here is judged both ways and compared.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestrator.devtools.package_data import corpus_dir
 from security import analyzer
 from security.checks import REGISTRY, Context
 from security.policy import PRESETS
 from tests.unit.security.test_checks import TABLE
 from tests.unit.security.test_properties import DANGEROUS, commands, shellish
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = corpus_dir()
 POLICY = PRESETS["read-only"]
 CONTEXTS = [Context(shell="any"), Context(shell="bash")]
 

@@ -15,7 +15,8 @@ from typing import Any, cast
 import anthropic
 import httpx2
 
-from orchestrator.agent.loop import Agent, AgentResult, RetryPolicy, RunLimits
+from orchestrator.agent.loop import AgentLoop, AgentResult, RunLimits
+from orchestrator.agent.retry import RetryPolicy
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
 from orchestrator.gate.permission_gate import PermissionGate, Trust
@@ -79,7 +80,7 @@ def run(answers: list[Answer], limits: RunLimits | None = None) -> Ran:
     async def scenario() -> AgentResult:
         http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
         client = anthropic.AsyncAnthropic(api_key="k", http_client=http, max_retries=0)
-        agent = Agent(
+        agent = AgentLoop(
             name="main",
             session_id="s1",
             client=client,

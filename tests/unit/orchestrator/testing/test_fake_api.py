@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestrator.devtools.package_data import examples_dir
 from orchestrator.testing import fake_api
 from orchestrator.testing.fake_api import FakeMessagesAPI, _pieces
 from orchestrator.testing.replay import (
@@ -24,7 +25,7 @@ from orchestrator.testing.replay import (
     parse_replay,
 )
 
-SMOKE = Path(__file__).resolve().parents[4] / "examples" / "replays" / "smoke.yaml"
+SMOKE = examples_dir() / "replays" / "smoke.yaml"
 MODEL = "claude-sonnet-4-6"
 USER = [{"role": "user", "content": "Fix the failing test."}]
 WAIT_S = 60.0  # a client's timeout on the local fake: only a broken server comes near it

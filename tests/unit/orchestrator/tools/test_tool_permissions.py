@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from orchestrator.gate.classifier import ClassifierAnswer, SafetyClassifier
+from orchestrator.gate.headless import headless_answer
 from orchestrator.gate.permission_gate import GateResult, PermissionGate, Trust
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.tools.bash import Bash
@@ -86,9 +87,15 @@ def judge(policy: str, tool: Tool[Any], raw: dict[str, Any]) -> GateResult:
     return asyncio.run(gate.check(tool, tool.parse(raw)))
 
 
+def bash_answer(line: str, policy: str) -> Decision:
+    """What a Bash call of ``line`` gets with nobody to approve: the analyzer's decision
+    as the policy answers it (a headless policy's asks are denies)."""
+    return headless_answer(analyze(line, policy), PRESETS[policy]).decision
+
+
 def bash_decision(policy: str, tool: str, typed: str) -> Decision:
     """The one decision Bash gives every line that does what ``tool`` does."""
-    decisions = {analyze(line.format(p=shlex.quote(typed)), policy).decision
+    decisions = {bash_answer(line.format(p=shlex.quote(typed)), policy)
                  for line in BASH[tool]}  # fmt: skip
     assert len(decisions) == 1, f"the Bash spellings of {tool} {typed} disagree: {decisions}"
     return decisions.pop()
@@ -153,8 +160,10 @@ def test_the_reported_case_reading_dotenv_is_judged_like_cat(tool: Tool[Any]) ->
     result = asyncio.run(approved.check(tool, tool.parse(raw)))
     assert result.allowed and result.decided_by == "callback" and asked == [tool.name]
     assert any(reason.startswith("S27") for reason in result.reasons)
-    # headless, nobody is asked: the ask is a deny, as it is for `cat .env`
-    assert analyze("cat .env", "ci-untrusted").decision is Decision.DENY
+    # headless, nobody is asked: the ask is a deny, as it is for `cat .env` (the
+    # analyzer reports the ask; the headless policy answers it)
+    assert analyze("cat .env", "ci-untrusted").decision is Decision.ASK
+    assert bash_answer("cat .env", "ci-untrusted") is Decision.DENY
     assert judge("ci-untrusted", tool, raw).decision is Decision.DENY
 
 
@@ -163,7 +172,7 @@ def test_a_home_path_typed_with_a_tilde_is_the_same_file() -> None:
         for typed, path in (("~/.ssh/id_rsa", f"{HOME}/.ssh/id_rsa"), ("~/.env", f"{HOME}/.env")):
             assert (
                 judge(policy, Read(), {"file_path": path}).decision
-                is analyze(f"cat {typed}", policy).decision
+                is bash_answer(f"cat {typed}", policy)
                 is not Decision.ALLOW
             )
 
@@ -181,7 +190,7 @@ def test_a_grep_pattern_is_data_not_a_path() -> None:
 
 def test_a_glob_or_a_listing_pattern_that_names_a_secret_is_judged_as_bash_does() -> None:
     for policy in POLICIES:
-        bash = analyze("rg --files --hidden -g '**/.env' .", policy).decision
+        bash = bash_answer("rg --files --hidden -g '**/.env' .", policy)
         listing = judge(policy, Glob(), {"pattern": "**/.env", "path": "/workspace"})
         search = judge(policy, Grep(), {"pattern": "x", "glob": "**/.env"})
         assert bash is not Decision.ALLOW

@@ -1,0 +1,8 @@
+"""The command line's two consoles: results on stdout, messages and errors on stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)  # an error line is never cut: scripts read paths in it
