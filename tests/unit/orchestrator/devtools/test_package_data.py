@@ -87,7 +87,7 @@ def test_a_missing_recipe_folder_is_a_doctor_failure_not_a_crash(
 
 
 def test_this_checkout_is_found_and_other_folders_are_not(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[4]
     assert checkout.source_checkout() == root
     assert checkout.source_checkout(tmp_path) is None
     (tmp_path / "tests").mkdir()
@@ -100,7 +100,7 @@ def test_this_checkout_is_found_and_other_folders_are_not(tmp_path: Path) -> Non
 
 
 def test_findings_go_to_the_checkout_s_regressions_when_run_from_it() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[4]
     assert diff_fuzz.regressions_dir() == root / "tests" / "corpus" / "regressions"
     assert diff_fuzz.pending_dir() == root / "tests" / "corpus" / "regressions" / "pending"
 

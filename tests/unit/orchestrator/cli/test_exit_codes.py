@@ -15,7 +15,7 @@ from orchestrator.cli.exec_command import exit_code_of
 from orchestrator.cli.exit_codes import ExitCode
 from sandbox import ExecExit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 CLI = ROOT / "orchestrator" / "cli"
 
 # The contract, written out by hand: a change here is a change scripts will see.
