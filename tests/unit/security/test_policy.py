@@ -34,7 +34,7 @@ def decide(command: str, policy: Policy | str = "read-only") -> Decision:
 )
 def test_presets(command: str, read_only: str, dev: str, ci: str) -> None:
     """The analyzer's verdicts. ci-untrusted is headless, but `analyze` still says ask:
-    only the deployment turns it into deny (tests/unit/test_headless.py)."""
+    only the deployment turns it into deny (tests/unit/orchestrator/gate/test_headless.py)."""
     assert [decide(command, p) for p in ("read-only", "dev", "ci-untrusted")] == [
         read_only,
         dev,
