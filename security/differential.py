@@ -258,7 +258,7 @@ def char_index(line: str, source: bytes) -> Callable[[int], int]:
 # misreads `a@`, `a%`, `a+:`, `--x=y`, `- a%` there). No word may start with a digit
 # unless it is a number (tree-sitter reads numbers specially), hold `=` unless it is a
 # long option (`--format=x`), or be a reserved word or a declaration builtin.
-# tests/unit/test_differential.py holds the two parsers to agreeing on such lines.
+# tests/unit/security/test_differential.py holds the two parsers to agreeing on such lines.
 _PLAIN = "A-Za-z0-9_./,:@%+=\\-"
 # single quotes around printable ASCII but a backquote (tree-sitter-bash 0.25 misreads
 # `'\`''\`'`): literal to both
