@@ -59,10 +59,19 @@ class RunCommand:
 
 
 @dataclass(frozen=True)
-class ReadFile:
-    """Read one file (Read; a tool reading the file a link leads to)."""
+class _FileRequest:
+    """A request about one file, shown to a person as its path."""
 
     path: str  # absolute, normalised
+
+    @property
+    def summary(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class ReadFile(_FileRequest):
+    """Read one file (Read; a tool reading the file a link leads to)."""
 
     @property
     def line(self) -> str:
@@ -72,16 +81,10 @@ class ReadFile:
     def edits(self) -> tuple[str, ...]:
         return ()
 
-    @property
-    def summary(self) -> str:
-        return self.path
-
 
 @dataclass(frozen=True)
-class WriteFile:
+class WriteFile(_FileRequest):
     """Replace the whole content of one file (Write)."""
-
-    path: str  # absolute, normalised
 
     @property
     def line(self) -> str:
@@ -91,16 +94,10 @@ class WriteFile:
     def edits(self) -> tuple[str, ...]:
         return (self.path,)
 
-    @property
-    def summary(self) -> str:
-        return self.path
-
 
 @dataclass(frozen=True)
-class EditFile:
+class EditFile(_FileRequest):
     """Change part of one file (Edit): it writes the file, and its answer shows lines."""
-
-    path: str  # absolute, normalised
 
     @property
     def line(self) -> str:
@@ -109,10 +106,6 @@ class EditFile:
     @property
     def edits(self) -> tuple[str, ...]:
         return (self.path,)
-
-    @property
-    def summary(self) -> str:
-        return self.path
 
 
 @dataclass(frozen=True)
