@@ -41,7 +41,8 @@ _LOAD = (
     'if [ -d "$1" ]; then echo directory; '
     'elif [ ! -e "$1" ]; then echo missing; '
     'elif [ ! -f "$1" ]; then echo other; '
-    'else size=$(stat -L -c %s -- "$1") || exit 1; echo "file $size"; '
+    # not stat(1): coreutils' stat calls statx, which gVisor answers with EINVAL
+    'else size=$(wc -c < "$1") || exit 1; size=$((size)); echo "file $size"; '
     'if [ "$size" -le "$2" ]; then exec cat -- "$1"; fi; fi'
 )
 _SLICE = 'tail -n "+$2" -- "$1" | head -n "$3"'

@@ -29,6 +29,25 @@ EXAMPLES = examples_dir()
 DEMO_REPLAY = EXAMPLES / "replays" / "demo.yaml"
 
 
+def test_the_demo_gives_the_same_patch_under_gvisor(tmp_path: Path) -> None:
+    """Read and Edit work under runsc (its statx answers EINVAL, so the file tools must
+    not use coreutils' stat), and the run's patch is the one runc gives."""
+    patches = {}
+    for runtime in ("runc", "runsc"):
+        out = tmp_path / runtime
+        request = RunRequest(task=TASK, repo=EXAMPLES / "calc", replay=DEMO_REPLAY, out=out,
+                             runtime=runtime)  # fmt: skip
+        summary = asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
+        assert summary.outcome == "end_turn" and summary.files_changed == 1, runtime
+        events = list(replay_log(out / "events.jsonl"))
+        failed = [e.content for e in events if e.type == "tool_result" and e.is_error
+                  and "statx" in e.content]  # fmt: skip
+        assert failed == [], runtime
+        patches[runtime] = (out / "patch.diff").read_text()
+    assert patches["runsc"] == patches["runc"]
+    assert "+    return sum(values) / len(values)" in patches["runc"]
+
+
 def test_the_demo_task_fixes_the_bug_and_writes_the_out_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
     request = RunRequest(task=TASK, repo=EXAMPLES / "calc", replay=DEMO_REPLAY, out=out)
