@@ -85,8 +85,12 @@ EXEC_FAILURES = (
     Failure("sandbox.SandboxError", ExitCode.SANDBOX_ERROR),
 )
 
-# `airlock run` and `airlock demo` hold sessions: an interrupt removes their containers.
-RUN_FAILURES = (Failure("builtins.KeyboardInterrupt", ExitCode.INTERRUPTED, run_cancelled),)
+# `airlock run` and `airlock demo` hold sessions: an interrupt removes their containers,
+# and so does SIGTERM or SIGHUP (`signals.run_cancellable`), exiting 128 + N.
+RUN_FAILURES = (
+    Failure("builtins.KeyboardInterrupt", ExitCode.INTERRUPTED, run_cancelled),
+    Failure("orchestrator.cli.signals.Terminated", ExitCode.TERMINATED, run_cancelled),
+)
 
 
 def unreadable(file: Path) -> Failure:
@@ -110,4 +114,12 @@ def exit_on_failure(*overrides: Failure) -> Iterator[None]:
         if failure is None:
             raise
         err.print(failure.describe(exc))
-        raise typer.Exit(failure.code) from exc
+        raise typer.Exit(_code(failure, exc)) from exc
+
+
+def _code(failure: Failure, exc: BaseException) -> int:
+    """The failure's code; a command cancelled by a signal exits 128 + its number."""
+    number = getattr(exc, "signal", None)
+    if failure.code is ExitCode.TERMINATED and isinstance(number, int):
+        return ExitCode.SIGNALLED + number
+    return failure.code

@@ -14,7 +14,9 @@
 | 125     | SANDBOX_ERROR         | `exec`: no engine, or the sandbox failed                     |
 | 126     | REFUSED               | `exec`: the analyzer did not allow the command               |
 | 128 + N | SIGNALLED + N         | `exec`: the command was killed by signal N                   |
+| 129     | HUNG_UP               | `run`: cancelled by SIGHUP (its out folder is complete)      |
 | 130     | INTERRUPTED           | interrupted (Ctrl-C)                                         |
+| 143     | TERMINATED            | `run`: cancelled by SIGTERM (its out folder is complete)     |
 
 Otherwise `exec` exits with the command's own code.
 """
@@ -40,4 +42,6 @@ class ExitCode(IntEnum):
     SANDBOX_ERROR = 125  # as timeout(1) when it fails itself
     REFUSED = 126  # as a shell for a command found but not runnable
     SIGNALLED = 128  # the base: killed by signal N exits 128 + N
+    HUNG_UP = 129  # 128 + SIGHUP
     INTERRUPTED = 130  # 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM

@@ -124,9 +124,9 @@ def execute(
     A person is asked (trust, approvals) only when ``interactive`` (default: standard
     input is a terminal) and the policy is not headless.
     """
-    import asyncio
 
     from orchestrator.agent.pricing import price_table
+    from orchestrator.cli.signals import run_cancellable
     from orchestrator.events.bus import EventBus
     from orchestrator.events.render import TerminalRenderer
     from orchestrator.runs.run import load_project, run_task
@@ -154,7 +154,7 @@ def execute(
     approver = tty_approver(console, confirm) if interactive else None
     bus = EventBus()
     bus.subscribe(TerminalRenderer(console))
-    return asyncio.run(run_task(request, bus, approver, backend=DockerBackend()))
+    return run_cancellable(run_task(request, bus, approver, backend=DockerBackend()))
 
 
 def print_summary(summary: RunSummary, console: Console) -> None:

@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -26,10 +27,10 @@ from orchestrator.agent.loop import AgentLoop, AgentResult, Outcome, RunLimits
 from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.agent.subagents import SubAgents
-from orchestrator.agent.usage import Usage
+from orchestrator.agent.usage import Tally, Usage
 from orchestrator.events.audit import AuditLog
 from orchestrator.events.bus import EventBus
-from orchestrator.events.models import SessionStartedEvent
+from orchestrator.events.models import DoneEvent, ErrorEvent, SessionStartedEvent
 from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
 from orchestrator.runs.patch import diff_trees
 from orchestrator.testing.fake_api import FakeMessagesAPI
@@ -43,6 +44,7 @@ MEMORY_FILES = ("AIRLOCK.md", "AGENTS.md", "CLAUDE.md")
 PROJECT_POLICY = ".airlock/policy.yaml"
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 MAX_MEMORY_CHARS = 20_000
+NO_SESSION = "none"  # the session of records written before one started
 
 
 class RunError(Exception):
@@ -165,25 +167,84 @@ def api_client(request: RunRequest) -> Iterator[anthropic.AsyncAnthropic]:
         yield anthropic.AsyncAnthropic(api_key="replay", base_url=api.base_url)
 
 
+@dataclass
+class _Progress:
+    """How far a run got: what its summary is made of, however it ends."""
+
+    agent: AgentLoop | None = None
+    result: AgentResult | None = None
+    changed: int = 0
+    copy_in: list[str] = field(default_factory=list)
+    patch_error: str | None = None
+
+
 async def run_task(
     request: RunRequest, bus: EventBus, approver: Approver | None = None, *, backend: Backend
 ) -> RunSummary:
     """Run ``request`` in a session of ``backend`` and write the out folder; returns the
-    summary."""
+    summary.
+
+    Once the out folder exists, ``events.jsonl``, ``patch.diff`` and ``summary.json`` are
+    all written however the run ends: finished, stopped by a limit, cancelled (a signal),
+    or failed (no engine, a bad image, a broken replay, a lost sandbox). The exception
+    that ended it is raised again after the summary holds its reason.
+    """
     project = load_project(request)
     out = out_dir(request)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    result: AgentResult | None = None
     router = ModelRouter.configured({"main": request.model} if request.model else None)
+    progress = _Progress()
+    ended: BaseException | None = None
+    try:
+        with AuditLog(out / "events.jsonl") as audit:
+            unsubscribe = bus.subscribe(audit.write, critical=True)
+            try:
+                await _run(request, project, bus, approver, backend, router, out, progress)
+            except BaseException as exc:
+                if progress.agent is None:  # the loop never started, so it said nothing
+                    _record_early_end(bus, exc)
+                raise
+            finally:
+                unsubscribe()
+    except BaseException as exc:
+        ended = exc
+        raise
+    finally:
+        if not (out / "patch.diff").exists():
+            (out / "patch.diff").write_text("")  # the run ended before its patch
+        summary = _summary(request, project, router, progress, ended,
+                           time.monotonic() - started, out)  # fmt: skip
+        (out / "summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
+    return summary
+
+
+def _record_early_end(bus: EventBus, exc: BaseException) -> None:
+    """The audit log's last records for a run that ended before its loop began."""
+    outcome, reason = _ending(None, exc)
+    with contextlib.suppress(Exception):  # the log itself may be what failed
+        bus.publish(ErrorEvent(session_id=NO_SESSION, agent="main", message=reason or outcome))
+        bus.publish(DoneEvent(session_id=NO_SESSION, agent="main", outcome=outcome, turns=0))
+
+
+async def _run(
+    request: RunRequest,
+    project: Project,
+    bus: EventBus,
+    approver: Approver | None,
+    backend: Backend,
+    router: ModelRouter,
+    out: Path,
+    progress: _Progress,
+) -> None:
+    """The session and the loop; ``progress`` records how far they got."""
     model = router.model_for("main")
-    with AuditLog(out / "events.jsonl") as audit, api_client(request) as client:
-        unsubscribe = bus.subscribe(audit.write, critical=True)
-        spec = SessionSpec(image=request.image, runtime=request.runtime)
+    with api_client(request) as client:
         try:
+            spec = SessionSpec(image=request.image, runtime=request.runtime)
             async with backend.session(spec) as session:
                 seeded = await session.put_dir(request.repo, spec.workdir)
-                copy_in = _copy_in_notes(seeded)
+                progress.copy_in = _copy_in_notes(seeded)
                 bus.publish(
                     SessionStartedEvent(
                         session_id=session.id,
@@ -195,7 +256,7 @@ async def run_task(
                         runtime=request.runtime,
                     )
                 )
-                agent = AgentLoop(
+                agent = progress.agent = AgentLoop(
                     name="main",
                     session_id=session.id,
                     client=client,
@@ -216,18 +277,11 @@ async def run_task(
                     task = request.task
                     if request.plan:
                         task = await _planned(agent, session, task)
-                    result = await agent.run(task)
+                    progress.result = await agent.run(task)
                 finally:
-                    changed = await asyncio.shield(_write_patch(session, request.repo, out))
-                    outcome: Outcome = result.outcome if result else "cancelled"
-                    summary = _summary(request, project, agent, result, outcome,
-                                       time.monotonic() - started, changed, out)  # fmt: skip
-                    summary.copy_in = copy_in
-                    (out / "summary.json").write_text(summary.model_dump_json(indent=2) + "\n")
+                    await asyncio.shield(_write_patch(session, request.repo, out, progress))
         finally:
-            unsubscribe()
             await client.close()
-    return summary
 
 
 def _copy_in_notes(seeded: SplitArchive | None) -> list[str]:
@@ -250,30 +304,38 @@ async def _planned(agent: AgentLoop, session: Session, task: str) -> str:
     return f"{task}\n\n## Plan (from a planning model; adapt it as you learn)\n{plan}"
 
 
-async def _write_patch(session: Session, repo: Path, out: Path) -> int:
-    """Copy the workspace out, write ``patch.diff``; returns how many files changed."""
-    with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
-        after = Path(tmp)
-        await session.get_dir(session.spec.workdir, after)
-        diff = diff_trees(repo, after)
+async def _write_patch(session: Session, repo: Path, out: Path, progress: _Progress) -> None:
+    """Copy the workspace out and write ``patch.diff``. A failure is kept for the summary
+    (the patch is then empty): it never costs the run its other records."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
+            after = Path(tmp)
+            await session.get_dir(session.spec.workdir, after)
+            diff = diff_trees(repo, after)
+    except Exception as exc:
+        progress.patch_error = f"the patch could not be made: {type(exc).__name__}: {exc}"
+        (out / "patch.diff").write_text("")
+        return
     (out / "patch.diff").write_text(diff.text)
-    return len(diff.changed)
+    progress.changed = len(diff.changed)
 
 
 def _summary(
     request: RunRequest,
     project: Project,
-    agent: AgentLoop,
-    result: AgentResult | None,
-    outcome: Outcome,
+    router: ModelRouter,
+    progress: _Progress,
+    ended: BaseException | None,
     duration: float,
-    changed: int,
     out: Path,
 ) -> RunSummary:
-    tally = agent.tally
+    tally = progress.agent.tally if progress.agent else Tally()
+    outcome, error = _ending(progress.result, ended)
+    if progress.patch_error:
+        error = f"{error}; {progress.patch_error}" if error else progress.patch_error
     return RunSummary(
         outcome=outcome,
-        error=result.error if result else "cancelled",
+        error=error,
         turns=tally.turns,
         tool_calls=tally.tool_calls,
         verdicts=tally.verdicts,
@@ -283,12 +345,24 @@ def _summary(
         cache_creation_input_tokens=tally.cache_creation_input_tokens,
         cost_usd=round(tally.cost_usd, 6),
         by_kind=tally.by_kind,
-        models=agent.router.models,
+        models=router.models,
         duration_s=round(duration, 3),
-        model=agent.model,
+        model=router.model_for("main"),
         replay=str(request.replay) if request.replay else None,
         policy=project.policy.name,
         trusted=project.trust.trusted,
-        files_changed=changed,
+        files_changed=progress.changed,
         out=str(out),
+        copy_in=progress.copy_in,
     )
+
+
+def _ending(result: AgentResult | None, ended: BaseException | None) -> tuple[Outcome, str | None]:
+    """The outcome and its reason: the loop's own, or what stopped the run around it."""
+    if isinstance(ended, asyncio.CancelledError | KeyboardInterrupt):
+        return "cancelled", "cancelled"
+    if ended is not None:
+        return "error", f"{type(ended).__name__}: {ended}"
+    if result is None:
+        return "cancelled", "cancelled"
+    return result.outcome, result.error

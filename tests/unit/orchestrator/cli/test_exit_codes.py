@@ -33,7 +33,9 @@ CONTRACT = {
     "SANDBOX_ERROR": 125,  # exec
     "REFUSED": 126,  # exec
     "SIGNALLED": 128,  # exec: 128 + N
+    "HUNG_UP": 129,  # run: SIGHUP
     "INTERRUPTED": 130,
+    "TERMINATED": 143,  # run: SIGTERM
 }
 
 

@@ -1,0 +1,124 @@
+"""However `airlock run` ends, its out folder is complete and no container outlives it.
+
+CI cancels a job with SIGTERM; a closed terminal sends SIGHUP; a bad image, a stopped
+engine or a broken replay end a run before its loop starts. Each case still writes
+``events.jsonl``, ``patch.diff`` and ``summary.json`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import pytest
+
+from orchestrator.devtools.package_data import examples_dir
+from orchestrator.events.audit import replay as replay_log
+from orchestrator.events.audit import verify
+from orchestrator.events.bus import EventBus
+from orchestrator.runs.run import RunRequest, run_task
+from sandbox import DockerBackend, SandboxError, labels
+
+pytestmark = pytest.mark.integration
+
+AIRLOCK = shutil.which("airlock", path=str(Path(sys.executable).parent)) or "airlock"
+SLOW_REPLAY = """\
+model: claude-sonnet-4-6
+responses:
+  - content:
+      - tool_use: {name: Bash, input: {command: "sleep 300", description: "wait"}}
+    usage: {input_tokens: 10, output_tokens: 5}
+  - content:
+      - text: "done"
+    usage: {input_tokens: 10, output_tokens: 5}
+"""
+
+
+def _wait_for(predicate: Callable[[], object], what: str, limit: float = 120.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+def _containers_of(pid: int) -> list[str]:
+    client = docker.from_env()
+    found = client.containers.list(all=True, filters={"label": f"{labels.OWNER_PID}={pid}"})
+    return [c.name for c in found]
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_cancels_the_run_cleanly(tmp_path: Path, sent: int, code: int) -> None:
+    replay = tmp_path / "slow.yaml"
+    replay.write_text(SLOW_REPLAY)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [AIRLOCK, "run", "wait a while", "--repo", str(examples_dir() / "calc"),
+         "--replay", str(replay), "--out", str(out), "--policy", "dev"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        log = out / "events.jsonl"
+        _wait_for(lambda: log.exists() and "sleep 300" in log.read_text(), "the sleep's call")
+        _wait_for(lambda: _containers_of(proc.pid), "the session's container")
+        os.kill(proc.pid, sent)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr.decode()
+    assert b"cancelled" in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["outcome"] == "cancelled"
+    assert (out / "patch.diff").exists()
+    assert verify(log).ok
+    events = list(replay_log(log))
+    assert events[-1].type == "done" and events[-1].outcome == "cancelled"
+    assert _containers_of(proc.pid) == []
+
+
+def _run(tmp_path: Path, **fields: object) -> tuple[Path, BaseException]:
+    out = tmp_path / "out"
+    request = RunRequest(task="t", repo=examples_dir() / "calc", out=out,
+                         replay=examples_dir() / "replays" / "demo.yaml", **fields)  # type: ignore[arg-type]  # fmt: skip
+    with pytest.raises(Exception) as caught:
+        asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
+    return out, caught.value
+
+
+def _assert_complete(out: Path, reason: str) -> None:
+    assert sorted(p.name for p in out.iterdir()) == ["events.jsonl", "patch.diff", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["outcome"] == "error" and reason in summary["error"], summary
+    assert (out / "patch.diff").read_text() == ""
+    assert verify(out / "events.jsonl").ok
+    events = list(replay_log(out / "events.jsonl"))
+    assert [e.type for e in events] == ["error", "done"]
+    assert reason in events[0].message and events[-1].outcome == "error"
+
+
+def test_a_bad_image_still_writes_the_summary(tmp_path: Path) -> None:
+    out, error = _run(tmp_path, image="airlock/no-such-image")
+    assert isinstance(error, SandboxError)
+    _assert_complete(out, "no-such-image")
+
+
+def test_a_broken_replay_still_writes_the_summary(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("responses: [this is not a response]\n")
+    out = tmp_path / "out"
+    request = RunRequest(task="t", repo=examples_dir() / "calc", out=out, replay=broken)
+    with pytest.raises(Exception):  # noqa: B017 (the replay's own error type)
+        asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
+    _assert_complete(out, "ReplayError")
