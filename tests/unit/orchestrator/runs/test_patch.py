@@ -1,40 +1,131 @@
-"""The run's patch: a diff of two folders."""
+"""The run's patch: two folders' differences in git's format, which `git apply` takes whole.
+
+Each test builds a before and an after tree, writes the patch, applies it with the real
+`git apply` to a clean copy of the before tree, and compares the result with the after
+tree: content, executable bits, links and binary files included.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from orchestrator.runs.patch import diff_trees
 
+GIT = shutil.which("git")
+needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
 
-def test_diff_trees_reports_changed_added_removed_and_binary_files(tmp_path: Path) -> None:
+
+def _snapshot(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every entry under ``root`` but .git: (kind and mode, content or link target)."""
+    seen: dict[str, tuple[str, bytes]] = {}
+    for folder, folders, files in os.walk(root):
+        folders[:] = [d for d in folders if d != ".git" and not Path(folder, d).is_symlink()]
+        links = [entry.name for entry in Path(folder).iterdir() if entry.is_symlink()]
+        for name in {*files, *links}:
+            path = Path(folder, name)
+            key = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                seen[key] = ("link", os.fsencode(path.readlink()))
+            elif path.is_file():
+                executable = bool(path.stat().st_mode & stat.S_IXUSR)
+                seen[key] = ("exec" if executable else "file", path.read_bytes())
+    return seen
+
+
+def _apply(before: Path, patch: str, tmp_path: Path) -> Path:
+    """A copy of ``before`` with ``patch`` applied by git (a repository of the test's own)."""
+    target = tmp_path / "applied"
+    shutil.copytree(before, target, symlinks=True)
+    (tmp_path / "patch.diff").write_text(patch)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True, env=env)
+    subprocess.run(["git", "apply", "--whitespace=nowarn", str(tmp_path / "patch.diff")],
+                   cwd=target, check=True, env=env, capture_output=True)  # fmt: skip
+    return target
+
+
+def _trees(tmp_path: Path) -> tuple[Path, Path]:
     before, after = tmp_path / "a", tmp_path / "b"
+    before.mkdir()
+    after.mkdir()
+    return before, after
+
+
+@needs_git
+def test_git_apply_rebuilds_the_after_tree(tmp_path: Path) -> None:
+    before, after = _trees(tmp_path)
     for root in (before, after):
-        (root / "src").mkdir(parents=True)
-        (root / ".git").mkdir()
-    (before / "src" / "same.py").write_text("x = 1\n")
-    (after / "src" / "same.py").write_text("x = 1\n")
+        (root / "src").mkdir()
+        (root / "src" / "same.py").write_text("x = 1\n")
     (before / "src" / "m.py").write_text("a\nb\n")
     (after / "src" / "m.py").write_text("a\nc")  # changed, no final newline
     (before / "gone.txt").write_text("bye\n")
     (after / "new.txt").write_text("hi\n")
-    (before / "blob.bin").write_bytes(b"\0\1")
-    (after / "blob.bin").write_bytes(b"\0\2")
-    (after / ".git" / "index").write_text("ignored\n")
     (after / "empty").write_text("")
+    (before / "blob.bin").write_bytes(b"\0\1" * 100)
+    (after / "blob.bin").write_bytes(b"\0\2" * 5000 + bytes(range(256)))
+    (after / "added.bin").write_bytes(bytes(range(256)) * 3)
+    (before / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (after / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (after / "run.sh").chmod(0o755)  # a mode change only
+    (after / "tool.sh").write_text("#!/bin/sh\n")
+    (after / "tool.sh").chmod(0o755)
+    (after / "cr.txt").write_bytes(b"one\rtwo\x0cthree\n")  # \r and \f are not line ends
+    (before / "cr.txt").write_bytes(b"one\rtwo\x0cthree\nfour\n")
+    (after / "to-passwd").symlink_to("/etc/passwd")  # a link out of the tree, kept a link
+    (after / "up").symlink_to("../..")
+    (before / "was-file").write_text("x\n")
+    (after / "was-file").symlink_to("src/same.py")  # file -> link
     diff = diff_trees(before, after)
-    assert diff.changed == ["blob.bin", "empty", "gone.txt", "new.txt", "src/m.py"]
-    assert "--- /dev/null\n+++ b/empty\n" in diff.text
-    assert "Binary files a/blob.bin and b/blob.bin differ" in diff.text
-    assert "--- a/gone.txt\n+++ /dev/null\n" in diff.text
-    assert "--- /dev/null\n+++ b/new.txt\n" in diff.text
-    assert "-b\n+c\n\\ No newline at end of file\n" in diff.text
+    assert "new file mode 120000" in diff.text and "old mode 100644\nnew mode 100755" in diff.text
+    assert "GIT binary patch" in diff.text and "Binary files" not in diff.text
+    applied = _apply(before, diff.text, tmp_path)
+    assert _snapshot(applied) == _snapshot(after)
+    assert diff.changed == sorted(diff.changed) and "src/same.py" not in diff.changed
+
+
+@needs_git
+def test_a_deleted_binary_and_a_link_retargeted(tmp_path: Path) -> None:
+    before, after = _trees(tmp_path)
+    (before / "old.bin").write_bytes(b"\0" * 10)
+    (before / "l").symlink_to("a")
+    (after / "l").symlink_to("b")
+    (before / "keep").write_bytes("é\n".encode("latin-1"))  # not UTF-8: binary
+    (after / "keep").write_bytes("è\n".encode("latin-1"))
+    applied = _apply(before, diff_trees(before, after).text, tmp_path)
+    assert _snapshot(applied) == _snapshot(after)
+
+
+def test_links_are_never_followed(tmp_path: Path) -> None:
+    before, after = _trees(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("not for the patch\n")
+    (after / "door").symlink_to(outside)
+    diff = diff_trees(before, after)
+    assert diff.changed == ["door"]
+    assert "secret" not in diff.text and f"+{outside}" in diff.text
 
 
 def test_no_change_is_an_empty_patch(tmp_path: Path) -> None:
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "f").write_text("same\n")
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "f").write_text("same\n")
-    diff = diff_trees(tmp_path / "a", tmp_path / "b")
+    before, after = _trees(tmp_path)
+    for root in (before, after):
+        (root / "f").write_text("same\n")
+        (root / ".git").mkdir()
+    (after / ".git" / "index").write_text("ignored\n")
+    diff = diff_trees(before, after)
     assert diff.text == "" and diff.changed == []
+
+
+def test_skipped_paths_are_left_out(tmp_path: Path) -> None:
+    before, after = _trees(tmp_path)
+    (before / ".airlock").mkdir()
+    (before / ".airlock" / "old-run.jsonl").write_text("x\n")
+    assert diff_trees(before, after, skip=frozenset({".airlock"})).changed == []
+    assert diff_trees(before, after).changed == [".airlock/old-run.jsonl"]
