@@ -103,8 +103,11 @@ class Session(Protocol):
         """The bytes of ``path``; `SandboxError` if it is unreadable or over ``max_bytes``."""
         ...
 
-    async def put_dir(self, source: Path, destination: str) -> SplitArchive | None:
-        """Copy a host folder's contents into ``destination``.
+    async def put_dir(
+        self, source: Path, destination: str, exclude: frozenset[str] = frozenset()
+    ) -> SplitArchive | None:
+        """Copy a host folder's contents into ``destination``, but the paths in ``exclude``
+        (relative to ``source``, each with all below it).
 
         Into the workdir it is a seed: the repository's git config and hooks become
         read-only to the agent and credentials are stripped; the split returned says what

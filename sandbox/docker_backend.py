@@ -212,14 +212,16 @@ class DockerSession:
             raise SandboxError(f"{path} is larger than {max_bytes} bytes")
         return result.stdout
 
-    async def put_dir(self, source: Path, destination: str) -> SplitArchive | None:
+    async def put_dir(
+        self, source: Path, destination: str, exclude: frozenset[str] = frozenset()
+    ) -> SplitArchive | None:
         """Copy a host folder's contents into ``destination`` in the container.
 
         Into the workspace, it is a seed (`seed_workspace`): the repository's .git/config
         and .git/hooks become root-owned and credentials are stripped; the returned split
         says what was protected and stripped. Elsewhere, a plain copy (returns None).
         """
-        archive = pack_directory(source)
+        archive = pack_directory(source, exclude)
         if destination.rstrip("/") == self.spec.workdir.rstrip("/"):
             return await self.seed_workspace(archive)
         await self._untar(destination, archive)

@@ -183,10 +183,22 @@ def _fill_root(
         # anything else (devices, fifos, hard links) is left out
 
 
-def pack_directory(source: Path) -> bytes:
-    """A tar of a host folder's contents (not the folder itself); symlinks stay links."""
+def pack_directory(source: Path, exclude: frozenset[str] = frozenset()) -> bytes:
+    """A tar of a host folder's contents (not the folder itself); symlinks stay links.
+
+    ``exclude`` holds paths relative to ``source``; each is left out with all below it.
+    """
+
+    def kept(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return None if excluded(info.name, exclude) else info
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for item in sorted(source.iterdir()):
-            tar.add(item, arcname=item.name)
+            tar.add(item, arcname=item.name, filter=kept)
     return buffer.getvalue()
+
+
+def excluded(name: str, exclude: frozenset[str]) -> bool:
+    """Whether the relative path ``name`` is one of ``exclude`` or lies below one."""
+    return any(name == path or name.startswith(path + "/") for path in exclude)

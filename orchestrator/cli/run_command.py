@@ -62,6 +62,13 @@ def run(
     plan: Annotated[
         bool, typer.Option(help="First have the plan model (AIRLOCK_MODEL_PLAN) write a plan.")
     ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A path in --repo to leave out of the copy and the patch (repeatable). "
+            "The run folders are always left out when they lie inside the repo."
+        ),
+    ] = None,
 ) -> None:
     """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch."""
     from orchestrator.agent.context import ContextConfig
@@ -87,6 +94,7 @@ def run(
             runtime=runtime,
             trust=trust,
             plan=plan,
+            exclude=exclude or [],
         )
         summary = execute(request, out)
         print_summary(summary, out)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import anthropic
@@ -67,6 +68,10 @@ class RunRequest(BaseModel):
     trust: bool = Field(False, description="trust the project: load its memory and policy files")
     trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
     plan: bool = Field(False, description="a plan-kind model writes a plan before the loop")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="paths relative to the repo left out of the copy and of the patch",
+    )
 
 
 class RunSummary(BaseModel):
@@ -145,11 +150,41 @@ def _policy(name: str | None) -> Policy:
         raise RunError(str(exc)) from exc
 
 
+def copy_exclusions(request: RunRequest, out: Path) -> frozenset[str]:
+    """What stays out of the session's copy of the repo, and so out of the patch: the
+    ``--exclude`` paths, and the run folders when they lie inside the repo (with ``--repo
+    .``, the patch would otherwise delete earlier runs' logs, and the agent read them)."""
+    repo = request.repo.resolve()
+    paths: set[str] = set()
+    for given in request.exclude:
+        path = PurePosixPath(given)
+        if path.is_absolute() or ".." in path.parts or not path.parts or str(path) == ".":
+            raise RunError(f"--exclude {given!r}: give a path inside the repo, relative to it")
+        paths.add(path.as_posix())
+    for folder in (out, RUNS_DIR):
+        with contextlib.suppress(ValueError):
+            inside = folder.resolve().relative_to(repo).as_posix()
+            if inside != ".":
+                paths.add(inside)
+    return frozenset(paths)
+
+
 def out_dir(request: RunRequest) -> Path:
+    """``--out``, or a new folder under `RUNS_DIR` named by time and repo (``-2``, ``-3``
+    ... when runs start in the same second: a run never writes into another's folder)."""
     if request.out is not None:
         return request.out
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return RUNS_DIR / f"{stamp}-{request.repo.resolve().name}"
+    base = RUNS_DIR / f"{stamp}-{request.repo.resolve().name}"
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        try:
+            folder.mkdir()  # claimed atomically, also against a concurrent run
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
@@ -165,6 +200,17 @@ def api_client(request: RunRequest) -> Iterator[anthropic.AsyncAnthropic]:
         return
     with FakeMessagesAPI(load_replay(request.replay)) as api:
         yield anthropic.AsyncAnthropic(api_key="replay", base_url=api.base_url)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What a run settled before it began."""
+
+    request: RunRequest
+    project: Project
+    router: ModelRouter
+    out: Path
+    exclusions: frozenset[str]
 
 
 @dataclass
@@ -191,6 +237,7 @@ async def run_task(
     """
     project = load_project(request)
     out = out_dir(request)
+    exclusions = copy_exclusions(request, out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     router = ModelRouter.configured({"main": request.model} if request.model else None)
@@ -200,7 +247,13 @@ async def run_task(
         with AuditLog(out / "events.jsonl") as audit:
             unsubscribe = bus.subscribe(audit.write, critical=True)
             try:
-                await _run(request, project, bus, approver, backend, router, out, progress)
+                await _run(
+                    _Setup(request, project, router, out, exclusions),
+                    bus,
+                    approver,
+                    backend,
+                    progress,
+                )
             except BaseException as exc:
                 if progress.agent is None:  # the loop never started, so it said nothing
                     _record_early_end(bus, exc)
@@ -228,22 +281,20 @@ def _record_early_end(bus: EventBus, exc: BaseException) -> None:
 
 
 async def _run(
-    request: RunRequest,
-    project: Project,
+    setup: _Setup,
     bus: EventBus,
     approver: Approver | None,
     backend: Backend,
-    router: ModelRouter,
-    out: Path,
     progress: _Progress,
 ) -> None:
     """The session and the loop; ``progress`` records how far they got."""
+    request, project, router = setup.request, setup.project, setup.router
     model = router.model_for("main")
     with api_client(request) as client:
         try:
             spec = SessionSpec(image=request.image, runtime=request.runtime)
             async with backend.session(spec) as session:
-                seeded = await session.put_dir(request.repo, spec.workdir)
+                seeded = await session.put_dir(request.repo, spec.workdir, setup.exclusions)
                 progress.copy_in = _copy_in_notes(seeded)
                 bus.publish(
                     SessionStartedEvent(
@@ -279,7 +330,7 @@ async def _run(
                         task = await _planned(agent, session, task)
                     progress.result = await agent.run(task)
                 finally:
-                    await asyncio.shield(_write_patch(session, request.repo, out, progress))
+                    await asyncio.shield(_write_patch(session, setup, progress))
         finally:
             await client.close()
 
@@ -304,19 +355,19 @@ async def _planned(agent: AgentLoop, session: Session, task: str) -> str:
     return f"{task}\n\n## Plan (from a planning model; adapt it as you learn)\n{plan}"
 
 
-async def _write_patch(session: Session, repo: Path, out: Path, progress: _Progress) -> None:
+async def _write_patch(session: Session, setup: _Setup, progress: _Progress) -> None:
     """Copy the workspace out and write ``patch.diff``. A failure is kept for the summary
     (the patch is then empty): it never costs the run its other records."""
     try:
         with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
             after = Path(tmp)
             await session.get_dir(session.spec.workdir, after)
-            diff = diff_trees(repo, after)
+            diff = diff_trees(setup.request.repo, after, skip=setup.exclusions)
     except Exception as exc:
         progress.patch_error = f"the patch could not be made: {type(exc).__name__}: {exc}"
-        (out / "patch.diff").write_text("")
+        (setup.out / "patch.diff").write_text("")
         return
-    (out / "patch.diff").write_text(diff.text)
+    (setup.out / "patch.diff").write_text(diff.text)
     progress.changed = len(diff.changed)
 
 

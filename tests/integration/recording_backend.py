@@ -95,9 +95,11 @@ class RecordingSession:
         self._log.append(f"get_file {path}")
         return await self._inner.get_file(path, max_bytes)
 
-    async def put_dir(self, source: Path, destination: str) -> SplitArchive | None:
+    async def put_dir(
+        self, source: Path, destination: str, exclude: frozenset[str] = frozenset()
+    ) -> SplitArchive | None:
         self._log.append(f"put_dir {destination}")
-        return await self._inner.put_dir(source, destination)
+        return await self._inner.put_dir(source, destination, exclude)
 
     async def get_dir(
         self, source: str, destination: Path, max_bytes: int = MAX_FILE_BYTES

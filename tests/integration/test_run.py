@@ -164,7 +164,10 @@ def test_a_person_can_trust_the_project_and_approve_a_call(tmp_path: Path) -> No
     assert summary.trusted and summary.outcome == "end_turn"
     assert "Trust" in questions[0] and "AGENTS.md" in questions[0]
     assert questions[1].strip() == "run it"  # touch asks under read-only; the person said yes
-    assert "+++ b/made" in (tmp_path / "o" / "patch.diff").read_text()
+    assert (
+        "diff --git a/made b/made\nnew file mode 100644\n"
+        in (tmp_path / "o" / "patch.diff").read_text()
+    )
     approvals = [e for e in replay_log(tmp_path / "o" / "events.jsonl") if e.type == "approval"]
     assert [(a.approved, a.by) for a in approvals] == [(True, "person")]
 

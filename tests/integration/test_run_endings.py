@@ -25,8 +25,9 @@ from orchestrator.devtools.package_data import examples_dir
 from orchestrator.events.audit import replay as replay_log
 from orchestrator.events.audit import verify
 from orchestrator.events.bus import EventBus
-from orchestrator.runs.run import RunRequest, run_task
+from orchestrator.runs.run import RunError, RunRequest, out_dir, run_task
 from sandbox import DockerBackend, SandboxError, labels
+from tests.integration.recording_backend import RecordingBackend
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +123,44 @@ def test_a_broken_replay_still_writes_the_summary(tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 (the replay's own error type)
         asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
     _assert_complete(out, "ReplayError")
+
+
+def test_repo_dot_keeps_earlier_runs_out_of_the_copy_and_the_patch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`airlock run --repo .` puts its runs in ./.airlock/runs: a second run must neither
+    see the first one's log in its sandbox nor delete it in its patch."""
+    project = tmp_path / "project"
+    shutil.copytree(examples_dir() / "calc", project)
+    (project / "notes").mkdir()
+    (project / "notes" / "private.txt").write_text("left out\n")
+    monkeypatch.chdir(project)
+    replay = examples_dir() / "replays" / "demo.yaml"
+    for _ in range(2):
+        request = RunRequest(task="fix", repo=Path(), replay=replay, exclude=["notes"])
+        summary = asyncio.run(run_task(request, EventBus(), backend=RecordingBackend()))
+        assert summary.outcome == "end_turn"
+    runs = sorted((project / ".airlock" / "runs").iterdir())
+    assert len(runs) >= 1
+    patch = (Path(summary.out) / "patch.diff").read_text()
+    assert ".airlock" not in patch and "notes/" not in patch
+    assert "+    return sum(values) / len(values)" in patch
+    glob_results = [e.content for e in replay_log(Path(summary.out) / "events.jsonl")
+                    if e.type == "tool_result"]  # fmt: skip
+    assert not any("events.jsonl" in c or "private.txt" in c for c in glob_results)
+
+
+def test_an_exclude_outside_the_repo_is_a_usage_error(tmp_path: Path) -> None:
+    request = RunRequest(task="t", repo=examples_dir() / "calc", out=tmp_path / "o",
+                         exclude=["../etc"])  # fmt: skip
+    with pytest.raises(RunError, match="inside the repo"):
+        asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    request = RunRequest(task="t", repo=examples_dir() / "calc")
+    folders = {out_dir(request) for _ in range(3)}
+    assert len(folders) == 3 and all(folder.is_dir() for folder in folders)
