@@ -34,6 +34,18 @@ app = typer.Typer(
 )
 
 
+def _usage_errors_exit_64() -> None:
+    """click (inside typer) exits 2 on a usage error, which is `check`'s code for deny:
+    make it EX_USAGE, 64. Its UsageError is found through typer's public BadParameter,
+    which derives from it, since typer ships its own copy of click."""
+    for kind in typer.BadParameter.__mro__:
+        if kind.__name__ == "UsageError":
+            kind.exit_code = ExitCode.USAGE  # type: ignore[attr-defined]
+
+
+_usage_errors_exit_64()
+
+
 def _version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version as package_version

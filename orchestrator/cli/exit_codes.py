@@ -2,12 +2,16 @@
 
 | code    | names                 | meaning                                                      |
 |---------|-----------------------|--------------------------------------------------------------|
-| 0       | OK, ALLOW             | success; `check`: allow; `run`: the model ended its turn     |
-| 1       | FAILED, ASK, TAMPERED | `check`: ask; `run`: it ended otherwise (turns, budget, ...); |
+| 0       | OK, ALLOW             | success; `check`: allow; `run`: finished and verified        |
+| 1       | FAILED, ASK, TAMPERED | `check`: ask; `run`: an infrastructure or API error;         |
 |         |                       | `doctor`: a default lacks; `prove`, `fuzz-diff`: a finding;  |
 |         |                       | `audit verify`: tampered; any command but `exec`: no engine, |
 |         |                       | a sandbox or image build error, a failed audit subscriber    |
 | 2       | DENY, UNREADABLE      | `check`: deny; `audit verify`: the file cannot be read       |
+| 3       | UNVERIFIED            | `run`: the model finished; no `--verify` was given           |
+| 4       | VERIFY_FAILED         | `run`: the `--verify` command failed in the final workspace  |
+| 5       | LIMIT_REACHED         | `run`: the turn, budget or wall-clock limit stopped it       |
+| 6       | POLICY_REFUSED        | `run`: the gate refused the `--verify` command               |
 | 64      | USAGE                 | bad arguments, policy, replay, price table or run setup      |
 | 65      | BATCH_BAD_INPUT       | `check --jsonl`: some lines were not ``{"cmd": "..."}``      |
 | 124     | TIMED_OUT             | `exec`: the command ran out of time                          |
@@ -36,6 +40,10 @@ class ExitCode(IntEnum):
     TAMPERED = 1
     DENY = 2
     UNREADABLE = 2
+    UNVERIFIED = 3  # run: finished, nothing to verify it with
+    VERIFY_FAILED = 4  # run
+    LIMIT_REACHED = 5  # run: turns, budget or wall clock
+    POLICY_REFUSED = 6  # run: the gate refused --verify
     USAGE = 64  # EX_USAGE
     BATCH_BAD_INPUT = 65  # EX_DATAERR
     TIMED_OUT = 124  # as timeout(1)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.prompt import Confirm
 
-from orchestrator.cli.consoles import out
+from orchestrator.cli.consoles import err, out
 from orchestrator.cli.errors import RUN_FAILURES, exit_on_failure
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import text
@@ -62,6 +62,23 @@ def run(
     plan: Annotated[
         bool, typer.Option(help="First have the plan model (AIRLOCK_MODEL_PLAN) write a plan.")
     ] = False,
+    verify: Annotated[
+        str | None,
+        typer.Option(
+            help="Success criterion: a command that must exit 0 in the final workspace "
+            "(judged by the gate like any Bash call), e.g. --verify 'pytest -q'."
+        ),
+    ] = None,
+    verify_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds the --verify command may take.")
+    ] = 600,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the summary as one JSON object on stdout (the live view goes to stderr).",
+        ),
+    ] = False,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
@@ -70,7 +87,17 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch."""
+    """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch.
+
+    However the run ends, --out gets events.jsonl (the audit log), patch.diff and
+    summary.json. Example: airlock run "make the tests pass" --repo . --verify "pytest -q"
+    --budget-usd 2 --json
+
+    Exit codes: 0 finished and --verify passed; 3 finished, no --verify given; 4 --verify
+    failed; 5 a turn, budget or time limit stopped it; 6 the gate refused --verify; 1 an
+    infrastructure or API error; 64 a usage error; 130, 143, 129 cancelled by Ctrl-C,
+    SIGTERM, SIGHUP.
+    """
     from orchestrator.agent.context import ContextConfig
     from orchestrator.agent.loop import RunLimits
     from orchestrator.runs.run import RunRequest
@@ -95,10 +122,31 @@ def run(
             trust=trust,
             plan=plan,
             exclude=exclude or [],
+            verify=verify,
+            verify_timeout=verify_timeout,
         )
-        summary = execute(request, out)
-        print_summary(summary, out)
-        raise typer.Exit(ExitCode.OK if summary.outcome == "end_turn" else ExitCode.FAILED)
+        view = err if json_output else out
+        summary = execute(request, view)
+        print_summary(summary, view)
+        if json_output:
+            sys.stdout.write(summary.model_dump_json() + "\n")
+        raise typer.Exit(exit_code_of(summary))
+
+
+def exit_code_of(summary: RunSummary) -> ExitCode:
+    """The exit code of a finished run: one per outcome, for CI to branch on."""
+    if summary.outcome == "cancelled":
+        return ExitCode.INTERRUPTED
+    if summary.outcome in ("max_turns", "budget", "timeout"):
+        return ExitCode.LIMIT_REACHED
+    if summary.outcome != "end_turn":
+        return ExitCode.FAILED
+    check = summary.verification
+    if check is None:
+        return ExitCode.UNVERIFIED
+    if not check.allowed:
+        return ExitCode.POLICY_REFUSED
+    return ExitCode.OK if check.passed else ExitCode.VERIFY_FAILED
 
 
 Confirm_ = Callable[..., bool]  # rich's Confirm.ask, or a stand-in that answers for a person

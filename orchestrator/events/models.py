@@ -154,6 +154,17 @@ class CompactionEvent(EventBase):
     message: str = ""
 
 
+class VerifyEvent(EventBase):
+    """The run's success criterion (``--verify``): the gate's answer and the command's exit."""
+
+    type: Literal["verify"] = "verify"
+    command: str
+    allowed: bool
+    exit_code: int | None = None
+    passed: bool
+    reason: str = ""
+
+
 Event = Annotated[
     SessionStartedEvent
     | TextDeltaEvent
@@ -166,7 +177,8 @@ Event = Annotated[
     | ErrorEvent
     | DoneEvent
     | ContextEvent
-    | CompactionEvent,
+    | CompactionEvent
+    | VerifyEvent,
     Field(discriminator="type"),
 ]
 """Any event, told apart by its ``type`` field."""

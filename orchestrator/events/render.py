@@ -63,6 +63,10 @@ class TerminalRenderer:
             case "done":
                 style = "green" if event.outcome == "end_turn" else "red"
                 self._line(*sub, (f"■ {event.outcome}", style), f" after {event.turns} turns")
+            case "verify":
+                verdict = ("✓ verified", "green") if event.passed else ("✗ not verified", "red")
+                why = event.reason or f"exit {event.exit_code}"
+                self._line(verdict, f" {event.command} ({why})")
             case _:
                 pass
 

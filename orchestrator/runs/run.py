@@ -34,6 +34,7 @@ from orchestrator.events.bus import EventBus
 from orchestrator.events.models import DoneEvent, ErrorEvent, SessionStartedEvent
 from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
 from orchestrator.runs.patch import diff_trees
+from orchestrator.runs.verify import Verification, verify
 from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.testing.replay import load_replay
 from orchestrator.tools import default_tools
@@ -72,6 +73,10 @@ class RunRequest(BaseModel):
         default_factory=list,
         description="paths relative to the repo left out of the copy and of the patch",
     )
+    verify: str | None = Field(
+        None, description="success criterion: a command that must exit 0 in the final workspace"
+    )
+    verify_timeout: float = Field(600, gt=0, description="seconds the verify command may take")
 
 
 class RunSummary(BaseModel):
@@ -101,6 +106,11 @@ class RunSummary(BaseModel):
         description="what the copy-in changed in the session's copy of the project: "
         "protected git files, credentials stripped (keys only, never values)",
     )
+    verification: Verification | None = Field(
+        None, description="the --verify command: the gate's answer, its exit, its output's end"
+    )
+    audit_records: int = Field(0, description="records in events.jsonl: compare after copying")
+    audit_last_hash: str = Field("", description="the hash of its last record")
 
 
 class Project(BaseModel):
@@ -222,6 +232,9 @@ class _Progress:
     changed: int = 0
     copy_in: list[str] = field(default_factory=list)
     patch_error: str | None = None
+    verification: Verification | None = None
+    audit_records: int = 0
+    audit_last_hash: str = ""
 
 
 async def run_task(
@@ -260,6 +273,7 @@ async def run_task(
                 raise
             finally:
                 unsubscribe()
+                progress.audit_records, progress.audit_last_hash = audit.records, audit.last_hash
     except BaseException as exc:
         ended = exc
         raise
@@ -329,6 +343,11 @@ async def _run(
                     if request.plan:
                         task = await _planned(agent, session, task)
                     progress.result = await agent.run(task)
+                    if request.verify and progress.result.outcome == "end_turn":
+                        progress.verification = await verify(
+                            request.verify, session, agent.gate, bus, session.id,
+                            request.verify_timeout,
+                        )  # fmt: skip
                 finally:
                     await asyncio.shield(_write_patch(session, setup, progress))
         finally:
@@ -405,6 +424,9 @@ def _summary(
         files_changed=progress.changed,
         out=str(out),
         copy_in=progress.copy_in,
+        verification=progress.verification,
+        audit_records=progress.audit_records,
+        audit_last_hash=progress.audit_last_hash,
     )
 
 

@@ -27,6 +27,10 @@ CONTRACT = {
     "TAMPERED": 1,  # audit verify
     "DENY": 2,  # check
     "UNREADABLE": 2,  # audit verify
+    "UNVERIFIED": 3,  # run
+    "VERIFY_FAILED": 4,  # run
+    "LIMIT_REACHED": 5,  # run
+    "POLICY_REFUSED": 6,  # run
     "USAGE": 64,
     "BATCH_BAD_INPUT": 65,  # check --jsonl
     "TIMED_OUT": 124,  # exec
