@@ -28,6 +28,7 @@ from orchestrator.events.models import (
     ToolResultEvent,
     UsageEvent,
     VerdictEvent,
+    VerifyEvent,
     parse_event,
 )
 
@@ -81,6 +82,7 @@ ONE_OF_EACH: list[Event] = [
     CompactionEvent(
         **WHO, kind="auto", tokens_before=190000, tokens_after=21000, items=40, message="ok"
     ),
+    VerifyEvent(**WHO, command="pytest -q", allowed=True, exit_code=1, passed=False),
 ]
 
 
