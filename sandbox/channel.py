@@ -11,6 +11,12 @@ credit back (``credit`` frames) as the exec's reader takes chunks out of its buf
 read loop never waits on a reader: it appends to the exec's buffer, which the credit
 bounds (in bytes and, through `FRAME_CREDIT`, in frames). An agent that sends more than
 it was granted ends that exec with an error.
+
+The agent runs in the attacker's container, so nothing it sends may hang or crash the
+host: an exec's timeout bounds the time its reader waits on the agent in all (not per
+frame), an agent that stops reading the host's frames for `WRITE_STALL` seconds loses
+the channel, a frame the host cannot make sense of ends the channel with the reason,
+and what the host keeps of the agent's words is capped.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import socket
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +37,6 @@ from sandbox.exec_agent import (
     FRAME_CREDIT,
     KILL_GRACE,
     FrameDecoder,
-    ProtocolError,
     encode_frame,
 )
 from sandbox.results import ConfinementReport, ExecExit, OutputChunk
@@ -43,6 +49,9 @@ CREDIT_BATCH = 4  # credit goes back once a 1/CREDIT_BATCH of the window has bee
 STDIN_CHUNK = 64 * 1024
 SAFETY_MARGIN = 10.0  # seconds past an exec's timeout before the host gives up on it
 STDERR_LINES = 50
+LINE_CHARS = 500  # what is kept of one diagnostic line of the agent
+ERROR_CHARS = 4096  # what is kept of an exec's error message from the agent
+WRITE_STALL = 30.0  # seconds the agent may leave the host's frames unread: then it is lost
 
 
 class ChannelClosed(RuntimeError):
@@ -122,6 +131,7 @@ class AgentChannel:
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self.closed_reason: str | None = None
+        self._lost_reason: str | None = None  # why the host gave the channel up, if it did
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
 
     async def start(self, hello_timeout: float = 30.0) -> dict[str, Any]:
@@ -141,12 +151,17 @@ class AgentChannel:
         return self.closed_reason is None and self._task is not None and not self._task.done()
 
     async def ping(self, timeout: float = 5.0) -> None:
+        """Wait for the agent's answer; raises TimeoutError after ``timeout`` seconds."""
         xid = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._pongs[xid] = future
-        try:
+
+        async def answered() -> None:
             await self._send({"type": "ping", "id": xid})
-            await asyncio.wait_for(future, timeout)
+            await future
+
+        try:
+            await asyncio.wait_for(answered(), timeout)  # sending counts: the agent may not read
         finally:
             self._pongs.pop(xid, None)
 
@@ -191,14 +206,18 @@ class AgentChannel:
             await self._send(request)
             if stdin is not None:
                 feeder = asyncio.create_task(self._feed_stdin(xid, stdin))
-            limit = None if timeout is None else timeout + KILL_GRACE + SAFETY_MARGIN
+            # The time the reader waits on the agent, in all: an agent that trickles a byte
+            # now and then must not keep an exec alive past its timeout. What the reader
+            # itself takes between events does not count (the agent waits for its credit).
+            waited = _Stopwatch(None if timeout is None else timeout + KILL_GRACE + SAFETY_MARGIN)
             while True:
                 if not pending.events:
                     pending.arrived.clear()
                     try:
-                        await asyncio.wait_for(pending.arrived.wait(), limit)
+                        await waited.run(pending.arrived.wait())
                     except TimeoutError:
-                        await self._send({"type": "cancel", "id": xid})
+                        with contextlib.suppress(ChannelClosed, OSError):  # it says so itself
+                            await self._send({"type": "cancel", "id": xid})
                         finished = True
                         yield ExecExit(
                             exit_code=None,
@@ -268,11 +287,27 @@ class AgentChannel:
             self._writer.write(encode_frame(header))
 
     async def _send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        """Write one frame and wait until the agent takes it, `WRITE_STALL` seconds at most.
+
+        Stops an agent that no longer reads its input from holding every sender (and the
+        write lock) forever: it loses the channel instead.
+        """
         if self._writer is None or not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         async with self._write_lock:
             self._writer.write(encode_frame(header, payload))
-            await self._writer.drain()
+            try:
+                await asyncio.wait_for(self._writer.drain(), WRITE_STALL)
+            except TimeoutError:
+                self._give_up(f"the agent left the host's frames unread for {WRITE_STALL:g} s")
+                raise ChannelClosed(self._lost_reason) from None
+
+    def _give_up(self, reason: str) -> None:
+        """Drop the connection: the read loop ends and every waiter learns ``reason``."""
+        if self._lost_reason is None:
+            self._lost_reason = reason
+        if self._writer is not None:
+            self._writer.transport.abort()
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
@@ -287,10 +322,10 @@ class AgentChannel:
                         continue
                     for header, body in decoder.feed(payload):
                         self._dispatch(header, body)
-        except (ProtocolError, OSError, ValueError) as exc:
+        except Exception as exc:  # a frame the host cannot take ends the channel, not the host
             reason = f"{type(exc).__name__}: {exc}"
         finally:
-            self.closed_reason = reason
+            self.closed_reason = reason = self._lost_reason or reason
             if self._hello is not None and not self._hello.done():
                 self._hello.set_exception(ChannelClosed(reason))
             for pending in list(self._pending.values()):
@@ -302,7 +337,7 @@ class AgentChannel:
     def _note_stderr(self, payload: bytes) -> None:
         for line in payload.decode("utf-8", "replace").splitlines():
             if line.strip():
-                self.stderr_tail.append(line[:500])
+                self.stderr_tail.append(line[:LINE_CHARS])
             if line.startswith(NO_AGENT_MARKER) and self._hello and not self._hello.done():
                 self._hello.set_exception(NoAgent(line))
 
@@ -322,7 +357,7 @@ class AgentChannel:
         pending = self._pending.get(xid) if isinstance(xid, int) else None
         if pending is None or not isinstance(xid, int):
             if kind == "error":
-                self.stderr_tail.append(f"agent error: {header.get('message')}")
+                self.stderr_tail.append(f"agent error: {header.get('message')}"[:LINE_CHARS])
             return
         if pending.ended:
             return
@@ -337,7 +372,7 @@ class AgentChannel:
         elif kind == "truncated" and header.get("stream") in ("stdout", "stderr"):
             pending.truncated.add(str(header.get("stream")))
         elif kind == "error":
-            pending.error = str(header.get("message"))
+            pending.error = _capped(str(header.get("message")), ERROR_CHARS)
         elif kind == "exit":
             pending.end(_exit_of(header, pending))
 
@@ -368,6 +403,10 @@ def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     duration = header.get("duration")
+    try:
+        seconds = float(duration) if isinstance(duration, int | float) else 0.0
+    except OverflowError:  # an integer too large for a float
+        seconds = 0.0
     return ExecExit(
         exit_code=number("exit_code"),
         signal=number("signal"),
@@ -375,7 +414,7 @@ def _exit_of(header: dict[str, Any], pending: _Pending) -> ExecExit:
         oom_killed=bool(header.get("oom_killed")),
         stdout_truncated="stdout" in pending.truncated,
         stderr_truncated="stderr" in pending.truncated,
-        duration=float(duration) if isinstance(duration, int | float) else 0.0,
+        duration=seconds if math.isfinite(seconds) and seconds >= 0 else 0.0,
         error=pending.error,
         confinement=_confinement_of(header.get("confinement"), pending.confining),
     )
@@ -392,6 +431,32 @@ def _confinement_of(raw: Any, asked: bool) -> ConfinementReport | None:
         return ConfinementReport.model_validate(raw)
     except ValueError as exc:
         return ConfinementReport(confined=False, reason=f"unreadable confinement report: {exc}")
+
+
+def _capped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+class _Stopwatch:
+    """Time spent in `run`, in all, against a limit (``None``: no limit)."""
+
+    def __init__(self, limit: float | None) -> None:
+        self.left = limit
+
+    async def run(self, awaitable: Awaitable[Any]) -> None:
+        """Await it; raises TimeoutError once the time spent here in all passes the limit."""
+        if self.left is None:
+            await awaitable
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await asyncio.wait_for(awaitable, max(self.left, 0.0))
+        finally:
+            self.left -= loop.time() - started
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

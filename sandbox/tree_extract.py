@@ -1,28 +1,45 @@
 """Extract a tar of a sandbox's folder onto the host, never writing outside the destination.
 
-The archive comes from inside a sandbox, so it is hostile. The rules are those of
-Python's ``data`` extraction filter, written out so they hold on every Python this
-project supports (the filter exists only from 3.11.4):
+The archive comes from inside a sandbox, so it is hostile, and the host extracts it as
+root. No path string is ever handed to the kernel to resolve: every member is reached
+from a descriptor of the destination one name at a time, and the links met on the way
+are followed here, climbing (``..``) never above the destination. A check on a path
+string (``os.path.realpath``) is not enough: it gives up on paths longer than PATH_MAX
+and reads the rest lexically, while the kernel follows the links there.
 
-- a member's name must be relative and must land inside the destination, also through
-  links extracted before it;
-- a symbolic link must be relative and resolve inside the destination; a hard link must
-  name a member inside it;
-- devices, FIFOs and other special files are refused;
+- a member's name must be relative and without ``..``; it may pass through a link
+  extracted before it, and lands where that link leads, never above the destination;
+- a symbolic link must be relative and may climb only at the start of its target and no
+  higher than the destination: then it resolves inside whatever the later members are
+  (``x/..`` is refused: ``x`` may later become a link to ``.``);
+- a hard link must name a regular file inside;
+- devices, FIFOs, sparse files and other special members are refused; nothing is
+  written over a link, a folder is never put over anything else;
 - files keep their owner's execute bit and nothing above ``0o755`` (no setuid, no group
-  or other write); owners and times in the archive are ignored.
+  or other write); owners and times in the archive are ignored;
+- the archive must be a plain tar (a compressed one could expand without bound), its
+  headers must move forward, and what is created (data, and a header's worth for each
+  entry) never exceeds the archive's own size.
 
-Anything refused raises `UnsafeArchive` with the member's name and the reason, before
-that member is written.
+Anything refused, or any header the reader trips on, raises `UnsafeArchive` with the
+member's name and the reason, before that member is written.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
+import stat
 import tarfile
 from pathlib import Path
+
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+MAX_LINK_HOPS = 40  # the kernel's own limit on links followed in one path
+ENTRY_COST = tarfile.BLOCKSIZE  # each entry created costs one header of the archive
+_CHUNK = 1 << 20
+# a member's headers (GNU long link and long name, pax) hold a path or two
+MAX_HEADER_BYTES = 64 * 1024
 
 
 class UnsafeArchive(ValueError):
@@ -32,63 +49,213 @@ class UnsafeArchive(ValueError):
 def extract_tree(archive: bytes, destination: Path) -> None:
     """Extract ``archive`` into ``destination`` (created if missing)."""
     destination.mkdir(parents=True, exist_ok=True)
-    root = destination.resolve()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        for member in tar:
-            _extract(tar, member, root)
+    root = os.open(destination.resolve(), _FOLDER)
+    try:
+        _extract_all(archive, root)
+    except (UnsafeArchive, tarfile.TarError):
+        raise
+    except Exception as exc:  # a header that trips the reader: RecursionError, ValueError
+        raise UnsafeArchive(f"unreadable archive ({type(exc).__name__}: {exc})") from exc
+    finally:
+        os.close(root)
 
 
-def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
-    target = _inside(root, member.name, member.name)
-    if target == root:
+def _extract_all(archive: bytes, root: int) -> None:
+    budget = len(archive)
+    metered = _MeteredArchive(archive)
+    with tarfile.open(fileobj=metered, mode="r:") as tar:  # reads the first member's headers
+        while True:
+            metered.allow(MAX_HEADER_BYTES)
+            member = tar.next()
+            metered.allow(None)
+            if member is None:
+                return
+            if tar.pax_headers:  # copied into every later member: quadratic
+                raise UnsafeArchive(f"{member.name!r}: a global pax header (tar -c writes none)")
+            if member.size < 0 or tar.offset <= member.offset:
+                raise UnsafeArchive(f"{member.name!r}: a header that leads back in the archive")
+            budget = _extract(tar, member, root, budget)
+            member.pax_headers = {}  # the reader keeps every member: keep them small
+
+
+class _MeteredArchive(io.BytesIO):
+    """The archive, with a cap on what the reader may read for one member's headers.
+
+    Stops headers whose parsing costs far more than their bytes, whatever the Python's
+    tarfile: a pax header's records cost some 25 times their size in memory, a chain of
+    extended headers holds them all at once and recurses.
+    """
+
+    def __init__(self, archive: bytes) -> None:
+        super().__init__(archive)
+        self.size = len(archive)
+        self.allowance: int | None = MAX_HEADER_BYTES
+
+    def allow(self, allowance: int | None) -> None:
+        """Cap the reads from now on at ``allowance`` bytes in all (``None``: no cap)."""
+        self.allowance = allowance
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if self.allowance is not None:
+            wanted = self.size - self.tell() if size is None or size < 0 else size
+            if wanted > self.allowance:
+                raise UnsafeArchive(f"a member's headers exceed {MAX_HEADER_BYTES} bytes")
+            self.allowance -= wanted
+        return super().read(size)
+
+
+def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, budget: int) -> int:
+    """Create one member; returns what is left of the budget."""
+    parts = _name_parts(member.name, member.name)
+    if not parts:
         if not member.isdir():
             raise UnsafeArchive(f"{member.name!r}: only a folder may stand for the destination")
-        return
-    if not (member.isdir() or member.isreg() or member.issym() or member.islnk()):
+        return budget
+    if member.issparse() or not (
+        member.isdir() or member.isreg() or member.issym() or member.islnk()
+    ):
         raise UnsafeArchive(f"{member.name!r}: a special file (type {member.type!r})")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    cost = ENTRY_COST + (member.size if member.isreg() else 0)
+    if cost > budget:
+        raise UnsafeArchive(f"{member.name!r}: more than the archive holds")
+    room = (budget - cost) // ENTRY_COST  # folders the member's path may still create
     try:
-        _create(tar, member, target, root)
+        folder, depth, created = _walk(root, parts[:-1], member.name, room)
+        try:
+            _create(tar, member, root, folder, depth, parts[-1])
+        finally:
+            os.close(folder)
     except OSError as exc:  # something already stands there: a link, a folder
         raise UnsafeArchive(f"{member.name!r}: cannot create it ({exc.strerror})") from exc
+    return budget - created * ENTRY_COST - cost
 
 
-def _create(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, root: Path) -> None:
+def _create(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, folder: int, depth: int, name: str
+) -> None:
     if member.isdir():
-        if target.is_symlink() or (target.exists() and not target.is_dir()):
-            raise UnsafeArchive(f"{member.name!r}: a folder over something else")
-        target.mkdir(mode=0o755, exist_ok=True)
+        try:
+            os.mkdir(name, 0o755, dir_fd=folder)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+                raise UnsafeArchive(f"{member.name!r}: a folder over something else") from None
     elif member.issym():
-        if Path(member.linkname).is_absolute():
-            raise UnsafeArchive(f"{member.name!r}: an absolute link to {member.linkname!r}")
-        _inside(root, str(target.parent.relative_to(root) / member.linkname), member.name)
-        target.symlink_to(member.linkname)
+        _check_link_target(member.name, member.linkname, depth)
+        os.symlink(member.linkname, name, dir_fd=folder)
     elif member.islnk():
-        source = _inside(root, member.linkname, member.name)
-        if not source.is_file() or source.is_symlink():
-            raise UnsafeArchive(f"{member.name!r}: a hard link to {member.linkname!r}")
-        os.link(source, target)
+        source = _name_parts(member.linkname, member.name)
+        if not source:
+            raise UnsafeArchive(f"{member.name!r}: a hard link to the destination")
+        source_folder, _, _ = _walk(root, source[:-1], member.name, room=None)
+        try:
+            found = os.stat(source[-1], dir_fd=source_folder, follow_symlinks=False)
+            if not stat.S_ISREG(found.st_mode):
+                raise UnsafeArchive(f"{member.name!r}: a hard link to {member.linkname!r}")
+            os.link(source[-1], name, src_dir_fd=source_folder, dst_dir_fd=folder,
+                    follow_symlinks=False)  # fmt: skip
+        finally:
+            os.close(source_folder)
     else:
-        _write(tar, member, target)
+        _write(tar, member, folder, name)
 
 
-def _inside(root: Path, name: str, member: str) -> Path:
-    """``root``/``name``, which must stay in ``root`` however the links on the way resolve."""
-    if Path(name).is_absolute():
+def _name_parts(name: str, member: str) -> list[str]:
+    """The names on a member's path (``.`` dropped); absolute, ``..`` or NUL are refused."""
+    if "\0" in name:
+        raise UnsafeArchive(f"{member!r}: a NUL in a name")
+    if name.startswith("/"):
         raise UnsafeArchive(f"{member!r}: an absolute path")
-    resolved = Path(os.path.realpath(root / name))
-    if resolved != root and root not in resolved.parents:
-        raise UnsafeArchive(f"{member!r}: leads outside the destination")
-    return root / name
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchive(f"{member!r}: a '..' that could lead outside the destination")
+    return parts
 
 
-def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+def _check_link_target(member: str, target: str, depth: int) -> None:
+    """A link ``depth`` folders below the destination may climb only first, at most ``depth``.
+
+    Stops a link that resolves inside when checked and outside once later members exist:
+    ``l -> x/..`` then ``x -> .`` makes ``l`` the destination's parent.
+    """
+    if not target or "\0" in target:
+        raise UnsafeArchive(f"{member!r}: a link to {target!r}")
+    if target.startswith("/"):
+        raise UnsafeArchive(f"{member!r}: an absolute link to {target!r}")
+    parts = [part for part in target.split("/") if part not in ("", ".")]
+    climbs = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
+    if ".." in parts[climbs:]:
+        raise UnsafeArchive(f"{member!r}: a link to {target!r} climbs after a name")
+    if climbs > depth:
+        raise UnsafeArchive(f"{member!r}: a link to {target!r} leads outside the destination")
+
+
+def _walk(root: int, parts: list[str], member: str, room: int | None) -> tuple[int, int, int]:
+    """Open the folder ``parts`` name below ``root``, following links but never above ``root``.
+
+    Up to ``room`` missing folders are created on the way (``None``: all must exist).
+    Returns its descriptor, its depth below ``root`` and how many folders it created. A
+    file, or a link that climbs above ``root``, on the way is refused.
+    """
+    here, depth, created, hops = os.dup(root), 0, 0, 0
+    pending = parts[::-1]
+    try:
+        while pending:
+            part = pending.pop()
+            if part == "..":
+                if depth == 0:
+                    raise UnsafeArchive(f"{member!r}: a link on the way leads outside")
+                here, depth = _enter(here, ".."), depth - 1
+                continue
+            try:
+                here, depth = _enter(here, part), depth + 1
+                continue
+            except FileNotFoundError:
+                if room is None:
+                    raise UnsafeArchive(f"{member!r}: no folder {part!r} on the way") from None
+                if created >= room:
+                    raise UnsafeArchive(f"{member!r}: more than the archive holds") from None
+                os.mkdir(part, 0o755, dir_fd=here)
+                here, depth, created = _enter(here, part), depth + 1, created + 1
+                continue
+            except OSError:  # a link (ELOOP) or a file (ENOTDIR) stands there
+                found = os.stat(part, dir_fd=here, follow_symlinks=False)
+                if not stat.S_ISLNK(found.st_mode):
+                    raise UnsafeArchive(f"{member!r}: {part!r} on the way is a file") from None
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise UnsafeArchive(f"{member!r}: too many links on the way")
+            target = os.readlink(part, dir_fd=here)
+            if target.startswith("/"):
+                raise UnsafeArchive(f"{member!r}: an absolute link on the way leads outside")
+            pending += [p for p in target.split("/") if p not in ("", ".")][::-1]
+    except BaseException:
+        os.close(here)
+        raise
+    return here, depth, created
+
+
+def _enter(here: int, name: str) -> int:
+    """The folder ``name`` in ``here`` (never through a link); ``here`` is closed."""
+    opened = os.open(name, _FOLDER, dir_fd=here)
+    os.close(here)
+    return opened
+
+
+def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, folder: int, name: str) -> None:
     source = tar.extractfile(member)
     if source is None:
         raise UnsafeArchive(f"{member.name!r}: unreadable file member")
     mode = (member.mode & 0o755) | 0o600
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(target, flags, mode)  # never through a link standing there
+    descriptor = os.open(name, _NEW_FILE, mode, dir_fd=folder)  # never through a link
     with os.fdopen(descriptor, "wb") as out:
-        os.fchmod(out.fileno(), mode)  # the umask does not decide an executable bit
-        shutil.copyfileobj(source, out)
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnsafeArchive(f"{member.name!r}: a file over something else")
+        os.ftruncate(descriptor, 0)
+        os.fchmod(descriptor, mode)  # the umask does not decide an executable bit
+        left = member.size
+        while left > 0:
+            chunk = source.read(min(left, _CHUNK))
+            if not chunk:
+                raise UnsafeArchive(f"{member.name!r}: its data ends early")
+            out.write(chunk)
+            left -= len(chunk)

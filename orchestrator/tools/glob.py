@@ -48,12 +48,14 @@ class Glob(Tool[GlobInput]):
     input_model: ClassVar[type[ToolInput]] = GlobInput
 
     def permission_request(self, params: GlobInput) -> Search:
-        return Search(tuple(_argv(params)), params.pattern)
+        path = absolute_path(params.path or WORKSPACE, "path")
+        return Search(tuple(_argv(params.pattern, path)), params.pattern)
 
     async def run(self, params: GlobInput, ctx: ToolContext) -> ToolOutput:
         path = absolute_path(params.path or WORKSPACE, "path")
-        argv = _argv(params)
-        result, _, out = await run_rg(ctx.session, path, argv, "file search", "path")
+        argv = _argv(params.pattern, path)
+        result, real, out = await run_rg(ctx.session, path, argv, "file search", "path")
+        self._refuse_unless_permitted(ctx, path, real, params.pattern)
         out = out.rstrip("\n")
         if result.exit_code not in (0, 1) and not out:
             errors = result.stderr.decode("utf-8", "replace").strip()
@@ -63,9 +65,24 @@ class Glob(Tool[GlobInput]):
         text, truncated = cap("\n".join(sorted(out.split("\n"))))
         return ToolOutput(content=text, truncated=truncated or result.stdout_truncated)
 
+    def _refuse_unless_permitted(
+        self, ctx: ToolContext, path: str, real: str, pattern: str
+    ) -> None:
+        """A `ToolError` when ``path`` is a link to ``real`` and listing ``real`` needs
+        approval: the gate judged the link's name, not the directory behind it.
 
-def _argv(params: GlobInput) -> list[str]:
-    """The rg listing for ``params`` (run as an argv, and judged as that line)."""
-    path = absolute_path(params.path or WORKSPACE, "path")
-    argv = ["rg", "--files", "--no-config", "--hidden", f"--glob={params.pattern}"]
+        Attack: the repository holds ``docs -> /home/agent/.ssh``; the listing of docs
+        would be the listing of ~/.ssh, which asks.
+        """
+        behind = Search(tuple(_argv(pattern, real)), pattern)
+        if real != path and not ctx.permits(self, behind):
+            raise ToolError(
+                f"{path} is a symbolic link to {real}, and listing {real} needs approval "
+                f"(it is judged like `{behind.line}` in Bash). Name {real} itself to ask."
+            )
+
+
+def _argv(pattern: str, path: str) -> list[str]:
+    """The rg listing of ``path`` (run as an argv, and judged as that line)."""
+    argv = ["rg", "--files", "--no-config", "--hidden", f"--glob={pattern}"]
     return [*argv, "--glob=!.git", "--", path]

@@ -64,16 +64,19 @@ def search_view(
 
     ``real`` is where ``searched`` leads. ``--`` separators between context groups are
     kept only between shown lines. A line without a file name is kept only when rg
-    searched one file alone (its "binary file matches" note): in a directory search
-    nothing tells whose it is.
+    searched one file alone (its "binary file matches" note), and judged as that file:
+    in a directory search nothing tells whose it is.
     """
     judged_as = {
         path: _judged_name(path, searched, real)
         for path in dict.fromkeys(r.path for r in records if r.path is not None)
     }
-    met = [name for name in dict.fromkeys(judged_as.values()) if name is not None]
-    judged = _Judged(met, may_read)
     alone = all(path == searched for path in judged_as)  # rg searched one file
+    alone_as = _judged_name(searched, searched, real)  # whose its unnamed lines are
+    met = [name for name in dict.fromkeys(judged_as.values()) if name is not None]
+    if alone and alone_as is not None and alone_as not in met:
+        met.append(alone_as)
+    judged = _Judged(met, may_read)
     lines: list[str] = []
     used = 0
     unnamed = 0
@@ -85,7 +88,7 @@ def search_view(
         if record.path is None and not alone:
             unnamed += 1
             continue
-        name = judged_as.get(record.path) if record.path is not None else None
+        name = judged_as.get(record.path) if record.path is not None else alone_as
         if name is not None and not judged.readable(name):
             continue
         line = record.shown(line_numbers)

@@ -446,6 +446,34 @@ def test_read_and_grep_through_a_link_are_judged_as_the_file_behind_it(
     assert "SECRET" not in box.call(Grep(), ctx, pattern="SECRET", path=home).content
 
 
+def test_grep_through_a_link_to_a_binary_secret_is_no_oracle_on_it(
+    box: Box, ctx: ToolContext, home: str
+) -> None:
+    """rg names no file in its "binary file matches" note: through a link to
+    /proc/1/environ (NUL-separated, so binary) the note answered whether a pattern
+    matched the environment, one question per call. The answer is the same either way."""
+    box.sh('ln -s /proc/1/environ "$1/notes.txt"', home)
+    for pattern in ("AIRLOCK_TTL=", "NOT-IN-THE-ENVIRONMENT"):
+        out = box.call(Grep(), ctx, pattern=pattern, path=f"{home}/notes.txt",
+                       output_mode="content")  # fmt: skip
+        assert out.content == "No matches found", out.content
+
+
+def test_a_glob_through_a_link_is_judged_as_the_listing_behind_it(
+    box: Box, ctx: ToolContext, home: str
+) -> None:
+    """Listing a directory of secrets (``rg --files -- .../.aws``) asks; through a link
+    with an innocent name the gate judged the name and rg listed what is behind it."""
+    box.put(f"{home}/keep/.aws/credentials", "key = SECRET\n")
+    box.put(f"{home}/src/app.py", "")
+    box.sh('ln -s keep/.aws "$1/docs" && ln -s src "$1/code"', home)
+    said = box.fails(Glob(), ctx, pattern="*", path=f"{home}/docs")
+    assert f"symbolic link to {home}/keep/.aws" in said and "needs approval" in said
+    assert "credentials" not in said
+    # a link to an ordinary directory is listed as before
+    assert box.call(Glob(), ctx, pattern="*", path=f"{home}/code").content == f"{home}/code/app.py"
+
+
 # --- Glob -----------------------------------------------------------------------------
 
 

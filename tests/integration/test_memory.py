@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
+from orchestrator.gate.permission_gate import PermissionGate, Trust
 from orchestrator.tools import default_tools
-from orchestrator.tools.remember import HEADING, MEMORY_FILE
-from sandbox.docker_backend import DockerSession
+from orchestrator.tools.base import ReadLedger, ToolContext
+from orchestrator.tools.bash import Bash, BashInput
+from orchestrator.tools.remember import HEADING, MEMORY_FILE, Remember, RememberInput
+from sandbox.docker_backend import DockerBackend, DockerSession
+from sandbox.spec import SessionSpec
+from security import PRESETS
 from tests.integration.agent_harness import run_agent
 
 pytestmark = pytest.mark.integration
@@ -67,3 +73,55 @@ def test_read_only_asks_before_remember_writes() -> None:
     memory, results = run([remember("Noted.", "true")], policy="read-only")
     assert memory is None
     assert results[0]["is_error"] and "writes /workspace/AIRLOCK.md" in results[0]["content"]
+
+
+def _listing_and_victim(session: DockerSession) -> Any:
+    async def read(session: DockerSession) -> tuple[str, str]:
+        listing = await session.exec(["ls", "-A", "/workspace"])
+        victim = await session.exec(["cat", "/workspace/victim.txt"])
+        return listing.text, victim.text
+
+    return read(session)
+
+
+def test_a_memory_file_that_is_a_link_is_judged_where_it_leads() -> None:
+    """The gate judged a write to AIRLOCK.md; the verify command (or the repository)
+    made it a link to .envrc, which runs code in a user's shell (S26 refuses it)."""
+    replay = {
+        "responses": [
+            remember("Noted.", "ln -s .envrc AIRLOCK.md"),
+            {"content": [{"text": "done"}]},
+        ]
+    }
+    run = run_agent(replay, "learn", policy="dev", tools=default_tools(),
+                    after=_listing_and_victim)  # fmt: skip
+    result = run.requests[-1]["messages"][-1]["content"][0]
+    assert result["is_error"] and "symbolic link to /workspace/.envrc" in result["content"]
+    listing, _ = run.after
+    assert ".envrc" not in listing.split(), listing  # nothing was written through the link
+
+
+def test_a_proven_read_only_verify_runs_confined_like_bash() -> None:
+    """`git status` is allowed as proven read-only, which holds because Bash runs it
+    confined (a repository's program it meets cannot write or run anything): Remember's
+    verify line ran unconfined, a way around that proof. It now runs as Bash runs it."""
+
+    async def body(session: DockerSession) -> None:
+        assert (await session.exec("git init -q .")).exit_code == 0
+        gate = PermissionGate(PRESETS["dev"], Trust(trusted=True, by="flag"))
+        ctx = ToolContext(session=session, reads=ReadLedger(), permits=gate.permits)
+        bash = await Bash().run(BashInput(command="git status"), ctx)
+        stored = await Remember().run(RememberInput(note="Noted.", verify="git status"), ctx)
+        assert not bash.is_error and not stored.is_error, stored.content
+        assert bash.confinement is not None and bash.confinement.confined
+        assert stored.confinement is not None and stored.confinement.confined
+        assert stored.confinement.programs == bash.confinement.programs
+        # a line not proven read-only runs unconfined in both
+        plain = await Remember().run(RememberInput(note="Noted.", verify="touch x"), ctx)
+        assert plain.confinement is None
+
+    async def main() -> None:
+        async with DockerBackend().session(SessionSpec()) as session:
+            await body(session)
+
+    asyncio.run(main())

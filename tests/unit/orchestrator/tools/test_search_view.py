@@ -81,3 +81,16 @@ def test_a_link_is_judged_where_it_leads() -> None:
     named = search_view(records(("/w/notes.txt", "1:TOKEN")), "/w/notes.txt", REFUSED,
                         Judge(), max_chars=99)  # fmt: skip
     assert named.lines == []
+
+
+def test_unnamed_lines_of_a_link_are_judged_where_it_leads() -> None:
+    """rg names no file in its "binary file matches" note: through /w/notes.txt -> /w/.env
+    the note was shown whenever the secret matched, an oracle on its content (a binary
+    key, /proc/1/environ). It is judged as the file behind the link, and left out (not
+    even counted) like its lines."""
+    note = '/w/notes.txt: binary file matches (found "\\0" byte around offset 3)'
+    judge = Judge()
+    hidden = search_view(records((None, note)), "/w/notes.txt", REFUSED, judge, max_chars=99)
+    assert hidden.lines == [] and hidden.unnamed == 0 and judge.asked == [REFUSED]
+    shown = search_view(records((None, note)), "/w/notes.txt", "/w/a", Judge(), max_chars=99)
+    assert shown.lines == [note]
