@@ -230,7 +230,9 @@ def _finding(check: Check, hit: Hit, policy: Policy) -> Finding:
 
 
 def _apply_rules(findings: list[Finding], scene: Scene, policy: Policy) -> list[Finding]:
-    """User rules: deny wins over allow; an allow never clears a structural finding."""
+    """User rules, by argv prefix: among the rules matching a command, deny wins over ask
+    over allow. An allow clears that command's asks, but never a check's deny nor a
+    structural finding (fail closed); a P01 finding then says which check overruled it."""
     if not policy.rules:
         return [f for f in findings if f.decision is not Decision.ALLOW]
     allowed: set[int] = set()
@@ -242,19 +244,45 @@ def _apply_rules(findings: list[Finding], scene: Scene, policy: Policy) -> list[
             allowed.add(index)
         elif strict is not None:
             extra.append(
-                Finding(
-                    check=RULE_CHECK,
-                    title="policy rule",
-                    detail=f"rule {strict.value}s {' '.join(command.argv)}",
-                    decision=strict,
-                    risk=Risk.HIGH,
-                    command=index,
-                )
+                _rule_finding(f"rule {_RULE_VERBS[strict]} {' '.join(command.argv)}", strict, index)
             )
     kept = [
         f
         for f in findings
         if f.decision is not Decision.ALLOW
-        and (f.structural or f.command is None or f.command not in allowed)
+        and (_beyond_rules(f) or f.command is None or f.command not in allowed)
     ]
+    for index in sorted(allowed):
+        standing = [f for f in kept if f.command == index and _beyond_rules(f)]
+        if standing:
+            extra.append(_overruled(scene.commands[index].argv, standing, index))
     return kept + extra
+
+
+_RULE_VERBS = {Decision.ASK: "asks about", Decision.DENY: "denies"}
+_CHECK_VERBS = {Decision.ASK: "asks", Decision.DENY: "denies it"}
+
+
+def _beyond_rules(finding: Finding) -> bool:
+    """What no allow rule clears: a check's deny, and what the analyzer could not see."""
+    return finding.decision is Decision.DENY or finding.structural
+
+
+def _overruled(argv: list[str], standing: list[Finding], index: int) -> Finding:
+    """The verdict's word that an allow rule matched, and which checks overruled it."""
+    why = " and ".join(f"{f.check} ({f.title}) {_CHECK_VERBS[f.decision]}" for f in standing)
+    decision = strictest(f.decision for f in standing)
+    never = "a check's deny" if decision is Decision.DENY else "what the analyzer could not see"
+    detail = f"rule allows {' '.join(argv)}, but {why}; no rule clears {never}"
+    return _rule_finding(detail, decision, index, highest(f.risk for f in standing))
+
+
+def _rule_finding(detail: str, decision: Decision, index: int, risk: Risk = Risk.HIGH) -> Finding:
+    return Finding(
+        check=RULE_CHECK,
+        title="policy rule",
+        detail=detail,
+        decision=decision,
+        risk=risk,
+        command=index,
+    )

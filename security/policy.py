@@ -1,12 +1,16 @@
-"""Policies: which findings a deployment tolerates, and user rules by command prefix."""
+"""Policies: which findings a deployment tolerates, and user rules by command prefix.
+
+A policy file is YAML read strictly: an unknown or repeated key, a cycle of
+``extends:``, a value of the wrong kind is a `PolicyError` naming the file and the key,
+never a silently dropped rule (a ``rule:`` typo for ``rules:`` would drop its denies).
+Loading files is `security.policy_file`; this module holds the model and the presets.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from security.verdict import Decision
 
@@ -20,7 +24,7 @@ class PolicyError(ValueError):
 class Rule(BaseModel):
     """Allow, ask or deny commands whose parsed argv starts with ``prefix``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     prefix: list[str] = Field(min_length=1)
     decision: Decision
@@ -33,9 +37,17 @@ class Rule(BaseModel):
 
 
 class Policy(BaseModel):
-    """How findings turn into decisions for one kind of deployment."""
+    """How findings turn into decisions for one kind of deployment.
 
-    model_config = ConfigDict(frozen=True)
+    ``overrides`` turn a check's ``ask`` into allow or deny; ``rules`` allow, ask or deny
+    commands by argv prefix. Neither ever clears a check's ``deny`` (fail closed): a
+    rule allowing ``rm`` leaves ``rm -rf /`` denied, and the verdict says so (a P01
+    finding: "rule allows rm -rf /, but S29 denies it ..."). An allow rule clears the
+    asks of the commands it matches, but never a structural finding (what the analyzer
+    could not fully see). Among rules matching one command, deny wins over ask over allow.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "custom"
     description: str = ""
@@ -68,40 +80,24 @@ class Policy(BaseModel):
     def _structural_stays_closed(cls, value: dict[str, str]) -> dict[str, str]:
         from security.checks import REGISTRY
 
-        for check_id, decision in value.items():
-            if check_id not in REGISTRY:
-                raise ValueError(f"unknown check {check_id}")
-            if decision == "allow" and REGISTRY[check_id].structural:
-                raise ValueError(f"{check_id} is structural: it cannot be relaxed to allow")
+        problems = [
+            f"unknown check {check_id}"
+            if check_id not in REGISTRY
+            else f"{check_id} is structural: it cannot be relaxed to allow"
+            for check_id, decision in value.items()
+            if check_id not in REGISTRY or (decision == "allow" and REGISTRY[check_id].structural)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @classmethod
     def load(cls, name_or_path: str) -> Policy:
-        """A preset by name (read-only, dev, ci-untrusted) or a YAML file."""
-        if name_or_path in PRESETS:
-            return PRESETS[name_or_path]
-        path = Path(name_or_path)
-        if not path.is_file():
-            known = ", ".join(PRESETS)
-            raise PolicyError(
-                f"no policy named {name_or_path!r} (presets: {known}; or a YAML file)"
-            )
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise PolicyError(f"{path}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise PolicyError(f"{path}: a policy is a mapping")
-        base = data.pop("extends", None)
-        if base is not None:
-            parent = cls.load(str(base)).model_dump()
-            parent["rules"] = [*parent["rules"], *data.pop("rules", [])]
-            parent["overrides"] = {**parent["overrides"], **data.pop("overrides", {})}
-            data = {**parent, "name": path.stem, **data}
-        try:
-            return cls.model_validate({"name": path.stem, **data})
-        except ValidationError as exc:
-            raise PolicyError(f"{path}: {exc}") from exc
+        """A preset by name (read-only, dev, ci-untrusted) or a YAML file; a bad one is
+        a `PolicyError` with one line per problem."""
+        from security.policy_file import load_policy
+
+        return load_policy(name_or_path).policy
 
 
 # Checks whose `ask` the dev preset allows: writing and running the project's own

@@ -20,6 +20,7 @@ from orchestrator.cli import (
     doctor_command,
     exec_command,
     images_command,
+    policy_command,
     prove_command,
     run_command,
     sessions_command,
@@ -76,3 +77,4 @@ app.command("prove")(prove_command.prove)
 app.add_typer(images_command.images_app, name="images")
 app.add_typer(audit_command.audit_app, name="audit")
 app.add_typer(bench_command.bench_app, name="bench")
+app.add_typer(policy_command.policy_app, name="policy")

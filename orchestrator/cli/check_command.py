@@ -19,7 +19,11 @@ def check(
         list[str] | None, typer.Argument(help="The command line to analyze (after --).")
     ] = None,
     policy: Annotated[
-        str, typer.Option(help="Preset (read-only, dev, ci-untrusted) or a YAML file.")
+        str,
+        typer.Option(
+            help="Preset (read-only, dev, ci-untrusted) or a YAML file. Default read-only, "
+            "the strictest preset; `exec` and `run` default to dev."
+        ),
     ] = "read-only",
     json_output: Annotated[bool, typer.Option("--json", help="Print the whole Verdict.")] = False,
     jsonl: Annotated[

@@ -30,7 +30,9 @@ def exec_(
     command: Annotated[list[str], typer.Argument(help="The command line to run (after --).")],
     image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
     runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
-    policy: Annotated[str, typer.Option(help="Policy preset or YAML file.")] = "dev",
+    policy: Annotated[
+        str, typer.Option(help="Preset or YAML file; default dev, as run (check: read-only).")
+    ] = "dev",
     timeout: Annotated[float | None, typer.Option(help="Seconds before it is killed.")] = None,
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code."""

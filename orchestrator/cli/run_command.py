@@ -29,7 +29,11 @@ def run(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
     repo: Annotated[Path, typer.Option(help="The project; the agent works on a copy.")],
     policy: Annotated[
-        str | None, typer.Option(help="Policy preset or YAML file (default: dev).")
+        str | None,
+        typer.Option(
+            help="Policy preset or YAML file. Default dev (as `exec`; `check`: read-only), or "
+            "the project's .airlock/policy.yaml when it is trusted."
+        ),
     ] = None,
     model: Annotated[
         str | None,

@@ -109,3 +109,40 @@ def test_a_bad_policy_argument_is_a_refusal_not_an_exception(policy: object) -> 
     assert verdict.decision is Decision.DENY
     assert verdict.findings[0].check == "S00"
     assert "policy" in verdict.findings[0].detail
+
+
+@pytest.mark.parametrize(("command", "check"), [("rm -rf /", "S29"), ("rm -rf ~", "S29")])
+def test_allow_rule_never_clears_a_checks_deny(command: str, check: str) -> None:
+    """Fail closed: a rule allowing `rm` leaves what a check denies denied, and says so."""
+    policy = Policy(rules=[Rule(prefix=["rm"], decision=Decision.ALLOW)])
+    verdict = analyze(command, policy)
+    assert verdict.decision is Decision.DENY
+    assert check in {f.check for f in verdict.findings if f.decision is Decision.DENY}
+    overruled = [f for f in verdict.findings if f.check == "P01"]
+    assert len(overruled) == 1
+    assert overruled[0].detail.startswith(f"rule allows {command}, but {check} (")
+    assert f"{check} (destructive command) denies it" in verdict.explanation
+
+
+def test_allow_rule_still_clears_a_checks_ask() -> None:
+    policy = Policy(rules=[Rule(prefix=["rm"], decision=Decision.ALLOW)])
+    assert decide("rm x.txt") is Decision.ASK
+    verdict = analyze("rm x.txt", policy)
+    assert verdict.decision is Decision.ALLOW
+    assert verdict.findings == []
+
+
+def test_allow_rule_says_why_a_structural_ask_stands() -> None:
+    policy = Policy(rules=[Rule(prefix=["echo"], decision=Decision.ALLOW)])
+    verdict = analyze("\\echo hi", policy)
+    assert verdict.decision is Decision.ASK
+    (note,) = [f for f in verdict.findings if f.check == "P01"]
+    assert note.detail.startswith("rule allows echo hi, but S08 (")
+    assert note.decision is Decision.ASK
+
+
+@pytest.mark.parametrize(("decision", "verb"), [("deny", "denies"), ("ask", "asks about")])
+def test_a_rules_finding_is_plain_english(decision: str, verb: str) -> None:
+    policy = Policy(rules=[Rule(prefix=["make"], decision=Decision(decision))])
+    (finding,) = [f for f in analyze("make deploy", policy).findings if f.check == "P01"]
+    assert finding.detail == f"rule {verb} make deploy"

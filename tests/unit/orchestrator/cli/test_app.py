@@ -15,6 +15,7 @@ GROUPS = {
     "images": ["build", "list"],
     "audit": ["verify"],
     "bench": ["analyzer", "context", "sandbox"],
+    "policy": ["lint", "explain"],
 }
 
 
