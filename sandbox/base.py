@@ -115,10 +115,9 @@ class Session(Protocol):
         """
         ...
 
-    async def get_dir(
-        self, source: str, destination: Path, max_bytes: int = MAX_FILE_BYTES
-    ) -> None:
-        """Copy a folder's contents out to a host folder, never writing outside it."""
+    async def get_dir(self, source: str, destination: Path, max_bytes: int | None = None) -> None:
+        """Copy a folder's contents out to a host folder, never writing outside it, up to
+        ``max_bytes`` (default: whatever the session's workspace can hold)."""
         ...
 
     async def fork(self) -> Session:

@@ -7,7 +7,9 @@ import contextlib
 import io
 import socket
 import tarfile
+import tempfile
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -264,22 +266,43 @@ class DockerSession:
                 f"{errors.decode(errors='replace').strip() or final}"
             )
 
-    async def get_dir(
-        self, source: str, destination: Path, max_bytes: int = MAX_FILE_BYTES
-    ) -> None:
-        """Copy a container folder's contents into a host folder (safely extracted)."""
-        result = await self.exec(
-            ["tar", "-c", "-f", "-", "-C", source, "."], max_output=max_bytes + 1
-        )
-        if result.exit_code != 0 or result.stdout_truncated:
-            reason = (
-                "too large" if result.stdout_truncated else result.stderr.decode(errors="replace")
-            )
-            raise SandboxError(f"cannot copy {source}: {reason}")
-        try:
-            extract_tree(result.stdout, destination)
-        except (UnsafeArchive, tarfile.TarError) as exc:
-            raise SandboxError(f"cannot copy {source}: {exc}") from exc
+    async def get_dir(self, source: str, destination: Path, max_bytes: int | None = None) -> None:
+        """Copy a container folder's contents into a host folder (safely extracted).
+
+        The tar streams into a temporary file on the host, never into memory, up to
+        ``max_bytes`` (default: what the session's workspace can hold, so whatever was
+        copied in or made there fits).
+        """
+        limit = self.copy_out_limit() if max_bytes is None else max_bytes
+        errors: deque[bytes] = deque(maxlen=16)
+        final: ExecExit | None = None
+        with tempfile.TemporaryFile(prefix="airlock-copy-out-") as spool:
+            async for event in self.stream(
+                ["tar", "-c", "-f", "-", "-C", source, "."], max_output=limit + 1
+            ):
+                if isinstance(event, ExecExit):
+                    final = event
+                elif event.stream == "stdout":
+                    await asyncio.to_thread(spool.write, event.data)
+                else:
+                    errors.append(event.data)
+            if final is None or final.exit_code != 0 or final.stdout_truncated:
+                if final is not None and final.stdout_truncated:
+                    reason = f"more than {limit} bytes"
+                else:
+                    said = b"".join(errors).decode(errors="replace").strip()
+                    reason = said or (final.error if final else None) or "tar failed"
+                raise SandboxError(f"cannot copy {source}: {reason}")
+            spool.seek(0)
+            try:
+                await asyncio.to_thread(extract_tree, spool, destination)
+            except (UnsafeArchive, tarfile.TarError) as exc:
+                raise SandboxError(f"cannot copy {source}: {exc}") from exc
+
+    def copy_out_limit(self) -> int:
+        """The largest tar of the workspace: its size, plus a header (and padding) per file."""
+        limits = self.spec.limits
+        return limits.workspace_mb * 2**20 + limits.workspace_inodes * 2 * tarfile.BLOCKSIZE
 
     async def _untar(self, directory: str, archive: bytes) -> None:
         script = 'mkdir -p -- "$1" && exec tar -x -f - -C "$1"'

@@ -2,17 +2,15 @@
 
 The archive comes from inside a sandbox, so it is hostile, and the host extracts it as
 root. No path string is ever handed to the kernel to resolve: every member is reached
-from a descriptor of the destination one name at a time, and the links met on the way
-are followed here, climbing (``..``) never above the destination. A check on a path
-string (``os.path.realpath``) is not enough: it gives up on paths longer than PATH_MAX
-and reads the rest lexically, while the kernel follows the links there.
+from a descriptor of the destination one name at a time, with ``O_NOFOLLOW``. Links are
+extracted as links and never followed, so where they point does not matter: a
+repository's absolute link, or one that leads out of it, comes back as it was (and the
+patch shows it as git does).
 
-- a member's name must be relative and without ``..``; it may pass through a link
-  extracted before it, and lands where that link leads, never above the destination;
-- a symbolic link must be relative and may climb only at the start of its target and no
-  higher than the destination: then it resolves inside whatever the later members are
-  (``x/..`` is refused: ``x`` may later become a link to ``.``);
-- a hard link must name a regular file inside;
+- a member's name must be relative and without ``..``, and must not pass through a link
+  (``tar -c`` never writes a member below a link: one that does is refused);
+- a symbolic link is created as it is, whatever its target; a hard link must name a
+  regular file inside, reached without a link;
 - devices, FIFOs, sparse files and other special members are refused; nothing is
   written over a link, a folder is never put over anything else;
 - files keep their owner's execute bit and nothing above ``0o755`` (no setuid, no group
@@ -22,7 +20,8 @@ and reads the rest lexically, while the kernel follows the links there.
   entry) never exceeds the archive's own size.
 
 Anything refused, or any header the reader trips on, raises `UnsafeArchive` with the
-member's name and the reason, before that member is written.
+member's name and the reason, before that member is written. Code that reads the tree
+afterwards must not follow its links either (`orchestrator.runs.patch` does not).
 """
 
 from __future__ import annotations
@@ -32,10 +31,10 @@ import os
 import stat
 import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-MAX_LINK_HOPS = 40  # the kernel's own limit on links followed in one path
 ENTRY_COST = tarfile.BLOCKSIZE  # each entry created costs one header of the archive
 _CHUNK = 1 << 20
 # a member's headers (GNU long link and long name, pax) hold a path or two
@@ -46,12 +45,14 @@ class UnsafeArchive(ValueError):
     """A member would write outside the destination, or is not a plain file, folder or link."""
 
 
-def extract_tree(archive: bytes, destination: Path) -> None:
-    """Extract ``archive`` into ``destination`` (created if missing)."""
+def extract_tree(archive: bytes | BinaryIO, destination: Path) -> None:
+    """Extract ``archive`` (bytes, or a seekable file at its start) into ``destination``
+    (created if missing)."""
+    source = io.BytesIO(archive) if isinstance(archive, bytes) else archive
     destination.mkdir(parents=True, exist_ok=True)
     root = os.open(destination.resolve(), _FOLDER)
     try:
-        _extract_all(archive, root)
+        _extract_all(source, root)
     except (UnsafeArchive, tarfile.TarError):
         raise
     except Exception as exc:  # a header that trips the reader: RecursionError, ValueError
@@ -60,10 +61,12 @@ def extract_tree(archive: bytes, destination: Path) -> None:
         os.close(root)
 
 
-def _extract_all(archive: bytes, root: int) -> None:
-    budget = len(archive)
-    metered = _MeteredArchive(archive)
-    with tarfile.open(fileobj=metered, mode="r:") as tar:  # reads the first member's headers
+def _extract_all(archive: BinaryIO, root: int) -> None:
+    start = archive.tell()
+    budget = archive.seek(0, os.SEEK_END) - start
+    archive.seek(start)
+    metered = _MeteredArchive(archive, budget)
+    with tarfile.open(fileobj=metered, mode="r:") as tar:  # type: ignore[call-overload]  # reads the first member's headers
         while True:
             metered.allow(MAX_HEADER_BYTES)
             member = tar.next()
@@ -78,7 +81,7 @@ def _extract_all(archive: bytes, root: int) -> None:
             member.pax_headers = {}  # the reader keeps every member: keep them small
 
 
-class _MeteredArchive(io.BytesIO):
+class _MeteredArchive:
     """The archive, with a cap on what the reader may read for one member's headers.
 
     Stops headers whose parsing costs far more than their bytes, whatever the Python's
@@ -86,9 +89,9 @@ class _MeteredArchive(io.BytesIO):
     extended headers holds them all at once and recurses.
     """
 
-    def __init__(self, archive: bytes) -> None:
-        super().__init__(archive)
-        self.size = len(archive)
+    def __init__(self, archive: BinaryIO, size: int) -> None:
+        self._archive = archive
+        self._end = archive.tell() + size
         self.allowance: int | None = MAX_HEADER_BYTES
 
     def allow(self, allowance: int | None) -> None:
@@ -97,11 +100,17 @@ class _MeteredArchive(io.BytesIO):
 
     def read(self, size: int | None = -1, /) -> bytes:
         if self.allowance is not None:
-            wanted = self.size - self.tell() if size is None or size < 0 else size
+            wanted = self._end - self.tell() if size is None or size < 0 else size
             if wanted > self.allowance:
                 raise UnsafeArchive(f"a member's headers exceed {MAX_HEADER_BYTES} bytes")
             self.allowance -= wanted
-        return super().read(size)
+        return self._archive.read(-1 if size is None else size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        return self._archive.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._archive.tell()
 
 
 def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, budget: int) -> int:
@@ -120,9 +129,9 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, budget: i
         raise UnsafeArchive(f"{member.name!r}: more than the archive holds")
     room = (budget - cost) // ENTRY_COST  # folders the member's path may still create
     try:
-        folder, depth, created = _walk(root, parts[:-1], member.name, room)
+        folder, created = _walk(root, parts[:-1], member.name, room)
         try:
-            _create(tar, member, root, folder, depth, parts[-1])
+            _create(tar, member, root, folder, parts[-1])
         finally:
             os.close(folder)
     except OSError as exc:  # something already stands there: a link, a folder
@@ -131,7 +140,7 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, budget: i
 
 
 def _create(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, folder: int, depth: int, name: str
+    tar: tarfile.TarFile, member: tarfile.TarInfo, root: int, folder: int, name: str
 ) -> None:
     if member.isdir():
         try:
@@ -140,13 +149,13 @@ def _create(
             if not stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
                 raise UnsafeArchive(f"{member.name!r}: a folder over something else") from None
     elif member.issym():
-        _check_link_target(member.name, member.linkname, depth)
+        _check_link_target(member.name, member.linkname)
         os.symlink(member.linkname, name, dir_fd=folder)
     elif member.islnk():
         source = _name_parts(member.linkname, member.name)
         if not source:
             raise UnsafeArchive(f"{member.name!r}: a hard link to the destination")
-        source_folder, _, _ = _walk(root, source[:-1], member.name, room=None)
+        source_folder, _ = _walk(root, source[:-1], member.name, room=None)
         try:
             found = os.stat(source[-1], dir_fd=source_folder, follow_symlinks=False)
             if not stat.S_ISREG(found.st_mode):
@@ -171,67 +180,39 @@ def _name_parts(name: str, member: str) -> list[str]:
     return parts
 
 
-def _check_link_target(member: str, target: str, depth: int) -> None:
-    """A link ``depth`` folders below the destination may climb only first, at most ``depth``.
-
-    Stops a link that resolves inside when checked and outside once later members exist:
-    ``l -> x/..`` then ``x -> .`` makes ``l`` the destination's parent.
-    """
+def _check_link_target(member: str, target: str) -> None:
+    """Any target is kept (the link is never followed here), but an empty one or a NUL."""
     if not target or "\0" in target:
         raise UnsafeArchive(f"{member!r}: a link to {target!r}")
-    if target.startswith("/"):
-        raise UnsafeArchive(f"{member!r}: an absolute link to {target!r}")
-    parts = [part for part in target.split("/") if part not in ("", ".")]
-    climbs = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
-    if ".." in parts[climbs:]:
-        raise UnsafeArchive(f"{member!r}: a link to {target!r} climbs after a name")
-    if climbs > depth:
-        raise UnsafeArchive(f"{member!r}: a link to {target!r} leads outside the destination")
 
 
-def _walk(root: int, parts: list[str], member: str, room: int | None) -> tuple[int, int, int]:
-    """Open the folder ``parts`` name below ``root``, following links but never above ``root``.
+def _walk(root: int, parts: list[str], member: str, room: int | None) -> tuple[int, int]:
+    """Open the folder ``parts`` name below ``root``, never through a link.
 
     Up to ``room`` missing folders are created on the way (``None``: all must exist).
-    Returns its descriptor, its depth below ``root`` and how many folders it created. A
-    file, or a link that climbs above ``root``, on the way is refused.
+    Returns its descriptor and how many folders it created. A file or a link on the way
+    is refused.
     """
-    here, depth, created, hops = os.dup(root), 0, 0, 0
-    pending = parts[::-1]
+    here, created = os.dup(root), 0
     try:
-        while pending:
-            part = pending.pop()
-            if part == "..":
-                if depth == 0:
-                    raise UnsafeArchive(f"{member!r}: a link on the way leads outside")
-                here, depth = _enter(here, ".."), depth - 1
-                continue
+        for part in parts:
             try:
-                here, depth = _enter(here, part), depth + 1
-                continue
+                here = _enter(here, part)
             except FileNotFoundError:
                 if room is None:
                     raise UnsafeArchive(f"{member!r}: no folder {part!r} on the way") from None
                 if created >= room:
                     raise UnsafeArchive(f"{member!r}: more than the archive holds") from None
                 os.mkdir(part, 0o755, dir_fd=here)
-                here, depth, created = _enter(here, part), depth + 1, created + 1
-                continue
+                here, created = _enter(here, part), created + 1
             except OSError:  # a link (ELOOP) or a file (ENOTDIR) stands there
                 found = os.stat(part, dir_fd=here, follow_symlinks=False)
-                if not stat.S_ISLNK(found.st_mode):
-                    raise UnsafeArchive(f"{member!r}: {part!r} on the way is a file") from None
-            hops += 1
-            if hops > MAX_LINK_HOPS:
-                raise UnsafeArchive(f"{member!r}: too many links on the way")
-            target = os.readlink(part, dir_fd=here)
-            if target.startswith("/"):
-                raise UnsafeArchive(f"{member!r}: an absolute link on the way leads outside")
-            pending += [p for p in target.split("/") if p not in ("", ".")][::-1]
+                what = "a link" if stat.S_ISLNK(found.st_mode) else "a file"
+                raise UnsafeArchive(f"{member!r}: {part!r} on the way is {what}") from None
     except BaseException:
         os.close(here)
         raise
-    return here, depth, created
+    return here, created
 
 
 def _enter(here: int, name: str) -> int:

@@ -101,9 +101,7 @@ class RecordingSession:
         self._log.append(f"put_dir {destination}")
         return await self._inner.put_dir(source, destination, exclude)
 
-    async def get_dir(
-        self, source: str, destination: Path, max_bytes: int = MAX_FILE_BYTES
-    ) -> None:
+    async def get_dir(self, source: str, destination: Path, max_bytes: int | None = None) -> None:
         self._log.append(f"get_dir {source}")
         await self._inner.get_dir(source, destination, max_bytes)
 

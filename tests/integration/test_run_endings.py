@@ -164,3 +164,21 @@ def test_runs_started_in_the_same_second_get_their_own_folders(
     request = RunRequest(task="t", repo=examples_dir() / "calc")
     folders = {out_dir(request) for _ in range(3)}
     assert len(folders) == 3 and all(folder.is_dir() for folder in folders)
+
+
+def test_links_in_the_repo_round_trip_and_never_break_the_end_of_a_run(tmp_path: Path) -> None:
+    """A repository's absolute link, or one leading out of it, used to crash the copy-out
+    (AbsoluteLinkError) and lose the patch, even when the agent changed nothing."""
+    project = tmp_path / "project"
+    shutil.copytree(examples_dir() / "calc", project)
+    (project / "abs").symlink_to("/etc/passwd")
+    (project / "up").symlink_to("../..")
+    (project / "inside").symlink_to("calc.py")
+    out = tmp_path / "out"
+    request = RunRequest(task="fix", repo=project, replay=examples_dir() / "replays" / "demo.yaml",
+                         out=out)  # fmt: skip
+    summary = asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
+    assert summary.outcome == "end_turn" and summary.error is None, summary.error
+    patch = (out / "patch.diff").read_text()
+    assert "+    return sum(values) / len(values)" in patch
+    assert "abs" not in patch and "b/up" not in patch and "b/inside" not in patch  # unchanged

@@ -117,6 +117,22 @@ def test_files_and_folders_round_trip(tmp_path: Path) -> None:
     in_session(body)
 
 
+def test_a_workspace_past_64_mib_copies_out_whole(tmp_path: Path) -> None:
+    """Copy-out streams to disk up to what the workspace holds (it was capped at 64 MiB,
+    far below the 512 MiB a session's workspace takes in)."""
+
+    async def body(s: DockerSession) -> None:
+        made = await s.exec("head -c 100M /dev/zero > big && printf x > small && sync")
+        assert made.exit_code == 0, made.text
+        await s.get_dir("/workspace", tmp_path / "out")
+        assert (tmp_path / "out" / "big").stat().st_size == 100 * 2**20
+        assert (tmp_path / "out" / "small").read_text() == "x"
+        with pytest.raises(RuntimeError, match="more than 1000 bytes"):
+            await s.get_dir("/workspace", tmp_path / "capped", max_bytes=1000)
+
+    in_session(body)
+
+
 def test_fork_copies_the_workspace_into_its_own_container() -> None:
     async def body(s: DockerSession) -> None:
         await s.put_file("/workspace/state.txt", b"parent")
