@@ -10,10 +10,12 @@
 | 2       | DENY, UNREADABLE      | `check`: deny; `audit verify`: the file cannot be read       |
 | 64      | USAGE                 | bad arguments, policy, replay, price table or run setup      |
 | 65      | BATCH_BAD_INPUT       | `check --jsonl`: some lines were not ``{"cmd": "..."}``      |
+| 123     | OUTPUT_TRUNCATED      | `exec`: `--max-output` cut the output (stderr says which)    |
 | 124     | TIMED_OUT             | `exec`: the command ran out of time                          |
 | 125     | SANDBOX_ERROR         | `exec`: no engine, or the sandbox failed                     |
 | 126     | REFUSED               | `exec`: the analyzer did not allow the command               |
-| 128 + N | SIGNALLED + N         | `exec`: the command was killed by signal N                   |
+| 128 + N | SIGNALLED + N         | `exec`: the command was killed by signal N (137: also when   |
+|         |                       | out of memory, which stderr says)                            |
 | 130     | INTERRUPTED           | interrupted (Ctrl-C)                                         |
 
 Otherwise `exec` exits with the command's own code.
@@ -36,6 +38,7 @@ class ExitCode(IntEnum):
     UNREADABLE = 2
     USAGE = 64  # EX_USAGE
     BATCH_BAD_INPUT = 65  # EX_DATAERR
+    OUTPUT_TRUNCATED = 123  # next below timeout(1)'s own codes, as exec's others are
     TIMED_OUT = 124  # as timeout(1)
     SANDBOX_ERROR = 125  # as timeout(1) when it fails itself
     REFUSED = 126  # as a shell for a command found but not runnable
