@@ -48,7 +48,6 @@ Runtime = Literal["runc", "runsc"]
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-
 def exec_(
     command: Annotated[
         list[str] | None,
@@ -84,12 +83,14 @@ def exec_(
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 
-    One argument is a shell line: airlock exec -- 'ls | wc -l'. Several are an argv, passed
-    as given: airlock exec -- echo 'a   b' 'c;d' prints "a   b c;d". stdin is forwarded
-    (not from a terminal). Output is streamed whole unless --max-output caps it.
+    One argument is a shell line:  airlock exec -- 'ls | wc -l'
+    Several are an argv, as given: airlock exec -- echo 'a   b' 'c;d'
+    stdin is forwarded (not from a terminal); the output is streamed whole
+    unless --max-output caps it. --env is judged as an export in the line.
 
-    Exit: the command's code; 123 output cut by --max-output; 124 timeout; 125 sandbox
-    error; 126 refused; 128+N killed by signal N (137 also when out of memory); 64 usage.
+    Exit: the command's code; 123 output cut by --max-output; 124 timeout;
+    125 sandbox error; 126 refused; 128+N killed by signal N (137 also when
+    out of memory, which stderr says); 64 usage error.
 
     Example: airlock exec --repo . --env CI=1 --timeout 600 -- pytest -q
     """
@@ -108,7 +109,6 @@ def exec_(
         loaded = Policy.load(policy)
         options = Options(image, cast(Runtime, runtime), timeout, max_output, repo, sizes)
         raise typer.Exit(execute(line, loaded, options))
-
 
 
 def command_line(words: list[str]) -> str:
@@ -303,9 +303,7 @@ def execute(command: str, policy: Policy, options: Options | None = None) -> int
         return ExitCode.REFUSED
     # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
     confinement = read_only_confinement(command)
-    return asyncio.run(
-        run_streaming(command, options, confinement, forwarded_stdin(sys.stdin))
-    )
+    return asyncio.run(run_streaming(command, options, confinement, forwarded_stdin(sys.stdin)))
 
 
 class Sink:

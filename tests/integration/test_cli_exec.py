@@ -112,8 +112,9 @@ def test_exec_rejects_bad_options_as_usage_errors(args: list[str]) -> None:
 
 def test_exec_copies_a_repo_in_and_sets_variables(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("from the host\n")
+    line = 'cat notes.txt; echo "$GREETING|$EMPTY|"'
     result = airlock("exec", "--repo", str(tmp_path), "--env", "GREETING=a  b;c",
-                     "--env", "EMPTY=", "--", 'cat notes.txt; echo "$GREETING|$EMPTY|"')  # fmt: skip
+                     "--env", "EMPTY=", "--", line)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == "from the host\na  b;c||\n"
     assert (tmp_path / "notes.txt").read_text() == "from the host\n"
