@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 NO_CAP = sys.maxsize  # the sandbox's output cap when --max-output is not given
 SIGKILL = 9
+SIGPIPE = 13
 Runtime = Literal["runc", "runsc"]
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -264,13 +265,20 @@ async def run_streaming(
         events = session.stream(
             command, timeout=options.timeout, stdin=stdin, max_output=cap, confinement=confinement
         )
-        async for event in events:
-            if isinstance(event, OutputChunk):
-                sinks[event.stream].write(event.data)
-                if event.stream == "stderr" and not refusal_seen:
-                    refusal_seen = shows_refusal(event.data.decode("utf-8", "replace"))
-            else:
-                final = event
+        try:
+            async for event in events:
+                if isinstance(event, OutputChunk):
+                    sinks[event.stream].write(event.data)
+                    if event.stream == "stderr" and not refusal_seen:
+                        refusal_seen = shows_refusal(event.data.decode("utf-8", "replace"))
+                else:
+                    final = event
+        except BrokenPipeError:  # `airlock exec -- CMD | head`: the reader is gone
+            close = getattr(events, "aclose", None)  # ends the command, as SIGPIPE would
+            if close is not None:
+                await close()
+            silence_stdout()
+            return ExitCode.SIGNALLED + SIGPIPE
         for sink in sinks.values():
             sink.end()
         assert final is not None
@@ -304,6 +312,16 @@ def execute(command: str, policy: Policy, options: Options | None = None) -> int
     # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
     confinement = read_only_confinement(command)
     return asyncio.run(run_streaming(command, options, confinement, forwarded_stdin(sys.stdin)))
+
+
+def silence_stdout() -> None:
+    """Point our stdout at /dev/null: its reader is gone, and the flush at exit must not
+    fail again."""
+    import os
+
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
 
 
 class Sink:

@@ -82,6 +82,18 @@ def test_exec_streams_all_output_and_a_cap_is_never_silent() -> None:
     assert (fits.returncode, fits.stdout) == (0, "fits\n")
 
 
+def test_exec_whose_reader_goes_away_ends_as_by_sigpipe() -> None:
+    """`airlock exec -- CMD | head -c 10`: 141 (128 + SIGPIPE), as a shell reports it."""
+    process = subprocess.Popen([AIRLOCK, "exec", "--", "head -c 50000000 /dev/zero"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    assert len(process.stdout.read(10)) == 10
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == 141 and errors == b""
+
+
 def test_exec_says_when_the_command_ran_out_of_memory() -> None:
     """tail holds a line with no end: it grows until the cgroup's OOM killer ends it,
     as the command itself, or as a pipeline's last part (the shell then exits 137)."""
