@@ -52,6 +52,7 @@ STDERR_LINES = 50
 LINE_CHARS = 500  # what is kept of one diagnostic line of the agent
 ERROR_CHARS = 4096  # what is kept of an exec's error message from the agent
 WRITE_STALL = 30.0  # seconds the agent may leave the host's frames unread: then it is lost
+CLOSE_GRACE = 5.0  # seconds close() waits for the agent to exit once its stdin is closed
 
 
 class ChannelClosed(RuntimeError):
@@ -130,6 +131,7 @@ class AgentChannel:
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._no_agent = False  # the image said it cannot run the agent
         self.closed_reason: str | None = None
         self._lost_reason: str | None = None  # why the host gave the channel up, if it did
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
@@ -248,19 +250,38 @@ class AgentChannel:
                     await self._send({"type": "cancel", "id": xid})
 
     async def close(self) -> None:
-        """Close stdin of the agent (it then kills what runs and exits)."""
+        """Close stdin of the agent (it then kills what runs and exits).
+
+        With no agent (`NoAgent`), nothing would ever close the output (the container's
+        main process is a sleeper): the read loop is stopped and the socket closed at once.
+        """
+        if self._no_agent:
+            await self._abort()
+            return
         if self._writer is not None and not self._writer.is_closing():
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_WR)
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, 5.0)
+                await asyncio.wait_for(self._task, CLOSE_GRACE)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(Exception):
-                await self._writer.wait_closed()
+        await self._close_socket()
+
+    async def _abort(self) -> None:
+        """Stop reading without waiting for the other end, then close the socket."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})
+        await self._close_socket()
+
+    async def _close_socket(self) -> None:
+        if self._writer is None:
+            self._sock.close()
+            return
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -339,6 +360,7 @@ class AgentChannel:
             if line.strip():
                 self.stderr_tail.append(line[:LINE_CHARS])
             if line.startswith(NO_AGENT_MARKER) and self._hello and not self._hello.done():
+                self._no_agent = True
                 self._hello.set_exception(NoAgent(line))
 
     def _dispatch(self, header: dict[str, Any], body: bytes) -> None:

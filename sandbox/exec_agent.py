@@ -330,8 +330,8 @@ class _Exec:
                 self._finish_confined(self.plan)
         returncode = self.exited.result()
         oom_after = _oom_kills()
-        oom = (
-            returncode == -signal.SIGKILL
+        oom = (  # killed, or a shell reporting its child killed (`head | tail`: 137)
+            returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
             and self.oom_before is not None
             and oom_after is not None
             and oom_after > self.oom_before

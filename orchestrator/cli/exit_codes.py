@@ -14,10 +14,12 @@
 | 6       | POLICY_REFUSED        | `run`: the gate refused the `--verify` command               |
 | 64      | USAGE                 | bad arguments, policy, replay, price table or run setup      |
 | 65      | BATCH_BAD_INPUT       | `check --jsonl`: some lines were not ``{"cmd": "..."}``      |
+| 123     | OUTPUT_TRUNCATED      | `exec`: `--max-output` cut the output (stderr says which)    |
 | 124     | TIMED_OUT             | `exec`: the command ran out of time                          |
 | 125     | SANDBOX_ERROR         | `exec`: no engine, or the sandbox failed                     |
 | 126     | REFUSED               | `exec`: the analyzer did not allow the command               |
-| 128 + N | SIGNALLED + N         | `exec`: the command was killed by signal N                   |
+| 128 + N | SIGNALLED + N         | `exec`: the command was killed by signal N (137: also when   |
+|         |                       | out of memory, which stderr says)                            |
 | 129     | HUNG_UP               | `run`: cancelled by SIGHUP (its out folder is complete)      |
 | 130     | INTERRUPTED           | interrupted (Ctrl-C)                                         |
 | 143     | TERMINATED            | `run`: cancelled by SIGTERM (its out folder is complete)     |
@@ -46,6 +48,7 @@ class ExitCode(IntEnum):
     POLICY_REFUSED = 6  # run: the gate refused --verify
     USAGE = 64  # EX_USAGE
     BATCH_BAD_INPUT = 65  # EX_DATAERR
+    OUTPUT_TRUNCATED = 123  # next below timeout(1)'s own codes, as exec's others are
     TIMED_OUT = 124  # as timeout(1)
     SANDBOX_ERROR = 125  # as timeout(1) when it fails itself
     REFUSED = 126  # as a shell for a command found but not runnable

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.integration
 AIRLOCK = shutil.which("airlock", path=str(Path(sys.executable).parent)) or "airlock"
 
 
-def airlock(*args: str) -> subprocess.CompletedProcess[str]:
+def airlock(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `airlock`; its stdin is ``stdin`` on a pipe, or /dev/null."""
     return subprocess.run([AIRLOCK, *args], capture_output=True, text=True, timeout=120,
+                          input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
                           check=False)  # fmt: skip
 
 
@@ -41,6 +43,110 @@ def test_exec_timeout_and_runsc() -> None:
     assert timed.returncode == 124 and timed.stdout == "started\n"
     gvisor = airlock("exec", "--runtime", "runsc", "--", "echo in-gvisor")
     assert gvisor.returncode == 0 and gvisor.stdout == "in-gvisor\n"
+
+
+def test_exec_passes_an_argv_through_unchanged() -> None:
+    """Several words are an argv: spaces and a ; inside a word stay in it."""
+    result = airlock("exec", "--", "echo", "a   b", "c;d")
+    assert (result.returncode, result.stdout) == (0, "a   b c;d\n"), result.stderr
+    line = airlock("exec", "--", "echo one | tr o 0")  # one word is a shell line
+    assert (line.returncode, line.stdout) == (0, "0ne\n"), line.stderr
+
+
+def test_exec_judges_the_quoted_argv_that_runs() -> None:
+    """A word that would be a pipe to sh in a re-joined line is only an argument."""
+    result = airlock("exec", "--", "echo", "x | sh")
+    assert (result.returncode, result.stdout) == (0, "x | sh\n"), result.stderr
+
+
+def test_exec_forwards_stdin() -> None:
+    result = airlock("exec", "--", "cat", stdin="hello\n")
+    assert (result.returncode, result.stdout) == (0, "hello\n"), result.stderr
+    big = "0123456789abcdef" * (3 * 2**20 // 16)  # 3 MiB: more than one window of chunks
+    counted = airlock("exec", "--", "wc", "-c", stdin=big)
+    assert (counted.returncode, counted.stdout.strip()) == (0, str(len(big))), counted.stderr
+    empty = airlock("exec", "--", "cat")  # /dev/null: an immediate end of file
+    assert (empty.returncode, empty.stdout) == (0, "")
+
+
+def test_exec_streams_all_output_and_a_cap_is_never_silent() -> None:
+    whole = subprocess.run([AIRLOCK, "exec", "--", "head -c 50000000 /dev/zero"],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=300,
+                           check=False)  # fmt: skip
+    assert whole.returncode == 0 and len(whole.stdout) == 50_000_000, whole.stderr
+    cut = airlock("exec", "--max-output", "1000", "--", "head -c 5000 /dev/zero | tr '\\0' x")
+    assert cut.returncode == 123 and cut.stdout == "x" * 1000
+    assert "airlock: stdout truncated at 1000 bytes (use --max-output)" in cut.stderr
+    assert "the command exited 0" in cut.stderr
+    fits = airlock("exec", "--max-output", "1000", "--", "echo fits")
+    assert (fits.returncode, fits.stdout) == (0, "fits\n")
+
+
+def test_exec_whose_reader_goes_away_ends_as_by_sigpipe() -> None:
+    """`airlock exec -- CMD | head -c 10`: 141 (128 + SIGPIPE), as a shell reports it."""
+    process = subprocess.Popen([AIRLOCK, "exec", "--", "head -c 50000000 /dev/zero"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    assert len(process.stdout.read(10)) == 10
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == 141 and errors == b""
+
+
+def test_exec_says_when_the_command_ran_out_of_memory() -> None:
+    """tail holds a line with no end: it grows until the cgroup's OOM killer ends it,
+    as the command itself, or as a pipeline's last part (the shell then exits 137)."""
+    for line in ("tail /dev/zero", "head -c 1G /dev/zero | tail"):
+        result = airlock("exec", "--memory", "64", "--", line)
+        assert result.returncode == 137, result.stderr
+        assert "airlock: killed: out of memory (limit 64 MB)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "-1"],
+        ["--timeout", "0"],
+        ["--env", "NOEQUALS"],
+        ["--env", "1X=2"],
+        ["--memory", "8"],
+        ["--workspace-mb", "0"],
+        ["--max-output", "-5"],
+        ["--repo", "/nonexistent/airlock-exec-test"],
+    ],
+)
+def test_exec_rejects_bad_options_as_usage_errors(args: list[str]) -> None:
+    result = airlock("exec", *args, "--", "echo", "never")
+    assert result.returncode == 64 and result.stdout == "", result.stderr
+    assert "error" in result.stderr
+
+
+def test_exec_copies_a_repo_in_and_sets_variables(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("from the host\n")
+    line = 'cat notes.txt; echo "$GREETING|$EMPTY|"'
+    result = airlock("exec", "--repo", str(tmp_path), "--env", "GREETING=a  b;c",
+                     "--env", "EMPTY=", "--", line)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "from the host\na  b;c||\n"
+    assert (tmp_path / "notes.txt").read_text() == "from the host\n"
+
+
+def test_exec_judges_variables_like_the_line_does() -> None:
+    """--env LD_PRELOAD would load code into every program: refused, as `export` is."""
+    result = airlock("exec", "--env", "LD_PRELOAD=/workspace/x.so", "--", "true")
+    assert result.returncode == 126 and "S16" in result.stderr
+
+
+def test_exec_sizes_the_workspace() -> None:
+    """A 1 MB workspace cannot hold 2 MB: the write fails with ENOSPC."""
+    result = airlock("exec", "--workspace-mb", "1", "--", "head -c 2m /dev/zero > filler")
+    assert result.returncode != 0 and "No space left" in result.stderr
+
+
+def test_exec_on_an_image_without_python3() -> None:
+    result = airlock("exec", "--image", "airlock/minimal", "--", "echo", "a   b")
+    assert (result.returncode, result.stdout) == (0, "a   b\n"), result.stderr
 
 
 def test_sessions_and_reap_answer() -> None:

@@ -33,6 +33,7 @@ CONTRACT = {
     "POLICY_REFUSED": 6,  # run
     "USAGE": 64,
     "BATCH_BAD_INPUT": 65,  # check --jsonl
+    "OUTPUT_TRUNCATED": 123,  # exec --max-output
     "TIMED_OUT": 124,  # exec
     "SANDBOX_ERROR": 125,  # exec
     "REFUSED": 126,  # exec
@@ -113,6 +114,12 @@ def test_no_command_exits_with_a_bare_number(module: Path) -> None:
         (ExecExit(exit_code=None, timed_out=True, error="killed"), 124),
         (ExecExit(exit_code=None, error="the session's container stopped"), 125),
         (ExecExit(exit_code=None), 125),  # neither a code nor a signal: not trusted as 0
+        (ExecExit(exit_code=None, signal=9, oom_killed=True), 137),
+        (ExecExit(exit_code=None, error="sandbox lost: out of memory", oom_killed=True), 137),
+        (ExecExit(exit_code=0, stdout_truncated=True), 123),  # a cut is never silent
+        (ExecExit(exit_code=7, stderr_truncated=True), 123),  # stderr says it exited 7
+        (ExecExit(exit_code=None, signal=15, stdout_truncated=True), 143),
+        (ExecExit(exit_code=None, timed_out=True, stdout_truncated=True), 124),
     ],
 )
 def test_exec_maps_how_a_command_ended_to_the_shells_codes(final: ExecExit, code: int) -> None:
