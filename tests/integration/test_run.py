@@ -132,13 +132,13 @@ def test_cli_errors_are_clear_and_exit_64(tmp_path: Path, monkeypatch: pytest.Mo
     assert bad_replay.exit_code == 64 and "bad.yaml" in bad_replay.output
 
 
-def test_cli_run_exits_0_when_the_model_finished(tmp_path: Path) -> None:
+def test_cli_run_exits_3_when_the_model_finished_without_verify(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["run", "say done", "--repo", str(EXAMPLES / "calc"), "--replay",
          str(_replay(tmp_path)), "--out", str(tmp_path / "o")],
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # finished, nothing verified it
     assert "a replay of" in result.output and "end_turn" in result.output
     assert (tmp_path / "o" / "patch.diff").read_text() == ""
 
