@@ -15,7 +15,7 @@ else
         exit 64
     fi
     # A venv (or pipx) puts its interpreter beside its scripts; else the script's shebang.
-    python="$(dirname -- "${airlock}")/python"
+    python="${airlock%/*}/python"
     if [[ ! -x "${python}" ]]; then
         IFS= read -r shebang < "${airlock}" || true
         python="${shebang#\#!}"
