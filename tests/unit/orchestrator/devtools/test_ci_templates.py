@@ -69,3 +69,11 @@ def test_the_gitlab_template_runs_the_job_module_and_keeps_artifacts_always() ->
     assert importlib.util.find_spec("orchestrator.devtools.ci_job") is not None
     assert "-m orchestrator.devtools.ci_job" in SCRIPT.read_text(encoding="utf-8"), command
     assert any("airlock images build" in line for line in job["before_script"])
+
+
+def test_the_example_workflow_gives_only_inputs_the_action_declares() -> None:
+    workflow = _load(ROOT / "ci" / "github" / "airlock-workflow.example.yml")
+    [step] = [s for s in workflow["jobs"]["agent"]["steps"] if "airlock-run" in s.get("uses", "")]
+    assert step["uses"].split("@")[0].endswith("/.github/actions/airlock-run")
+    assert set(step["with"]) <= set(_load(ACTION)["inputs"])
+    assert "ANTHROPIC_API_KEY" in workflow["jobs"]["agent"]["env"]
