@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,13 +24,17 @@ BASH = shutil.which("bash") or "/bin/bash"
 TESTS = "python3 -m unittest discover -s tests"
 
 
-def _job(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRLOCK_", "GITHUB_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env |= {"AIRLOCK_TASK": "fix the failing test", "AIRLOCK_REPO": str(examples_dir() / "calc"),
             "AIRLOCK_REPLAY": str(examples_dir() / "replays" / "demo.yaml"),
             "AIRLOCK_OUT": str(tmp_path / "out")}  # fmt: skip
-    env |= settings
+    return env | settings
+
+
+def _job(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = _env(tmp_path, **settings)
     return subprocess.run([BASH, str(SCRIPT)], env=env, capture_output=True, text=True,
                           timeout=300, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
 
@@ -105,3 +111,27 @@ def test_opening_a_pr_without_gh_fails_clearly_before_the_run(tmp_path: Path) ->
     assert "needs the GitHub CLI `gh` on PATH; it is missing" in done.stderr
     assert "**Exit code 64**" in step_summary.read_text()
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.integration
+def test_a_ci_cancel_reaches_the_run_which_exits_143_with_its_summary(tmp_path: Path) -> None:
+    """CI cancels with SIGTERM to the step: the run must still end whole and say so."""
+    events = tmp_path / "out" / "events.jsonl"
+    job = subprocess.Popen([BASH, str(SCRIPT)], env=_env(tmp_path, AIRLOCK_VERIFY=TESTS),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for _ in range(3000):  # until the run has started (a bound, not a timing claim)
+            if (events.is_file() and events.stat().st_size) or job.poll() is not None:
+                break
+            time.sleep(0.05)
+        job.send_signal(signal.SIGTERM)
+        _, stderr = job.communicate(timeout=300)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == ExitCode.TERMINATED, stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["outcome"] == "cancelled"
+    text = (tmp_path / "out" / "summary.md").read_text()
+    assert "**Exit code 143**: cancelled by SIGTERM (a CI cancel)." in text
