@@ -83,6 +83,7 @@ FAILURES: tuple[Failure, ...] = (
 EXEC_FAILURES = (
     Failure("sandbox.engine.EngineUnavailable", ExitCode.SANDBOX_ERROR),
     Failure("sandbox.SandboxError", ExitCode.SANDBOX_ERROR),
+    Failure("orchestrator.cli.signals.Terminated", ExitCode.TERMINATED, run_cancelled),
 )
 
 # `airlock run` and `airlock demo` hold sessions: an interrupt removes their containers,

@@ -297,10 +297,9 @@ async def run_streaming(
 def execute(command: str, policy: Policy, options: Options | None = None) -> int:
     """Run ``command`` if the analyzer allows it (as a headless policy answers: `check.judge`);
     its exit code, or REFUSED."""
-    import asyncio
-
     from orchestrator.cli.check import judge
     from orchestrator.cli.exec_stdin import forwarded_stdin
+    from orchestrator.cli.signals import run_cancellable
     from sandbox import read_only_confinement
     from security import Decision
 
@@ -313,7 +312,7 @@ def execute(command: str, policy: Policy, options: Options | None = None) -> int
         return ExitCode.REFUSED
     # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
     confinement = read_only_confinement(command)
-    return asyncio.run(run_streaming(command, options, confinement, forwarded_stdin(sys.stdin)))
+    return run_cancellable(run_streaming(command, options, confinement, forwarded_stdin(sys.stdin)))
 
 
 def silence_stdout() -> None:

@@ -182,3 +182,20 @@ def test_links_in_the_repo_round_trip_and_never_break_the_end_of_a_run(tmp_path:
     patch = (out / "patch.diff").read_text()
     assert "+    return sum(values) / len(values)" in patch
     assert "abs" not in patch and "b/up" not in patch and "b/inside" not in patch  # unchanged
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_ends_airlock_exec_and_its_container(sent: int, code: int) -> None:
+    proc = subprocess.Popen([AIRLOCK, "exec", "--", "sleep", "300"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        _wait_for(lambda: _containers_of(proc.pid), "the session's container")
+        time.sleep(1)  # let the exec begin; a signal before it must clean up just as well
+        os.kill(proc.pid, sent)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr.decode()
+    assert b"cancelled" in stderr
+    assert _containers_of(proc.pid) == []
