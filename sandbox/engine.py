@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,13 +21,25 @@ class EngineUnavailable(RuntimeError):
     """No Docker engine answers on the configured socket."""
 
 
+DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
+
+
+def endpoint() -> str:
+    """Where the engine is looked for: ``DOCKER_HOST``, else the default socket."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_ENDPOINT
+
+
 def connect(timeout: float = 30.0) -> docker.DockerClient:
     """Return a client for the engine named by the environment (DOCKER_HOST or the socket)."""
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except ENGINE_ERRORS as exc:
-        raise EngineUnavailable(f"no Docker engine answers: {exc}; {SETUP_HINT}") from exc
+        where = endpoint()
+        source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default; set DOCKER_HOST"
+        raise EngineUnavailable(
+            f"no Docker engine answers at {where} ({source}): {exc}; {SETUP_HINT}"
+        ) from exc
     return client
 
 

@@ -28,7 +28,7 @@ def list_sessions() -> list[SessionRow]:
             tags = c.labels or {}
             rows.append(
                 SessionRow(
-                    container=c.short_id,
+                    container=c.id,  # whole: scripts pass it to docker
                     session=tags.get(labels.SESSION, "?"),
                     image=str(c.attrs.get("Config", {}).get("Image", "?")),
                     state=c.status,

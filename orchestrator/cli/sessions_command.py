@@ -28,7 +28,7 @@ def sessions(
             return
         table = Table()
         for column in ("container", "session", "image", "state", "owner", "age s", "expires in s"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")  # folded, never cut with an ellipsis
         for r in rows:
             cells = (r.container, r.session, r.image, r.state, r.owner_pid, r.age_s, r.expires_in_s)
             table.add_row(*(safe_text.text(str(cell)) for cell in cells))
@@ -54,7 +54,7 @@ def reap(
                 verb = "removed" if item.removed else "could not remove"
             out.print(
                 safe_text.text(
-                    f"{verb} {item.container_id[:12]} (session {item.session}): {item.reason}"
+                    f"{verb} {item.container_id} (session {item.session}): {item.reason}"
                 )
             )
         if not found:

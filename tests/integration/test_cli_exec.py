@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import DockerBackend, DockerSession, SessionSpec
 from tests.integration.waiting import START_S
 
 pytestmark = pytest.mark.integration
@@ -150,10 +152,17 @@ def test_exec_on_an_image_without_python3() -> None:
 
 
 def test_sessions_and_reap_answer() -> None:
-    listed = airlock("sessions", "--json")
+    async def listed_during_a_session() -> tuple[str, subprocess.CompletedProcess[str]]:
+        async with DockerBackend().session(SessionSpec()) as session:
+            assert isinstance(session, DockerSession)
+            listed = await asyncio.to_thread(airlock, "sessions", "--json")
+            return str(session.container.id), listed
+
+    container, listed = asyncio.run(listed_during_a_session())
     assert listed.returncode == 0
-    for line in listed.stdout.splitlines():
-        assert {"container", "session", "expires_in_s"} <= set(json.loads(line))
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert all({"container", "session", "expires_in_s"} <= set(row) for row in rows)
+    assert container in [row["container"] for row in rows]  # the whole id, never cut
     reaped = airlock("reap", "--dry-run")
     assert reaped.returncode == 0
 

@@ -199,6 +199,7 @@ def test_no_engine_is_one_line_and_the_commands_code(args: list[str], code: int)
     result = runner.invoke(app, args, env={"DOCKER_HOST": NO_ENGINE})
     assert result.exit_code == code, result.output
     assert "error: no Docker engine answers" in SGR.sub("", result.stderr)
+    assert f"at {NO_ENGINE} (DOCKER_HOST)" in SGR.sub("", result.stderr)  # where it looked
     assert isinstance(result.exception, SystemExit)  # an exit, not an exception let through
 
 
