@@ -25,6 +25,9 @@ EXIT_CODES = {
 STYLES = {Decision.ALLOW: "green", Decision.ASK: "yellow", Decision.DENY: "bold red"}
 
 
+RECORD_KEYS = frozenset({"cmd", "decision", "risk", "findings", "line", "error"})
+
+
 def judge(command: str, policy: Policy) -> Verdict:
     """The analyzer's verdict on ``command``, as ``policy`` answers it with nobody to
     confirm: what `airlock check` prints and `airlock exec` obeys."""
@@ -32,13 +35,31 @@ def judge(command: str, policy: Policy) -> Verdict:
 
 
 def batch_record(verdict: Verdict) -> dict[str, object]:
-    """The contract's line: cmd, decision, risk, findings (check and title)."""
+    """The contract's line: cmd, decision, risk, findings (check, title, detail)."""
     return {
         "cmd": verdict.command,
         "decision": verdict.decision.value,
         "risk": verdict.risk.value,
-        "findings": [{"check": f.check, "title": f.title} for f in verdict.findings],
+        "findings": [
+            {"check": f.check, "title": f.title, "detail": f.detail} for f in verdict.findings
+        ],
     }
+
+
+def _problem(raw: str) -> tuple[dict[str, object], str] | tuple[None, str]:
+    """The input object and its command, or None and what is wrong, in plain words."""
+    try:
+        item = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg} at column {exc.colno})"
+    except ValueError:  # a number too long to convert, and such
+        return None, "not JSON that can be read"
+    if not isinstance(item, dict):
+        return None, f"a JSON {type(item).__name__}, not an object"
+    cmd = item.get("cmd")
+    if not isinstance(cmd, str):
+        return None, 'no "cmd" string' if cmd is None else '"cmd" is not a string'
+    return item, cmd
 
 
 def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> ExitCode:
@@ -47,20 +68,17 @@ def run_batch(stdin: TextIO, stdout: TextIO, policy: Policy) -> ExitCode:
     for number, raw in enumerate(stdin, start=1):
         if not raw.strip():
             continue
-        try:
-            item = json.loads(raw)
-            cmd = item["cmd"]
-            if not isinstance(cmd, str):
-                raise TypeError("cmd must be a string")
-        except (ValueError, KeyError, TypeError) as exc:
+        item, cmd_or_problem = _problem(raw)
+        if item is None:
             bad += 1
             record: dict[str, object] = {
                 "line": number,
-                "error": f'expected {{"cmd": "..."}}: {exc}',
+                "error": f'expected {{"cmd": "..."}}: {cmd_or_problem}',
                 "decision": Decision.DENY.value,
             }
-        else:
-            record = batch_record(judge(cmd, policy))
+        else:  # the caller's other keys (an id) come back with the answer
+            extra = {k: v for k, v in item.items() if k not in RECORD_KEYS}
+            record = {**extra, **batch_record(judge(cmd_or_problem, policy))}
         stdout.write(json_visible(json.dumps(record, ensure_ascii=False)) + "\n")
         stdout.flush()
     return ExitCode.BATCH_BAD_INPUT if bad else ExitCode.OK

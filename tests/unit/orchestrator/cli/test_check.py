@@ -44,7 +44,7 @@ def test_jsonl_batch_keeps_order_and_shape() -> None:
     assert [r["decision"] for r in records] == ["allow", "deny", "allow", "ask", "ask"]
     for record in records:
         assert set(record) == {"cmd", "decision", "risk", "findings"}
-        assert all(set(f) == {"check", "title"} for f in record["findings"])
+        assert all(set(f) == {"check", "title", "detail"} for f in record["findings"])
 
 
 def test_jsonl_answers_bad_lines_without_stopping() -> None:
@@ -80,3 +80,20 @@ def test_bad_policy_is_a_clear_error(tmp_path: Path) -> None:
     result = airlock("check", "--policy", str(bad), "--", "ls")
     assert result.returncode == 64
     assert "structural" in result.stderr
+
+
+def test_jsonl_echoes_the_callers_keys_gives_details_and_plain_errors() -> None:
+    done = airlock(
+        "check", "--jsonl",
+        stdin='{"cmd": "curl x", "id": "req-7"}\nnot json\n[1]\n{"cmd": 3}\n{"x": 1}\n',
+    )  # fmt: skip
+    first, *bad = [json.loads(line) for line in done.stdout.splitlines()]
+    assert first["id"] == "req-7" and first["cmd"] == "curl x"
+    assert all(f["detail"] for f in first["findings"])
+    assert [b["error"].removeprefix('expected {"cmd": "..."}: ') for b in bad] == [
+        "not JSON (Expecting value at column 1)",
+        "a JSON list, not an object",
+        '"cmd" is not a string',
+        'no "cmd" string',
+    ]
+    assert done.returncode == 65
