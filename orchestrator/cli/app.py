@@ -26,12 +26,18 @@ from orchestrator.cli import (
     sessions_command,
 )
 from orchestrator.cli.consoles import out
-from orchestrator.cli.exit_codes import ExitCode
+from orchestrator.cli.exit_codes import ExitCode, help_table
+from orchestrator.cli.help_format import HelpCommand
 
 app = typer.Typer(
     help="airlock: run AI agents in sandboxed containers.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: it reads the same in a terminal and in a CI log, rewraps each
+    # paragraph to the width it has, keeps `\b` blocks (examples) as written, and shows
+    # each option's metavar (never a type placeholder such as <bool>).
+    rich_markup_mode=None,
+    epilog=help_table(),
 )
 
 
@@ -65,15 +71,15 @@ def main(
     """airlock: run AI agents in sandboxed containers."""
 
 
-app.command("doctor")(doctor_command.doctor)
-app.command("run")(run_command.run)
-app.command("demo")(demo_command.demo)
-app.command("check")(check_command.check)
-app.command("exec")(exec_command.exec_)
-app.command("sessions")(sessions_command.sessions)
-app.command("reap")(sessions_command.reap)
-app.command("fuzz-diff")(prove_command.fuzz_diff)
-app.command("prove")(prove_command.prove)
+app.command("doctor", cls=HelpCommand)(doctor_command.doctor)
+app.command("run", cls=HelpCommand)(run_command.run)
+app.command("demo", cls=HelpCommand)(demo_command.demo)
+app.command("check", cls=HelpCommand)(check_command.check)
+app.command("exec", cls=HelpCommand)(exec_command.exec_)
+app.command("sessions", cls=HelpCommand)(sessions_command.sessions)
+app.command("reap", cls=HelpCommand)(sessions_command.reap)
+app.command("fuzz-diff", cls=HelpCommand)(prove_command.fuzz_diff)
+app.command("prove", cls=HelpCommand)(prove_command.prove)
 app.add_typer(images_command.images_app, name="images")
 app.add_typer(audit_command.audit_app, name="audit")
 app.add_typer(bench_command.bench_app, name="bench")

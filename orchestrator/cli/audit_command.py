@@ -10,6 +10,7 @@ from rich.console import Console
 
 from orchestrator.cli.errors import exit_on_failure, unreadable
 from orchestrator.cli.exit_codes import ExitCode
+from orchestrator.cli.help_format import HelpCommand
 from orchestrator.events.safe_text import text
 
 audit_app = typer.Typer(help="Check audit logs.", no_args_is_help=True, add_completion=False)
@@ -22,14 +23,20 @@ def audit() -> None:
     """Check audit logs."""
 
 
-@audit_app.command()
+@audit_app.command(cls=HelpCommand)
 def verify(
-    file: Annotated[Path, typer.Argument(help="The audit log (JSON lines).")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The audit log (JSON lines).")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Verify FILE's hash chain. Exit 0 if intact, 1 if tampered, 2 if it cannot be read.
 
-    Records removed from the end of the file cannot be seen: compare the record count.
+    Records removed from the end of the file cannot be seen: compare the count and the
+    last hash with the run's summary.json (audit_records, audit_last_hash).
+
+    \b
+    Examples:
+      airlock audit verify .airlock/runs/latest/events.jsonl
+      airlock audit verify events.jsonl --json | jq .records
     """
     from orchestrator.events.audit import verify as verify_log
 

@@ -9,6 +9,7 @@ import typer
 
 from orchestrator.cli.consoles import err, out
 from orchestrator.cli.errors import exit_on_failure
+from orchestrator.cli.help_format import HelpCommand
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -16,12 +17,18 @@ if TYPE_CHECKING:
 bench_app = typer.Typer(help="Speed figures, measured against the raw tool.", no_args_is_help=True)
 
 
-@bench_app.command("analyzer")
+@bench_app.command("analyzer", cls=HelpCommand)
 def bench_analyzer(
-    repeat: Annotated[int, typer.Option(min=1, help="Rounds over the corpus.")] = 5,
+    repeat: Annotated[int, typer.Option(min=1, metavar="N", help="Rounds over the corpus.")] = 5,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """analyze() over the corpus vs a bare bashlex.parse of the same commands."""
+    """analyze() over the corpus vs a bare bashlex.parse of the same commands.
+
+    \b
+    Examples:
+      airlock bench analyzer
+      airlock bench analyzer --repeat 9 --json
+    """
     from orchestrator.devtools import bench
 
     with exit_on_failure():
@@ -30,13 +37,23 @@ def bench_analyzer(
         _print_figures(bench.bench_analyzer(commands, repeat), "analyzer", json_output)
 
 
-@bench_app.command("context")
+@bench_app.command("context", cls=HelpCommand)
 def bench_context(
-    tool_calls: Annotated[int, typer.Option(min=10, help="Bash calls in the session.")] = 200,
-    window: Annotated[int, typer.Option(min=10_000, help="Context window, tokens.")] = 40_000,
+    tool_calls: Annotated[
+        int, typer.Option(min=10, metavar="N", help="Bash calls in the session.")
+    ] = 200,
+    window: Annotated[
+        int, typer.Option(min=10_000, metavar="TOKENS", help="Context window.")
+    ] = 40_000,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Tokens a long scripted session sends with and without compaction."""
+    """Tokens a long scripted session sends with and without compaction.
+
+    \b
+    Examples:
+      airlock bench context
+      airlock bench context --tool-calls 400 --json
+    """
     from orchestrator.devtools import bench_context as module
 
     with exit_on_failure():
@@ -44,14 +61,20 @@ def bench_context(
         _print_figures(module.bench_context(tool_calls, window), "context", json_output)
 
 
-@bench_app.command("sandbox")
+@bench_app.command("sandbox", cls=HelpCommand)
 def bench_sandbox(
-    runtime: Annotated[str, typer.Option(help="runc or runsc.")] = "runc",
-    runs: Annotated[int, typer.Option(min=10, help="Execs of `true` per path.")] = 200,
-    starts: Annotated[int, typer.Option(min=2, help="Session starts to time.")] = 10,
+    runtime: Annotated[str, typer.Option(metavar="RUNTIME", help="runc or runsc.")] = "runc",
+    runs: Annotated[int, typer.Option(min=10, metavar="N", help="Execs of `true` per path.")] = 200,
+    starts: Annotated[int, typer.Option(min=2, metavar="N", help="Session starts to time.")] = 10,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """The exec agent vs `docker exec`, session start vs a bare `docker run`."""
+    """The exec agent vs `docker exec`, session start vs a bare `docker run`.
+
+    \b
+    Examples:
+      airlock bench sandbox
+      airlock bench sandbox --runtime runsc --runs 100 --json
+    """
     from orchestrator.devtools import bench
 
     with exit_on_failure():

@@ -16,13 +16,15 @@ from orchestrator.cli.errors import UsageError, exit_on_failure
 
 def check(
     command: Annotated[
-        list[str] | None, typer.Argument(help="The command line to analyze (after --).")
+        list[str] | None,
+        typer.Argument(metavar="COMMAND", help="The command line to analyze (after --)."),
     ] = None,
     policy: Annotated[
         str,
         typer.Option(
+            metavar="PRESET|FILE",
             help="Preset (read-only, dev, ci-untrusted) or a YAML file. Default read-only, "
-            "the strictest preset; `exec` and `run` default to dev."
+            "the strictest preset; `exec` and `run` default to dev.",
         ),
     ] = "read-only",
     json_output: Annotated[bool, typer.Option("--json", help="Print the whole Verdict.")] = False,
@@ -30,7 +32,25 @@ def check(
         bool, typer.Option("--jsonl", help='Batch: read {"cmd": ...} lines on stdin.')
     ] = False,
 ) -> None:
-    """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny."""
+    """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny.
+
+    Nothing runs: the verdict is what the command would do in a session holding a hostile
+    repository, judged under --policy.
+
+    \b
+    Exit codes:
+      0   allow
+      1   ask
+      2   deny
+      64  usage error (bad arguments or policy)
+      65  --jsonl: some input lines were not {"cmd": "..."} (each is answered)
+
+    \b
+    Examples:
+      airlock check -- 'git log --oneline | head'
+      airlock check --policy dev --json -- make test
+      echo '{"cmd": "ls", "id": 1}' | airlock check --jsonl
+    """
     from orchestrator.cli import check as check_module
     from security import Policy
 

@@ -10,7 +10,14 @@ from orchestrator.cli.exit_codes import ExitCode
 
 
 def demo() -> None:
-    """The main job: an agent fixes a failing test in an example project, in sandboxes."""
+    """The main job: an agent fixes a failing test in an example project, in sandboxes.
+
+    Replays a scripted conversation (no API key needed) and writes the run's folder.
+
+    \b
+    Example:
+      airlock demo
+    """
     from orchestrator.devtools import demo as demo_module
 
     with exit_on_failure(*RUN_FAILURES):

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import docker
-from pydantic import BaseModel
 
-from sandbox import images
+from orchestrator.cli.doctor_probe import probe
+from orchestrator.cli.doctor_report import Check, Health, Report
+from sandbox import DEFAULT_IMAGE, images
 from sandbox.engine import EngineUnavailable, engine
-
-
-class Health(StrEnum):
-    OK = "ok"
-    WARN = "warn"  # works, but an optional part is missing
-    FAIL = "fail"  # a default needs this
-
-
-class Check(BaseModel):
-    name: str
-    health: Health
-    detail: str
-    fix: str = ""
-
-
-class Report(BaseModel):
-    checks: list[Check]
-
-    @property
-    def healthy(self) -> bool:
-        return all(check.health is not Health.FAIL for check in self.checks)
 
 
 def _engine_checks(client: docker.DockerClient) -> list[Check]:
@@ -144,14 +123,60 @@ def _image_tools() -> Check:
     )
 
 
+def _image_present(client: docker.DockerClient, image: str) -> Check | None:
+    """None when ``image`` is on this machine, else the failed check saying so."""
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return Check(
+            name=f"image {image}",
+            health=Health.FAIL,
+            detail="not on this machine (images are built here, never pulled)",
+            fix=f"docker build -t {image} . (FROM airlock/dev), or airlock images build",
+        )
+    return None
+
+
+def _runtimes(client: docker.DockerClient) -> set[str]:
+    return set(client.info().get("Runtimes", {}))
+
+
+def _machine_checks() -> list[Check]:
+    return [_user_namespaces(), _libseccomp(), _image_tools()]
+
+
 def diagnose() -> Report:
-    """Inspect the engine, runtimes, images and kernel features the defaults need."""
-    checks: list[Check] = []
+    """Inspect the engine, runtimes, images and kernel features the defaults need, then
+    try a real session with the default image under each registered runtime."""
     try:
         with engine(timeout=10) as client:
-            checks += _engine_checks(client)
-            checks += _image_checks(client)
+            checks = _engine_checks(client) + _image_checks(client)
+            runtimes = _runtimes(client)
+            default_image_here = _image_present(client, DEFAULT_IMAGE) is None
     except EngineUnavailable as exc:
-        checks.append(Check(name="engine", health=Health.FAIL, detail=str(exc), fix="make setup"))
-    checks += [_user_namespaces(), _libseccomp(), _image_tools()]
-    return Report(checks=checks)
+        engine_down = Check(name="engine", health=Health.FAIL, detail=str(exc), fix="make setup")
+        return Report(checks=[engine_down, *_machine_checks()])
+    if default_image_here:
+        for runtime in ("runc", "runsc"):
+            if runtime in runtimes:
+                checks += probe(
+                    DEFAULT_IMAGE, runtime, required=runtime == "runc", label=f"{runtime} session"
+                )
+    return Report(checks=checks + _machine_checks())
+
+
+def diagnose_image(image: str, runtime: str = "runc") -> Report:
+    """Whether airlock can run sessions with ``image`` under ``runtime``, and what the
+    image lacks (`doctor --image`)."""
+    try:
+        with engine(timeout=10) as client:
+            absent = _image_present(client, image)
+            runtimes = _runtimes(client)
+    except EngineUnavailable as exc:
+        return Report(checks=[Check(name="engine", health=Health.FAIL, detail=str(exc))])
+    if absent is not None:
+        return Report(checks=[absent])
+    if runtime not in runtimes:
+        detail = f"not registered (registered: {', '.join(sorted(runtimes))})"
+        return Report(checks=[Check(name=f"runtime {runtime}", health=Health.FAIL, detail=detail)])
+    return Report(checks=probe(image, runtime, required=True))

@@ -52,15 +52,23 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def exec_(
     command: Annotated[
         list[str] | None,
-        typer.Argument(help="After --: one shell line, or an argv of several words."),
+        typer.Argument(
+            metavar="COMMAND", help="After --: one shell line, or an argv of several words."
+        ),
     ] = None,
-    image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
-    runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
+    image: Annotated[str, typer.Option(metavar="IMAGE", help="Sandbox image.")] = "airlock/dev",
+    runtime: Annotated[
+        str, typer.Option(metavar="RUNTIME", help="runc, or runsc for gVisor.")
+    ] = "runc",
     policy: Annotated[
-        str, typer.Option(help="Preset or YAML file; default dev, as run (check: read-only).")
+        str,
+        typer.Option(
+            metavar="PRESET|FILE",
+            help="Preset or YAML file; default dev, as run (check: read-only).",
+        ),
     ] = "dev",
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds (> 0) before it is killed.")
+        float | None, typer.Option(metavar="SECONDS", help="How long (> 0) before it is killed.")
     ] = None,
     max_output: Annotated[
         int | None,
@@ -86,16 +94,26 @@ def exec_(
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 
-    One argument is a shell line:  airlock exec -- 'ls | wc -l'
-    Several are an argv, as given: airlock exec -- echo 'a   b' 'c;d'
-    stdin is forwarded (not from a terminal); the output is streamed whole
-    unless --max-output caps it. --env is judged as an export in the line.
+    One argument is a shell line; several are an argv, kept as given. stdin is forwarded
+    (when it is not a terminal). Output is streamed whole unless --max-output caps it.
+    --env is judged as an export in the line.
 
-    Exit: the command's code; 123 output cut by --max-output; 124 timeout;
-    125 sandbox error; 126 refused; 128+N killed by signal N (137 also when
-    out of memory, which stderr says); 64 usage error.
+    \b
+    Exit codes:
+      N      the command's own code
+      123    --max-output cut the output (stderr says which stream)
+      124    timed out
+      125    sandbox error (no engine, the sandbox failed)
+      126    refused by the analyzer
+      128+N  killed by signal N (137 also when out of memory, which stderr says)
+      64     usage error
 
-    Example: airlock exec --repo . --env CI=1 --timeout 600 -- pytest -q
+    \b
+    Examples:
+      airlock exec -- 'ls | wc -l'
+      airlock exec -- echo 'a   b' 'c;d'
+      echo hello | airlock exec -- cat
+      airlock exec --repo . --env CI=1 --timeout 600 -- pytest -q
     """
     from security import Policy
 

@@ -56,3 +56,15 @@ class ExitCode(IntEnum):
     HUNG_UP = 129  # 128 + SIGHUP
     INTERRUPTED = 130  # 128 + SIGINT
     TERMINATED = 143  # 128 + SIGTERM
+
+
+def help_table() -> str:
+    """The table above as plain ``--help`` text: one line per row, code and meaning."""
+    lines = ["\b", "Exit codes (each command's --help says which it uses):"]
+    for row in (__doc__ or "").splitlines():
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        if not row.startswith("|") or len(cells) != 3 or cells[0] in ("code",) or "---" in row:
+            continue
+        code, _names, meaning = cells
+        lines.append(f"  {code:<8} {meaning.replace('`', '')}")
+    return "\n".join(lines)

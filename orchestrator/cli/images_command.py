@@ -8,19 +8,28 @@ import typer
 
 from orchestrator.cli.consoles import err, out
 from orchestrator.cli.errors import exit_on_failure
+from orchestrator.cli.help_format import HelpCommand
 from orchestrator.events import safe_text
 
 images_app = typer.Typer(help="Build and inspect the sandbox images.", no_args_is_help=True)
 
 
-@images_app.command("build")
+@images_app.command("build", cls=HelpCommand)
 def images_build(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Images to build (default: all).")
+        list[str] | None, typer.Argument(metavar="NAME", help="Images to build (default: all).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if the recipe is unchanged.")] = False,
 ) -> None:
-    """Build the images whose recipe changed (or that are missing)."""
+    """Build the images whose recipe changed (or that are missing).
+
+    Images are built from Debian packages on this machine (mmdebstrap), never pulled.
+
+    \b
+    Examples:
+      airlock images build
+      airlock images build airlock/dev --force
+    """
     from sandbox import images
     from sandbox.engine import engine
 
@@ -37,9 +46,14 @@ def images_build(
             err.print(f"[dim]images:[/] {status.tag} {status.state.value}")
 
 
-@images_app.command("list")
+@images_app.command("list", cls=HelpCommand)
 def images_list() -> None:
-    """Show each image, its recipe hash and whether it is current."""
+    """Show each image, its recipe hash and whether it is current.
+
+    \b
+    Example:
+      airlock images list
+    """
     from rich.table import Table
 
     from sandbox import images

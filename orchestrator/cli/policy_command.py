@@ -16,6 +16,7 @@ from rich.text import Text
 
 from orchestrator.cli.consoles import out
 from orchestrator.cli.errors import UsageError, exit_on_failure
+from orchestrator.cli.help_format import HelpCommand
 from orchestrator.events.safe_text import text
 
 if TYPE_CHECKING:
@@ -34,13 +35,18 @@ def policy() -> None:
     """Check a policy file, and see how it judges a command."""
 
 
-@policy_app.command()
+@policy_app.command(cls=HelpCommand)
 def lint(
-    file: Annotated[str, typer.Argument(help="A YAML policy file (or a preset's name).")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="A YAML policy file (or a preset's name).")
+    ],
 ) -> None:
     """Load FILE (and what it extends): print what it holds, or each problem. Exit 0, or 64.
 
-    Example: airlock policy lint .airlock/policy.yaml
+    \b
+    Examples:
+      airlock policy lint .airlock/policy.yaml
+      airlock policy lint ci-untrusted
     """
     from security.policy_file import load_policy
 
@@ -49,17 +55,23 @@ def lint(
     out.print(text(("ok", "green"), f": {summary(loaded)}"), soft_wrap=True)
 
 
-@policy_app.command()
+@policy_app.command(cls=HelpCommand)
 def explain(
-    file: Annotated[str, typer.Argument(help="A YAML policy file (or a preset's name).")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="A YAML policy file (or a preset's name).")
+    ],
     command: Annotated[
-        list[str] | None, typer.Argument(help="The command line to judge (after --).")
+        list[str] | None,
+        typer.Argument(metavar="COMMAND", help="The command line to judge (after --)."),
     ] = None,
 ) -> None:
     """Judge COMMAND under FILE as `airlock check` does, and show which rule or check
     decided, and why. Exit 0/1/2 for allow/ask/deny, 64 for a bad policy or usage.
 
-    Example: airlock policy explain team.yaml -- make deploy
+    \b
+    Examples:
+      airlock policy explain team.yaml -- make deploy
+      airlock policy explain read-only -- 'git -c core.pager=less log'
     """
     from orchestrator.cli import check as check_module
     from security.policy_file import load_policy

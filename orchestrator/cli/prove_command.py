@@ -21,20 +21,31 @@ FINDINGS_HELP = (
 
 def fuzz_diff(
     seconds: Annotated[
-        float, typer.Option(envvar="FUZZ_DIFF_SECONDS", min=1, help="How long to fuzz.")
+        float,
+        typer.Option(
+            envvar="FUZZ_DIFF_SECONDS", min=1, metavar="SECONDS", help="How long to fuzz."
+        ),
     ] = 120,
     count: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many commands, not a time.")
+        int | None,
+        typer.Option(min=1, metavar="N", help="Stop after this many commands, not a time."),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(envvar="FUZZ_DIFF_SEED", help="Generator seed (default: new).")
+        int | None,
+        typer.Option(envvar="FUZZ_DIFF_SEED", metavar="N", help="Generator seed (default: new)."),
     ] = None,
     shrink: Annotated[bool, typer.Option(help="Shrink violating commands first.")] = True,
     save: Annotated[bool, typer.Option(help="Save new findings (see --findings).")] = True,
-    findings: Annotated[Path | None, typer.Option(help=FINDINGS_HELP)] = None,
+    findings: Annotated[Path | None, typer.Option(metavar="DIR", help=FINDINGS_HELP)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Run what the read-only analyzer allows in a traced oracle sandbox; exit 1 on a violation."""
+    """Run what the read-only analyzer allows in a traced oracle sandbox; exit 1 on a violation.
+
+    \b
+    Examples:
+      airlock fuzz-diff --seconds 60
+      airlock fuzz-diff --count 500 --seed 7 --no-save --json
+    """
     import asyncio
     import random
 
@@ -64,19 +75,28 @@ def fuzz_diff(
 
 
 def prove(
-    sessions: Annotated[int, typer.Option(min=1, help="Load: sessions at once.")] = 50,
-    commands: Annotated[int, typer.Option(min=1, help="Load: commands per session.")] = 100,
+    sessions: Annotated[int, typer.Option(min=1, metavar="N", help="Load: sessions at once.")] = 50,
+    commands: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Load: commands per session.")
+    ] = 100,
     fuzz_seconds: Annotated[
-        float, typer.Option(min=0, help="Differential execution budget (0: skip).")
+        float,
+        typer.Option(min=0, metavar="SECONDS", help="Differential execution budget (0: skip)."),
     ] = 120,
-    seed: Annotated[int, typer.Option(help="Seed of the differential fuzzer.")] = 1,
-    findings: Annotated[Path | None, typer.Option(help=FINDINGS_HELP)] = None,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the differential fuzzer.")] = 1,
+    findings: Annotated[Path | None, typer.Option(metavar="DIR", help=FINDINGS_HELP)] = None,
     engine_restart: Annotated[
         bool, typer.Option(help="Faults: restart this machine's dockerd mid-session (root).")
     ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Attack airlock: escape, load, fault and fuzz suites; one table; exit 1 unless clean."""
+    """Attack airlock: escape, load, fault and fuzz suites; one table; exit 1 unless clean.
+
+    \b
+    Examples:
+      airlock prove
+      airlock prove --sessions 5 --commands 20 --fuzz-seconds 0 --no-engine-restart --json
+    """
     from orchestrator.devtools.prove import report as prove_report
 
     with exit_on_failure():

@@ -26,40 +26,56 @@ if TYPE_CHECKING:
 
 
 def run(
-    task: Annotated[str, typer.Argument(help="What the agent should do.")],
-    repo: Annotated[Path, typer.Option(help="The project; the agent works on a copy.")],
+    task: Annotated[str, typer.Argument(metavar="TASK", help="What the agent should do.")],
+    repo: Annotated[
+        Path, typer.Option(metavar="DIR", help="The project; the agent works on a copy.")
+    ],
     policy: Annotated[
         str | None,
         typer.Option(
+            metavar="PRESET|FILE",
             help="Policy preset or YAML file. Default dev (as `exec`; `check`: read-only), or "
-            "the project's .airlock/policy.yaml when it is trusted."
+            "the project's .airlock/policy.yaml when it is trusted.",
         ),
     ] = None,
     model: Annotated[
         str | None,
         typer.Option(
-            help="The main agent's model (default claude-sonnet-4-6, or AIRLOCK_MODEL_MAIN)."
+            metavar="MODEL",
+            help="The main agent's model (default claude-sonnet-4-6, or AIRLOCK_MODEL_MAIN).",
         ),
     ] = None,
-    max_turns: Annotated[int, typer.Option(min=1, help="Stop after this many turns.")] = 40,
+    max_turns: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Stop after this many turns.")
+    ] = 40,
     budget_usd: Annotated[
-        float | None, typer.Option(min=0.0001, help="Stop once this much is spent.")
+        float | None, typer.Option(min=0.0001, metavar="USD", help="Stop once this much is spent.")
     ] = None,
     budget_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Stop once this many tokens are used.")
+        int | None, typer.Option(min=1, metavar="N", help="Stop once this many tokens are used.")
     ] = None,
-    timeout: Annotated[float, typer.Option(min=1, help="Wall-clock limit, seconds.")] = 3600,
+    timeout: Annotated[
+        float, typer.Option(min=1, metavar="SECONDS", help="Wall-clock limit.")
+    ] = 3600,
     context_window: Annotated[
-        int, typer.Option(min=2000, help="Context window, tokens (smaller: compaction sooner).")
+        int,
+        typer.Option(
+            min=2000, metavar="TOKENS", help="Context window, tokens (smaller: compaction sooner)."
+        ),
     ] = 200_000,
     replay: Annotated[
-        Path | None, typer.Option(help="Serve a scripted conversation (YAML) instead of the API.")
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="Serve a scripted conversation (YAML) instead of the API."
+        ),
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Where to write the run's files.")
+        Path | None, typer.Option("--out", metavar="DIR", help="Where to write the run's files.")
     ] = None,
-    image: Annotated[str, typer.Option(help="Sandbox image.")] = "airlock/dev",
-    runtime: Annotated[str, typer.Option(help="runc, or runsc for gVisor.")] = "runc",
+    image: Annotated[str, typer.Option(metavar="IMAGE", help="Sandbox image.")] = "airlock/dev",
+    runtime: Annotated[
+        str, typer.Option(metavar="RUNTIME", help="runc, or runsc for gVisor.")
+    ] = "runc",
     trust: Annotated[
         bool, typer.Option(help="Trust the project: load its AGENTS.md and policy.")
     ] = False,
@@ -69,12 +85,14 @@ def run(
     verify: Annotated[
         str | None,
         typer.Option(
+            metavar="CMD",
             help="Success criterion: a command that must exit 0 in the final workspace "
-            "(judged by the gate like any Bash call), e.g. --verify 'pytest -q'."
+            "(judged by the gate like any Bash call), e.g. --verify 'pytest -q'.",
         ),
     ] = None,
     verify_timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds the --verify command may take.")
+        float,
+        typer.Option(min=1, metavar="SECONDS", help="How long the --verify command may take."),
     ] = 600,
     json_output: Annotated[
         bool,
@@ -86,21 +104,34 @@ def run(
     exclude: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="PATH",
             help="A path in --repo to leave out of the copy and the patch (repeatable). "
-            "The run folders are always left out when they lie inside the repo."
+            "The run folders are always left out when they lie inside the repo.",
         ),
     ] = None,
 ) -> None:
     """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch.
 
     However the run ends, --out gets events.jsonl (the audit log), patch.diff and
-    summary.json. Example: airlock run "make the tests pass" --repo . --verify "pytest -q"
-    --budget-usd 2 --json
+    summary.json. On a terminal a live line shows turns, tool calls, tokens and cost;
+    in a log it stays quiet.
 
-    Exit codes: 0 finished and --verify passed; 3 finished, no --verify given; 4 --verify
-    failed; 5 a turn, budget or time limit stopped it; 6 the gate refused --verify; 1 an
-    infrastructure or API error; 64 a usage error; 130, 143, 129 cancelled by Ctrl-C,
-    SIGTERM, SIGHUP.
+    \b
+    Exit codes:
+      0    finished, and --verify passed
+      3    finished; no --verify was given
+      4    --verify failed in the final workspace
+      5    a turn, budget or wall-clock limit stopped it
+      6    the gate refused the --verify command
+      1    an infrastructure or API error
+      64   usage error (arguments, policy, replay, repo)
+      130  cancelled by Ctrl-C; 143 by SIGTERM; 129 by SIGHUP
+
+    \b
+    Examples:
+      airlock run "make the tests pass" --repo . --verify "pytest -q" --budget-usd 2
+      airlock run "fix the lint" --repo . --policy ci-untrusted --json > summary.json
+      airlock run "fix it" --repo examples/calc --replay script.yaml --runtime runsc
     """
     from orchestrator.agent.context import ContextConfig
     from orchestrator.agent.loop import RunLimits
@@ -156,14 +187,20 @@ def exit_code_of(summary: RunSummary) -> ExitCode:
 Confirm_ = Callable[..., bool]  # rich's Confirm.ask, or a stand-in that answers for a person
 
 
-def tty_approver(console: Console, confirm: Confirm_ = Confirm.ask) -> Approver:
-    """Ask the person at the terminal, one question at a time."""
+def tty_approver(
+    console: Console,
+    confirm: Confirm_ = Confirm.ask,
+    before_asking: Callable[[], None] = lambda: None,
+) -> Approver:
+    """Ask the person at the terminal, one question at a time (``before_asking`` clears
+    the way first: the live view's status line)."""
     import asyncio
 
     lock = asyncio.Lock()
 
     async def approve(request: ApprovalRequest) -> bool:
         async with lock:
+            before_asking()
             console.print(text((f"approve {request.tool}?", "yellow"), " ", request.summary))
             for reason in request.reasons:
                 console.print(text("  ", (f"- {reason}", "dim")))
@@ -211,10 +248,14 @@ def execute(
             console.print(
                 text(("untrusted project:", "yellow"), f" not loading {names} (--trust loads them)")
             )
-    approver = tty_approver(console, confirm) if interactive else None
+    view = TerminalRenderer(console)
+    approver = tty_approver(console, confirm, view.erase_status) if interactive else None
     bus = EventBus()
-    bus.subscribe(TerminalRenderer(console))
-    return run_cancellable(run_task(request, bus, approver, backend=DockerBackend()))
+    bus.subscribe(view)
+    try:
+        return run_cancellable(run_task(request, bus, approver, backend=DockerBackend()))
+    finally:
+        view.close()
 
 
 def print_summary(summary: RunSummary, console: Console) -> None:

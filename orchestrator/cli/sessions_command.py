@@ -15,7 +15,13 @@ from orchestrator.events import safe_text
 def sessions(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List live sandbox sessions (containers labelled by airlock)."""
+    """List live sandbox sessions (containers labelled by airlock).
+
+    \b
+    Examples:
+      airlock sessions
+      airlock sessions --json | jq -r .id
+    """
     from rich.table import Table
 
     from orchestrator.cli.sessions import list_sessions
@@ -38,7 +44,13 @@ def sessions(
 def reap(
     dry_run: Annotated[bool, typer.Option(help="Only say what would go.")] = False,
 ) -> None:
-    """Remove sessions whose owner process is gone or whose TTL passed."""
+    """Remove sessions whose owner process is gone or whose TTL passed.
+
+    \b
+    Examples:
+      airlock reap --dry-run
+      airlock reap
+    """
     from sandbox.engine import engine
     from sandbox.reaper import reap as reap_leftovers
 

@@ -1,5 +1,10 @@
 """The terminal view of a run: an event-bus subscriber that prints as things happen.
 
+On a terminal, a status line under the output keeps the totals (turns, tool calls,
+tokens, cost, time: `orchestrator.events.progress`): it is erased before anything else
+prints and drawn again after. Where the console is not a terminal (a CI log, a pipe),
+there is no status line: each event is one line, and nothing is redrawn.
+
 Everything it prints that came from the run (the model's text, commands, output, file
 names, errors) goes through `orchestrator.events.safe_text`: escape sequences are shown, not
 obeyed, and no markup in them is parsed.
@@ -13,10 +18,12 @@ from rich.console import Console
 from rich.text import Text
 
 from orchestrator.events.models import Event
+from orchestrator.events.progress import Progress
 from orchestrator.events.safe_text import Part, text, visible
 
 MAX_OUTPUT_LINES = 12  # per tool call; the rest is counted, not shown
 SUMMARY_KEYS = ("command", "file_path", "pattern", "description")
+ERASE_STATUS = "\r\x1b[2K"  # to column 0, clear the line: the status line's only control
 
 
 class TerminalRenderer:
@@ -27,8 +34,39 @@ class TerminalRenderer:
         self._mid_line = False  # streamed text left the cursor mid-line
         self._shown_lines: dict[str, int] = defaultdict(int)
         self._partial: dict[tuple[str, bool], str] = {}  # a line still being written
+        self.progress = Progress()
+        self._live_status = self.console.is_terminal
+        self._status_shown = False
 
     def __call__(self, event: Event) -> None:
+        self.progress.add(event)
+        self.erase_status()
+        self._render(event)
+        if event.type == "done" and event.agent == "main":
+            self._live_status = False  # the summary follows; the status has had its say
+        self._draw_status()
+
+    def close(self) -> None:
+        """Erase the status line for good (the run ended, however it ended)."""
+        self._live_status = False
+        self.erase_status()
+
+    def erase_status(self) -> None:
+        """Take the status line off the screen (before a prompt); the next event draws
+        it again."""
+        if self._status_shown:
+            self.console.file.write(ERASE_STATUS)
+            self._status_shown = False
+
+    def _draw_status(self) -> None:
+        if self._live_status and not self._mid_line:
+            status = Text(self.progress.line(), style="dim")
+            status.truncate(max(self.console.width - 1, 1))  # one line, or erasing misses some
+            self.console.print(status, end="")
+            self.console.file.flush()
+            self._status_shown = True
+
+    def _render(self, event: Event) -> None:
         sub: list[Part] = [] if event.agent == "main" else [(event.agent, "magenta"), " "]
         match event.type:
             case "session_started":

@@ -52,3 +52,58 @@ def test_doctor_table_lists_every_check() -> None:
     assert result.returncode == 0
     for name in ("engine", "runtime runsc", "seccomp", "cgroups", "user namespaces"):
         assert name in result.stdout
+
+
+def _checks(*args: str) -> tuple[int, dict[str, dict[str, str]]]:
+    result = airlock("doctor", "--json", *args)
+    return result.returncode, {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+
+def _stat_works_under(runtime: str) -> bool:
+    """The truth, asked of the engine directly: does coreutils stat work under runtime?"""
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--runtime", runtime, "--network", "none",
+         "--entrypoint", "stat", "airlock/dev", "-c", "%s", "/etc/hostname"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return result.returncode == 0
+
+
+def test_doctor_tries_a_real_session_under_each_runtime() -> None:
+    """A registered runtime is not a working one: Debian's runsc fails coreutils' statx.
+    doctor says what a session under each runtime can do, and agrees with the engine."""
+    code, checks = _checks()
+    assert code == 0
+    for runtime in ("runc", "runsc"):
+        for what in ("exec path", "user", "/workspace", "tools"):
+            assert checks[f"{runtime} session: {what}"]["health"] == "ok", (runtime, what)
+        stat = checks[f"{runtime} session: coreutils stat"]
+        if _stat_works_under(runtime):
+            assert stat["health"] == "ok", stat
+        else:
+            assert stat["health"] == "warn", stat
+            assert "stat" in stat["detail"] and "file tools do not use it" in stat["detail"]
+
+
+def test_doctor_image_says_what_a_custom_image_lacks() -> None:
+    code, checks = _checks("--image", "airlock/minimal")
+    assert code == 0  # usable: only warnings
+    assert checks["exec path"]["health"] == "warn"
+    assert "python3" in checks["exec path"]["detail"]
+    assert checks["tools"]["health"] == "warn" and "rg" in checks["tools"]["detail"]
+    assert checks["user"]["detail"] == "uid 1000"
+    assert checks["/workspace"]["health"] == "ok"
+
+
+def test_doctor_image_fails_for_an_image_not_on_this_machine() -> None:
+    code, checks = _checks("--image", "airlock-test/absent:none")
+    assert code == 1
+    (check,) = checks.values()
+    assert check["health"] == "fail"
+    assert "FROM airlock/dev" in check["fix"]
+
+
+def test_doctor_image_under_a_runtime_not_registered() -> None:
+    code, checks = _checks("--image", "airlock/minimal", "--runtime", "kata")
+    assert code == 1
+    assert checks["runtime kata"]["health"] == "fail"

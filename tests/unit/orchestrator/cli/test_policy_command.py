@@ -121,6 +121,8 @@ def test_each_help_states_its_default_policy_and_the_difference(
 ) -> None:
     code, stdout, _ = invoke(command, "--help")
     assert code == 0
-    (line,) = [line for line in stdout.splitlines() if "--policy" in line]
+    options = stdout.split("\nOptions:\n", 1)[1]
+    (entry,) = re.findall(r"^  --policy .*?(?=^  -)", options, flags=re.MULTILINE | re.DOTALL)
+    line = " ".join(entry.split()).replace("- ", "-")  # the option's help, unwrapped
     assert re.search(rf"[Dd]efault {default}\b", line), line
     assert other in line, line
