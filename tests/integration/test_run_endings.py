@@ -115,6 +115,22 @@ def test_a_bad_image_still_writes_the_summary(tmp_path: Path) -> None:
     _assert_complete(out, "no-such-image")
 
 
+def test_an_engine_that_is_down_still_writes_the_summary(tmp_path: Path) -> None:
+    """As CI meets it: `airlock run` with no engine at DOCKER_HOST exits 1, says where it
+    looked, and leaves a complete out folder whose summary holds the reason."""
+    out = tmp_path / "out"
+    absent = tmp_path / "no-engine.sock"
+    result = subprocess.run(
+        [AIRLOCK, "run", "fix it", "--repo", str(examples_dir() / "calc"), "--out", str(out),
+         "--replay", str(examples_dir() / "replays" / "demo.yaml")],
+        env=dict(os.environ, DOCKER_HOST=f"unix://{absent}"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert str(absent) in result.stderr and "Traceback" not in result.stderr
+    _assert_complete(out, str(absent))
+
+
 def test_a_broken_replay_still_writes_the_summary(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("responses: [this is not a response]\n")
