@@ -6,17 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from orchestrator.cli.consoles import out
 from orchestrator.cli.errors import exit_on_failure, unreadable
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.cli.help_format import HelpCommand
 from orchestrator.events.safe_text import text
 
 audit_app = typer.Typer(help="Check audit logs.", no_args_is_help=True, add_completion=False)
-
-out = Console(soft_wrap=True)  # a report line names the file: never cut
-
 
 @audit_app.callback()
 def audit() -> None:

@@ -81,12 +81,13 @@ async def _probe(image: str, runtime: str, found: _Findings) -> None:
         if stat.exit_code == 0:
             found.add("coreutils stat", Health.OK, "works")
         else:
-            why = stat.stderr.decode(errors="replace").strip().splitlines()
+            lines = stat.stderr.decode(errors="replace").strip().splitlines()
+            why = lines[-1].rsplit(": ", 1)[-1] if lines else f"exit {stat.exit_code}"
             found.add(
                 "coreutils stat",
                 Health.WARN,
-                f"fails ({why[-1] if why else f'exit {stat.exit_code}'}): commands that run "
-                "stat fail here; airlock's own file tools do not use it",
+                f"fails ({why}): commands that run stat fail here; airlock's own file "
+                "tools do not use it",
                 "a newer runsc answers statx" if runtime == "runsc" else "",
             )
 
