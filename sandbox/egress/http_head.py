@@ -5,7 +5,7 @@ character or a malformed line is a 400), at most ``max_bytes`` in all (a 431 bey
 and what follows the head stays in the reader: a CONNECT's ClientHello, a body.
 
 What reaches the upstream is the origin-form request line and the client's headers
-without the hop-by-hop ones (``Connection`` and what it names, ``Proxy-*``,
+without the hop-by-hop ones (``Connection`` and what it names, every ``Proxy-*``,
 ``Keep-Alive``, ``TE``, ``Trailer``, ``Upgrade``), with ``Connection: close``: the proxy
 carries one request per connection.
 """
@@ -194,6 +194,11 @@ def body_framing(head: RequestHead) -> BodyFraming:
     return BodyFraming("length", int(text))
 
 
+def _is_proxy_header(name: str) -> bool:
+    """``Proxy-*`` headers are for the proxy (credentials, keep-alive): never sent on."""
+    return name.lower().startswith("proxy-")
+
+
 def upstream_head(
     head: RequestHead, target: Target, headers: list[tuple[str, str]] | None = None
 ) -> bytes:
@@ -207,8 +212,8 @@ def upstream_head(
         if token.strip()
     }
     dropped = (HOP_BY_HOP | named) - _FRAMING
-    kept = [(k, v) for k, v in (headers if headers is not None else head.headers)]
-    kept = [(k, v) for k, v in kept if k.lower() not in dropped]
+    given = headers if headers is not None else head.headers
+    kept = [(k, v) for k, v in given if k.lower() not in dropped and not _is_proxy_header(k)]
     if not any(k.lower() == "host" for k, _ in kept):
         authority = target.host if target.port == 80 else f"{target.host}:{target.port}"
         kept.insert(0, ("Host", authority))

@@ -49,6 +49,7 @@ from sandbox.egress.refusal import TLS_ACCESS_DENIED, EgressRefused, refusal_res
 from sandbox.egress.resolver import Resolver
 from sandbox.egress.splice import Activity, carry, describe, pump, splice
 from sandbox.egress.tls_hello import NotTLS, read_client_hello
+from sandbox.egress.zero_copy import SPLICE_AFTER
 from security.network_policy import NetworkPolicy, normalise_host
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ async def open_upstream(address: str, port: int) -> StreamPair:
 class EgressProxy:
     """The egress proxy of one session: ``policy`` judges names, ``resolver`` turns them
     into checked addresses, ``audit`` receives a record per request. ``connect`` opens
-    upstream connections (TCP by default); ``broker`` is the credential brokering hook."""
+    upstream connections (TCP by default); ``broker`` is the credential brokering hook;
+    a direction that has moved ``splice_after`` bytes between two sockets switches to
+    splice(2) (None: never)."""
 
     def __init__(
         self,
@@ -81,6 +84,7 @@ class EgressProxy:
         limits: EgressLimits | None = None,
         connect: Connect = open_upstream,
         broker: CredentialBroker | None = None,
+        splice_after: int | None = SPLICE_AFTER,
     ) -> None:
         self.policy = policy
         self.resolver = resolver
@@ -88,6 +92,7 @@ class EgressProxy:
         self.limits = limits or EgressLimits()
         self.connect = connect
         self.broker = broker
+        self.splice_after = splice_after
         self._serving: set[asyncio.Task[None]] = set()
 
     @property
@@ -132,9 +137,9 @@ class EgressProxy:
             self.audit(draft.finish())
             return
         self._serving.add(task)
-        upstream: StreamPair | None = None
+        opened: list[StreamPair] = []
         try:
-            upstream = await self._exchange((reader, writer), draft)
+            await self._exchange((reader, writer), draft, opened)
         except EgressRefused as refusal:
             if draft.decision == "allowed":
                 draft.error = refusal.reason
@@ -149,27 +154,32 @@ class EgressProxy:
             draft.error = "proxy stopped"
             raise
         finally:
-            self._serving.discard(task)
-            if upstream is not None:
-                await _close(upstream[1])
-            await _close(writer)
-            if draft.method or draft.reason:
-                self.audit(draft.finish())
+            try:
+                for upstream in opened:
+                    await _close(upstream[1])
+                await _close(writer)
+                if draft.method or draft.reason:
+                    self.audit(draft.finish())
+            finally:
+                self._serving.discard(task)
 
-    async def _exchange(self, client: StreamPair, draft: RecordDraft) -> StreamPair | None:
-        """Read the request and carry it; the upstream stream pair, to be closed, if one
-        was opened."""
+    async def _exchange(
+        self, client: StreamPair, draft: RecordDraft, opened: list[StreamPair]
+    ) -> None:
+        """Read the request and carry it; an upstream connection it opens goes into
+        ``opened``, for the caller to close."""
         try:
             async with asyncio.timeout(self.limits.head_timeout_s):
                 head = await read_request_head(client[0], self.limits.max_head_bytes)
         except TimeoutError:
             raise EgressRefused("request head timeout", 408) from None
         if head is None:
-            return None
+            return
         draft.method = head.method
         if head.method == "CONNECT":
-            return await self._tunnel(head, client, draft)
-        return await self._forward(head, client, draft)
+            await self._tunnel(head, client, draft, opened)
+        else:
+            await self._forward(head, client, draft, opened)
 
     async def _judge(self, host: str, port: int, draft: RecordDraft) -> list[IPAddress]:
         """The addresses ``host`` may be reached at, or `EgressRefused`."""
@@ -180,14 +190,19 @@ class EgressProxy:
         draft.decision, draft.reason = "allowed", reason
         return addresses
 
-    async def _open(self, addresses: list[IPAddress], port: int) -> StreamPair:
-        """A connection to the first of ``addresses`` that answers; a 502 if none does."""
+    async def _open(
+        self, addresses: list[IPAddress], port: int, opened: list[StreamPair]
+    ) -> StreamPair:
+        """A connection to the first of ``addresses`` that answers (also put in
+        ``opened``); a 502 if none does."""
         problem = "no address"
         try:
             async with asyncio.timeout(self.limits.connect_timeout_s):
                 for address in addresses:
                     try:
-                        return await self.connect(str(address), port)
+                        upstream = await self.connect(str(address), port)
+                        opened.append(upstream)
+                        return upstream
                     except OSError as exc:
                         problem = exc.strerror or type(exc).__name__
         except TimeoutError:
@@ -195,8 +210,8 @@ class EgressProxy:
         raise EgressRefused(f"upstream unreachable ({problem})", 502)
 
     async def _forward(
-        self, head: RequestHead, client: StreamPair, draft: RecordDraft
-    ) -> StreamPair | None:
+        self, head: RequestHead, client: StreamPair, draft: RecordDraft, opened: list[StreamPair]
+    ) -> None:
         target = parse_absolute_target(head.target)
         draft.host, draft.port = target.host, target.port
         _same_host(head, target)
@@ -207,7 +222,7 @@ class EgressProxy:
         if self.broker is not None and self.broker.brokers(name, target.port):
             headers = self.broker.rewrite_headers(name, head.headers)
         request_head = upstream_head(head, target, headers)
-        upstream = await self._open(addresses, target.port)
+        upstream = await self._open(addresses, target.port, opened)
         activity = Activity()
 
         def up(count: int) -> None:
@@ -231,32 +246,33 @@ class EgressProxy:
                 sent=up,
             )
 
+        response = pump(
+            upstream,
+            client[1],
+            piece=self.limits.piece_bytes,
+            moved=down,
+            splice_after=self.splice_after,
+        )
         draft.error = await carry(
             request(),
-            pump(upstream[0], client[1], piece=self.limits.piece_bytes, moved=down),
+            response,
             activity=activity,
             idle=self.limits.idle_timeout_s,
             down_ends=True,
         )
-        return upstream
 
     async def _tunnel(
-        self, head: RequestHead, client: StreamPair, draft: RecordDraft
-    ) -> StreamPair | None:
+        self, head: RequestHead, client: StreamPair, draft: RecordDraft, opened: list[StreamPair]
+    ) -> None:
         host, port = parse_authority(head.target, None)
         draft.host, draft.port = host, port
         _same_host(head, Target(host, port))
         addresses = await self._judge(host, port, draft)
-        upstream = await self._open(addresses, port)
-        try:
-            client[1].write(ESTABLISHED)
-            draft.status = 200
-            await client[1].drain()
-            await self._check_hello(host, port, client, upstream, draft)
-        except BaseException:
-            await _close(upstream[1])
-            raise
-        return upstream
+        upstream = await self._open(addresses, port, opened)
+        client[1].write(ESTABLISHED)
+        draft.status = 200
+        await client[1].drain()
+        await self._check_hello(host, port, client, upstream, draft)
 
     async def _check_hello(
         self, host: str, port: int, client: StreamPair, upstream: StreamPair, draft: RecordDraft
@@ -307,6 +323,7 @@ class EgressProxy:
             idle=self.limits.idle_timeout_s,
             up=up,
             down=down,
+            splice_after=self.splice_after,
         )
 
     @staticmethod

@@ -1,5 +1,7 @@
 """Copying bytes between stream pairs, with bounded buffers and an idle timeout.
 
+Large transfers between two sockets switch to the kernel's splice(2) (`zero_copy`).
+
 Each direction reads at most one piece, writes it and waits for the writer to drain
 below its high-water mark before reading again, so a slow side holds back the fast one
 instead of filling memory. When one side ends its sending (EOF), the other is told so
@@ -13,6 +15,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from sandbox.egress.broker import StreamPair
+from sandbox.egress.zero_copy import eligible, pump_sockets
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +39,29 @@ class Activity:
 
 
 async def pump(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
+    source: StreamPair,
+    target: asyncio.StreamWriter,
     *,
     piece: int,
     moved: Callable[[int], None],
+    splice_after: int | None = None,
 ) -> None:
-    """Copy ``reader`` to ``writer`` until EOF, then half-close ``writer``."""
-    while data := await reader.read(piece):
-        writer.write(data)
+    """Copy ``source``'s bytes to ``target`` until EOF, then half-close ``target``.
+    With ``splice_after``, once that many bytes have passed and both ends are sockets,
+    the rest moves in the kernel (`zero_copy`)."""
+    kernel = splice_after is not None and eligible(source[1]) and eligible(target)
+    passed = 0
+    while not kernel or passed < (splice_after or 0):
+        data = await source[0].read(piece)
+        if not data:
+            if target.can_write_eof() and not target.is_closing():
+                target.write_eof()
+            return
+        target.write(data)
         moved(len(data))
-        await writer.drain()
-    if writer.can_write_eof() and not writer.is_closing():
-        writer.write_eof()
+        passed += len(data)
+        await target.drain()
+    await pump_sockets(source, target, moved=moved)
 
 
 async def carry(
@@ -84,15 +99,17 @@ async def carry(
 
 
 async def splice(
-    client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-    upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    client: StreamPair,
+    upstream: StreamPair,
     *,
     piece: int,
     idle: float,
     up: Callable[[int], None],
     down: Callable[[int], None],
+    splice_after: int | None = None,
 ) -> str | None:
-    """Carry bytes both ways until both directions end (see `carry`)."""
+    """Carry bytes both ways until both directions end (see `carry`); each direction
+    may switch to the kernel (see `pump`)."""
     activity = Activity()
 
     def moved_up(count: int) -> None:
@@ -104,8 +121,8 @@ async def splice(
         activity.touch()
 
     return await carry(
-        pump(client[0], upstream[1], piece=piece, moved=moved_up),
-        pump(upstream[0], client[1], piece=piece, moved=moved_down),
+        pump(client, upstream[1], piece=piece, moved=moved_up, splice_after=splice_after),
+        pump(upstream, client[1], piece=piece, moved=moved_down, splice_after=splice_after),
         activity=activity,
         idle=idle,
         down_ends=False,

@@ -24,6 +24,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sandbox.egress import (
     EgressLimits,
     EgressProxy,
@@ -32,6 +34,7 @@ from sandbox.egress import (
     open_upstream,
     parse_resolve_spec,
 )
+from sandbox.egress.zero_copy import SPLICE_AFTER
 from security import NetworkPolicy
 
 MAPPED = ("pypi.test", "files.pypi.test", "bad.pypi.test", "other.test", "git.test")
@@ -47,6 +50,11 @@ LOOKUP_TABLE: dict[str, list[str]] = {
     "localhost.test": ["127.0.0.1"],
 }
 WAIT_S = 20.0
+SPLICE_MODES = pytest.mark.parametrize(
+    "splice_after", [0, SPLICE_AFTER, None], ids=["kernel", "switching", "streams"]
+)
+"""Runs a test with its bytes moved by splice(2) from the start, after the default
+threshold, and never."""
 
 
 async def table_lookup(name: str, port: int) -> list[str]:
@@ -212,6 +220,7 @@ class ProxyThread:
         *,
         resolver: Resolver | None = None,
         limits: EgressLimits | None = None,
+        splice_after: int | None = SPLICE_AFTER,
     ) -> None:
         self.records: list[EgressRecord] = []
         self.off_loopback: list[str] = []
@@ -225,6 +234,7 @@ class ProxyThread:
             self.records.append,
             limits=limits,
             connect=self.guarded_connect,
+            splice_after=splice_after,
         )
         self.server = self.run(self.proxy.listen_tcp())
         self.port: int = self.server.sockets[0].getsockname()[1]

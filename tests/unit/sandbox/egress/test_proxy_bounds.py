@@ -22,8 +22,10 @@ from ipaddress import ip_address
 import pytest
 
 from sandbox.egress import EgressLimits, EgressProxy, EgressRecord, Resolver
+from sandbox.egress.zero_copy import SPLICE_AFTER
 from security import NetworkPolicy
 from tests.unit.sandbox.egress.loopback import (
+    SPLICE_MODES,
     ProxyThread,
     exchange,
     parse_response,
@@ -156,13 +158,16 @@ class ProxiedClient:
         return b"".join(chunks)
 
 
-def bounded_proxy(upstream: StalledUpstream, records: list[EgressRecord]) -> EgressProxy:
+def bounded_proxy(
+    upstream: StalledUpstream, records: list[EgressRecord], splice_after: int | None = SPLICE_AFTER
+) -> EgressProxy:
     resolver = Resolver({"pypi.test": ip_address("127.0.0.1")})
     return EgressProxy(
         NetworkPolicy(allow=["pypi.test"]),
         resolver,
         records.append,
         connect=small_buffer_connect,
+        splice_after=splice_after,
     )
 
 
@@ -205,13 +210,14 @@ def payload_of(body: bytes, chunked: bool) -> bytes:
     return b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
 
-def test_a_download_to_a_stalled_client_is_held_back() -> None:
+@SPLICE_MODES
+def test_a_download_to_a_stalled_client_is_held_back(splice_after: int | None) -> None:
     upstream = StalledUpstream(send=BODY)
     records: list[EgressRecord] = []
     hello = synthetic_hello([sni_extension(b"pypi.test")])
 
     async def scenario() -> bytes:
-        client = ProxiedClient(bounded_proxy(upstream, records))
+        client = ProxiedClient(bounded_proxy(upstream, records, splice_after))
         await client.send(f"CONNECT pypi.test:{upstream.port} HTTP/1.1\r\n\r\n".encode())
         assert (await client.read_head()).startswith(b"HTTP/1.1 200")
         await client.send(hello)
@@ -287,12 +293,13 @@ def test_connections_beyond_the_cap_are_turned_away(start_proxy: Start) -> None:
     assert again.status == 403  # served again, and judged
 
 
-def test_an_idle_tunnel_is_ended_and_recorded() -> None:
+@SPLICE_MODES
+def test_an_idle_tunnel_is_ended_and_recorded(splice_after: int | None) -> None:
     upstream = StalledUpstream()  # takes the connection, says nothing
     records: list[EgressRecord] = []
 
     async def scenario() -> None:
-        proxy = bounded_proxy(upstream, records)
+        proxy = bounded_proxy(upstream, records, splice_after)
         proxy.limits = EgressLimits(idle_timeout_s=0.3)
         client = ProxiedClient(proxy)
         await client.send(f"CONNECT pypi.test:{upstream.port} HTTP/1.1\r\n\r\n".encode())
@@ -308,12 +315,13 @@ def test_an_idle_tunnel_is_ended_and_recorded() -> None:
     assert (record.decision, record.error) == ("allowed", "idle timeout")
 
 
-def test_closing_the_proxy_ends_its_tunnels() -> None:
+@SPLICE_MODES
+def test_closing_the_proxy_ends_its_tunnels(splice_after: int | None) -> None:
     upstream = StalledUpstream()
     records: list[EgressRecord] = []
 
     async def scenario() -> None:
-        proxy = bounded_proxy(upstream, records)
+        proxy = bounded_proxy(upstream, records, splice_after)
         client = ProxiedClient(proxy)
         await client.send(f"CONNECT pypi.test:{upstream.port} HTTP/1.1\r\n\r\n".encode())
         await client.read_head()

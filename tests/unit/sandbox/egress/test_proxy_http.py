@@ -18,6 +18,7 @@ import pytest
 from sandbox.egress import REASON_HEADER, Resolver
 from security import NetworkPolicy
 from tests.unit.sandbox.egress.loopback import (
+    SPLICE_MODES,
     WAIT_S,
     ProxyThread,
     Upstream,
@@ -42,8 +43,11 @@ def get(port: int, target: str, *headers: str) -> bytes:
     return exchange(port, "\r\n".join(lines).encode())
 
 
-def test_urllib_reaches_an_allowed_host(start_proxy: Start, upstream: Upstream) -> None:
-    proxy = start_proxy()
+@SPLICE_MODES
+def test_urllib_reaches_an_allowed_host(
+    start_proxy: Start, upstream: Upstream, splice_after: int | None
+) -> None:
+    proxy = start_proxy(splice_after=splice_after)
     with opener(proxy).open(f"http://pypi.test:{upstream.port}/hello", timeout=WAIT_S) as reply:
         assert reply.status == 200
         assert reply.read() == b"hello from upstream\n"
@@ -324,10 +328,11 @@ def test_a_malformed_chunk_ends_the_exchange(start_proxy: Start, upstream: Upstr
     assert record.error == "malformed chunk size"
 
 
+@SPLICE_MODES
 def test_a_large_body_streams_both_ways_and_is_counted(
-    start_proxy: Start, upstream: Upstream
+    start_proxy: Start, upstream: Upstream, splice_after: int | None
 ) -> None:
-    proxy = start_proxy()
+    proxy = start_proxy(splice_after=splice_after)
     body = os.urandom(20 * 1024 * 1024)
     request = urllib.request.Request(
         f"http://pypi.test:{upstream.port}/upload", data=body, method="POST"

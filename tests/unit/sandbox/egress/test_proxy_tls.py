@@ -19,6 +19,7 @@ import pytest
 from sandbox.egress import EgressLimits
 from security import NetworkPolicy
 from tests.unit.sandbox.egress.loopback import (
+    SPLICE_MODES,
     WAIT_S,
     Certificates,
     ProxyThread,
@@ -45,10 +46,11 @@ def https_opener(proxy: ProxyThread, certs: Certificates) -> urllib.request.Open
     )
 
 
+@SPLICE_MODES
 def test_urllib_reaches_an_allowed_host_over_https(
-    start_proxy: Start, tls_upstream: Upstream, certs: Certificates
+    start_proxy: Start, tls_upstream: Upstream, certs: Certificates, splice_after: int | None
 ) -> None:
-    proxy = start_proxy()
+    proxy = start_proxy(splice_after=splice_after)
     url = f"https://pypi.test:{tls_upstream.port}/hello"
     with https_opener(proxy, certs).open(url, timeout=WAIT_S) as reply:
         assert reply.read() == b"hello from upstream\n"
