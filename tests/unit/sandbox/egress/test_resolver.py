@@ -1,0 +1,154 @@
+"""The proxy's resolver: the test mapping's syntax, mapped names only, and which
+addresses a looked-up name may never have."""
+
+from __future__ import annotations
+
+import asyncio
+from ipaddress import ip_address
+
+import pytest
+
+from sandbox.egress import (
+    RESOLVE_ENV,
+    EgressRefused,
+    Resolver,
+    ResolveSpecError,
+    forbidden_address,
+    parse_resolve_spec,
+)
+
+
+def test_a_spec_maps_names_to_addresses() -> None:
+    mapping = parse_resolve_spec("pypi.test=127.0.0.1, Git.Test.=[::1],npm.test = 10.0.0.2")
+    assert mapping == {
+        "pypi.test": ip_address("127.0.0.1"),
+        "git.test": ip_address("::1"),
+        "npm.test": ip_address("10.0.0.2"),
+    }
+    assert parse_resolve_spec("") == {}
+    assert parse_resolve_spec("  ") == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("pypi.test", "expected name=address"),
+        ("pypi.test=", "expected name=address"),
+        ("=127.0.0.1", "expected name=address"),
+        ("pypi.test=127.0.0.1,", "expected name=address"),
+        ("pypi.test:80=127.0.0.1", "is not a host name"),
+        ("127.0.0.1=127.0.0.1", "is not a host name"),
+        ("*.pypi.test=127.0.0.1", "is not a host name"),
+        ("pypi.test=localhost", "is not an IP address"),
+        ("pypi.test=127.1", "is not an IP address"),
+        ("pypi.test=127.0.0.1,PYPI.test=127.0.0.2", "mapped twice"),
+    ],
+)
+def test_a_bad_spec_is_a_clear_error(spec: str, words: str) -> None:
+    with pytest.raises(ResolveSpecError) as caught:
+        parse_resolve_spec(spec)
+    assert str(caught.value).startswith(f"{RESOLVE_ENV}: ")
+    assert words in str(caught.value)
+
+
+def resolve(resolver: Resolver, host: str) -> list[str]:
+    return [str(a) for a in asyncio.run(resolver.resolve(host, 443))]
+
+
+def refusal(resolver: Resolver, host: str) -> EgressRefused:
+    with pytest.raises(EgressRefused) as caught:
+        asyncio.run(resolver.resolve(host, 443))
+    return caught.value
+
+
+def table(answers: dict[str, list[str]], asked: list[str] | None = None) -> Resolver:
+    async def lookup(name: str, port: int) -> list[str]:
+        if asked is not None:
+            asked.append(name)
+        if name not in answers:
+            raise OSError("no such name")
+        return answers[name]
+
+    return Resolver({"pypi.test": ip_address("127.0.0.1")}, lookup=lookup)
+
+
+def test_a_mapped_name_resolves_without_a_lookup_even_to_loopback() -> None:
+    asked: list[str] = []
+    resolver = table({"pypi.test": ["8.8.8.8"]}, asked)
+    assert resolve(resolver, "PyPI.test.") == ["127.0.0.1"]
+    assert asked == []
+
+
+def test_the_environment_gives_the_mapping() -> None:
+    resolver = Resolver.from_environment({RESOLVE_ENV: "pypi.test=127.0.0.1"})
+    assert resolver.mapping == {"pypi.test": ip_address("127.0.0.1")}
+    assert Resolver.from_environment({}).mapping == {}
+    with pytest.raises(ResolveSpecError):
+        Resolver.from_environment({RESOLVE_ENV: "pypi.test"})
+
+
+def test_a_public_answer_is_kept_whole() -> None:
+    resolver = table({"cdn.test": ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]})
+    assert resolve(resolver, "cdn.test") == [
+        "93.184.215.14",
+        "2606:2800:21f:cb07:6820:80da:af6b:8b2c",
+    ]
+
+
+def test_one_forbidden_address_refuses_the_name() -> None:
+    error = refusal(table({"mixed.test": ["93.184.215.14", "192.168.1.1"]}), "mixed.test")
+    assert (error.status, error.reason) == (403, "mixed.test resolves to a private address")
+
+
+def test_unresolvable_and_slow_names_are_502s() -> None:
+    assert refusal(table({}), "nowhere.test").status == 502
+    assert refusal(table({"empty.test": []}), "empty.test").reason == "name does not resolve"
+
+    async def slow(name: str, port: int) -> list[str]:
+        await asyncio.sleep(10)
+        return []
+
+    error = refusal(Resolver(lookup=slow, timeout=0.05), "slow.test")
+    assert (error.status, error.reason) == (502, "name lookup timed out")
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.255.0.9", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.0.1", "private"),
+        ("fd12::1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("169.254.169.254", "cloud metadata"),
+        ("fd00:ec2::254", "cloud metadata"),
+        ("168.63.129.16", "cloud metadata"),
+        ("100.100.100.200", "cloud metadata"),
+        ("100.64.0.1", "shared (CGNAT)"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104
+        ("::", "unspecified"),
+        ("240.0.0.1", "private"),
+        ("255.255.255.255", "private"),
+        ("192.0.2.1", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:169.254.169.254", "cloud metadata"),
+        ("64:ff9b::a00:1", "private"),
+        ("2002:a00:1::1", "private"),
+        ("2001::1", "private"),
+    ],
+)
+def test_forbidden_addresses(address: str, kind: str) -> None:
+    assert forbidden_address(ip_address(address)) == kind
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+)
+def test_public_addresses_are_fine(address: str) -> None:
+    assert forbidden_address(ip_address(address)) is None
