@@ -15,6 +15,7 @@ from orchestrator.events.safe_text import text
 
 audit_app = typer.Typer(help="Check audit logs.", no_args_is_help=True, add_completion=False)
 
+
 @audit_app.callback()
 def audit() -> None:
     """Check audit logs."""
