@@ -1,6 +1,7 @@
 """The command analyzer: parse a shell line, run numbered checks, apply a policy."""
 
 from security.analyzer import analyze
+from security.network_policy import NetworkPolicy
 from security.policy import PRESETS, Policy, PolicyError, Rule
 from security.verdict import Decision, Finding, Risk, Verdict
 
@@ -8,6 +9,7 @@ __all__ = [
     "PRESETS",
     "Decision",
     "Finding",
+    "NetworkPolicy",
     "Policy",
     "PolicyError",
     "Risk",

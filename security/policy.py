@@ -1,4 +1,5 @@
-"""Policies: which findings a deployment tolerates, and user rules by command prefix.
+"""Policies: which findings a deployment tolerates, user rules by command prefix, and the
+hosts a session may reach (`security.network_policy`).
 
 A policy file is YAML read strictly: an unknown or repeated key, a cycle of
 ``extends:``, a value of the wrong kind is a `PolicyError` naming the file and the key,
@@ -12,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from security.network_policy import NetworkPolicy
 from security.verdict import Decision
 
 Shell = Literal["any", "bash", "sh", "zsh"]
@@ -74,6 +76,10 @@ class Policy(BaseModel):
         "or not (deny); never a deny, never a structural finding",
     )
     rules: list[Rule] = Field(default_factory=list)
+    network: NetworkPolicy = Field(
+        default_factory=NetworkPolicy,
+        description="hosts the session's egress proxy may reach (default: none)",
+    )
 
     @field_validator("overrides")
     @classmethod

@@ -9,8 +9,9 @@ reads (never pydantic's text or a traceback).
 
 ``extends:`` names a preset or a file; a relative path is read from the folder of the
 file that names it, not from the working folder. A child's rules come after its
-parent's, its overrides update the parent's, and every other key it gives replaces the
-parent's value.
+parent's, its overrides update the parent's, its ``network:`` allow and deny lists are
+added to the parent's (a child narrows a parent's allow with a deny, never by dropping
+it), and every other key it gives replaces the parent's value.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from security.network_policy import NetworkPolicy
 from security.policy import PRESETS, Policy, PolicyError, Rule
 
 EXTENDS = "extends"
@@ -82,10 +84,12 @@ def _parent(path: Path, base: str, chain: tuple[tuple[Path, str], ...]) -> Loade
 
 
 def _merged(parent: Policy, child: Policy) -> Policy:
-    """``child``'s keys over ``parent``'s: rules appended, overrides updated."""
+    """``child``'s keys over ``parent``'s: rules appended, overrides updated, network
+    lists joined."""
     update: dict[str, Any] = {name: getattr(child, name) for name in child.model_fields_set}
     update["rules"] = [*parent.rules, *child.rules]
     update["overrides"] = {**parent.overrides, **child.overrides}
+    update["network"] = parent.network.merged(child.network)
     return parent.model_copy(update=update)
 
 
@@ -179,6 +183,8 @@ def _suggestion(loc: tuple[int | str, ...]) -> str:
         known = [*Policy.model_fields, EXTENDS]
     elif len(parent) == 2 and parent[0] == "rules":
         known = list(Rule.model_fields)
+    elif parent == ["network"]:
+        known = list(NetworkPolicy.model_fields)
     else:
         return ""
     close = difflib.get_close_matches(str(key), known, n=1) or difflib.get_close_matches(
