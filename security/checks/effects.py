@@ -28,6 +28,7 @@ from security.knowledge.installers import (
     PROXIED_INSTALLS,
     install_outside,
     install_route,
+    installer,
     npm_subcommand,
     read_pip_argv,
 )
@@ -43,6 +44,7 @@ from security.unwrap import RUN_TIME_DATA, Scene, fixed
 from security.verdict import Decision, Risk
 
 _PYTHON = re.compile(r"python[\d.]*|pypy3?")
+_PYTHON_OR_PIP = re.compile(r"python[\d.]*|pypy3?|pip[\d.]*")  # pip3.11 is pip
 _SETID_MODE = re.compile(r"[ugoa]*\+[rwxXt]*s|^[0-7]*[4-7][0-7]{3}$")
 
 NETWORK_TOOLS = frozenset(
@@ -151,7 +153,7 @@ _COMMAND_DATA = frozenset({"commandsubstitution", "processsubstitution", RUN_TIM
 @command_check(
     "S28",
     "network access",
-    when=Trigger(names=NETWORK_TOOLS | {"git", *PROXIED_INSTALLS}, name_pattern=_PYTHON),
+    when=Trigger(names=NETWORK_TOOLS | {"git", *PROXIED_INSTALLS}, name_pattern=_PYTHON_OR_PIP),
 )
 def network(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Network tools fetch code and send data out.
@@ -199,8 +201,8 @@ def network(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
                 problem = _git_fetch_problem(sub, args) or ""
             if problem:
                 yield Hit(problem, Decision.ASK)
-    elif name in PROXIED_INSTALLS:
-        route = install_route(name, argv[1:]) if ctx.egress else None
+    elif installer(name) in PROXIED_INSTALLS:
+        route = install_route(installer(name), argv[1:]) if ctx.egress else None
         if route:
             yield Hit(route, Decision.ASK)
     elif _PYTHON.fullmatch(name) and "-m" in argv:
@@ -573,7 +575,7 @@ ALWAYS_INSTALLS = frozenset(
 @command_check(
     "S32",
     "package install that runs scripts",
-    when=Trigger(names=ALWAYS_INSTALLS | frozenset(INSTALLERS), name_pattern=_PYTHON),
+    when=Trigger(names=ALWAYS_INSTALLS | frozenset(INSTALLERS), name_pattern=_PYTHON_OR_PIP),
 )
 def package_install(command: Command, scene: Scene, ctx: Context) -> Iterator[Hit]:
     """Installing packages downloads code and runs its install scripts.
@@ -581,7 +583,8 @@ def package_install(command: Command, scene: Scene, ctx: Context) -> Iterator[Hi
     Attack: ``npm install evil`` (postinstall), ``pip install evil`` (setup.py),
     ``npx evil``, ``uvx evil``, ``python -m pip install``, ``gem install``,
     ``apt-get install``, ``dpkg -i x.deb``, ``go install x@latest``,
-    ``pip --log /tmp/l install evil`` (a general option before the subcommand).
+    ``pip --log /tmp/l install evil`` (a general option before the subcommand),
+    ``pip3.11 install evil`` (a versioned name).
 
     With an egress proxy (the policy allows hosts: ``ctx.egress``) the code comes only
     from hosts the policy trusts, and what it runs is the project's dependencies'
@@ -605,6 +608,7 @@ def package_install(command: Command, scene: Scene, ctx: Context) -> Iterator[Hi
         return
     if _PYTHON.fullmatch(name) and argv[1:3] == ["-m", "pip"]:
         name, argv = "pip", ["pip", *argv[3:]]
+    name = installer(name)
     subs = [next((a for a in argv[1:] if not a.startswith("-")), "")]
     if name in ("pip", "pip3"):
         subs.insert(0, read_pip_argv(argv)[0])

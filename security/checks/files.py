@@ -112,7 +112,7 @@ OPTION_WRITERS: dict[str, Callable[[list[str]], list[tuple[str, str]]]] = {
     "pip3": pip_written_paths,
     "npm": npm_written_paths,
 }
-_PYTHON = re.compile(r"python[\d.]*|pypy3?")
+_PYTHON = re.compile(r"python[\d.]*|pypy3?|pip[\d.]*")  # python -m pip, pip3.11
 
 
 def _path(text: str) -> str:

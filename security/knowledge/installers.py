@@ -21,6 +21,8 @@ around the proxy (`install_route`).
 
 from __future__ import annotations
 
+import re
+
 from security.argv import Parsed, getopt
 from security.knowledge.spec import words
 
@@ -72,10 +74,18 @@ _PIP_CONFIG_FILES = {
 }
 
 
+PIP_NAMES = re.compile(r"pip[\d.]*")  # pip, pip3, pip3.11
+
+
+def installer(name: str) -> str:
+    """The installer a command name runs, as the tables name it: ``pip3.11`` is pip."""
+    return "pip" if name not in ("pip", "pip3") and PIP_NAMES.fullmatch(name) else name
+
+
 def pip_argv(argv: list[str]) -> list[str] | None:
     """The pip argv a command runs (``python3 -m pip ARGS`` is ``pip ARGS``), or None."""
     name = argv[0].rsplit("/", 1)[-1] if argv else ""
-    if name in ("pip", "pip3"):
+    if PIP_NAMES.fullmatch(name):
         return argv
     if argv[1:3] == ["-m", "pip"]:
         return ["pip", *argv[3:]]

@@ -275,6 +275,11 @@ INSTALLS = [
     ("pip config set global.index-url https://x", "dddddd"),
     ("pip config --site set global.proxy x", "dddddd"),
     ("pip install --python ./evil x", "???ada"),
+    # a versioned name is pip too (it used to escape S32 under dev)
+    ("pip3.11 install x", "???ada"),
+    ("pip3.11 install --user x", "????dd"),
+    ("pip3.11 --proxy http://p:1 install x", "????dd"),
+    ("python3.11 -m pip install x", "???ada"),
     ("npm install", "???ada"),
     ("npm i left-pad", "???ada"),
     ("npm install -g typescript", "????dd"),
