@@ -92,7 +92,7 @@ def cross_check(scene: Scene) -> None:
 
 def _analyze(line: str, policy: Policy) -> Verdict:
     scene = build_scene(line)
-    ctx = _context(policy.shell, policy.workspace)
+    ctx = _context(policy.shell, policy.workspace, bool(policy.network.allow))
     findings = _judge(scene, policy, ctx)
     if not findings:
         # The second parser can only turn an allow into a refusal: it runs only then.
@@ -116,7 +116,7 @@ def _analyze(line: str, policy: Policy) -> Verdict:
 
 
 _BY_CHECK = operator.attrgetter("check")
-_context = functools.cache(Context)  # one per (shell, workspace): policies are few
+_context = functools.cache(Context)  # one per (shell, workspace, egress): policies are few
 
 
 @functools.cache

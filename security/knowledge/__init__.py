@@ -2,7 +2,8 @@
 
 One module per tool family: `readonly` (the read-only base), `git`, `sed`, `awk`,
 `wrappers` (commands that run other commands), `interpreters` and `environment`
-(variables that load code). Checks import knowledge, never the reverse.
+(variables that load code), `curl` and `wget` (fetchers, read-only with an egress
+proxy), `installers` (pip and npm). Checks import knowledge, never the reverse.
 """
 
 from security.knowledge.awk import (

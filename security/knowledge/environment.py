@@ -190,6 +190,10 @@ LOADS_CODE: dict[str, str] = {
     "OPENSSL_ENGINES": "where OpenSSL loads engines from",
     "CURL_HOME": "curl's configuration",
     "WGETRC": "wget's configuration",
+    "SYSTEM_WGETRC": "wget's system configuration",
+    "WGET_ASKPASS": "the program wget runs for credentials",
+    "SSLKEYLOGFILE": "curl, wget and other TLS clients write session keys to this file",
+    "QLOGDIR": "curl writes HTTP/3 qlog files into this folder",
     "HOSTALIASES": "host name aliases the resolver reads",
     "RESOLV_HOST_CONF": "the resolver's configuration",
 }
@@ -252,6 +256,10 @@ CHANGES_BEHAVIOUR: dict[str, str] = {
     "HTTPS_PROXY": "where network traffic goes",
     "ALL_PROXY": "where network traffic goes",
     "NO_PROXY": "where network traffic goes",
+    "ftp_proxy": "where network traffic goes",
+    "FTP_PROXY": "where network traffic goes",
+    "PRE_PROXY": "where network traffic goes (curl's SOCKS proxy before the proxy)",
+    "CURL_SSL_BACKEND": "the TLS library curl uses",
 }
 CHANGES_BEHAVIOUR_PREFIXES: tuple[str, ...] = (
     "GAWK_",  # read timeouts, socket retries, locale dir, stack size
@@ -522,6 +530,13 @@ TOOL_ENVIRONMENT: dict[str, tuple[str, ...]] = {
         "go": "GOTOOLCHAIN GOENV GOFLAGS GOROOT GOPATH GOBIN GOCACHE GOMODCACHE GOPROXY GOWORK "
         "GOEXPERIMENT GOOS GOARCH CGO_ENABLED CC HOME XDG_CONFIG_HOME",
         "git": _GIT,
+        # the fetchers proven read-only with an egress proxy (knowledge/readonly.py
+        # EGRESS_READ_ONLY): curl 7.88.1 and libcurl's strings, wget 1.21.3's
+        "curl": "CURL_HOME XDG_CONFIG_HOME HOME http_proxy https_proxy HTTPS_PROXY ALL_PROXY "
+        "all_proxy NO_PROXY no_proxy PRE_PROXY CURL_CA_BUNDLE SSL_CERT_DIR SSL_CERT_FILE "
+        "SSLKEYLOGFILE CURL_SSL_BACKEND QLOGDIR COLUMNS",
+        "wget": "WGETRC SYSTEM_WGETRC HOME http_proxy https_proxy ftp_proxy no_proxy "
+        "WGET_ASKPASS SSH_ASKPASS",
     }.items()
 }
 

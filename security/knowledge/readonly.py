@@ -21,9 +21,11 @@ import re
 
 from security.argv import getopt, operands
 from security.knowledge.awk import awk_program_index, awk_read_only_problem
+from security.knowledge.curl import curl_read_only_problem
 from security.knowledge.git import GIT_FLAGS, git_read_only_problem
 from security.knowledge.sed import sed_read_only_problem, sed_script_index
 from security.knowledge.spec import ReadOnlySpec, check_spec, spec, words
+from security.knowledge.wget import wget_read_only_problem
 
 _FIND_WRITES = frozenset({"-delete", "-fprint", "-fprint0", "-fprintf", "-fls", "-ok", "-okdir"})
 # find's primaries that take one argument (findutils 4.9): the word after one is a value
@@ -369,6 +371,16 @@ READ_ONLY: dict[str, ReadOnlySpec] = {
     "time": spec("o", "output"),
 }
 
+# Read-only only in a session with an egress proxy (the policy's `network.allow`): the
+# sandbox has no interface but loopback, so these fetch through the proxy, which decides
+# by host name. Without one they stay unproven: the network is off and nothing would
+# decide. Every word must be known before it runs: one computed at run time may be an
+# option (`-o`, `-K`) or a `file://` URL.
+EGRESS_READ_ONLY: dict[str, ReadOnlySpec] = {
+    "curl": spec(test=curl_read_only_problem, literal_words=True),
+    "wget": spec(test=wget_read_only_problem, literal_words=True),
+}
+
 # Wrappers are read-only only when the analyzer found what they run.
 DELEGATING = frozenset(
     {"xargs", "timeout", "nice", "stdbuf", "command", "builtin", "exec", "time", "env"}
@@ -410,10 +422,21 @@ SUBSCRIPT_EVALUATORS = frozenset(
 )  # fmt: skip
 
 
-def read_only_problem(argv: list[str], *, stalls_allowed: bool = False) -> str | None:
+def read_only_entry(name: str, *, egress: bool = False) -> ReadOnlySpec | None:
+    """The read-only entry of ``name``; with ``egress``, `EGRESS_READ_ONLY`'s too."""
+    entry = READ_ONLY.get(name)
+    if entry is None and egress:
+        return EGRESS_READ_ONLY.get(name)
+    return entry
+
+
+def read_only_problem(
+    argv: list[str], *, stalls_allowed: bool = False, egress: bool = False
+) -> str | None:
     """None if this argv is proven read-only; otherwise why not. ``stalls_allowed``: an
     option that only makes it wait (``tail -f``) is no reason, as when a glob spells it
-    (what ran is judged so, by the differential oracle)."""
+    (what ran is judged so, by the differential oracle). ``egress``: the session has an
+    egress proxy, so `EGRESS_READ_ONLY`'s fetchers may be proven too."""
     if not argv:
         return None
     name = argv[0].rsplit("/", 1)[-1]
@@ -421,8 +444,10 @@ def read_only_problem(argv: list[str], *, stalls_allowed: bool = False) -> str |
         return None
     if "/" in argv[0] and not is_system_program(argv[0]):
         return f"{argv[0]} is a file named by its path, not the system's {name}"
-    entry = READ_ONLY.get(name)
+    entry = read_only_entry(name, egress=egress)
     if entry is None:
+        if name in EGRESS_READ_ONLY:
+            return f"{name} reaches the network, and the policy allows no egress"
         return f"{name} is not in the read-only knowledge base"
     if name in SUBSCRIPT_EVALUATORS and any(
         "[" in arg and ("$" in arg or "`" in arg) for arg in argv[1:]
