@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from security.network_policy import NetworkPolicy
+
 DEFAULT_IMAGE = "airlock/dev"
 AGENT_USER = "1000:1000"
 
@@ -34,7 +36,14 @@ class SessionSpec(BaseModel):
 
     image: str = DEFAULT_IMAGE
     runtime: Literal["runc", "runsc"] = "runc"
-    network: Literal["none"] = "none"
+    network: Literal["none"] = Field(
+        "none", description="the container's own network: none, only loopback, always"
+    )
+    egress: NetworkPolicy = Field(
+        default_factory=NetworkPolicy,
+        description="hosts the session's egress proxy may reach; empty allow: no proxy, "
+        "no egress at all",
+    )
     user: str = AGENT_USER
     shell: str = Field("bash", description="runs string commands: `<shell> -c <command>`")
     workdir: str = "/workspace"

@@ -81,6 +81,22 @@ class Policy(BaseModel):
         description="hosts the session's egress proxy may reach (default: none)",
     )
 
+    def allowing_hosts(self, hosts: list[str]) -> Policy:
+        """This policy with ``hosts`` added to its network allow list (``--allow-host``);
+        each entry is checked as a policy file's would be (a `PolicyError` says why)."""
+        if not hosts:
+            return self
+        from pydantic import ValidationError
+
+        try:
+            network = NetworkPolicy(allow=[*self.network.allow, *hosts], deny=self.network.deny)
+        except ValidationError as exc:
+            problems = "; ".join(
+                str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+            )
+            raise PolicyError(f"--allow-host: {problems}") from None
+        return self.model_copy(update={"network": network})
+
     @field_validator("overrides")
     @classmethod
     def _structural_stays_closed(cls, value: dict[str, str]) -> dict[str, str]:

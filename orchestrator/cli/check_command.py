@@ -31,6 +31,14 @@ def check(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help='Batch: read {"cmd": ...} lines on stdin.')
     ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="HOST[:PORT]",
+            help="Judge as in a session whose egress proxy may reach HOST (repeatable), "
+            "as exec and run --allow-host do.",
+        ),
+    ] = None,
 ) -> None:
     """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny.
 
@@ -50,12 +58,13 @@ def check(
       airlock check -- 'git log --oneline | head'
       airlock check --policy dev --json -- make test
       echo '{"cmd": "ls", "id": 1}' | airlock check --jsonl
+      airlock check --policy ci-untrusted --allow-host pypi.org -- pip install -r req.txt
     """
     from orchestrator.cli import check as check_module
     from security import Policy
 
     with exit_on_failure():
-        loaded = Policy.load(policy)
+        loaded = Policy.load(policy).allowing_hosts(allow_host or [])
         if jsonl:
             if command:
                 raise UsageError("--jsonl reads commands from stdin; give no COMMAND")

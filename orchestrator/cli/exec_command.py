@@ -40,7 +40,7 @@ from orchestrator.events.safe_text import VisibleStream, visible
 
 if TYPE_CHECKING:
     from sandbox import Confinement, ExecExit, SessionSpec
-    from security import Policy
+    from security import NetworkPolicy, Policy
 
 NO_CAP = sys.maxsize  # the sandbox's output cap when --max-output is not given
 SIGKILL = 9
@@ -91,6 +91,14 @@ def exec_(
     workspace_mb: Annotated[
         int | None, typer.Option(metavar="MB", help="Size of the writable /workspace.")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="HOST[:PORT]",
+            help="Let the command reach HOST through the session's egress proxy "
+            "(repeatable; *.HOST: its subdomains). Added to the policy's network allow list.",
+        ),
+    ] = None,
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 
@@ -114,6 +122,8 @@ def exec_(
       airlock exec -- echo 'a   b' 'c;d'
       echo hello | airlock exec -- cat
       airlock exec --repo . --env CI=1 --timeout 600 -- pytest -q
+      airlock exec --allow-host pypi.org --allow-host files.pythonhosted.org \\
+          --repo . -- 'python3 -m venv /tmp/v && /tmp/v/bin/pip install -r requirements.txt'
     """
     from security import Policy
 
@@ -127,8 +137,10 @@ def exec_(
         sizes = Sizes.checked(memory, workspace_mb)
         if repo is not None:
             check_repo(repo, sizes.workspace_limit())
-        loaded = Policy.load(policy)
-        options = Options(image, cast(Runtime, runtime), timeout, max_output, repo, sizes)
+        loaded = Policy.load(policy).allowing_hosts(allow_host or [])
+        options = Options(
+            image, cast(Runtime, runtime), timeout, max_output, repo, sizes, loaded.network
+        )
         raise typer.Exit(execute(line, loaded, options))
 
 
@@ -216,9 +228,11 @@ class Options:
     max_output: int | None = None
     repo: Path | None = None
     sizes: Sizes = Sizes()
+    egress: NetworkPolicy | None = None  # the hosts its proxy may reach; None: no egress
 
     def spec(self) -> SessionSpec:
         from sandbox import ResourceLimits, SessionSpec
+        from security import NetworkPolicy
 
         limits = ResourceLimits()
         if self.sizes.memory_mb is not None:
@@ -226,7 +240,10 @@ class Options:
         if self.sizes.workspace_mb is not None:
             limits = limits.model_copy(update={"workspace_mb": self.sizes.workspace_mb})
         shell = "sh" if self.image.startswith("airlock/minimal") else "bash"
-        return SessionSpec(image=self.image, runtime=self.runtime, shell=shell, limits=limits)
+        egress = self.egress or NetworkPolicy()
+        return SessionSpec(
+            image=self.image, runtime=self.runtime, shell=shell, limits=limits, egress=egress
+        )
 
 
 def exit_code_of(final: ExecExit) -> int:

@@ -101,6 +101,14 @@ def run(
             help="Print the summary as one JSON object on stdout (the live view goes to stderr).",
         ),
     ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="HOST[:PORT]",
+            help="Let the session reach HOST through its egress proxy (repeatable); "
+            "*.HOST is its subdomains. Added to the policy's network allow list.",
+        ),
+    ] = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
@@ -132,6 +140,7 @@ def run(
       airlock run "make the tests pass" --repo . --verify "pytest -q" --budget-usd 2
       airlock run "fix the lint" --repo . --policy ci-untrusted --json > summary.json
       airlock run "fix it" --repo examples/calc --replay script.yaml --runtime runsc
+      airlock run "update deps" --repo . --allow-host pypi.org --allow-host files.pythonhosted.org
     """
     from orchestrator.agent.context import ContextConfig
     from orchestrator.agent.loop import RunLimits
@@ -157,6 +166,7 @@ def run(
             trust=trust,
             plan=plan,
             exclude=exclude or [],
+            allow_hosts=allow_host or [],
             verify=verify,
             verify_timeout=verify_timeout,
         )

@@ -165,6 +165,24 @@ class VerifyEvent(EventBase):
     reason: str = ""
 
 
+class EgressEvent(EventBase):
+    """One request through the session's egress proxy, allowed or refused, once it ended
+    (`sandbox.egress.EgressRecord`): where to, the proxy's decision and why, and the bytes
+    each way."""
+
+    type: Literal["egress"] = "egress"
+    host: str
+    port: int = Field(ge=0, le=65535)
+    method: str = Field(description="the HTTP method; CONNECT for a tunnel")
+    decision: Literal["allowed", "refused"]
+    reason: str
+    status: int | None = None
+    error: str | None = None
+    bytes_up: int = Field(ge=0)
+    bytes_down: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
+
+
 Event = Annotated[
     SessionStartedEvent
     | TextDeltaEvent
@@ -178,7 +196,8 @@ Event = Annotated[
     | DoneEvent
     | ContextEvent
     | CompactionEvent
-    | VerifyEvent,
+    | VerifyEvent
+    | EgressEvent,
     Field(discriminator="type"),
 ]
 """Any event, told apart by its ``type`` field."""

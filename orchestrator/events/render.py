@@ -101,6 +101,13 @@ class TerminalRenderer:
             case "done":
                 style = "green" if event.outcome == "end_turn" else "red"
                 self._line(*sub, (f"■ {event.outcome}", style), f" after {event.turns} turns")
+            case "egress" if event.decision == "refused":
+                where = f"{event.method} {event.host}:{event.port}".strip()
+                self._line(*sub, "  ", ("egress refused", "red"), f" {where} ({event.reason})")
+            case "egress":
+                where = f"{event.method} {event.host}:{event.port}"
+                moved = f"{event.bytes_up:,} B up, {event.bytes_down:,} B down"
+                self._line(*sub, "  ", ("egress", "dim"), f" {where} · {moved}")
             case "verify":
                 verdict = ("✓ verified", "green") if event.passed else ("✗ not verified", "red")
                 why = event.reason or f"exit {event.exit_code}"

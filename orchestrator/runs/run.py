@@ -67,6 +67,10 @@ class RunRequest(BaseModel):
     image: str = DEFAULT_IMAGE
     runtime: Literal["runc", "runsc"] = "runc"
     trust: bool = Field(False, description="trust the project: load its memory and policy files")
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts added to the policy's network allow list (--allow-host)",
+    )
     trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
     plan: bool = Field(False, description="a plan-kind model writes a plan before the loop")
     exclude: list[str] = Field(
@@ -140,7 +144,8 @@ def load_project(request: RunRequest) -> Project:
         trust = Trust(trusted=False, by="default")
     present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
     if not trust.trusted:
-        return Project(trust=trust, policy=chosen, memory="", ignored=present)
+        policy = _with_hosts(chosen, request.allow_hosts)
+        return Project(trust=trust, policy=policy, memory="", ignored=present)
     notes = [
         f"Notes from the project's {name}:\n{(repo / name).read_text(errors='replace')}"
         for name in MEMORY_FILES
@@ -150,12 +155,20 @@ def load_project(request: RunRequest) -> Project:
     if request.policy is None and PROJECT_POLICY in present:
         policy = _policy(str(repo / PROJECT_POLICY))
     memory = "\n\n".join(notes)[:MAX_MEMORY_CHARS]
+    policy = _with_hosts(policy, request.allow_hosts)
     return Project(trust=trust, policy=policy, memory=memory, ignored=[])
 
 
 def _policy(name: str | None) -> Policy:
     try:
         return Policy.load(name or "dev")
+    except ValueError as exc:
+        raise RunError(str(exc)) from exc
+
+
+def _with_hosts(policy: Policy, hosts: list[str]) -> Policy:
+    try:
+        return policy.allowing_hosts(hosts)
     except ValueError as exc:
         raise RunError(str(exc)) from exc
 
@@ -306,7 +319,9 @@ async def _run(
     model = router.model_for("main")
     with api_client(request) as client:
         try:
-            spec = SessionSpec(image=request.image, runtime=request.runtime)
+            spec = SessionSpec(
+                image=request.image, runtime=request.runtime, egress=project.policy.network
+            )
             async with backend.session(spec) as session:
                 seeded = await session.put_dir(request.repo, spec.workdir, setup.exclusions)
                 progress.copy_in = _copy_in_notes(seeded)

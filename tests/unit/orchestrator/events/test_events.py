@@ -18,6 +18,7 @@ from orchestrator.events.models import (
     CompactionEvent,
     ContextEvent,
     DoneEvent,
+    EgressEvent,
     ErrorEvent,
     Event,
     ExecOutputEvent,
@@ -83,6 +84,18 @@ ONE_OF_EACH: list[Event] = [
         **WHO, kind="auto", tokens_before=190000, tokens_after=21000, items=40, message="ok"
     ),
     VerifyEvent(**WHO, command="pytest -q", allowed=True, exit_code=1, passed=False),
+    EgressEvent(
+        **WHO,
+        host="pypi.org",
+        port=443,
+        method="CONNECT",
+        decision="allowed",
+        reason="allowed by pypi.org",
+        status=200,
+        bytes_up=517,
+        bytes_down=90_112,
+        duration_s=0.4,
+    ),
 ]
 
 
