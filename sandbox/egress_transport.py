@@ -51,6 +51,7 @@ READER_LIMIT = 64 * 1024  # the handler's StreamReader pauses at twice this
 WRITE_HIGH = 256 * 1024  # the handler's drain() waits above this many unsent bytes
 MAX_CONNS = 64  # connections of one session at a time
 ERROR_CHARS = 500  # what is kept of the agent's reason for a reset
+CLOSE_GRACE = 5.0  # seconds closing waits for the handlers to end once cancelled
 
 
 class EgressUnavailable(SandboxError):
@@ -125,8 +126,8 @@ class EgressTunnel:
             transport.abort()
         for task in list(self.tasks):
             task.cancel()
-        if self.tasks:
-            await asyncio.wait(list(self.tasks))
+        if self.tasks:  # a handler that swallows its cancellation is not waited for long
+            await asyncio.wait(list(self.tasks), timeout=CLOSE_GRACE)
 
     def _open(self, conn: int, peer: Any) -> None:
         why = None
@@ -141,13 +142,16 @@ class EgressTunnel:
         self.last_conn = conn
         self.opened += 1
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=READER_LIMIT, loop=loop)
-        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        reader = asyncio.StreamReader(limit=READER_LIMIT)
+        # The server's side of a connection, as asyncio.start_server builds it: the
+        # protocol makes the writer and hands it over (and start_tls then acts as server).
+        writers: list[asyncio.StreamWriter] = []
+        protocol = asyncio.StreamReaderProtocol(reader, lambda _, w: writers.append(w))
         peername = tuple(peer) if isinstance(peer, list) else None
         transport = _TunnelTransport(self, conn, protocol, peername)
         self.conns[conn] = transport
         protocol.connection_made(transport)
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        (writer,) = writers
         task = loop.create_task(self._serve(transport, reader, writer), name=f"egress-{conn}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -163,19 +167,22 @@ class EgressTunnel:
         except Exception as exc:
             transport.abort(f"the egress handler failed: {type(exc).__name__}: {exc}")
         finally:
-            if not transport.is_closing():
-                transport.close()
+            if not writer.transport.is_closing():  # TLS's, after start_tls: close_notify
+                writer.close()
 
 
 class _TunnelTransport(asyncio.Transport):
     """One connection seen as a socket transport: what the handler writes goes out as
-    ``tcp_data`` within the agent's credit; what the agent sends is fed to the reader."""
+    ``tcp_data`` within the agent's credit; what the agent sends is fed to the reader.
+    ``StreamWriter.start_tls`` works on it (a proxy terminating TLS)."""
+
+    _start_tls_compatible = True
 
     def __init__(
         self,
         tunnel: EgressTunnel,
         conn: int,
-        protocol: asyncio.StreamReaderProtocol,
+        protocol: asyncio.Protocol,
         peername: tuple[Any, ...] | None,
     ) -> None:
         super().__init__(
@@ -187,7 +194,7 @@ class _TunnelTransport(asyncio.Transport):
         )
         self._tunnel = tunnel
         self._conn = conn
-        self._protocol = protocol
+        self._protocol: asyncio.Protocol | asyncio.BufferedProtocol = protocol
         self._credit = tunnel.down_window  # bytes (frame credit included) the host may send
         self._in_credit = tunnel.up_window  # bytes the agent may still send
         self._unacked = 0  # bytes taken in, not yet granted back
@@ -209,7 +216,7 @@ class _TunnelTransport(asyncio.Transport):
         return self._protocol
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        assert isinstance(protocol, asyncio.StreamReaderProtocol)
+        assert isinstance(protocol, asyncio.Protocol | asyncio.BufferedProtocol)
         self._protocol = protocol
 
     def is_closing(self) -> bool:
@@ -295,7 +302,7 @@ class _TunnelTransport(asyncio.Transport):
             return
         self._in_credit -= cost
         self._unacked += cost
-        self._protocol.data_received(body)
+        self._deliver(body)
         self._ack()
 
     def received_eof(self) -> None:
@@ -327,6 +334,23 @@ class _TunnelTransport(asyncio.Transport):
             grant, self._unacked = self._unacked, 0
             self._in_credit += grant
             self._tunnel.post({"type": "tcp_credit", "conn": self._conn, "bytes": grant})
+
+    def _deliver(self, body: bytes) -> None:
+        """Hand bytes to the protocol: a plain one takes them, a buffered one (TLS after
+        ``start_tls``) is filled through its own buffers."""
+        protocol = self._protocol
+        if isinstance(protocol, asyncio.Protocol):
+            protocol.data_received(body)
+            return
+        data = memoryview(body)
+        while data:
+            buffer = memoryview(protocol.get_buffer(len(data))).cast("B")
+            size = min(len(buffer), len(data))
+            if not size:
+                raise RuntimeError("the protocol gave an empty buffer")
+            buffer[:size] = data[:size]
+            protocol.buffer_updated(size)
+            data = data[size:]
 
     def _finish(self, exc: Exception | None) -> None:
         if self._lost:

@@ -119,7 +119,8 @@ class FrameDecoder:
                 raise ProtocolError(f"frame header is not valid JSON: {exc}") from None
             if not isinstance(header, dict):
                 raise ProtocolError("frame header is not a JSON object")
-            frames.append((header, bytes(buf[newline + 1 : end])))
+            with memoryview(buf) as view:  # one copy of the payload, not two
+                frames.append((header, bytes(view[newline + 1 : end])))
             pos = end
         del buf[:pos]
         return frames

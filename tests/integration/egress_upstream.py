@@ -73,28 +73,33 @@ import hashlib, random, socket, sys, threading
 egress, upstream, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 conns = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 
-def send(sock, data):
+def send(sock, data, seen):
     try:
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
+    except ConnectionResetError:
+        seen.append("reset")  # a reset is reported once: to the sender, or to the reader
     except OSError:
-        pass  # the reader says what happened
+        pass
 
 def one(i, results):
     data = random.Random(i).randbytes(size)
     try:
         sock = socket.create_connection(("127.0.0.1", egress), timeout=120)
         sock.sendall(b"CONNECT %d\n" % upstream)
-        got = bytearray()
-        sender = threading.Thread(target=send, args=(sock, data))
+        got, seen = bytearray(), []
+        sender = threading.Thread(target=send, args=(sock, data, seen))
         sender.start()
         while chunk := sock.recv(1 << 16):
             got += chunk
         sender.join()
         sock.close()
         want = b"OK\n" + data + b"<eof>"
-        results[i] = "ok" if bytes(got) == want else "wrong: %d bytes, %s" % (
-            len(got), hashlib.sha256(got).hexdigest()[:12])
+        if seen:
+            results[i] = seen[0]
+        else:
+            results[i] = "ok" if bytes(got) == want else "wrong: %d bytes, %s" % (
+                len(got), hashlib.sha256(got).hexdigest()[:12])
     except ConnectionResetError:
         results[i] = "reset"
     except ConnectionRefusedError:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +135,52 @@ async def run_client_echo(channel: AgentChannel) -> str:
         if isinstance(event, OutputChunk):
             out += event.data
     return out.decode().strip()
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` and its key (openssl, argv only)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_client(port: int, cert: Path, name: str) -> tuple[str | None, bytes]:
+    context = ssl.create_default_context(cafile=str(cert))
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as raw:
+        raw.sendall(b"STARTTLS\n")  # as after CONNECT: the client speaks TLS once told to
+        assert raw.recv(3) == b"GO\n"
+        sock = context.wrap_socket(raw, server_hostname=name)
+        sock.sendall(b"hello\n")
+        got = bytearray()
+        while data := sock.recv(1 << 16):
+            got += data
+        return sock.version(), bytes(got)
+
+
+def test_a_handler_can_terminate_tls_on_the_stream(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, "egress.test")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert await reader.readline() == b"STARTTLS\n"
+        writer.write(b"GO\n")
+        await writer.start_tls(server)
+        line = await reader.readline()
+        writer.write(b"over tls: " + line + bytes(1 << 20))  # past every window
+        await writer.drain()
+
+    async def body(channel: AgentChannel, upstream: int) -> None:
+        port = await channel.serve_egress(handler)
+        version, answer = await asyncio.wait_for(
+            asyncio.to_thread(tls_client, port, cert, "egress.test"), WAIT_S
+        )
+        assert version is not None and version.startswith("TLS")
+        assert answer == b"over tls: hello\n" + bytes(1 << 20)
+
+    scenario(body)
