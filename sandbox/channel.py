@@ -44,6 +44,7 @@ from sandbox.egress_transport import (
     UP_WINDOW,
     EgressHandler,
     EgressTunnel,
+    EgressUnavailable,
 )
 from sandbox.exec_agent import (
     FRAME_CREDIT,
@@ -194,13 +195,14 @@ class AgentChannel:
         """Make the agent listen on 127.0.0.1:``port`` in the sandbox (0: a free port) and
         serve each connection to it with ``handler``; return the port. Once per channel.
 
-        Raises `ChannelClosed` if the agent cannot listen (the port is taken, it was asked
-        already) or does not answer within ``timeout`` seconds.
+        Raises `EgressUnavailable` if the agent cannot listen (the port is taken, it was
+        asked already), `ChannelClosed` if the channel is gone, and TimeoutError if the
+        agent does not answer within ``timeout`` seconds.
         """
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         if self.egress is not None:
-            raise ChannelClosed(f"egress is served already, on port {self.egress.port}")
+            raise EgressUnavailable(f"egress is served already, on port {self.egress.port}")
         tunnel = EgressTunnel(
             handler, self._send, self._post, frame_credit=FRAME_CREDIT,
             down_window=down_window, up_window=up_window, max_conns=max_conns,
@@ -448,16 +450,8 @@ class AgentChannel:
             return
         listen = self._listens.get(xid) if isinstance(xid, int) else None
         if listen is not None and kind in ("tcp_listening", "error"):
-            port = header.get("port")
-            if listen.done():
-                pass
-            elif kind == "error":
-                why = _capped(str(header.get("message")), ERROR_CHARS)
-                listen.set_exception(ChannelClosed(f"the sandbox cannot serve egress: {why}"))
-            elif isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
-                listen.set_result(port)
-            else:
-                listen.set_exception(ChannelClosed(f"the agent listens on port {port!r}"))
+            if not listen.done():
+                self._answer_listen(listen, kind, header)
             return
         pending = self._pending.get(xid) if isinstance(xid, int) else None
         if pending is None or not isinstance(xid, int):
@@ -480,6 +474,19 @@ class AgentChannel:
             pending.error = _capped(str(header.get("message")), ERROR_CHARS)
         elif kind == "exit":
             pending.end(_exit_of(header, pending))
+
+    def _answer_listen(
+        self, listen: asyncio.Future[int], kind: str, header: dict[str, Any]
+    ) -> None:
+        """The agent's answer to ``tcp_listen``: the port it listens on, or why it cannot."""
+        port = header.get("port")
+        if kind == "error":
+            why = _capped(str(header.get("message")), ERROR_CHARS)
+            listen.set_exception(EgressUnavailable(f"the sandbox cannot serve egress: {why}"))
+        elif isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+            listen.set_result(port)
+        else:
+            listen.set_exception(EgressUnavailable(f"the agent listens on port {port!r}"))
 
     def _overrun(self, xid: int, pending: _Pending, size: int) -> None:
         """The agent sent output it had no credit for: end that exec, fail closed.

@@ -203,8 +203,8 @@ class DockerSession:
         The exec agent listens on 127.0.0.1:``port`` inside the sandbox (0: a free port,
         returned) and hands each connection to ``handler`` as an asyncio stream pair over
         the exec channel; the sandbox keeps no network interface but loopback. Raises
-        `EgressUnavailable` when the image cannot run the agent (no python3), and
-        `SandboxError` when the agent cannot listen.
+        `EgressUnavailable` when the image cannot run the agent (no python3) or the
+        agent cannot listen, `SandboxError` when the session is lost.
         """
         if self.closed:
             raise SandboxError(f"session {self.id} is closed")
@@ -217,6 +217,8 @@ class DockerSession:
             )
         try:
             return await channel.serve_egress(handler, port)
+        except EgressUnavailable as exc:
+            raise EgressUnavailable(f"session {self.id}: {exc}") from exc
         except (ChannelClosed, TimeoutError) as exc:
             raise SandboxError(f"session {self.id}: cannot serve egress: {exc}") from exc
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.channel import AgentChannel, ChannelClosed
-from sandbox.egress_transport import READER_LIMIT, WRITE_HIGH, EgressHandler
+from sandbox.channel import AgentChannel
+from sandbox.egress_transport import READER_LIMIT, WRITE_HIGH, EgressHandler, EgressUnavailable
 from sandbox.exec_agent import FRAME_CREDIT
 from tests.unit.sandbox.test_channel_flow import FakeAgent, within
 
@@ -324,11 +324,11 @@ def test_the_agents_refusal_to_listen_is_an_error_and_egress_is_served_once() ->
         request, _ = await agent.frame("tcp_listen")
         message = "cannot listen on 127.0.0.1:3128: Address already in use"
         agent.send({"type": "error", "id": request["id"], "message": message})
-        with pytest.raises(ChannelClosed, match="Address already in use"):
+        with pytest.raises(EgressUnavailable, match="Address already in use"):
             await within(started)
         assert channel.egress is None
         await serve(channel, agent, handler)
-        with pytest.raises(ChannelClosed, match="served already"):
+        with pytest.raises(EgressUnavailable, match="served already"):
             await channel.serve_egress(handler, PORT)
 
     run(body)
