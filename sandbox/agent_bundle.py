@@ -1,10 +1,10 @@
 """The exec agent as it ships: one ``python3 -c`` program holding its modules.
 
-`sandbox/exec_agent.py` imports `sandbox.confine_exec`, which imports `sandbox.landlock`,
-`sandbox.syscall_filter` and `sandbox.exec_cleanup`; the container has no copy of this
-package, so the program registers each module's source under its own name before
-running the agent. Each module is compiled on its own, so its ``from __future__``
-imports stay first.
+`sandbox/exec_agent.py` imports `sandbox.egress_relay` and `sandbox.confine_exec`; the
+latter imports `sandbox.landlock`, `sandbox.syscall_filter` and `sandbox.exec_cleanup`.
+The container has no copy of this package, so the program registers each module's source
+under its own name before running the agent. Each module is compiled on its own, so its
+``from __future__`` imports stay first.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
-from sandbox import confine_exec, exec_agent, exec_cleanup, landlock, syscall_filter
+from sandbox import (
+    confine_exec,
+    egress_relay,
+    exec_agent,
+    exec_cleanup,
+    landlock,
+    syscall_filter,
+)
 
 # In import order: a module comes after the modules it imports.
 MODULES: tuple[ModuleType, ...] = (
@@ -20,6 +27,7 @@ MODULES: tuple[ModuleType, ...] = (
     syscall_filter,
     exec_cleanup,
     confine_exec,
+    egress_relay,
     exec_agent,
 )
 # The kernel refuses a single argv or environment string longer than this (the agent

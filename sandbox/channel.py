@@ -17,6 +17,10 @@ host: an exec's timeout bounds the time its reader waits on the agent in all (no
 frame), an agent that stops reading the host's frames for `WRITE_STALL` seconds loses
 the channel, a frame the host cannot make sense of ends the channel with the reason,
 and what the host keeps of the agent's words is capped.
+
+The same channel carries the session's egress: `serve_egress` asks the agent to listen
+on a loopback port in the session and hands each connection to a handler on the host
+(`sandbox/egress_transport.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.confinement import Confinement
+from sandbox.egress_relay import TCP_KINDS
+from sandbox.egress_transport import (
+    DOWN_WINDOW,
+    MAX_CONNS,
+    UP_WINDOW,
+    EgressHandler,
+    EgressTunnel,
+    EgressUnavailable,
+)
 from sandbox.exec_agent import (
     FRAME_CREDIT,
     KILL_GRACE,
@@ -130,6 +143,8 @@ class AgentChannel:
         self._ids = itertools.count(1)
         self._hello: asyncio.Future[dict[str, Any]] | None = None
         self._pongs: dict[int, asyncio.Future[None]] = {}
+        self._listens: dict[int, asyncio.Future[int]] = {}  # tcp_listen requests, by id
+        self.egress: EgressTunnel | None = None
         self._task: asyncio.Task[None] | None = None
         self._no_agent = False  # the image said it cannot run the agent
         self.closed_reason: str | None = None
@@ -166,6 +181,52 @@ class AgentChannel:
             await asyncio.wait_for(answered(), timeout)  # sending counts: the agent may not read
         finally:
             self._pongs.pop(xid, None)
+
+    async def serve_egress(
+        self,
+        handler: EgressHandler,
+        port: int = 0,
+        *,
+        down_window: int = DOWN_WINDOW,
+        up_window: int = UP_WINDOW,
+        max_conns: int = MAX_CONNS,
+        timeout: float = 30.0,
+    ) -> int:
+        """Make the agent listen on 127.0.0.1:``port`` in the sandbox (0: a free port) and
+        serve each connection to it with ``handler``; return the port. Once per channel.
+
+        Raises `EgressUnavailable` if the agent cannot listen (the port is taken, it was
+        asked already), `ChannelClosed` if the channel is gone, and TimeoutError if the
+        agent does not answer within ``timeout`` seconds.
+        """
+        if not self.alive:
+            raise ChannelClosed(self.closed_reason or "the channel is not started")
+        if self.egress is not None:
+            raise EgressUnavailable(f"egress is served already, on port {self.egress.port}")
+        tunnel = EgressTunnel(
+            handler, self._send, self._post, frame_credit=FRAME_CREDIT,
+            down_window=down_window, up_window=up_window, max_conns=max_conns,
+        )  # fmt: skip
+        self.egress = tunnel
+        xid = next(self._ids)
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._listens[xid] = answer
+        request = {"type": "tcp_listen", "id": xid, "port": port, "up_window": up_window,
+                   "down_window": down_window, "max_conns": max_conns}  # fmt: skip
+        try:
+
+            async def listening() -> int:
+                await self._send(request)
+                return await answer
+
+            tunnel.port = await asyncio.wait_for(listening(), timeout)
+        except BaseException:
+            self.egress = None
+            await tunnel.close()
+            raise
+        finally:
+            self._listens.pop(xid, None)
+        return tunnel.port
 
     async def stream(
         self,
@@ -250,11 +311,13 @@ class AgentChannel:
                     await self._send({"type": "cancel", "id": xid})
 
     async def close(self) -> None:
-        """Close stdin of the agent (it then kills what runs and exits).
+        """Stop the egress handlers, close stdin of the agent (it then kills what runs and exits).
 
         With no agent (`NoAgent`), nothing would ever close the output (the container's
         main process is a sleeper): the read loop is stopped and the socket closed at once.
         """
+        if self.egress is not None:
+            await self.egress.close()
         if self._no_agent:
             await self._abort()
             return
@@ -351,9 +414,12 @@ class AgentChannel:
                 self._hello.set_exception(ChannelClosed(reason))
             for pending in list(self._pending.values()):
                 pending.end(_LOST)
-            for future in self._pongs.values():
+            waiting: list[asyncio.Future[Any]] = [*self._pongs.values(), *self._listens.values()]
+            for future in waiting:
                 if not future.done():
                     future.set_exception(ChannelClosed(reason))
+            if self.egress is not None:
+                self.egress.lost(reason)
 
     def _note_stderr(self, payload: bytes) -> None:
         for line in payload.decode("utf-8", "replace").splitlines():
@@ -376,6 +442,17 @@ class AgentChannel:
             if future is not None and not future.done():
                 future.set_result(None)
             return
+        if kind in TCP_KINDS or kind == "tcp_open":
+            if self.egress is not None:
+                self.egress.frame(kind, header, body)
+            elif isinstance(header.get("conn"), int):
+                self._post({"type": "tcp_close", "conn": header["conn"], "error": "no egress"})
+            return
+        listen = self._listens.get(xid) if isinstance(xid, int) else None
+        if listen is not None and kind in ("tcp_listening", "error"):
+            if not listen.done():
+                self._answer_listen(listen, kind, header)
+            return
         pending = self._pending.get(xid) if isinstance(xid, int) else None
         if pending is None or not isinstance(xid, int):
             if kind == "error":
@@ -397,6 +474,19 @@ class AgentChannel:
             pending.error = _capped(str(header.get("message")), ERROR_CHARS)
         elif kind == "exit":
             pending.end(_exit_of(header, pending))
+
+    def _answer_listen(
+        self, listen: asyncio.Future[int], kind: str, header: dict[str, Any]
+    ) -> None:
+        """The agent's answer to ``tcp_listen``: the port it listens on, or why it cannot."""
+        port = header.get("port")
+        if kind == "error":
+            why = _capped(str(header.get("message")), ERROR_CHARS)
+            listen.set_exception(EgressUnavailable(f"the sandbox cannot serve egress: {why}"))
+        elif isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+            listen.set_result(port)
+        else:
+            listen.set_exception(EgressUnavailable(f"the agent listens on port {port!r}"))
 
     def _overrun(self, xid: int, pending: _Pending, size: int) -> None:
         """The agent sent output it had no credit for: end that exec, fail closed.

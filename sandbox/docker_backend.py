@@ -30,6 +30,7 @@ from sandbox.base import (
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
 from sandbox.confinement import Confinement
 from sandbox.docker_exec import DockerExecExecutor, docker_exec_stream
+from sandbox.egress_transport import EgressHandler, EgressUnavailable
 from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.executor import Executor
 from sandbox.hardening import container_settings
@@ -195,6 +196,31 @@ class DockerSession:
         return ExecResult(
             **final.model_dump(), stdout=bytes(out["stdout"]), stderr=bytes(out["stderr"])
         )
+
+    async def serve_egress(self, handler: EgressHandler, port: int = 0) -> int:
+        """Serve the session's outbound connections with ``handler`` (its egress proxy).
+
+        The exec agent listens on 127.0.0.1:``port`` inside the sandbox (0: a free port,
+        returned) and hands each connection to ``handler`` as an asyncio stream pair over
+        the exec channel; the sandbox keeps no network interface but loopback. Raises
+        `EgressUnavailable` when the image cannot run the agent (no python3) or the
+        agent cannot listen, `SandboxError` when the session is lost.
+        """
+        if self.closed:
+            raise SandboxError(f"session {self.id} is closed")
+        channel = self.channel
+        if channel is None:
+            raise EgressUnavailable(
+                f"session {self.id}: the image {self.spec.image} has no python3, so its "
+                "sandbox has no exec agent to carry egress; use an image with python3 "
+                "(airlock/dev) or run without network access"
+            )
+        try:
+            return await channel.serve_egress(handler, port)
+        except EgressUnavailable as exc:
+            raise EgressUnavailable(f"session {self.id}: {exc}") from exc
+        except (ChannelClosed, TimeoutError) as exc:
+            raise SandboxError(f"session {self.id}: cannot serve egress: {exc}") from exc
 
     async def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write ``data`` to ``path`` in the container (parents created)."""

@@ -17,6 +17,10 @@ Each header has a ``type`` and, for an exec, its ``id``.
 - agent to host: ``hello``, ``started``, ``output`` (payload), ``truncated``, ``error``,
   ``exit``, ``pong``.
 
+Egress (`sandbox/egress_relay.py` has its frames): ``tcp_listen`` makes the agent listen
+on a loopback port of the session; each connection to it travels as a stream of
+``tcp_*`` frames with its own credit, to the session's proxy on the host.
+
 Flow control, per exec: ``window`` is how many bytes of output the agent may send for
 that exec before the host grants more with ``{"type": "credit", "id": X, "bytes": N}``
 (sent as the host's reader takes the output). With no credit left, the exec's pumps stop
@@ -47,7 +51,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox import confine_exec
+from sandbox import confine_exec, egress_relay
 
 if TYPE_CHECKING:
     from typing import TypeGuard
@@ -60,7 +64,7 @@ SHUTDOWN_GRACE = 1.0  # seconds to let killed execs report before the agent exit
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 DEFAULT_CHUNK = 64 * 1024
 MAX_CHUNK = 1024 * 1024
-READ_SIZE = 64 * 1024
+READ_SIZE = 1024 * 1024  # of the host's frames at a time (egress data comes in 256 KiB frames)
 # Credit an output frame uses on top of its payload: the credit then bounds how many
 # frames of an exec wait on the host, not only their bytes (1-byte frames would cost the
 # host far more memory than the bytes they carry).
@@ -115,7 +119,8 @@ class FrameDecoder:
                 raise ProtocolError(f"frame header is not valid JSON: {exc}") from None
             if not isinstance(header, dict):
                 raise ProtocolError("frame header is not a JSON object")
-            frames.append((header, bytes(buf[newline + 1 : end])))
+            with memoryview(buf) as view:  # one copy of the payload, not two
+                frames.append((header, bytes(view[newline + 1 : end])))
             pos = end
         del buf[:pos]
         return frames
@@ -456,6 +461,7 @@ class ExecServer:
             why = f"it got {sig.name}, as when the engine stops it"
             loop.add_signal_handler(sig, self._finish, 0, why)
         self.chan.lost.add_done_callback(lambda _: self._finish(0, "the host went away"))
+        self.egress = egress_relay.EgressRelay(self.chan.send, FRAME_CREDIT)
         self.chan.send(
             {
                 "type": "hello",
@@ -515,6 +521,8 @@ class ExecServer:
                 self._finish(0)
             elif kind in ("credit", "cancel"):
                 self._flow(kind, xid, header)
+            elif kind == "tcp_listen" or kind in egress_relay.TCP_KINDS:
+                await self._egress(kind, header, payload)
             elif kind in ("stdin", "stdin_close", "signal"):
                 ex = self.execs.get(xid) if _is_int(xid) else None
                 if ex is None:
@@ -535,6 +543,16 @@ class ExecServer:
         except Exception as exc:
             traceback.print_exc()
             self._error(xid, f"internal error: {exc!r}")
+
+    async def _egress(self, kind: str, header: dict[str, Any], payload: bytes) -> None:
+        """A frame of egress; what the relay cannot do is a bad request, answered by id."""
+        try:
+            if kind == "tcp_listen":
+                await self.egress.listen(header)
+            else:
+                self.egress.handle(kind, header, payload)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
     def _flow(self, kind: str, xid: Any, header: dict[str, Any]) -> None:
         """Credit or cancel for an exec. One that has just ended is no error: the host
@@ -652,6 +670,7 @@ class ExecServer:
             why = f"the sandbox is stopping ({self.stop_reason}); the command was killed"
             self._error(xid, why)
             ex.cancel()
+        self.egress.close()
         await _all_done(list(self.tasks), SHUTDOWN_GRACE)
         if self.chan.transport is not None:
             self.chan.transport.close()

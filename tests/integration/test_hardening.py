@@ -68,6 +68,7 @@ def test_settings_carry_the_limits(docker_client: docker.DockerClient) -> None:
         )
         assert host["Memory"] == spec.limits.memory_mb * 2**20
         assert host["Init"] is True
+        assert host["LogConfig"]["Type"] == "none"  # the exec channel is not copied to disk
         assert container.attrs["Config"]["User"] == "1000:1000"
     finally:
         container.remove(force=True)
