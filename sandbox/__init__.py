@@ -25,8 +25,11 @@ if TYPE_CHECKING:
     )
     from sandbox.confinement import Confinement, failure_note, read_only_confinement, shows_refusal
     from sandbox.docker_backend import DockerBackend, DockerSession
+    from sandbox.egress import EgressRecord
+    from sandbox.egress_transport import EgressUnavailable
     from sandbox.pool import WarmPool
     from sandbox.results import ConfinementReport, ExecExit, ExecResult, OutputChunk, Stream
+    from sandbox.session_egress import EGRESS_PORT, proxy_environment
     from sandbox.spec import DEFAULT_IMAGE, ResourceLimits, SessionSpec
     from sandbox.workspace_seed import SplitArchive
 
@@ -40,6 +43,9 @@ _HOMES = {
     "ConfinementReport": "sandbox.results",
     "DockerBackend": "sandbox.docker_backend",
     "DockerSession": "sandbox.docker_backend",
+    "EGRESS_PORT": "sandbox.session_egress",
+    "EgressRecord": "sandbox.egress",
+    "EgressUnavailable": "sandbox.egress_transport",
     "ExecExit": "sandbox.results",
     "ExecResult": "sandbox.results",
     "OutputChunk": "sandbox.results",
@@ -51,6 +57,7 @@ _HOMES = {
     "Stream": "sandbox.results",
     "WarmPool": "sandbox.pool",
     "failure_note": "sandbox.confinement",
+    "proxy_environment": "sandbox.session_egress",
     "read_only_confinement": "sandbox.confinement",
     "shows_refusal": "sandbox.confinement",
 }
@@ -58,6 +65,7 @@ _HOMES = {
 __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_MAX_OUTPUT",
+    "EGRESS_PORT",
     "MAX_FILE_BYTES",
     "Backend",
     "Command",
@@ -65,6 +73,8 @@ __all__ = [
     "ConfinementReport",
     "DockerBackend",
     "DockerSession",
+    "EgressRecord",
+    "EgressUnavailable",
     "ExecExit",
     "ExecResult",
     "OutputChunk",
@@ -76,6 +86,7 @@ __all__ = [
     "Stream",
     "WarmPool",
     "failure_note",
+    "proxy_environment",
     "read_only_confinement",
     "shows_refusal",
 ]

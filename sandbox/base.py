@@ -11,12 +11,13 @@ the agent may change, no network but what its spec allows, and the limits of its
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sandbox.confinement import Confinement
+from sandbox.egress.records import EgressRecord
 from sandbox.results import ExecExit, ExecResult, OutputChunk
 from sandbox.spec import SessionSpec
 from sandbox.workspace_seed import SplitArchive
@@ -121,7 +122,14 @@ class Session(Protocol):
         ...
 
     async def fork(self) -> Session:
-        """A new session of the same spec, seeded with a copy of this workdir."""
+        """A new session of the same spec, seeded with a copy of this workdir; its egress
+        records go to this session's listeners too."""
+        ...
+
+    def watch_egress(self, listener: Callable[[EgressRecord], None]) -> None:
+        """Send ``listener`` one `EgressRecord` per request the session made through its
+        egress proxy (allowed or refused), those made before first. A session whose spec
+        allows no host makes none."""
         ...
 
     async def close(self) -> None:

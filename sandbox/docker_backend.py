@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import socket
 import tarfile
 import tempfile
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,16 +31,19 @@ from sandbox.base import (
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
 from sandbox.confinement import Confinement
 from sandbox.docker_exec import DockerExecExecutor, docker_exec_stream
+from sandbox.egress import EgressRecord, ResolveSpecError
 from sandbox.egress_transport import EgressHandler, EgressUnavailable
 from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.executor import Executor
 from sandbox.hardening import container_settings
 from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
+from sandbox.session_egress import EGRESS_PORT, SessionEgress, proxy_environment
 from sandbox.spec import SessionSpec
 from sandbox.tree_extract import UnsafeArchive, extract_tree
 from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
 
+log = logging.getLogger(__name__)
 AGENT_SOURCE = agent_source()
 # The container's main process: the agent if the image has python3, else a sleeper
 # (execs then go through `docker exec`). A `timeout` wrapper enforces the TTL.
@@ -70,12 +74,14 @@ class DockerSession:
         spec: SessionSpec,
         container: Any,
         executor: Executor,
+        egress: SessionEgress | None = None,
     ) -> None:
         self.backend = backend
         self.id = session_id
         self.spec = spec
         self.container = container
         self.executor = executor
+        self.egress = egress  # its proxy, when spec.egress allows hosts
         self.closed = False
         self._lost: _Loss | None = None
         self._removed = False
@@ -196,6 +202,14 @@ class DockerSession:
         return ExecResult(
             **final.model_dump(), stdout=bytes(out["stdout"]), stderr=bytes(out["stderr"])
         )
+
+    def watch_egress(self, listener: Callable[[EgressRecord], None]) -> None:
+        """Send each request through this session's egress proxy to ``listener`` (those
+        made before, buffered, first). A session without egress has none to send."""
+        if self.egress is not None:
+            dropped = self.egress.watch(listener)
+            if dropped:
+                log.warning("session %s: %d egress records were dropped", self.id, dropped)
 
     async def serve_egress(self, handler: EgressHandler, port: int = 0) -> int:
         """Serve the session's outbound connections with ``handler`` (its egress proxy).
@@ -341,6 +355,9 @@ class DockerSession:
     async def fork(self) -> DockerSession:
         """A new session of the same spec, seeded with a copy of this workspace."""
         child = await self.backend.start(self.spec, parent=self.id)
+        if self.egress is not None and child.egress is not None:
+            for listener in self.egress.listeners:  # the fork's requests reach the same log
+                child.egress.watch(listener)
         try:
             packed = await self.exec(
                 ["tar", "-c", "-f", "-", "-C", self.spec.workdir, "."],
@@ -364,6 +381,9 @@ class DockerSession:
             self.closed = True
             with contextlib.suppress(Exception):
                 await self.executor.close()
+            if self.egress is not None:
+                with contextlib.suppress(Exception):
+                    await self.egress.aclose()
         if self._removed:
             return
         try:
@@ -374,6 +394,17 @@ class DockerSession:
                 f"({exc}); close it again later, or the reaper removes it once this process ends"
             ) from exc
         self._removed = True
+
+
+def _session_egress(spec: SessionSpec) -> SessionEgress | None:
+    """The session's own proxy when its spec allows hosts; a bad AIRLOCK_EGRESS_RESOLVE
+    is a `SandboxError` before any container starts."""
+    if not spec.egress.allow:
+        return None
+    try:
+        return SessionEgress(spec.egress)
+    except ResolveSpecError as exc:
+        raise SandboxError(str(exc)) from exc
 
 
 def _remove(container: Any) -> None:
@@ -426,8 +457,10 @@ class DockerBackend:
         }
         settings = container_settings(spec)
         settings["labels"] = tags
+        egress = _session_egress(spec)
         settings["environment"] = {
             **settings["environment"],
+            **(proxy_environment() if egress is not None else {}),
             "AIRLOCK_AGENT": AGENT_SOURCE,
             "AIRLOCK_TTL": str(spec.limits.ttl_seconds),
         }
@@ -445,7 +478,14 @@ class DockerBackend:
         except (ChannelClosed, OSError) as exc:
             await asyncio.to_thread(_remove, container)
             raise SandboxError(f"session {session_id} did not come up: {exc}") from exc
-        return DockerSession(self, session_id, spec, container, executor)
+        session = DockerSession(self, session_id, spec, container, executor, egress)
+        if egress is not None:
+            try:
+                await session.serve_egress(egress.handler, EGRESS_PORT)
+            except BaseException:
+                await session.close()
+                raise
+        return session
 
     def _create(self, session_id: str, settings: dict[str, Any]) -> tuple[Any, socket.socket]:
         container = self.client.containers.create(

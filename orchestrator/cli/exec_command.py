@@ -39,7 +39,7 @@ from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import VisibleStream, visible
 
 if TYPE_CHECKING:
-    from sandbox import Confinement, ExecExit, SessionSpec
+    from sandbox import Confinement, EgressRecord, ExecExit, SessionSpec
     from security import NetworkPolicy, Policy
 
 NO_CAP = sys.maxsize  # the sandbox's output cap when --max-output is not given
@@ -293,6 +293,7 @@ async def run_streaming(
 
     spec = options.spec()
     async with DockerBackend().session(spec) as session:
+        session.watch_egress(say_refused_egress)
         if options.repo is not None:
             await session.put_dir(options.repo, spec.workdir)
         final: ExecExit | None = None
@@ -348,6 +349,13 @@ def execute(command: str, policy: Policy, options: Options | None = None) -> int
     # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
     confinement = read_only_confinement(command)
     return run_cancellable(run_streaming(command, options, confinement, forwarded_stdin(sys.stdin)))
+
+
+def say_refused_egress(record: EgressRecord) -> None:
+    """A request the session's proxy refused, said on stderr (the client got a 403)."""
+    if record.decision == "refused":
+        where = visible(f"{record.method} {record.host}:{record.port}".strip())
+        sys.stderr.write(f"airlock: egress refused: {where} ({visible(record.reason)})\n")
 
 
 def silence_stdout() -> None:

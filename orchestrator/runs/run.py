@@ -14,7 +14,7 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -31,14 +31,14 @@ from orchestrator.agent.subagents import SubAgents
 from orchestrator.agent.usage import Tally, Usage
 from orchestrator.events.audit import AuditLog
 from orchestrator.events.bus import EventBus
-from orchestrator.events.models import DoneEvent, ErrorEvent, SessionStartedEvent
+from orchestrator.events.models import DoneEvent, EgressEvent, ErrorEvent, SessionStartedEvent
 from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
 from orchestrator.runs.patch import diff_trees
 from orchestrator.runs.verify import Verification, verify
 from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.testing.replay import load_replay
 from orchestrator.tools import default_tools
-from sandbox import DEFAULT_IMAGE, Backend, Session, SessionSpec, SplitArchive
+from sandbox import DEFAULT_IMAGE, Backend, EgressRecord, Session, SessionSpec, SplitArchive
 from security import Policy
 
 RUNS_DIR = Path(".airlock/runs")
@@ -299,6 +299,15 @@ async def run_task(
     return summary
 
 
+def _egress_to(bus: EventBus, session_id: str) -> Callable[[EgressRecord], None]:
+    """Each request through the session's egress proxy (and its forks') as an event."""
+
+    def publish(record: EgressRecord) -> None:
+        bus.publish(EgressEvent(session_id=session_id, agent="main", **record.model_dump()))
+
+    return publish
+
+
 def _record_early_end(bus: EventBus, exc: BaseException) -> None:
     """The audit log's last records for a run that ended before its loop began."""
     outcome, reason = _ending(None, exc)
@@ -323,6 +332,7 @@ async def _run(
                 image=request.image, runtime=request.runtime, egress=project.policy.network
             )
             async with backend.session(spec) as session:
+                session.watch_egress(_egress_to(bus, session.id))
                 seeded = await session.put_dir(request.repo, spec.workdir, setup.exclusions)
                 progress.copy_in = _copy_in_notes(seeded)
                 bus.publish(

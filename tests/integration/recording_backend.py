@@ -7,7 +7,7 @@ depend on the protocol alone. It records every command, for the test to check.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from sandbox import (
     Command,
     Confinement,
     DockerBackend,
+    EgressRecord,
     ExecExit,
     ExecResult,
     OutputChunk,
@@ -108,6 +109,10 @@ class RecordingSession:
     async def fork(self) -> Session:
         self._log.append("fork")
         return RecordingSession(await self._inner.fork(), self._log)
+
+    def watch_egress(self, listener: Callable[[EgressRecord], None]) -> None:
+        self._log.append("watch_egress")
+        self._inner.watch_egress(listener)
 
     async def close(self) -> None:
         await self._inner.close()
