@@ -483,6 +483,9 @@ ENV_KEEP = frozenset(
         "GIT_PUSH_CERT_STATUS", "GIT_PUSH_OPTION_COUNT", "GIT_QUARANTINE_PATH",
         "GIT_REFLOG_ACTION", "GIT_REF_PARANOIA", "GIT_REPLACE_REF_BASE", "GIT_SHALLOW_FILE",
         "GIT_USER_AGENT", "GIT_WORK_TREE", "GIT_MERGETOOL_GUI", "GIT_DIFF_TOOL",
+        # where TLS trust comes from (http.sslCAInfo/sslCAPath, inert as config too): a
+        # session's egress CA, or a test CA, is handed to git this way
+        "GIT_SSL_CAINFO", "GIT_SSL_CAPATH",
     }
 )  # fmt: skip
 ENV_KEEP_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_PUSH_OPTION_")

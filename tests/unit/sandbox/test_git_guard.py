@@ -218,6 +218,20 @@ def test_dashed_server_commands_take_their_repository_from_the_operand() -> None
     assert inv.server_directory == "/r"
 
 
+def test_environment_keeps_where_tls_trust_comes_from() -> None:
+    """A session's egress CA reaches git as GIT_SSL_CAINFO (inert: a file it reads as
+    certificates, as http.sslCAInfo is), and the proxy as HTTPS_PROXY."""
+    env = guard.clean_environment(
+        {
+            "GIT_SSL_CAINFO": "/tmp/ca.pem",
+            "GIT_SSL_CAPATH": "/tmp/certs",
+            "HTTPS_PROXY": "http://127.0.0.1:3128",
+        }
+    )
+    assert env["GIT_SSL_CAINFO"] == "/tmp/ca.pem" and env["GIT_SSL_CAPATH"] == "/tmp/certs"
+    assert env["HTTPS_PROXY"] == "http://127.0.0.1:3128"
+
+
 def test_environment_drops_program_and_trace_variables() -> None:
     env = guard.clean_environment(
         {
