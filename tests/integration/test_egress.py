@@ -14,9 +14,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
-from sandbox import DockerBackend, EgressRecord, SessionSpec
+from sandbox import DockerBackend, EgressRecord, EgressUnavailable, SessionSpec
 from security import NetworkPolicy
 from tests.integration.egress_hosts import GREETING, NAMES, RESOLVE, Upstreams
 
@@ -239,3 +240,20 @@ def test_a_run_logs_each_request_and_exec_says_each_refusal(
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert unjudged.returncode == 64 and "IP literals are always refused" in unjudged.stderr
+
+
+def test_an_image_without_python3_is_refused_plainly_and_leaves_nothing(
+    docker_client: docker.DockerClient,
+) -> None:
+    """airlock/minimal has no exec agent to carry connections: starting a session with
+    egress on it fails with the reason, and its container is gone."""
+    before = {c.id for c in docker_client.containers.list(all=True)}
+
+    async def main() -> None:
+        spec = SessionSpec(image="airlock/minimal", egress=ALLOWED)
+        with pytest.raises(EgressUnavailable, match="has no python3"):
+            await DockerBackend().start(spec)
+
+    asyncio.run(main())
+    after = {c.id for c in docker_client.containers.list(all=True)}
+    assert after <= before

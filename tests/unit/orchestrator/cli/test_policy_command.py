@@ -126,3 +126,31 @@ def test_each_help_states_its_default_policy_and_the_difference(
     line = " ".join(entry.split()).replace("- ", "-")  # the option's help, unwrapped
     assert re.search(rf"[Dd]efault {default}\b", line), line
     assert other in line, line
+
+
+@pytest.mark.parametrize(
+    ("hosts", "code"),
+    [([], 2), (["--allow-host", "pypi.org"], 0), (["--allow-host", "other.org"], 0)],
+)
+def test_check_judges_as_a_session_with_those_hosts_would(hosts: list[str], code: int) -> None:
+    """--allow-host turns egress on: installs stop asking for the network (ci-untrusted
+    denies an ask); which hosts is the proxy's business, not the analyzer's."""
+    result, _, _ = invoke(
+        "check", "--policy", "ci-untrusted", *hosts, "--", "pip install -r requirements.txt"
+    )
+    assert result == code
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [
+        ("10.0.0.1", "IP literals are always refused"),
+        ("https://pypi.org", "not a URL"),
+        ("PyPI.org", "lowercase"),
+        ("*.com", "too wide"),
+    ],
+)
+def test_a_bad_allow_host_is_a_usage_error_that_says_why(host: str, says: str) -> None:
+    for command in (["check"], ["exec"]):
+        code, _, stderr = invoke(*command, "--allow-host", host, "--", "true")
+        assert code == 64 and says in stderr, (command, stderr)
