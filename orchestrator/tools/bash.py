@@ -83,7 +83,9 @@ class Bash(Tool[BashInput]):
         out = {"stdout": HeadTail(), "stderr": HeadTail()}
         end: ExecExit | None = None
         # the read-only proof is an analysis: off the event loop, like the gate's
-        confinement = await asyncio.to_thread(read_only_confinement, params.command)
+        confinement = await asyncio.to_thread(
+            read_only_confinement, params.command, ctx.session.spec.egress
+        )
         async for event in ctx.session.stream(
             params.command,
             timeout=timeout_s,
