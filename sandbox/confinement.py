@@ -12,9 +12,11 @@ agent ends the session's processes when the exec ends.
 
 In a session with egress the proof is made under read-only with the session's network
 allow list (``curl -s URL`` to an allowed host is then read-only: the proxy is the
-boundary), and the command may make TCP client sockets and connect to the egress
+boundary), and the command may make IPv4 TCP client sockets and connect to the egress
 proxy's port (`sandbox.spec.EGRESS_PORT`) alone: no other port, no bind or listen, no
-UDP (so no DNS), no raw socket. Where Landlock cannot limit connect to a port (ABI
+UDP (so no DNS), no raw socket. Landlock's port rule holds on every address, so the
+relay takes that port on every loopback address (`sandbox/egress_relay.py`): no other
+process of the session can listen behind it. Where Landlock cannot limit connect to a port (ABI
 below 4) such a command runs unconfined and says why. The Bash tool, Remember and
 ``airlock exec`` ask for it.
 

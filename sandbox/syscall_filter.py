@@ -27,9 +27,11 @@ dynamic loader run as a program) and must find nothing more than a read-only com
 - every syscall of another ABI (i386, x32), whose numbers this filter does not check.
 
 A confined command of a session with egress (``program(..., tcp_client=True)``) may
-also create TCP client sockets: AF_INET or AF_INET6, SOCK_STREAM, protocol 0 or TCP
-(not SCTP or MPTCP, which Landlock does not handle), so that Landlock's port rule can
-let it connect to the session's egress proxy and nowhere else. Still no UDP (no DNS),
+also create TCP client sockets: AF_INET, SOCK_STREAM, protocol 0 or TCP (not SCTP or
+MPTCP, which Landlock does not handle), so that Landlock's port rule can let it connect
+to the session's egress proxy (127.0.0.1) and nowhere else. Not AF_INET6: the proxy is
+not there, and a port rule cannot tell addresses apart, so ``[::1]:PORT`` could be a
+listener of the session's own (gVisor lets a session bind it). Still no UDP (no DNS),
 no raw socket, no ``bind`` or ``listen``, and no ``MSG_FASTOPEN`` on a send, whose
 implicit connect the kernel's connect hook does not see.
 
@@ -50,7 +52,6 @@ from typing import NamedTuple
 
 AF_UNIX = 1
 AF_INET = 2
-AF_INET6 = 10
 SOCK_STREAM = 1
 SOCK_TYPE_MASK = 0xF  # the rest of socket()'s type holds SOCK_NONBLOCK and SOCK_CLOEXEC
 IPPROTO_TCP = 6
@@ -279,15 +280,13 @@ def program(machine: str, tcp_client: bool = False) -> bytes:
 
 
 def _tcp_client_steps() -> list[Op | Label]:
-    """socket(): AF_UNIX, or AF_INET/AF_INET6 with SOCK_STREAM and protocol 0 or TCP;
-    sends: no MSG_FASTOPEN."""
+    """socket(): AF_UNIX, or AF_INET with SOCK_STREAM and protocol 0 or TCP; sends:
+    no MSG_FASTOPEN."""
     steps: list[Op | Label] = [
         Label("tcp_socket"),
         Op(LD_W_ABS, _arg(0)),
         Op(JEQ_K, AF_UNIX, if_true="allow_socket"),
-        Op(JEQ_K, AF_INET, if_true="inet"),
-        Op(JEQ_K, AF_INET6, if_true="inet", if_false="refuse"),
-        Label("inet"),
+        Op(JEQ_K, AF_INET, if_false="refuse"),
         Op(LD_W_ABS, _arg(1)),
         Op(AND_K, SOCK_TYPE_MASK),
         Op(JEQ_K, SOCK_STREAM, if_false="refuse"),

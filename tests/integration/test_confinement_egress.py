@@ -262,3 +262,35 @@ def test_airlock_exec_allow_host_runs_a_fetch_confined(upstreams: Upstreams) -> 
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert refused.returncode == 126, refused
+
+
+WILDCARD = "0.0.0.0"  # noqa: S104 (inside a session whose only interface is loopback)
+TAKE_PORT = r"""
+import socket, sys
+for address in sys.argv[2:]:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, int(sys.argv[1])))
+            s.listen()
+            print(address, "listening")
+        except OSError as exc:
+            print(address, exc.errno)
+"""
+
+
+@pytest.mark.parametrize("runtime", ["runc", "runsc"])
+def test_no_other_process_listens_on_the_proxy_port_of_any_loopback_address(
+    runtime: str,
+) -> None:
+    """Landlock's port rule holds on every address: the relay holds the port on all."""
+
+    async def body(s: DockerSession) -> None:
+        addresses = ["127.0.0.1", "127.0.0.2", WILDCARD]
+        taken = await s.exec(["python3", "-c", TAKE_PORT, str(EGRESS_PORT), *addresses])
+        busy = str(errno.EADDRINUSE)
+        assert outcome(taken.stdout) == dict.fromkeys(addresses, busy), taken
+        other = await s.exec(["python3", "-c", TAKE_PORT, "4557", "127.0.0.2"], timeout=30)
+        assert outcome(other.stdout) == {"127.0.0.2": "listening"}, other  # control
+
+    in_session(body, runtime)

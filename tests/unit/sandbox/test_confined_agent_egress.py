@@ -137,7 +137,7 @@ def test_without_connect_ports_no_tcp_socket_is_made_as_before(
     assert proxy.accepted == 0 and other.accepted == 0
 
 
-def test_ipv6_loopback_reaches_no_other_port(agent: Client) -> None:  # noqa: F811
+def test_no_ipv6_socket_is_made_the_proxy_is_on_ipv4(agent: Client) -> None:  # noqa: F811
     try:
         server = socket.create_server(("::1", 0), family=socket.AF_INET6)
     except OSError as exc:
@@ -146,15 +146,17 @@ def test_ipv6_loopback_reaches_no_other_port(agent: Client) -> None:  # noqa: F8
         port = server.getsockname()[1]
         script = (
             "import socket, sys\n"
-            "s = socket.socket(socket.AF_INET6)\n"
-            "try:\n    s.connect(('::1', int(sys.argv[1]))); print('connected')\n"
+            "try:\n"
+            "    socket.socket(socket.AF_INET6).connect(('::1', int(sys.argv[1])))\n"
+            "    print('connected')\n"
             "except OSError as exc:\n    print(exc.errno)\n"
         )
-        granted = [port + 1 if port < 65535 else 1]  # any port but the listener's
-        result = agent.run(
-            ["python3", "-c", script, str(port)], **egress_confine("python3", ports=granted)
-        )
+        argv = ["python3", "-c", script, str(port)]
+        # the listener's own port granted: the socket itself is refused
+        result = agent.run(argv, **egress_confine("python3", ports=[port]))
         assert result.stdout.decode().strip() == str(errno.EACCES), result.stderr
+        free = agent.run(argv, xid=2)  # control: unconfined it connects
+        assert free.stdout.decode().strip() == "connected", free.stderr
 
 
 def test_invalid_connect_ports_are_an_error_and_nothing_runs(agent: Client) -> None:  # noqa: F811
