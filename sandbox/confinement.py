@@ -171,9 +171,13 @@ def shows_refusal(stderr: str) -> bool:
 
 def failure_note(report: ConfinementReport) -> str:
     """The line a confined exec that failed adds to its output."""
+    network = "no network sockets"
+    if report.connect_ports:
+        ports = ", ".join(str(port) for port in report.connect_ports)
+        network = f"no network but TCP to the egress proxy (127.0.0.1:{ports})"
     note = (
         "Note: this command ran confined as read-only (kernel Landlock and seccomp: no "
-        "writes outside a private TMPDIR, no programs it does not name, no network sockets, "
+        f"writes outside a private TMPDIR, no programs it does not name, {network}, "
         "no signals to other processes); a 'Permission denied' or 'Operation not permitted' "
         "above comes from that."
     )

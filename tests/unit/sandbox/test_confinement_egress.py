@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import EGRESS_PORT, landlock
-from sandbox.confinement import Confinement, read_only_confinement
+from sandbox.confinement import Confinement, failure_note, read_only_confinement
 from sandbox.landlock import NET_BIND_TCP, NET_CONNECT_TCP, PortRule, read_only_ruleset
 from sandbox.results import ConfinementReport
 from security import NetworkPolicy
@@ -79,3 +79,10 @@ def test_the_report_says_connect_was_limited_to_the_proxy_port() -> None:
     plain = ConfinementReport(confined=True, abi=7, network=True, syscall_filter=True)
     assert "no network sockets" in plain.summary() and "3128" not in plain.summary()
     assert landlock.NET_ABI == 4
+
+
+def test_the_failure_note_names_the_proxy_as_the_only_way_out() -> None:
+    egress = ConfinementReport(confined=True, network=True, connect_ports=(3128,))
+    assert "no network but TCP to the egress proxy (127.0.0.1:3128)" in failure_note(egress)
+    plain = ConfinementReport(confined=True, network=True)
+    assert "no network sockets" in failure_note(plain) and "proxy" not in failure_note(plain)
