@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from sandbox.egress_transport import EgressUnavailable
     from sandbox.pool import WarmPool
     from sandbox.results import ConfinementReport, ExecExit, ExecResult, OutputChunk, Stream
-    from sandbox.session_egress import EGRESS_PORT, proxy_environment
-    from sandbox.spec import DEFAULT_IMAGE, ResourceLimits, SessionSpec
+    from sandbox.session_egress import proxy_environment
+    from sandbox.spec import DEFAULT_IMAGE, EGRESS_PORT, ResourceLimits, SessionSpec
     from sandbox.workspace_seed import SplitArchive
 
 _HOMES = {
@@ -43,7 +43,7 @@ _HOMES = {
     "ConfinementReport": "sandbox.results",
     "DockerBackend": "sandbox.docker_backend",
     "DockerSession": "sandbox.docker_backend",
-    "EGRESS_PORT": "sandbox.session_egress",
+    "EGRESS_PORT": "sandbox.spec",
     "EgressRecord": "sandbox.egress",
     "EgressUnavailable": "sandbox.egress_transport",
     "ExecExit": "sandbox.results",

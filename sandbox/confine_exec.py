@@ -4,6 +4,12 @@ Standard-library-only and Python 3.8+ (it ships inside the agent). A plan holds 
 Landlock ruleset (built here, in the agent, so every failure is reported before the
 command starts), the private TMPDIR, the shell to run, and the report that goes back in
 the exit frame. The forked child calls `Plan.preexec` between fork and exec.
+
+A request may name ``connect_ports`` (a session with egress: its proxy's port): TCP
+connect is then allowed to those ports alone (Landlock, ABI 4 and up) and the syscall
+filter lets TCP client sockets be made. A kernel whose Landlock cannot limit connect to
+a port runs the command unconfined and says why (or refuses it, if required), as when
+there is no Landlock at all.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ SCRATCH_PREFIX = "airlock-ro-"
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_PROGRAMS = 512
 MAX_NAME = 4096
+MAX_PORTS = 8
 
 
 class Refused(Exception):
@@ -47,7 +54,14 @@ def parse(value: Any) -> dict[str, Any] | None:
     required = value.get("required", False)
     if not isinstance(required, bool):
         raise ValueError("confine.required must be a boolean")
-    return {"programs": programs, "required": required}
+    ports = value.get("connect_ports", [])
+    if (
+        not isinstance(ports, list)
+        or len(ports) > MAX_PORTS
+        or not all(type(p) is int and 0 < p < 65536 for p in ports)
+    ):
+        raise ValueError(f"confine.connect_ports must be a list of at most {MAX_PORTS} TCP ports")
+    return {"programs": programs, "required": required, "connect_ports": ports}
 
 
 class Plan:
@@ -115,8 +129,17 @@ def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict
         if request["required"]:
             raise Refused(f"confinement is required, but {exc}") from None
         return unconfined(str(exc))
+    ports = tuple(request.get("connect_ports", ()))
+    if ports and abi < landlock.NET_ABI:
+        why = (
+            f"Landlock ABI {abi} cannot limit TCP connect to the egress proxy's port "
+            f"(it needs ABI {landlock.NET_ABI})"
+        )
+        if request["required"]:
+            raise Refused(f"confinement is required, but {why}")
+        return unconfined(why)
     try:
-        return _landlock_plan(abi, request["programs"], argv, cwd, env)
+        return _landlock_plan(abi, request["programs"], argv, cwd, env, ports)
     except Refused:
         raise
     except Exception as exc:  # fail closed: a name with a NUL byte raised ValueError
@@ -124,7 +147,12 @@ def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict
 
 
 def _landlock_plan(
-    abi: int, programs: list[str], argv: list[str], cwd: str | None, env: dict[str, str]
+    abi: int,
+    programs: list[str],
+    argv: list[str],
+    cwd: str | None,
+    env: dict[str, str],
+    connect_ports: tuple[int, ...] = (),
 ) -> Plan:
     where = cwd or str(Path.cwd())
     search_path = env.get("PATH", DEFAULT_PATH)
@@ -137,9 +165,9 @@ def _landlock_plan(
         granted[f"{argv[0]} (private copy)"] = executable
         for loader in landlock.interpreters(executable, search_path, where):
             granted[f"{executable} -> {loader}"] = loader
-    seccomp, no_filter = _syscall_filter()
+    seccomp, no_filter = _syscall_filter(bool(connect_ports))
     scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=SCRATCH_PARENT)
-    ruleset = landlock.read_only_ruleset(abi, scratch, list(granted.values()))
+    ruleset = landlock.read_only_ruleset(abi, scratch, list(granted.values()), connect_ports)
     try:
         fd = landlock.build(ruleset)
     except OSError as exc:
@@ -151,6 +179,7 @@ def _landlock_plan(
         "abi": abi,
         "rights_abi": ruleset.abi,
         "network": ruleset.handled_net != 0,
+        "connect_ports": [rule.port for rule in ruleset.port_rules],
         "scoped": ruleset.scoped != 0,
         "syscall_filter": seccomp is not None,
         "syscall_filter_reason": no_filter,
@@ -164,11 +193,12 @@ def _landlock_plan(
     return Plan(report, fd, scratch, executable, seccomp)
 
 
-def _syscall_filter() -> tuple[syscall_filter.Prepared | None, str | None]:
-    """The filter that closes what Landlock leaves open, or why there is none (an
-    architecture without a known syscall table: the Landlock domain still holds)."""
+def _syscall_filter(tcp_client: bool) -> tuple[syscall_filter.Prepared | None, str | None]:
+    """The filter that closes what Landlock leaves open (``tcp_client``: but TCP client
+    sockets), or why there is none (an architecture without a known syscall table: the
+    Landlock domain still holds)."""
     try:
-        return syscall_filter.native(), None
+        return syscall_filter.native(tcp_client), None
     except syscall_filter.Unsupported as exc:
         return None, str(exc)
 

@@ -8,8 +8,17 @@ shell that runs the line, and their ELF or ``#!`` interpreters), opens no TCP so
 and signals nothing outside itself. A seccomp filter (`sandbox/syscall_filter.py`)
 refuses every other network socket, listening, file metadata changes, IPC objects,
 changes to other processes' limits and scheduling, and leaving the exec's session; the
-agent ends the session's processes when the exec ends. The Bash tool and ``airlock
-exec`` ask for it.
+agent ends the session's processes when the exec ends.
+
+In a session with egress the proof is made under read-only with the session's network
+allow list (``curl -s URL`` to an allowed host is then read-only: the proxy is the
+boundary), and the command may make IPv4 TCP client sockets and connect to the egress
+proxy's port (`sandbox.spec.EGRESS_PORT`) alone: no other port, no bind or listen, no
+UDP (so no DNS), no raw socket. Landlock's port rule holds on every address, so the
+relay takes that port on every loopback address (`sandbox/egress_relay.py`): no other
+process of the session can listen behind it. Where Landlock cannot limit connect to a port (ABI
+below 4) such a command runs unconfined and says why. The Bash tool, Remember and
+``airlock exec`` ask for it.
 
 Where it holds and where it does not (measured on this project's machines):
 
@@ -32,12 +41,13 @@ Where it holds and where it does not (measured on this project's machines):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.results import ConfinementReport
-from security import Decision, analyze
+from sandbox.spec import EGRESS_PORT
+from security import PRESETS, Decision, NetworkPolicy, analyze
 
 # Programs a tool runs as part of its own implementation (front-end scripts and the
 # programs they call), so a confined line that lists the tool may exec them too. A name
@@ -66,6 +76,7 @@ _BUILTINS = """
 SHELL_BUILTINS = frozenset(_BUILTINS.split())
 MAX_PROGRAMS = 512
 MAX_NAME = 4096
+MAX_PORTS = 8
 
 
 def with_helpers(names: Iterable[str]) -> list[str]:
@@ -96,29 +107,57 @@ class Confinement(BaseModel):
         description="refuse to run when the sandbox cannot confine (gVisor, no Landlock, "
         "no exec agent) instead of running unconfined and saying so",
     )
+    connect_ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = Field(
+        (),
+        description="TCP ports on loopback it may connect to (the session's egress proxy); "
+        "empty: no network at all",
+        max_length=MAX_PORTS,
+    )
 
     @classmethod
     def for_commands(
-        cls, commands: Iterable[Sequence[str]], *, required: bool = False
+        cls,
+        commands: Iterable[Sequence[str]],
+        *,
+        required: bool = False,
+        connect_ports: tuple[int, ...] = (),
     ) -> Confinement:
         """The confinement of a line whose simple commands are ``commands`` (as
         `Verdict.commands` lists them, nested ones included)."""
         names = with_helpers(argv[0] for argv in commands if argv and argv[0])
-        return cls(programs=tuple(n for n in names if len(n) <= MAX_NAME), required=required)
+        return cls(
+            programs=tuple(n for n in names if len(n) <= MAX_NAME),
+            required=required,
+            connect_ports=connect_ports,
+        )
 
     def wire(self) -> dict[str, Any]:
-        """The ``confine`` field of an exec request."""
-        return {"programs": list(self.programs), "required": self.required}
+        """The ``confine`` field of an exec request (``connect_ports`` only when set, so a
+        request without egress is the same as before it existed)."""
+        wire: dict[str, Any] = {"programs": list(self.programs), "required": self.required}
+        if self.connect_ports:
+            wire["connect_ports"] = list(self.connect_ports)
+        return wire
 
 
-def read_only_confinement(command: str) -> Confinement | None:
+def read_only_confinement(command: str, egress: NetworkPolicy | None = None) -> Confinement | None:
     """The confinement of ``command`` if the analyzer proves it read-only (its ``allow``
     under the read-only policy), else None: the kernel then holds what the proof claims.
+
+    ``egress``: the session's network policy (`SessionSpec.egress`). When it allows
+    hosts, the proof is made under read-only with that policy, and the confinement lets
+    the command connect to the egress proxy's port (and no other). Without it, or with
+    an empty allow list, nothing differs from a session with no network.
     """
-    verdict = analyze(command, "read-only")
+    policy = PRESETS["read-only"]
+    ports: tuple[int, ...] = ()
+    if egress is not None and egress.allow:
+        policy = policy.model_copy(update={"network": egress})
+        ports = (EGRESS_PORT,)
+    verdict = analyze(command, policy)
     if verdict.decision is not Decision.ALLOW:
         return None
-    return Confinement.for_commands(verdict.commands)
+    return Confinement.for_commands(verdict.commands, connect_ports=ports)
 
 
 # How a confined command's refusals read: strerror of EACCES, EPERM and EXDEV.
@@ -132,9 +171,13 @@ def shows_refusal(stderr: str) -> bool:
 
 def failure_note(report: ConfinementReport) -> str:
     """The line a confined exec that failed adds to its output."""
+    network = "no network sockets"
+    if report.connect_ports:
+        ports = ", ".join(str(port) for port in report.connect_ports)
+        network = f"no network but TCP to the egress proxy (127.0.0.1:{ports})"
     note = (
         "Note: this command ran confined as read-only (kernel Landlock and seccomp: no "
-        "writes outside a private TMPDIR, no programs it does not name, no network sockets, "
+        f"writes outside a private TMPDIR, no programs it does not name, {network}, "
         "no signals to other processes); a 'Permission denied' or 'Operation not permitted' "
         "above comes from that."
     )

@@ -38,8 +38,8 @@ from sandbox.executor import Executor
 from sandbox.hardening import container_settings
 from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
-from sandbox.session_egress import EGRESS_PORT, SessionEgress, proxy_environment
-from sandbox.spec import SessionSpec
+from sandbox.session_egress import SessionEgress, proxy_environment
+from sandbox.spec import EGRESS_PORT, SessionSpec
 from sandbox.tree_extract import UnsafeArchive, extract_tree
 from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
 

@@ -2,8 +2,11 @@
 
 Part of the exec agent (`sandbox/exec_agent.py`): standard library only, Python 3.8+.
 The session has no network interface but loopback. When the host asks (``tcp_listen``),
-the agent listens on 127.0.0.1:PORT inside the session; each connection a program makes
-to it becomes a stream on the agent's channel, numbered by the agent (``conn``, never
+the agent listens on PORT inside the session, on every IPv4 address (`listen_address`:
+loopback is the only interface), so that no other process of the session can listen on
+that port of another loopback address, where a confined command's Landlock port rule
+would let it connect (`sandbox/confinement.py`). Each connection a program makes to it
+becomes a stream on the agent's channel, numbered by the agent (``conn``, never
 reused), and the host hands the stream to the session's egress proxy
 (`sandbox/egress_transport.py`). Nothing here resolves a name or opens a connection.
 
@@ -61,6 +64,17 @@ def _positive_int(req: dict[str, Any], key: str, default: int, minimum: int) -> 
     return value
 
 
+def listen_address() -> str:
+    """Where the relay listens: every IPv4 address when the session's only interface is
+    loopback (all of 127.0.0.0/8 then: nothing else of the session can take the port
+    on 127.0.0.2), else, or when that cannot be told, 127.0.0.1 alone."""
+    try:
+        names = {name for _, name in socket.if_nameindex()}
+    except OSError:
+        return "127.0.0.1"
+    return "0.0.0.0" if names == {"lo"} else "127.0.0.1"  # noqa: S104 (loopback only)
+
+
 class EgressRelay:
     """The agent's loopback listener and the connections it accepted."""
 
@@ -87,13 +101,21 @@ class EgressRelay:
         self.down_window = _positive_int(req, "down_window", DEFAULT_DOWN_WINDOW, least)
         self.max_conns = _positive_int(req, "max_conns", DEFAULT_MAX_CONNS, 1)
         loop = asyncio.get_running_loop()
+        host = listen_address()
         try:
-            # no SO_REUSEPORT: no other process of the session can bind the same port
+            # neither SO_REUSEPORT nor SO_REUSEADDR: no other process of the session can
+            # bind the same port (gVisor lets two SO_REUSEADDR sockets share it, one on
+            # 0.0.0.0 and one on 127.0.0.1, while the first listens)
             self.server = await loop.create_server(
-                lambda: _Connection(self), "127.0.0.1", port, backlog=BACKLOG, reuse_port=False
+                lambda: _Connection(self),
+                host,
+                port,
+                backlog=BACKLOG,
+                reuse_port=False,
+                reuse_address=False,
             )
         except OSError as exc:
-            raise ValueError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         bound = self.server.sockets[0].getsockname()[1]
         self.send({"type": "tcp_listening", "id": req.get("id"), "port": bound})
 

@@ -27,6 +27,7 @@ SYS_ADD_RULE = 445
 SYS_RESTRICT_SELF = 446
 CREATE_RULESET_VERSION = 1 << 0
 RULE_PATH_BENEATH = 1
+RULE_NET_PORT = 2  # ABI 4
 PR_SET_NO_NEW_PRIVS = 38
 
 FS_EXECUTE = 1 << 0
@@ -47,6 +48,7 @@ FS_TRUNCATE = 1 << 14  # ABI 3
 FS_IOCTL_DEV = 1 << 15  # ABI 5: ioctl on a device opened after the restriction
 NET_BIND_TCP = 1 << 0  # ABI 4
 NET_CONNECT_TCP = 1 << 1
+NET_ABI = 4  # the first ABI that handles TCP
 SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6: connect to abstract sockets of other domains
 SCOPE_SIGNAL = 1 << 1  # ABI 6: signal processes outside the domain
 
@@ -93,6 +95,13 @@ class Rule(NamedTuple):
     rights: int
 
 
+class PortRule(NamedTuple):
+    """Grant ``rights`` (TCP connect, here) to ``port``, on any address."""
+
+    port: int
+    rights: int
+
+
 class Ruleset(NamedTuple):
     """What to handle and what to grant: everything ``build`` needs, as plain data."""
 
@@ -101,6 +110,7 @@ class Ruleset(NamedTuple):
     handled_net: int
     scoped: int
     rules: tuple[Rule, ...]
+    port_rules: tuple[PortRule, ...] = ()
 
 
 _LIBC: list[ctypes.CDLL] = []  # loaded once, in the agent: forked children inherit it
@@ -144,10 +154,18 @@ def write_rights(abi: int) -> int:
     return rights
 
 
-def read_only_ruleset(kernel_abi: int, scratch: str | None, executables: list[str]) -> Ruleset:
+def read_only_ruleset(
+    kernel_abi: int,
+    scratch: str | None,
+    executables: list[str],
+    connect_ports: tuple[int, ...] = (),
+) -> Ruleset:
     """The ruleset of a proven read-only command: reads anywhere, writes only beneath
     ``scratch`` (its private TMPDIR) and to /dev/null, runs only ``executables``, no
-    TCP bind or connect, no signal or abstract socket outside its own processes.
+    TCP bind, no TCP connect but to ``connect_ports`` (the session's egress proxy, on
+    loopback: the sandbox has no other interface), no signal or abstract socket outside
+    its own processes. ``connect_ports`` needs ABI 4: below it, ValueError (the caller
+    decides what runs instead; TCP is then not handled at all).
 
     Stops: a repository's config that makes a read-only tool write (a hook, an
     fsmonitor script appending to .git/config), run a program of the repo, or open a
@@ -161,12 +179,15 @@ def read_only_ruleset(kernel_abi: int, scratch: str | None, executables: list[st
     if scratch is not None:
         rules.append(Rule(scratch, writes & ~NOT_IN_SCRATCH))
     rules.extend(Rule(path, FS_EXECUTE) for path in sorted(set(executables)))
+    if connect_ports and abi < NET_ABI:
+        raise ValueError(f"Landlock ABI {abi} cannot limit TCP connect to a port")
     return Ruleset(
         abi=abi,
         handled_fs=writes | FS_EXECUTE,
-        handled_net=NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
+        handled_net=NET_BIND_TCP | NET_CONNECT_TCP if abi >= NET_ABI else 0,
         scoped=SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0,
         rules=tuple(rules),
+        port_rules=tuple(PortRule(port, NET_CONNECT_TCP) for port in sorted(set(connect_ports))),
     )
 
 
@@ -190,6 +211,8 @@ def build(ruleset: Ruleset) -> int:
     try:
         for rule in ruleset.rules:
             _add_rule(libc, int(fd), rule)
+        for port_rule in ruleset.port_rules:
+            _add_port_rule(libc, int(fd), port_rule)
     except BaseException:
         os.close(fd)
         raise
@@ -213,6 +236,18 @@ def _add_rule(libc: ctypes.CDLL, ruleset_fd: int, rule: Rule) -> None:
             raise OSError(code, f"landlock_add_rule {rule.path}: {os.strerror(code)}")
     finally:
         os.close(target)
+
+
+def _add_port_rule(libc: ctypes.CDLL, ruleset_fd: int, rule: PortRule) -> None:
+    # struct landlock_net_port_attr is packed: u64 allowed_access, u64 port
+    port = ctypes.create_string_buffer(struct.pack("=QQ", rule.rights, rule.port), 16)
+    done = libc.syscall(
+        ctypes.c_long(SYS_ADD_RULE), ctypes.c_int(ruleset_fd),
+        ctypes.c_int(RULE_NET_PORT), port, ctypes.c_uint32(0),
+    )  # fmt: skip
+    if done != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"landlock_add_rule port {rule.port}: {os.strerror(code)}")
 
 
 def restrict_self(ruleset_fd: int) -> None:

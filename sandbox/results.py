@@ -28,7 +28,14 @@ class ConfinementReport(BaseModel):
     mechanism: Literal["landlock"] | None = None
     abi: int | None = Field(None, description="the kernel's Landlock ABI")
     rights_abi: int | None = Field(None, description="the ABI whose access rights were used")
-    network: bool = Field(False, description="TCP bind and connect were denied")
+    network: bool = Field(
+        False, description="TCP bind was denied, and TCP connect but to ``connect_ports``"
+    )
+    connect_ports: tuple[int, ...] = Field(
+        (),
+        description="the only TCP ports it could connect to (the session's egress proxy, "
+        "on loopback); empty: none",
+    )
     scoped: bool = Field(False, description="signals and abstract unix sockets were scoped")
     syscall_filter: bool = Field(
         False,
@@ -57,7 +64,11 @@ class ConfinementReport(BaseModel):
             return f"not confined: {self.reason or 'no reason given'}"
         parts = [f"Landlock ABI {self.abi}", "no writes outside its TMPDIR"]
         parts.append(f"exec limited to {len(self.programs)} files")
-        if self.network and self.syscall_filter:
+        ports = ", ".join(str(port) for port in self.connect_ports)
+        if self.network and self.connect_ports:
+            parts.append(f"TCP connect only to the egress proxy (port {ports})")
+            parts.append("no other network sockets" if self.syscall_filter else "no TCP bind")
+        elif self.network and self.syscall_filter:
             parts.append("no network sockets")
         elif self.network:
             parts.append("no TCP")

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 
 from sandbox.egress import EgressProxy, EgressRecord, Resolver
 from sandbox.egress_transport import EgressHandler
+from sandbox.spec import EGRESS_PORT
 from security.network_policy import NetworkPolicy
 
-EGRESS_PORT = 3128  # inside the sandbox: where its clients find the proxy
 PENDING_RECORDS = 1024
 Listener = Callable[[EgressRecord], None]
 

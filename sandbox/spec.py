@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from security.network_policy import NetworkPolicy
 
+EGRESS_PORT = 3128  # inside the sandbox: where its clients find the egress proxy
+
 DEFAULT_IMAGE = "airlock/dev"
 AGENT_USER = "1000:1000"
 

@@ -26,6 +26,15 @@ dynamic loader run as a program) and must find nothing more than a read-only com
 - io_uring, whose operations (opening sockets included) no syscall filter sees;
 - every syscall of another ABI (i386, x32), whose numbers this filter does not check.
 
+A confined command of a session with egress (``program(..., tcp_client=True)``) may
+also create TCP client sockets: AF_INET, SOCK_STREAM, protocol 0 or TCP (not SCTP or
+MPTCP, which Landlock does not handle), so that Landlock's port rule can let it connect
+to the session's egress proxy (127.0.0.1) and nowhere else. Not AF_INET6: the proxy is
+not there, and a port rule cannot tell addresses apart, so ``[::1]:PORT`` could be a
+listener of the session's own (gVisor lets a session bind it). Still no UDP (no DNS),
+no raw socket, no ``bind`` or ``listen``, and no ``MSG_FASTOPEN`` on a send, whose
+implicit connect the kernel's connect hook does not see.
+
 Each fails with EACCES, as Landlock's refusals do (``clone3`` with ENOSYS). The program
 is classic BPF built here, in the agent, and loaded by the forked child after
 ``no_new_privs``.
@@ -42,6 +51,11 @@ import struct
 from typing import NamedTuple
 
 AF_UNIX = 1
+AF_INET = 2
+SOCK_STREAM = 1
+SOCK_TYPE_MASK = 0xF  # the rest of socket()'s type holds SOCK_NONBLOCK and SOCK_CLOEXEC
+IPPROTO_TCP = 6
+MSG_FASTOPEN = 0x20000000
 CLONE_PARENT = 0x00008000
 PRIO_PROCESS = 0
 IOPRIO_WHO_PROCESS = 1
@@ -57,6 +71,7 @@ JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
 JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
 JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K: jump if A & k
 RET_K = 0x06  # BPF_RET | BPF_K
+AND_K = 0x54  # BPF_ALU | BPF_AND | BPF_K: A &= k
 MAX_JUMP = 255  # a conditional jump's offsets are one byte
 
 # struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6]
@@ -97,6 +112,9 @@ ONLY_WITH: dict[str, tuple[tuple[int, int], ...]] = {
     "setpriority": ((0, PRIO_PROCESS), (1, 0)),
     "ioprio_set": ((0, IOPRIO_WHO_PROCESS), (1, 0)),
 }
+# With TCP client sockets allowed: the sends whose flags (the argument at this index)
+# must not hold MSG_FASTOPEN.
+SEND_FLAGS_ARG = {"sendto": 3, "sendmsg": 2, "sendmmsg": 3}
 # ioctl requests (its second argument) that change a file the caller owns but may not
 # write: inode flags (chattr), the fsxattr flags and project id, the generation number,
 # fs-verity (which makes a file read-only for good) and an encryption policy.
@@ -130,6 +148,7 @@ ABIS: dict[str, Abi] = {
         0xC000003E,
         {
             "ioctl": 16, "socket": 41, "bind": 49, "listen": 50,
+            "sendto": 44, "sendmsg": 46, "sendmmsg": 307,
             "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94,
             "fchownat": 260, "fchmodat": 268,
             "utime": 132, "utimes": 235, "futimesat": 261, "utimensat": 280,
@@ -151,6 +170,7 @@ ABIS: dict[str, Abi] = {
         0xC00000B7,
         {
             "ioctl": 29, "socket": 198, "bind": 200, "listen": 201,
+            "sendto": 206, "sendmsg": 211, "sendmmsg": 269,
             "fchmod": 52, "fchmodat": 53, "fchownat": 54, "fchown": 55, "utimensat": 88,
             "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7,
             "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
@@ -211,8 +231,9 @@ def _arg(index: int) -> int:
     return OFFSET_ARGS + 8 * index
 
 
-def program(machine: str) -> bytes:
-    """The filter for ``machine`` (``platform.machine()``) as packed ``sock_filter``s."""
+def program(machine: str, tcp_client: bool = False) -> bytes:
+    """The filter for ``machine`` (``platform.machine()``) as packed ``sock_filter``s;
+    ``tcp_client``: TCP client sockets are allowed too (see the module's docstring)."""
     abi = ABIS.get(machine)
     if abi is None:
         raise Unsupported(f"no syscall filter is known for the {machine or 'unknown'} architecture")
@@ -223,17 +244,25 @@ def program(machine: str) -> bytes:
     ]
     if abi.x32_bit:
         steps.append(Op(JGE_K, X32_SYSCALL_BIT, if_true="refuse"))
-    steps += [Op(JEQ_K, abi.numbers[name], if_true=name) for name in ONLY_WITH]
+    checked = {name: name for name in ONLY_WITH}
+    if tcp_client:
+        checked["socket"] = "tcp_socket"
+        checked.update({name: name for name in SEND_FLAGS_ARG})
+    steps += [Op(JEQ_K, abi.numbers[name], if_true=label) for name, label in checked.items()]
     steps.append(Op(JEQ_K, abi.numbers["ioctl"], if_true="ioctl"))
     steps.append(Op(JEQ_K, abi.numbers["clone"], if_true="clone"))
     steps.append(Op(JEQ_K, abi.numbers["clone3"], if_true="no_such_call"))
     steps += [Op(JEQ_K, abi.numbers[n], if_true="refuse") for n in REFUSED if n in abi.numbers]
     steps.append(Op(RET_K, SECCOMP_RET_ALLOW))
     for name, conditions in ONLY_WITH.items():
+        if checked[name] != name:
+            continue
         steps.append(Label(name))
         for index, value in conditions:
             steps += [Op(LD_W_ABS, _arg(index)), Op(JEQ_K, value, if_false="refuse")]
         steps.append(Op(RET_K, SECCOMP_RET_ALLOW))
+    if tcp_client:
+        steps += _tcp_client_steps()
     steps += [Label("ioctl"), Op(LD_W_ABS, _arg(1))]
     steps += [Op(JEQ_K, code, if_true="refuse") for code in FILE_CHANGING_IOCTLS.values()]
     steps += [
@@ -250,6 +279,33 @@ def program(machine: str) -> bytes:
     return _assemble(steps)
 
 
+def _tcp_client_steps() -> list[Op | Label]:
+    """socket(): AF_UNIX, or AF_INET with SOCK_STREAM and protocol 0 or TCP; sends:
+    no MSG_FASTOPEN."""
+    steps: list[Op | Label] = [
+        Label("tcp_socket"),
+        Op(LD_W_ABS, _arg(0)),
+        Op(JEQ_K, AF_UNIX, if_true="allow_socket"),
+        Op(JEQ_K, AF_INET, if_false="refuse"),
+        Op(LD_W_ABS, _arg(1)),
+        Op(AND_K, SOCK_TYPE_MASK),
+        Op(JEQ_K, SOCK_STREAM, if_false="refuse"),
+        Op(LD_W_ABS, _arg(2)),
+        Op(JEQ_K, 0, if_true="allow_socket"),
+        Op(JEQ_K, IPPROTO_TCP, if_false="refuse"),
+        Label("allow_socket"),
+        Op(RET_K, SECCOMP_RET_ALLOW),
+    ]
+    for name, index in SEND_FLAGS_ARG.items():
+        steps += [
+            Label(name),
+            Op(LD_W_ABS, _arg(index)),
+            Op(JSET_K, MSG_FASTOPEN, if_true="refuse"),
+            Op(RET_K, SECCOMP_RET_ALLOW),
+        ]
+    return steps
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
@@ -258,8 +314,8 @@ class Prepared:
     """The native filter, ready to load: everything allocated in the agent, so the
     forked child makes one ``prctl`` call and nothing else."""
 
-    def __init__(self) -> None:
-        packed = program(platform.machine())
+    def __init__(self, tcp_client: bool = False) -> None:
+        packed = program(platform.machine(), tcp_client)
         self._buffer = ctypes.create_string_buffer(packed, len(packed))
         self._fprog = _SockFprog(len(packed) // 8, ctypes.addressof(self._buffer))
         self._prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -276,8 +332,8 @@ class Prepared:
             raise OSError(code, f"prctl(PR_SET_SECCOMP): {os.strerror(code)}")
 
 
-@functools.lru_cache(maxsize=1)
-def native() -> Prepared:
-    """This machine's filter, built once per agent (it never changes) and shared by
-    every confined exec; raises `Unsupported`."""
-    return Prepared()
+@functools.lru_cache(maxsize=2)
+def native(tcp_client: bool = False) -> Prepared:
+    """This machine's filter (with TCP client sockets or without), built once per agent
+    (it never changes) and shared by every confined exec; raises `Unsupported`."""
+    return Prepared(tcp_client)

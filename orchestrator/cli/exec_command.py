@@ -346,8 +346,9 @@ def execute(command: str, policy: Policy, options: Options | None = None) -> int
         for finding in verdict.findings:
             sys.stderr.write(visible(f"  {finding.check} {finding.title}: {finding.detail}") + "\n")
         return ExitCode.REFUSED
-    # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it.
-    confinement = read_only_confinement(command)
+    # Allowed by the read-only proof (whatever else the policy allows): the kernel holds it,
+    # with the session's egress (if any) as the only way out.
+    confinement = read_only_confinement(command, options.spec().egress)
     return run_cancellable(run_streaming(command, options, confinement, forwarded_stdin(sys.stdin)))
 
 

@@ -51,7 +51,8 @@ stderr) comes back cut to {MAX_RESULT_CHARS} characters; the default timeout is 
 Every command is checked by a security analyzer first; a refused command comes back \
 as an error with the reasons; find another way rather than rephrasing it. A command it \
 proves read-only runs confined by the kernel: it cannot write outside $TMPDIR, run a \
-program it does not name, open a TCP socket or signal another process.
+program it does not name, open a network socket (but to the session's egress proxy, \
+if it has one) or signal another process.
 
 - To read, search or list files, use Read, Grep and Glob, not cat/head/tail, grep/rg \
 or find/ls in Bash; to change files use Edit or Write, not sed -i or echo >.
@@ -83,7 +84,9 @@ class Bash(Tool[BashInput]):
         out = {"stdout": HeadTail(), "stderr": HeadTail()}
         end: ExecExit | None = None
         # the read-only proof is an analysis: off the event loop, like the gate's
-        confinement = await asyncio.to_thread(read_only_confinement, params.command)
+        confinement = await asyncio.to_thread(
+            read_only_confinement, params.command, ctx.session.spec.egress
+        )
         async for event in ctx.session.stream(
             params.command,
             timeout=timeout_s,

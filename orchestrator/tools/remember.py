@@ -66,7 +66,9 @@ class Remember(Tool[RememberInput]):
     async def run(self, params: RememberInput, ctx: ToolContext) -> ToolOutput:
         # As Bash runs it: the gate's allow of a proven read-only line holds because the
         # kernel confines it, so unconfined here it would be a way around that proof.
-        confinement = await asyncio.to_thread(read_only_confinement, params.verify)
+        confinement = await asyncio.to_thread(
+            read_only_confinement, params.verify, ctx.session.spec.egress
+        )
         check = await ctx.session.exec(
             params.verify, timeout=VERIFY_TIMEOUT_S, confinement=confinement
         )

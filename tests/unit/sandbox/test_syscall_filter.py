@@ -36,6 +36,9 @@ def run(program: bytes, nr: int, arch: int, *args: int) -> int:
             pc += 1 + (jt if acc >= k else jf)
         elif code == syscall_filter.JSET_K:
             pc += 1 + (jt if acc & k else jf)
+        elif code == syscall_filter.AND_K:
+            acc &= k
+            pc += 1
         elif code == syscall_filter.RET_K:
             return int(k)
         else:
