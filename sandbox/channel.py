@@ -65,6 +65,7 @@ STDERR_LINES = 50
 LINE_CHARS = 500  # what is kept of one diagnostic line of the agent
 ERROR_CHARS = 4096  # what is kept of an exec's error message from the agent
 WRITE_STALL = 30.0  # seconds the agent may leave the host's frames unread: then it is lost
+POST_BACKLOG = 4 * 1024 * 1024  # bytes of control frames the agent may leave unread: then lost
 CLOSE_GRACE = 5.0  # seconds close() waits for the agent to exit once its stdin is closed
 
 
@@ -366,9 +367,18 @@ class AgentChannel:
             await self._send({"type": "credit", "id": xid, "bytes": grant})
 
     def _post(self, header: dict[str, Any]) -> None:
-        """Queue one small control frame without waiting (for the read loop)."""
-        if self._writer is not None and self.alive and not self._writer.is_closing():
-            self._writer.write(encode_frame(header))
+        """Queue one small control frame without waiting (for the read loop).
+
+        The agent decides how many of these it provokes (a refused ``tcp_open`` is
+        answered with one), so what waits unread is bounded: past `POST_BACKLOG` bytes
+        the agent is not reading, and it loses the channel rather than grow our memory.
+        """
+        if self._writer is None or not self.alive or self._writer.is_closing():
+            return
+        if self._writer.transport.get_write_buffer_size() > POST_BACKLOG:
+            self._give_up(f"the agent left over {POST_BACKLOG} bytes of the host's frames unread")
+            return
+        self._writer.write(encode_frame(header))
 
     async def _send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         """Write one frame and wait until the agent takes it, `WRITE_STALL` seconds at most.

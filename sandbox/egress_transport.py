@@ -51,6 +51,7 @@ READER_LIMIT = 64 * 1024  # the handler's StreamReader pauses at twice this
 WRITE_HIGH = 256 * 1024  # the handler's drain() waits above this many unsent bytes
 MAX_CONNS = 64  # connections of one session at a time
 ERROR_CHARS = 500  # what is kept of the agent's reason for a reset
+MAX_PEER_HOST = 64  # characters of a peer address the agent reports (an IPv6 one fits)
 CLOSE_GRACE = 5.0  # seconds closing waits for the handlers to end once cancelled
 
 
@@ -147,7 +148,7 @@ class EgressTunnel:
         # protocol makes the writer and hands it over (and start_tls then acts as server).
         writers: list[asyncio.StreamWriter] = []
         protocol = asyncio.StreamReaderProtocol(reader, lambda _, w: writers.append(w))
-        peername = tuple(peer) if isinstance(peer, list) else None
+        peername = _peername(peer)
         transport = _TunnelTransport(self, conn, protocol, peername)
         self.conns[conn] = transport
         protocol.connection_made(transport)
@@ -391,3 +392,18 @@ class _TunnelTransport(asyncio.Transport):
             self._out.clear()
             with contextlib.suppress(Exception):
                 self._finish(ConnectionResetError(f"the sandbox's channel was lost: {exc}"))
+
+
+def _peername(peer: Any) -> tuple[str, int] | None:
+    """The client's address as the agent reports it, if it is one: ``[host, port]``
+    with a short host (the agent is the attacker's: anything else is dropped)."""
+    if (
+        isinstance(peer, list)
+        and len(peer) == 2
+        and isinstance(peer[0], str)
+        and len(peer[0]) <= MAX_PEER_HOST
+        and isinstance(peer[1], int)
+        and 0 <= peer[1] <= 65535
+    ):
+        return (peer[0], peer[1])
+    return None

@@ -1,7 +1,8 @@
 """Which resolved addresses the proxy never connects to.
 
-Loopback, private, link-local, multicast, unspecified, reserved, shared (CGNAT,
-100.64.0.0/10), anything else not globally routable, and the cloud metadata services,
+Loopback, private, link-local, site-local (``fec0::/10``, which Python calls global),
+multicast, unspecified, reserved, shared (CGNAT, 100.64.0.0/10), anything else not
+globally routable (for IPv6: outside ``2000::/3``), and the cloud metadata services,
 some of which sit on public addresses (Azure's 168.63.129.16). An IPv6 address that
 carries an IPv4 one (mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4) is judged
 by the IPv4 address inside it too.
@@ -28,6 +29,7 @@ METADATA_NETWORKS: tuple[IPv4Network | IPv6Network, ...] = tuple(
 )
 _SHARED = IPv4Network("100.64.0.0/10")
 _NAT64 = IPv6Network("64:ff9b::/96")
+_GLOBAL_UNICAST_V6 = IPv6Network("2000::/3")  # the only IPv6 unicast space assigned
 
 
 def _embedded_ipv4(address: IPv6Address) -> IPv4Address | None:
@@ -53,10 +55,12 @@ def forbidden_address(address: IPAddress) -> str | None:
         (address.is_loopback, "loopback"),
         (address.is_unspecified, "unspecified"),
         (address.is_link_local, "link-local"),
+        (isinstance(address, IPv6Address) and address.is_site_local, "site-local"),
         (address.is_multicast, "multicast"),
         (isinstance(address, IPv4Address) and address in _SHARED, "shared (CGNAT)"),
         (address.is_private, "private"),
         (address.is_reserved, "reserved"),
         (not address.is_global, "non-global"),
+        (isinstance(address, IPv6Address) and address not in _GLOBAL_UNICAST_V6, "non-global"),
     )
     return next((kind for hit, kind in checks if hit), None)

@@ -342,3 +342,56 @@ def test_connections_without_egress_are_refused() -> None:
         await agent.answer_ping(channel)
 
     run(body)
+
+
+def test_an_agent_that_provokes_answers_and_reads_none_loses_the_channel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each refused tcp_open gets a tcp_close back. An agent that sends them by the
+    hundred thousand and never reads would grow the host's write buffer without end:
+    past POST_BACKLOG it loses the channel instead (red team: 460 MiB in 20 s before)."""
+    from sandbox import channel as channel_module
+
+    backlog = 128 * 1024
+    monkeypatch.setattr(channel_module, "POST_BACKLOG", backlog)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async def body(channel: AgentChannel, agent: TcpAgent) -> None:
+        await serve(channel, agent, handler)
+        stale = {"type": "tcp_open", "conn": 0, "peer": ["127.0.0.1", 1]}
+        try:
+            for sent in range(40 * backlog // 60):  # answers: many times the backlog
+                agent.send(stale)
+                if sent % 1000 == 0:
+                    await agent.writer.drain()
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the host let go while we were still sending: what we are checking
+
+        async def lost() -> None:
+            while channel.alive:
+                await asyncio.sleep(0.05)
+
+        await within(lost())
+        assert channel.closed_reason is not None and "unread" in channel.closed_reason
+
+    run(body)
+
+
+def test_a_peer_the_agent_reports_is_kept_only_as_a_short_address() -> None:
+    seen: list[Any] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(writer.get_extra_info("peername"))
+
+    async def body(channel: AgentChannel, agent: TcpAgent) -> None:
+        await serve(channel, agent, handler)
+        for conn, peer in enumerate(
+            [["127.0.0.1", 5000], ["x" * 100_000, 1], ["127.0.0.1", 1, "more"], [1, 2]], 1
+        ):
+            agent.tcp_open(conn, peer)
+            await agent.frame("tcp_close", conn)
+
+    run(body)
+    assert seen == [("127.0.0.1", 5000), None, None, None]

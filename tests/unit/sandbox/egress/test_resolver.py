@@ -141,6 +141,8 @@ def test_unresolvable_and_slow_names_are_502s() -> None:
         ("64:ff9b::a00:1", "private"),
         ("2002:a00:1::1", "private"),
         ("2001::1", "private"),
+        ("fec0::1", "site-local"),  # deprecated, routed inside sites; Python calls it global
+        ("4000::1", "reserved"),  # outside 2000::/3, the IPv6 unicast space assigned
     ],
 )
 def test_forbidden_addresses(address: str, kind: str) -> None:
