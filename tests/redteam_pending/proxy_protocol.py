@@ -1,8 +1,9 @@
+# ruff: noqa: E501  (raw protocol bytes and shell probes read best on one line)
 """Red team: raw protocol attacks on an in-process EgressProxy (loopback only).
 
 An upstream on 127.0.0.1 records every byte it receives; "files.test" is mapped to it.
 Each case sends raw bytes to the proxy and prints what the client got back and what
-reached the upstream. Run: .venv/bin/python tests/redteam_pending/proxy_protocol.py
+reached the upstream. Run: .venv/bin/python -m tests.redteam_pending.proxy_protocol
 """
 
 from __future__ import annotations
@@ -78,20 +79,60 @@ async def main() -> None:
     port = server.sockets[0].getsockname()[1]
     P = up_port
     cases: list[tuple[str, bytes, bytes]] = [
-        ("plain", f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\n\r\n".encode(), b""),
-        ("pipelined 2nd", f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\n\r\nGET /evil HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(), b""),
-        ("CL body holds a request", f"POST http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\nContent-Length: 38\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(), b""),
-        ("GET with CL smuggle", f"GET http://files.test:{P}/ HTTP/1.1\r\nContent-Length: 38\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(), b""),
+        (
+            "plain",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "pipelined 2nd",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\n\r\nGET /evil HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "CL body holds a request",
+            f"POST http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\nContent-Length: 38\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "GET with CL smuggle",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nContent-Length: 38\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(),
+            b"",
+        ),
         ("trailing dot", f"GET http://files.test.:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
         ("upper", f"GET HTTP://FILES.TEST:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
-        ("host hdr evil", f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(), b""),
-        ("host hdr with tab", f"GET http://files.test:{P}/ HTTP/1.1\r\nHost:\tfiles.test:{P}\t\r\n\r\n".encode(), b""),
-        ("host hdr case dup", f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\nhOST: evil.test\r\n\r\n".encode(), b""),
-        ("host hdr obs-text", f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\nX-Forwarded-Host: evil.test\r\n\r\n".encode(), b""),
+        (
+            "host hdr evil",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: evil.test\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "host hdr with tab",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nHost:\tfiles.test:{P}\t\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "host hdr case dup",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\nhOST: evil.test\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "host hdr obs-text",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nHost: files.test:{P}\r\nX-Forwarded-Host: evil.test\r\n\r\n".encode(),
+            b"",
+        ),
         ("userinfo", f"GET http://files.test@evil.test:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
         ("pct", f"GET http://files%2etest:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
-        ("path // absolute", f"GET http://files.test:{P}//evil.test/ HTTP/1.1\r\n\r\n".encode(), b""),
-        ("path http://", f"GET http://files.test:{P}/http://evil.test/ HTTP/1.1\r\n\r\n".encode(), b""),
+        (
+            "path // absolute",
+            f"GET http://files.test:{P}//evil.test/ HTTP/1.1\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "path http://",
+            f"GET http://files.test:{P}/http://evil.test/ HTTP/1.1\r\n\r\n".encode(),
+            b"",
+        ),
         ("no path ?", f"GET http://files.test:{P}?http://evil HTTP/1.1\r\n\r\n".encode(), b""),
         ("port leading zero", f"GET http://files.test:0{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
         ("ip literal", f"GET http://127.0.0.1:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
@@ -102,28 +143,96 @@ async def main() -> None:
         ("ip hex label", f"GET http://0x7f000001:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
         ("ip trailing dot", f"GET http://127.0.0.1.:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
         ("subdomain unmapped", f"GET http://a.files.test:{P}/ HTTP/1.1\r\n\r\n".encode(), b""),
-        ("TE chunked", f"POST http://files.test:{P}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /evil HTTP/1.1\r\n\r\n".encode(), b""),
-        ("TE chunked ext smuggle", f"POST http://files.test:{P}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"\r\nx\"\r\nhello\r\n0\r\n\r\n".encode(), b""),
-        ("TE + CL", f"POST http://files.test:{P}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n".encode(), b""),
-        ("TE 1.0", f"POST http://files.test:{P}/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".encode(), b""),
-        ("Connection names Host", f"GET http://files.test:{P}/ HTTP/1.1\r\nConnection: host, content-length\r\nHost: files.test:{P}\r\nContent-Length: 0\r\n\r\n".encode(), b""),
-        ("Connection names Authorization", f"GET http://files.test:{P}/ HTTP/1.1\r\nConnection: authorization\r\nAuthorization: x\r\n\r\n".encode(), b""),
-        ("upgrade", f"GET http://files.test:{P}/ HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".encode(), b""),
-        ("CONNECT ok", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello("files.test") + b"AFTER"),
-        ("CONNECT sni dot upper", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello("FILES.TEST.") + b"AFTER"),
-        ("CONNECT sni other", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello("evil.test")),
-        ("CONNECT sni NUL", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello("files.test\x00evil.test")),
-        ("CONNECT sni ctl", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello("\x1b[31mfiles.test")),
+        (
+            "TE chunked",
+            f"POST http://files.test:{P}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /evil HTTP/1.1\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "TE chunked ext smuggle",
+            f'POST http://files.test:{P}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a="\r\nx"\r\nhello\r\n0\r\n\r\n'.encode(),
+            b"",
+        ),
+        (
+            "TE + CL",
+            f"POST http://files.test:{P}/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "TE 1.0",
+            f"POST http://files.test:{P}/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "Connection names Host",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nConnection: host, content-length\r\nHost: files.test:{P}\r\nContent-Length: 0\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "Connection names Authorization",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nConnection: authorization\r\nAuthorization: x\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "upgrade",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".encode(),
+            b"",
+        ),
+        (
+            "CONNECT ok",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            client_hello("files.test") + b"AFTER",
+        ),
+        (
+            "CONNECT sni dot upper",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            client_hello("FILES.TEST.") + b"AFTER",
+        ),
+        (
+            "CONNECT sni other",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            client_hello("evil.test"),
+        ),
+        (
+            "CONNECT sni NUL",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            client_hello("files.test\x00evil.test"),
+        ),
+        (
+            "CONNECT sni ctl",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            client_hello("\x1b[31mfiles.test"),
+        ),
         ("CONNECT no sni", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello(None)),
-        ("CONNECT two hellos", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), client_hello("files.test") + client_hello("evil.test")),
-        ("CONNECT plain after", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), b"GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"),
-        ("CONNECT ssl2 hello", f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(), b"\x80\x2e\x01\x00\x02" + b"\x00" * 44),
+        (
+            "CONNECT two hellos",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            client_hello("files.test") + client_hello("evil.test"),
+        ),
+        (
+            "CONNECT plain after",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            b"GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n",
+        ),
+        (
+            "CONNECT ssl2 hello",
+            f"CONNECT files.test:{P} HTTP/1.1\r\n\r\n".encode(),
+            b"\x80\x2e\x01\x00\x02" + b"\x00" * 44,
+        ),
         ("CONNECT ip", f"CONNECT 127.0.0.1:{P} HTTP/1.1\r\n\r\n".encode(), b""),
         ("CONNECT no port", b"CONNECT files.test HTTP/1.1\r\n\r\n", b""),
-        ("CONNECT host hdr", f"CONNECT files.test:{P} HTTP/1.1\r\nHost: evil.test:{P}\r\n\r\n".encode(), b""),
+        (
+            "CONNECT host hdr",
+            f"CONNECT files.test:{P} HTTP/1.1\r\nHost: evil.test:{P}\r\n\r\n".encode(),
+            b"",
+        ),
         ("CONNECT v6 bracket name", f"CONNECT [files.test]:{P} HTTP/1.1\r\n\r\n".encode(), b""),
         ("bare LF", f"GET http://files.test:{P}/ HTTP/1.1\nHost: evil\n\n".encode(), b""),
-        ("obs-fold", f"GET http://files.test:{P}/ HTTP/1.1\r\nX: a\r\n Host: evil\r\n\r\n".encode(), b""),
+        (
+            "obs-fold",
+            f"GET http://files.test:{P}/ HTTP/1.1\r\nX: a\r\n Host: evil\r\n\r\n".encode(),
+            b"",
+        ),
         ("origin form", b"GET / HTTP/1.1\r\nHost: files.test\r\n\r\n", b""),
         ("HTTP/0.9", f"GET http://files.test:{P}/\r\n\r\n".encode(), b""),
         ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b""),
@@ -134,9 +243,11 @@ async def main() -> None:
         got = await send(port, data, after)
         await asyncio.sleep(0.05)
         first = got.split(b"\r\n", 1)[0]
-        reason = [l for l in got.split(b"\r\n") if l.lower().startswith(b"x-airlock-egress")]
+        reason = [x for x in got.split(b"\r\n") if x.lower().startswith(b"x-airlock-egress")]
         upstream_got = RECEIVED[0][:160] if RECEIVED else None
-        print(f"{name:32} client: {first!r} {reason[:1]!r} {got[-20:] if got.startswith(b'HTTP/1.1 200 Connection') else b''!r}")
+        print(
+            f"{name:32} client: {first!r} {reason[:1]!r} {got[-20:] if got.startswith(b'HTTP/1.1 200 Connection') else b''!r}"
+        )
         print(f"{'':32} upstream: {upstream_got!r}")
     await asyncio.sleep(0.3)
     print("records:", len(records))

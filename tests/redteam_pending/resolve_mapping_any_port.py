@@ -5,7 +5,7 @@ a session reaches every TCP service on the host's loopback, any port: here a lin
 "admin" service, driven cross-protocol through a POST body (the proxy forwards the body
 verbatim), the way a Redis or SMTP server on loopback would be.
 
-Run: .venv/bin/python tests/redteam_pending/resolve_mapping_any_port.py  (exit 1: broken)
+Run: .venv/bin/python -m tests.redteam_pending.resolve_mapping_any_port  (exit 1: broken)
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ async def main() -> int:
     proxy = EgressProxy(
         NetworkPolicy(allow=["pypi.test"]),
         Resolver(parse_resolve_spec("pypi.test=127.0.0.1")),
-        audit=lambda record: print("record:", record.method, record.host, record.port,
-                                   record.decision, record.reason),
+        audit=lambda record: print(
+            "record:", record.method, record.host, record.port, record.decision, record.reason
+        ),
     )
     server = await proxy.listen_tcp()
     reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])

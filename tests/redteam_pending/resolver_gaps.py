@@ -2,7 +2,7 @@
 
 fec0::/10 (IPv6 site-local, deprecated by RFC 3879 but still routed inside some
 networks) passes `forbidden_address` because Python's ``is_global`` says True for it.
-Run: .venv/bin/python tests/redteam_pending/resolver_gaps.py  (exit 1: broken)
+Run: .venv/bin/python -m tests.redteam_pending.resolver_gaps  (exit 1: broken)
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ No DNS is sent here: the lookup is simulated by a blocking call in the same defa
 executor that ``loop.getaddrinfo`` uses. Another session's `to_thread` call (what
 ``DockerSession.close`` does) is timed while session A's 64 tunnels wait.
 
-Run: .venv/bin/python tests/redteam_pending/shared_executor_stall.py (exit 1: broken)
+Run: .venv/bin/python -m tests.redteam_pending.shared_executor_stall (exit 1: broken)
 """
 
 from __future__ import annotations
