@@ -71,6 +71,11 @@ class RunRequest(BaseModel):
         default_factory=list,
         description="hosts added to the policy's network allow list (--allow-host)",
     )
+    credentials: list[str] = Field(
+        default_factory=list,
+        description="NAME=HOST[,HOST]: secrets of the orchestrator's environment brokered "
+        "to those hosts (--credential)",
+    )
     trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
     plan: bool = Field(False, description="a plan-kind model writes a plan before the loop")
     exclude: list[str] = Field(
@@ -144,7 +149,7 @@ def load_project(request: RunRequest) -> Project:
         trust = Trust(trusted=False, by="default")
     present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
     if not trust.trusted:
-        policy = _with_hosts(chosen, request.allow_hosts)
+        policy = _with_hosts(chosen, request.allow_hosts, request.credentials)
         return Project(trust=trust, policy=policy, memory="", ignored=present)
     notes = [
         f"Notes from the project's {name}:\n{(repo / name).read_text(errors='replace')}"
@@ -154,8 +159,16 @@ def load_project(request: RunRequest) -> Project:
     policy = chosen
     if request.policy is None and PROJECT_POLICY in present:
         policy = _policy(str(repo / PROJECT_POLICY))
+        if policy.network.credentials:
+            # the repository is the attacker's: a trusted project still may not send the
+            # orchestrator's secrets anywhere; only the operator names credentials
+            names = ", ".join(c.env for c in policy.network.credentials)
+            raise RunError(
+                f"{PROJECT_POLICY} names credentials ({names}); a project's policy cannot: "
+                "give them with --credential or an operator's --policy"
+            )
     memory = "\n\n".join(notes)[:MAX_MEMORY_CHARS]
-    policy = _with_hosts(policy, request.allow_hosts)
+    policy = _with_hosts(policy, request.allow_hosts, request.credentials)
     return Project(trust=trust, policy=policy, memory=memory, ignored=[])
 
 
@@ -166,9 +179,9 @@ def _policy(name: str | None) -> Policy:
         raise RunError(str(exc)) from exc
 
 
-def _with_hosts(policy: Policy, hosts: list[str]) -> Policy:
+def _with_hosts(policy: Policy, hosts: list[str], credentials: list[str]) -> Policy:
     try:
-        return policy.allowing_hosts(hosts)
+        return policy.allowing_hosts(hosts).brokering(credentials)
     except ValueError as exc:
         raise RunError(str(exc)) from exc
 
