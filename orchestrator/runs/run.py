@@ -33,12 +33,20 @@ from orchestrator.events.audit import AuditLog
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import DoneEvent, EgressEvent, ErrorEvent, SessionStartedEvent
 from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
-from orchestrator.runs.patch import diff_trees
+from orchestrator.runs.patch import diff_trees, scrub_tree
 from orchestrator.runs.verify import Verification, verify
 from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.testing.replay import load_replay
 from orchestrator.tools import default_tools
-from sandbox import DEFAULT_IMAGE, Backend, EgressRecord, Session, SessionSpec, SplitArchive
+from sandbox import (
+    DEFAULT_IMAGE,
+    Backend,
+    EgressRecord,
+    Session,
+    SessionSpec,
+    SplitArchive,
+    scrub_placeholders,
+)
 from security import Policy
 
 RUNS_DIR = Path(".airlock/runs")
@@ -419,6 +427,9 @@ async def _write_patch(session: Session, setup: _Setup, progress: _Progress) -> 
         with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
             after = Path(tmp)
             await session.get_dir(session.spec.workdir, after)
+            # a brokered credential's placeholder, written into a file by the agent,
+            # goes into the patch as ${NAME}: never the session's value
+            scrub_tree(after, scrub_placeholders)
             diff = diff_trees(setup.request.repo, after, skip=setup.exclusions)
     except Exception as exc:
         progress.patch_error = f"the patch could not be made: {type(exc).__name__}: {exc}"

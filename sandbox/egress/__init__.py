@@ -19,10 +19,12 @@ from sandbox.egress.addresses import forbidden_address
 from sandbox.egress.authority import SessionAuthority
 from sandbox.egress.broker import CredentialBroker, SessionBroker
 from sandbox.egress.credentials import (
+    PLACEHOLDER_PATTERN,
     PLACEHOLDER_PREFIX,
     CredentialError,
     Credentials,
     HeaderRewrite,
+    scrub_placeholders,
 )
 from sandbox.egress.limits import EgressLimits
 from sandbox.egress.proxy import Audit, Connect, EgressProxy, open_upstream
@@ -39,6 +41,7 @@ from sandbox.egress.resolver import (
 from sandbox.egress.tls_hello import ClientHello
 
 __all__ = [
+    "PLACEHOLDER_PATTERN",
     "PLACEHOLDER_PREFIX",
     "REASON_HEADER",
     "RESOLVE_ENV",
@@ -61,5 +64,6 @@ __all__ = [
     "forbidden_address",
     "open_upstream",
     "parse_resolve_spec",
+    "scrub_placeholders",
     "system_lookup",
 ]

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from security.network_policy import Credential, NetworkPolicy
 
 PLACEHOLDER_PREFIX = "airlock-credential-"
+PLACEHOLDER_PATTERN = re.compile(rb"airlock-credential-([A-Za-z_][A-Za-z0-9_]*)-[0-9a-f]{32}")
+"""Any session's placeholder, in bytes (the name is group 1): what `scrub_placeholders` replaces."""
 _BASIC = re.compile(r"(?i)(basic[ \t]+)([A-Za-z0-9+/]+=*)")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
@@ -51,6 +53,12 @@ class HeaderRewrite:
     headers: list[tuple[str, str]]
     brokered: frozenset[str] = frozenset()
     withheld: frozenset[str] = frozenset()
+
+
+def scrub_placeholders(data: bytes) -> bytes:
+    """``data`` with every placeholder written as ``${NAME}``: what a patch carries
+    instead (worthless outside its session, and a form .npmrc and shells expand)."""
+    return PLACEHOLDER_PATTERN.sub(rb"${\1}", data)
 
 
 def placeholder_for(name: str) -> str:

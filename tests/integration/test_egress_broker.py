@@ -173,3 +173,30 @@ def test_a_missing_secret_stops_the_session_before_it_starts(
 
     with pytest.raises(SandboxError, match=f"{VARIABLE}: not set"):
         asyncio.run(main())
+
+
+def test_a_brokering_run_leaves_neither_secret_nor_placeholder_behind(tmp_path: Path) -> None:
+    """The demo run with a brokered credential: its patch is the demo's, with no
+    placeholder; its audit log never holds the secret."""
+    from orchestrator.devtools.demo import TASK
+    from orchestrator.devtools.package_data import examples_dir
+    from orchestrator.events.bus import EventBus
+    from orchestrator.runs.run import RunRequest, run_task
+
+    examples = examples_dir()
+    out = tmp_path / "out"
+    request = RunRequest(
+        task=TASK,
+        repo=examples / "calc",
+        replay=examples / "replays" / "demo.yaml",
+        out=out,
+        allow_hosts=["api.test"],
+        credentials=[f"{VARIABLE}=api.test"],
+    )
+    summary = asyncio.run(run_task(request, EventBus(), backend=DockerBackend()))
+    assert summary.outcome == "end_turn" and summary.files_changed == 1
+    patch = (out / "patch.diff").read_text()
+    assert "+    return sum(values) / len(values)" in patch
+    assert "airlock-credential-" not in patch
+    for name in ("events.jsonl", "summary.json", "patch.diff"):
+        assert SECRET not in (out / name).read_text(), name
