@@ -200,3 +200,33 @@ def test_a_brokering_run_leaves_neither_secret_nor_placeholder_behind(tmp_path: 
     assert "airlock-credential-" not in patch
     for name in ("events.jsonl", "summary.json", "patch.diff"):
         assert SECRET not in (out / name).read_text(), name
+
+
+def test_airlock_exec_brokers_with_the_credential_option(
+    upstream: Upstream, certs: Certificates
+) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    airlock = shutil.which("airlock", path=str(Path(sys.executable).parent)) or "airlock"
+    upstream.seen.clear()
+    url = f"https://api.test:{upstream.port}/cli"
+    line = f'curl -sS -H "Authorization: Bearer ${VARIABLE}" {url} && echo "${VARIABLE}"'
+    ran = subprocess.run(
+        [airlock, "exec", "--policy", "dev", "--allow-host", "api.test",
+         "--credential", f"{VARIABLE}=api.test", "--", line],
+        env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    ok, placeholder = ran.stdout.splitlines()
+    assert ok == "ok" and placeholder.startswith(f"airlock-credential-{VARIABLE}-")
+    assert SECRET not in ran.stdout + ran.stderr
+    assert upstream.seen == [(f"api.test:{upstream.port}", f"Bearer {SECRET}")]
+    unallowed = subprocess.run(
+        [airlock, "exec", "--credential", f"{VARIABLE}=api.test", "--", "true"],
+        env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert unallowed.returncode == 64
+    assert "'api.test' is not in the allow list" in unallowed.stderr
