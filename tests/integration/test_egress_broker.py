@@ -20,14 +20,15 @@ import pytest
 
 from sandbox import DockerBackend, EgressRecord, SandboxError, SessionSpec
 from security import Credential, NetworkPolicy
+from tests.integration.egress_hosts import GitHandler, Server, build_repository
 from tests.unit.sandbox.egress.loopback import Certificates, make_certificates
 
 pytestmark = pytest.mark.integration
-NAMES = ("api.test", "other.test")
+NAMES = ("api.test", "other.test", "git.test")
 VARIABLE = "BROKER_TEST_TOKEN"
 SECRET = "ghp_broker-test-secret-5f1c"  # noqa: S105 (a test value)
 POLICY = NetworkPolicy(
-    allow=list(NAMES), credentials=[Credential(env=VARIABLE, hosts=["api.test"])]
+    allow=list(NAMES), credentials=[Credential(env=VARIABLE, hosts=["api.test", "git.test"])]
 )
 TEST_CA = "/tmp/egress-test-ca.pem"
 BUNDLE = "/tmp/airlock-egress/ca-bundle.pem"
@@ -79,6 +80,35 @@ def upstream(certs: Certificates) -> Iterator[Upstream]:
     yield server
     server.shutdown()
     server.server_close()
+
+
+class GuardedGit(GitHandler):
+    """`git http-backend` behind HTTP Basic auth: ``x-access-token`` and the secret."""
+
+    expected = (
+        "Basic " + __import__("base64").b64encode(f"x-access-token:{SECRET}".encode()).decode()
+    )
+
+    def _backend(self) -> None:
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            return
+        super()._backend()
+
+
+@pytest.fixture(scope="module")
+def git_upstream(certs: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("broker-git")
+    build_repository(root)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certs.cert, certs.key)
+    server = Server(type("Git", (GuardedGit,), {"root": root}), tls)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -230,3 +260,25 @@ def test_airlock_exec_brokers_with_the_credential_option(
     )  # fmt: skip
     assert unallowed.returncode == 64
     assert "'api.test' is not in the allow list" in unallowed.stderr
+
+
+@pytest.mark.parametrize("runtime", ["runc", "runsc"])
+def test_git_clones_with_a_brokered_token(git_upstream: Server, runtime: str) -> None:
+    """git sends the token as Basic auth (after the server's 401); the proxy puts the
+    secret inside its base64. Each request is a tunnel of its own."""
+    records: list[EgressRecord] = []
+    url = f"https://x-access-token:${VARIABLE}@git.test:{git_upstream.port}/repo.git"
+
+    async def main() -> None:
+        spec = SessionSpec(runtime=runtime, egress=POLICY)  # type: ignore[arg-type]
+        async with DockerBackend().session(spec) as session:
+            session.watch_egress(records.append)
+            code, out, err = await _sh(session, f'git clone -q "{url}" /tmp/clone')
+            assert code == 0, out + err
+            code, out, _ = await _sh(session, "cat /tmp/clone/README")
+            assert out == "cloned through the proxy\n"
+
+    asyncio.run(main())
+    assert any(r.brokered == [VARIABLE] for r in records), records
+    assert all(r.host == "git.test" and r.terminated for r in records)
+    assert all(SECRET not in r.model_dump_json() for r in records)
