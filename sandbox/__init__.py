@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
     from sandbox.confinement import Confinement, failure_note, read_only_confinement, shows_refusal
     from sandbox.docker_backend import DockerBackend, DockerSession
-    from sandbox.egress import EgressRecord
+    from sandbox.egress import EgressRecord, scrub_placeholders
     from sandbox.egress_transport import EgressUnavailable
     from sandbox.pool import WarmPool
     from sandbox.results import ConfinementReport, ExecExit, ExecResult, OutputChunk, Stream
@@ -59,6 +59,7 @@ _HOMES = {
     "failure_note": "sandbox.confinement",
     "proxy_environment": "sandbox.session_egress",
     "read_only_confinement": "sandbox.confinement",
+    "scrub_placeholders": "sandbox.egress",
     "shows_refusal": "sandbox.confinement",
 }
 
@@ -88,6 +89,7 @@ __all__ = [
     "failure_note",
     "proxy_environment",
     "read_only_confinement",
+    "scrub_placeholders",
     "shows_refusal",
 ]
 

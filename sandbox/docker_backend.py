@@ -31,14 +31,14 @@ from sandbox.base import (
 from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgent
 from sandbox.confinement import Confinement
 from sandbox.docker_exec import DockerExecExecutor, docker_exec_stream
-from sandbox.egress import EgressRecord, ResolveSpecError
+from sandbox.egress import CredentialError, EgressRecord, ResolveSpecError
 from sandbox.egress_transport import EgressHandler, EgressUnavailable
 from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.executor import Executor
 from sandbox.hardening import container_settings
 from sandbox.reaper import reap
 from sandbox.results import ExecExit, ExecResult, OutputChunk
-from sandbox.session_egress import SessionEgress, proxy_environment
+from sandbox.session_egress import CA_BUNDLE, SYSTEM_BUNDLE, SessionEgress
 from sandbox.spec import EGRESS_PORT, SessionSpec
 from sandbox.tree_extract import UnsafeArchive, extract_tree
 from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, split_archive
@@ -236,6 +236,27 @@ class DockerSession:
         except (ChannelClosed, TimeoutError) as exc:
             raise SandboxError(f"session {self.id}: cannot serve egress: {exc}") from exc
 
+    async def install_egress_trust(self) -> None:
+        """Write the brokering session's CA bundle (`CA_BUNDLE`) as root: the image's
+        own CAs, read from the session, then the session CA."""
+        if self.egress is None or self.egress.broker is None:
+            return
+        try:
+            system = await self.get_file(SYSTEM_BUNDLE)
+        except SandboxError:
+            system = b""  # an image without ca-certificates trusts the session CA alone
+        bundle = PurePosixPath(CA_BUNDLE)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            folder = tarfile.TarInfo(bundle.parent.name)
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(folder)
+            data = self.egress.trust_bundle(system)
+            info = tarfile.TarInfo(f"{bundle.parent.name}/{bundle.name}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        await self._untar_as_root(str(bundle.parent.parent), buffer.getvalue())
+
     async def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write ``data`` to ``path`` in the container (parents created)."""
         target = PurePosixPath(path)
@@ -398,12 +419,13 @@ class DockerSession:
 
 def _session_egress(spec: SessionSpec) -> SessionEgress | None:
     """The session's own proxy when its spec allows hosts; a bad AIRLOCK_EGRESS_RESOLVE
-    is a `SandboxError` before any container starts."""
+    or a credential missing from the environment is a `SandboxError` before any
+    container starts."""
     if not spec.egress.allow:
         return None
     try:
         return SessionEgress(spec.egress)
-    except ResolveSpecError as exc:
+    except (ResolveSpecError, CredentialError) as exc:
         raise SandboxError(str(exc)) from exc
 
 
@@ -460,7 +482,7 @@ class DockerBackend:
         egress = _session_egress(spec)
         settings["environment"] = {
             **settings["environment"],
-            **(proxy_environment() if egress is not None else {}),
+            **(egress.environment() if egress is not None else {}),
             "AIRLOCK_AGENT": AGENT_SOURCE,
             "AIRLOCK_TTL": str(spec.limits.ttl_seconds),
         }
@@ -482,6 +504,7 @@ class DockerBackend:
         if egress is not None:
             try:
                 await session.serve_egress(egress.handler, EGRESS_PORT)
+                await session.install_egress_trust()
             except BaseException:
                 await session.close()
                 raise

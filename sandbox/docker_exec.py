@@ -102,6 +102,9 @@ async def docker_exec_stream(
     reader, writer = await asyncio.open_connection(sock=raw)
     if stdin:
         writer.write(stdin)
+        # drain() returns below the high-water mark; the shutdown below would cut off
+        # what the transport still holds, so wait until it holds nothing
+        writer.transport.set_write_buffer_limits(high=0)
         await writer.drain()
     with contextlib.suppress(OSError):
         raw.shutdown(socket.SHUT_WR)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from security.network_policy import NetworkPolicy
+from security.network_policy import UNMERGED, Credential, NetworkPolicy
 from security.verdict import Decision
 
 Shell = Literal["any", "bash", "sh", "zsh"]
@@ -95,6 +95,35 @@ class Policy(BaseModel):
                 str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
             )
             raise PolicyError(f"--allow-host: {problems}") from None
+        return self.model_copy(update={"network": network})
+
+    def brokering(self, credentials: list[str]) -> Policy:
+        """This policy with ``credentials`` added to its network credentials
+        (``--credential NAME=HOST[,HOST]``: the orchestrator's variable NAME is sent to
+        those hosts alone, each of which must be allowed too); a `PolicyError` says why
+        one cannot be used."""
+        if not credentials:
+            return self
+        from pydantic import ValidationError
+
+        hosts: dict[str, list[str]] = {}
+        for item in credentials:
+            name, equals, given = item.partition("=")
+            if not equals or not name or not given:
+                raise PolicyError(
+                    f"--credential {item!r}: expected NAME=HOST[,HOST], NAME a variable "
+                    "in this environment"
+                )
+            hosts[name] = [*hosts.get(name, []), *given.split(",")]
+        try:
+            added = [Credential(env=name, hosts=entries) for name, entries in hosts.items()]
+            extra = NetworkPolicy.model_validate({"credentials": added}, context={UNMERGED: True})
+            network = self.network.merged(extra)
+        except ValidationError as exc:
+            problems = "; ".join(
+                str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+            )
+            raise PolicyError(f"--credential: {problems}") from None
         return self.model_copy(update={"network": network})
 
     @field_validator("overrides")

@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from security.network_policy import NetworkPolicy
+from security.network_policy import UNMERGED, Credential, NetworkPolicy
 from security.policy import PRESETS, Policy, PolicyError, Rule
 
 EXTENDS = "extends"
@@ -58,13 +58,17 @@ def _load_file(path: Path, chain: tuple[tuple[Path, str], ...]) -> LoadedPolicy:
     """``path``'s policy; ``chain`` holds the files that extend it, outermost first."""
     data = _read_mapping(path)
     base = data.pop(EXTENDS, None)
-    child = _validated(path, data)
+    child = _validated(path, data, unmerged=base is not None)
     if base is None:
         return LoadedPolicy(child)
     if not isinstance(base, str) or not base:
         raise PolicyError(f"{path}: {EXTENDS}: should be a preset name or a file path")
     parent = _parent(path, base, chain)
-    return LoadedPolicy(_merged(parent.policy, child), (base, *parent.extends))
+    try:
+        merged = _merged(parent.policy, child)
+    except ValidationError as exc:
+        raise PolicyError("\n".join(f"{path}: {_problem(e)}" for e in exc.errors())) from None
+    return LoadedPolicy(merged, (base, *parent.extends))
 
 
 def _parent(path: Path, base: str, chain: tuple[tuple[Path, str], ...]) -> LoadedPolicy:
@@ -93,9 +97,12 @@ def _merged(parent: Policy, child: Policy) -> Policy:
     return parent.model_copy(update=update)
 
 
-def _validated(path: Path, data: dict[Any, Any]) -> Policy:
+def _validated(path: Path, data: dict[Any, Any], *, unmerged: bool = False) -> Policy:
+    """``data`` as a policy; with ``unmerged`` (a file that extends another), its
+    credentials are checked against the allow list only once merged."""
     try:
-        return Policy.model_validate({"name": path.stem, **data})
+        context = {UNMERGED: True} if unmerged else None
+        return Policy.model_validate({"name": path.stem, **data}, context=context)
     except ValidationError as exc:
         raise PolicyError("\n".join(f"{path}: {_problem(e)}" for e in exc.errors())) from None
 
@@ -185,6 +192,8 @@ def _suggestion(loc: tuple[int | str, ...]) -> str:
         known = list(Rule.model_fields)
     elif parent == ["network"]:
         known = list(NetworkPolicy.model_fields)
+    elif len(parent) == 3 and parent[:2] == ["network", "credentials"]:
+        known = list(Credential.model_fields)
     else:
         return ""
     close = difflib.get_close_matches(str(key), known, n=1) or difflib.get_close_matches(

@@ -99,6 +99,15 @@ def exec_(
             "(repeatable; *.HOST: its subdomains). Added to the policy's network allow list.",
         ),
     ] = None,
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=HOST[,HOST]",
+            help="Broker the secret in this environment's variable NAME to HOST (repeatable): "
+            "the session sees a placeholder in NAME, the egress proxy puts the real value in "
+            "request headers toward HOST alone. Each HOST must be allowed too.",
+        ),
+    ] = None,
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 
@@ -124,6 +133,8 @@ def exec_(
       airlock exec --repo . --env CI=1 --timeout 600 -- pytest -q
       airlock exec --allow-host pypi.org --allow-host files.pythonhosted.org \\
           --repo . -- 'python3 -m venv /tmp/v && /tmp/v/bin/pip install -r requirements.txt'
+      airlock exec --allow-host api.github.com --credential GH_TOKEN=api.github.com \\
+          -- 'curl -sH "Authorization: Bearer $GH_TOKEN" https://api.github.com/user'
     """
     from security import Policy
 
@@ -137,7 +148,7 @@ def exec_(
         sizes = Sizes.checked(memory, workspace_mb)
         if repo is not None:
             check_repo(repo, sizes.workspace_limit())
-        loaded = Policy.load(policy).allowing_hosts(allow_host or [])
+        loaded = Policy.load(policy).allowing_hosts(allow_host or []).brokering(credential or [])
         options = Options(
             image, cast(Runtime, runtime), timeout, max_output, repo, sizes, loaded.network
         )

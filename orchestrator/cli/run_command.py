@@ -109,6 +109,15 @@ def run(
             "*.HOST is its subdomains. Added to the policy's network allow list.",
         ),
     ] = None,
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=HOST[,HOST]",
+            help="Broker the secret in this environment's variable NAME to HOST (repeatable): "
+            "the session sees a placeholder in NAME, the egress proxy puts the real value in "
+            "request headers toward HOST alone. Each HOST must be allowed too.",
+        ),
+    ] = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
@@ -141,6 +150,8 @@ def run(
       airlock run "fix the lint" --repo . --policy ci-untrusted --json > summary.json
       airlock run "fix it" --repo examples/calc --replay script.yaml --runtime runsc
       airlock run "update deps" --repo . --allow-host pypi.org --allow-host files.pythonhosted.org
+      airlock run "open a PR" --repo . --allow-host api.github.com \\
+          --credential GH_TOKEN=api.github.com
     """
     from orchestrator.agent.context import ContextConfig
     from orchestrator.agent.loop import RunLimits
@@ -167,6 +178,7 @@ def run(
             plan=plan,
             exclude=exclude or [],
             allow_hosts=allow_host or [],
+            credentials=credential or [],
             verify=verify,
             verify_timeout=verify_timeout,
         )

@@ -181,6 +181,16 @@ class EgressEvent(EventBase):
     bytes_up: int = Field(ge=0)
     bytes_down: int = Field(ge=0)
     duration_s: float = Field(ge=0)
+    terminated: bool = Field(
+        False, description="a tunnel whose TLS the proxy terminated to broker credentials"
+    )
+    brokered: list[str] = Field(
+        default_factory=list, description="credentials put in (their variable names, never values)"
+    )
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="credentials whose placeholder went toward a host they are not for, unchanged",
+    )
 
 
 Event = Annotated[

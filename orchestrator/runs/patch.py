@@ -20,7 +20,7 @@ import hashlib
 import os
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,30 @@ class Entry:
         if self.mode == LINK:
             return os.fsencode(self.path.readlink())
         return self.path.read_bytes()
+
+
+def scrub_tree(root: Path, scrub: Callable[[bytes], bytes]) -> list[str]:
+    """Rewrite each regular file and each link's target under ``root`` (links never
+    followed, ``.git`` left as it is) through ``scrub``; the paths it changed, relative
+    to ``root``."""
+    changed: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [name for name in dirs if name != ".git"]
+        for name in [*files, *(d for d in dirs if Path(folder, d).is_symlink())]:
+            path = Path(folder, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                target = os.fsencode(path.readlink())
+                if (cleaned := scrub(target)) != target:
+                    path.unlink()
+                    path.symlink_to(os.fsdecode(cleaned))
+                    changed.append(path.relative_to(root).as_posix())
+            elif stat.S_ISREG(mode):
+                data = path.read_bytes()
+                if (cleaned := scrub(data)) != data:
+                    path.write_bytes(cleaned)
+                    changed.append(path.relative_to(root).as_posix())
+    return sorted(changed)
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,20 @@ from orchestrator.events.audit import AuditLog
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import DoneEvent, EgressEvent, ErrorEvent, SessionStartedEvent
 from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
-from orchestrator.runs.patch import diff_trees
+from orchestrator.runs.patch import diff_trees, scrub_tree
 from orchestrator.runs.verify import Verification, verify
 from orchestrator.testing.fake_api import FakeMessagesAPI
 from orchestrator.testing.replay import load_replay
 from orchestrator.tools import default_tools
-from sandbox import DEFAULT_IMAGE, Backend, EgressRecord, Session, SessionSpec, SplitArchive
+from sandbox import (
+    DEFAULT_IMAGE,
+    Backend,
+    EgressRecord,
+    Session,
+    SessionSpec,
+    SplitArchive,
+    scrub_placeholders,
+)
 from security import Policy
 
 RUNS_DIR = Path(".airlock/runs")
@@ -70,6 +78,11 @@ class RunRequest(BaseModel):
     allow_hosts: list[str] = Field(
         default_factory=list,
         description="hosts added to the policy's network allow list (--allow-host)",
+    )
+    credentials: list[str] = Field(
+        default_factory=list,
+        description="NAME=HOST[,HOST]: secrets of the orchestrator's environment brokered "
+        "to those hosts (--credential)",
     )
     trusted_by: Literal["flag", "person"] = "flag"  # who established the trust, when given
     plan: bool = Field(False, description="a plan-kind model writes a plan before the loop")
@@ -144,7 +157,7 @@ def load_project(request: RunRequest) -> Project:
         trust = Trust(trusted=False, by="default")
     present = [name for name in (*MEMORY_FILES, PROJECT_POLICY) if (repo / name).is_file()]
     if not trust.trusted:
-        policy = _with_hosts(chosen, request.allow_hosts)
+        policy = _with_hosts(chosen, request.allow_hosts, request.credentials)
         return Project(trust=trust, policy=policy, memory="", ignored=present)
     notes = [
         f"Notes from the project's {name}:\n{(repo / name).read_text(errors='replace')}"
@@ -154,8 +167,16 @@ def load_project(request: RunRequest) -> Project:
     policy = chosen
     if request.policy is None and PROJECT_POLICY in present:
         policy = _policy(str(repo / PROJECT_POLICY))
+        if policy.network.credentials:
+            # the repository is the attacker's: a trusted project still may not send the
+            # orchestrator's secrets anywhere; only the operator names credentials
+            names = ", ".join(c.env for c in policy.network.credentials)
+            raise RunError(
+                f"{PROJECT_POLICY} names credentials ({names}); a project's policy cannot: "
+                "give them with --credential or an operator's --policy"
+            )
     memory = "\n\n".join(notes)[:MAX_MEMORY_CHARS]
-    policy = _with_hosts(policy, request.allow_hosts)
+    policy = _with_hosts(policy, request.allow_hosts, request.credentials)
     return Project(trust=trust, policy=policy, memory=memory, ignored=[])
 
 
@@ -166,9 +187,9 @@ def _policy(name: str | None) -> Policy:
         raise RunError(str(exc)) from exc
 
 
-def _with_hosts(policy: Policy, hosts: list[str]) -> Policy:
+def _with_hosts(policy: Policy, hosts: list[str], credentials: list[str]) -> Policy:
     try:
-        return policy.allowing_hosts(hosts)
+        return policy.allowing_hosts(hosts).brokering(credentials)
     except ValueError as exc:
         raise RunError(str(exc)) from exc
 
@@ -406,6 +427,9 @@ async def _write_patch(session: Session, setup: _Setup, progress: _Progress) -> 
         with tempfile.TemporaryDirectory(prefix="airlock-workspace-") as tmp:
             after = Path(tmp)
             await session.get_dir(session.spec.workdir, after)
+            # a brokered credential's placeholder, written into a file by the agent,
+            # goes into the patch as ${NAME}: never the session's value
+            scrub_tree(after, scrub_placeholders)
             diff = diff_trees(setup.request.repo, after, skip=setup.exclusions)
     except Exception as exc:
         progress.patch_error = f"the patch could not be made: {type(exc).__name__}: {exc}"

@@ -6,13 +6,26 @@
     proxy = EgressProxy(NetworkPolicy(allow=["pypi.org"]), Resolver(), audit=print)
     server = await proxy.listen_unix("/run/airlock/egress.sock")  # or proxy.serve(r, w)
 
+Credential brokering (`SessionBroker`): the session holds placeholders, and the proxy
+puts the secrets in request headers toward their hosts alone, terminating those hosts'
+TLS with the session's own CA (`SessionAuthority`).
+
 `EgressProxy.serve` takes any stream pair, so how connections reach the host (a Unix
 socket, streams over the exec channel) is the transport's business. The modules under
 this package are the implementation.
 """
 
 from sandbox.egress.addresses import forbidden_address
-from sandbox.egress.broker import CredentialBroker
+from sandbox.egress.authority import SessionAuthority
+from sandbox.egress.broker import CredentialBroker, SessionBroker
+from sandbox.egress.credentials import (
+    PLACEHOLDER_PATTERN,
+    PLACEHOLDER_PREFIX,
+    CredentialError,
+    Credentials,
+    HeaderRewrite,
+    scrub_placeholders,
+)
 from sandbox.egress.limits import EgressLimits
 from sandbox.egress.proxy import Audit, Connect, EgressProxy, open_upstream
 from sandbox.egress.records import EgressRecord
@@ -28,21 +41,29 @@ from sandbox.egress.resolver import (
 from sandbox.egress.tls_hello import ClientHello
 
 __all__ = [
+    "PLACEHOLDER_PATTERN",
+    "PLACEHOLDER_PREFIX",
     "REASON_HEADER",
     "RESOLVE_ENV",
     "Audit",
     "ClientHello",
     "Connect",
     "CredentialBroker",
+    "CredentialError",
+    "Credentials",
     "EgressLimits",
     "EgressProxy",
     "EgressRecord",
     "EgressRefused",
+    "HeaderRewrite",
     "Lookup",
     "ResolveSpecError",
     "Resolver",
+    "SessionAuthority",
+    "SessionBroker",
     "forbidden_address",
     "open_upstream",
     "parse_resolve_spec",
+    "scrub_placeholders",
     "system_lookup",
 ]

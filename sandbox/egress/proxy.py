@@ -13,6 +13,10 @@ and serves one request on it:
   ClientHello and wants its SNI to be the CONNECT host (no SNI, another name, ECH, or
   bytes that are not TLS are refused: domain fronting), then sends the hello upstream
   and splices both ways.
+- ``CONNECT`` to a host the credential ``broker`` serves: the proxy terminates the TLS
+  itself with the session CA's certificate for the host (the SNI checked in the
+  handshake), opens TLS to the real server (verified), and carries one request inside,
+  its headers rewritten by the broker, as for plain HTTP.
 
 Before connecting, the policy judges the name (IP literals are always refused), the
 `Resolver` resolves it and refuses forbidden addresses, and the proxy connects to the
@@ -27,14 +31,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from ipaddress import ip_address
 from pathlib import Path
 
 from sandbox.egress.addresses import IPAddress
+from sandbox.egress.authority import SNI_REFUSED
 from sandbox.egress.broker import CredentialBroker, StreamPair
 from sandbox.egress.http_body import BodyError, forward_body
 from sandbox.egress.http_head import (
+    BodyFraming,
     RequestHead,
     Target,
     body_framing,
@@ -217,12 +224,29 @@ class EgressProxy:
         _same_host(head, target)
         framing = body_framing(head)
         addresses = await self._judge(target.host, target.port, draft)
-        headers = None
-        name = normalise_host(target.host)
-        if self.broker is not None and self.broker.brokers(name, target.port):
-            headers = self.broker.rewrite_headers(name, head.headers)
-        request_head = upstream_head(head, target, headers)
+        request_head = self._rewritten(head, target, draft)
         upstream = await self._open(addresses, target.port, opened)
+        await self._relay(request_head, framing, client, upstream, draft)
+
+    def _rewritten(self, head: RequestHead, target: Target, draft: RecordDraft) -> bytes:
+        """The head to send upstream, credentials put in by the broker (if any)."""
+        if self.broker is None:
+            return upstream_head(head, target)
+        rewrite = self.broker.rewrite(normalise_host(target.host), target.port, head.headers)
+        draft.brokered |= rewrite.brokered
+        draft.withheld |= rewrite.withheld
+        return upstream_head(head, target, rewrite.headers)
+
+    async def _relay(
+        self,
+        request_head: bytes,
+        framing: BodyFraming,
+        client: StreamPair,
+        upstream: StreamPair,
+        draft: RecordDraft,
+    ) -> None:
+        """Send ``request_head`` and the client's body up, relay the response down
+        until the upstream closes."""
         activity = Activity()
 
         def up(count: int) -> None:
@@ -272,7 +296,60 @@ class EgressProxy:
         client[1].write(ESTABLISHED)
         draft.status = 200
         await client[1].drain()
+        name = normalise_host(host)
+        if self.broker is not None and self.broker.brokers(name, port):
+            await self._terminate(self.broker, name, port, client, upstream, draft)
+            return
         await self._check_hello(host, port, client, upstream, draft)
+
+    async def _terminate(
+        self,
+        broker: CredentialBroker,
+        name: str,
+        port: int,
+        client: StreamPair,
+        upstream: StreamPair,
+        draft: RecordDraft,
+    ) -> None:
+        """Terminate the tunnel's TLS (SNI checked), open TLS to the real server, and
+        carry one request between them, its headers rewritten by ``broker``."""
+        draft.terminated = True
+        try:
+            async with asyncio.timeout(self.limits.hello_timeout_s):
+                await client[1].start_tls(broker.client_context(name))
+        except TimeoutError:
+            self._refuse_in_tunnel(draft, "no TLS handshake in time")
+            return
+        except ssl.SSLError as exc:
+            if exc.reason == SNI_REFUSED:
+                problem = "SNI missing or differs from the CONNECT host"
+            else:
+                problem = f"TLS handshake with the client failed ({exc.reason or exc})"
+            self._refuse_in_tunnel(draft, problem)
+            return
+        try:
+            async with asyncio.timeout(self.limits.connect_timeout_s):
+                await upstream[1].start_tls(broker.upstream_context(), server_hostname=name)
+        except (TimeoutError, ssl.SSLError, ssl.CertificateError) as exc:
+            problem = "timeout" if isinstance(exc, TimeoutError) else describe_tls(exc)
+            raise EgressRefused(f"upstream TLS failed ({problem})", 502) from None
+        try:
+            async with asyncio.timeout(self.limits.head_timeout_s):
+                head = await read_request_head(client[0], self.limits.max_head_bytes)
+        except TimeoutError:
+            raise EgressRefused("request head timeout", 408) from None
+        if head is None:
+            return
+        if head.method == "CONNECT" or not head.target.startswith("/"):
+            raise EgressRefused("inside a tunnel, a request names a path (origin form)", 400)
+        target = Target(name, port, head.target)
+        value = head.single("Host")
+        if value is not None:
+            host, given_port = parse_authority(value, 443)
+            if normalise_host(host) != name or given_port != port:
+                raise EgressRefused("Host header differs from the CONNECT host", 403)
+        framing = body_framing(head)
+        await self._relay(self._rewritten(head, target, draft), framing, client, upstream, draft)
 
     async def _check_hello(
         self, host: str, port: int, client: StreamPair, upstream: StreamPair, draft: RecordDraft
@@ -313,9 +390,6 @@ class EgressProxy:
         def down(count: int) -> None:
             draft.bytes_down += count
 
-        if self.broker is not None and self.broker.brokers(name, port):
-            draft.error = await self.broker.tunnel(name, port, hello, client, upstream, up, down)
-            return
         draft.error = await splice(
             client,
             upstream,
@@ -352,6 +426,15 @@ class EgressProxy:
                 dropped = 0
                 while dropped < _LINGER_BYTES and (data := await reader.read(_STREAM_LIMIT)):
                     dropped += len(data)
+
+
+def describe_tls(error: Exception) -> str:
+    """A few words for a failed TLS handshake with a real server."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return error.verify_message or "certificate verify failed"
+    if isinstance(error, ssl.SSLError):
+        return error.reason or str(error)
+    return str(error)[:200]
 
 
 def _same_host(head: RequestHead, target: Target) -> None:

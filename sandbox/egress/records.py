@@ -35,6 +35,18 @@ class EgressRecord(BaseModel):
     bytes_up: int = Field(0, ge=0, description="bytes sent to the upstream (request or tunnel)")
     bytes_down: int = Field(0, ge=0, description="bytes relayed from the upstream to the client")
     duration_s: float = Field(ge=0)
+    terminated: bool = Field(
+        False, description="a tunnel whose TLS the proxy terminated to broker credentials"
+    )
+    brokered: list[str] = Field(
+        default_factory=list,
+        description="credentials (by variable name, never the value) put into the request",
+    )
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="credentials whose placeholder went toward a host they are not for; "
+        "the placeholder was sent unchanged",
+    )
 
 
 @dataclass
@@ -50,6 +62,9 @@ class RecordDraft:
     error: str | None = None
     bytes_up: int = 0
     bytes_down: int = 0
+    terminated: bool = False
+    brokered: set[str] = field(default_factory=set)
+    withheld: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
 
     def finish(self) -> EgressRecord:
@@ -64,4 +79,7 @@ class RecordDraft:
             bytes_up=self.bytes_up,
             bytes_down=self.bytes_down,
             duration_s=max(0.0, time.monotonic() - self.started),
+            terminated=self.terminated,
+            brokered=sorted(self.brokered),
+            withheld=sorted(self.withheld),
         )

@@ -129,3 +129,22 @@ def test_skipped_paths_are_left_out(tmp_path: Path) -> None:
     (before / ".airlock" / "old-run.jsonl").write_text("x\n")
     assert diff_trees(before, after, skip=frozenset({".airlock"})).changed == []
     assert diff_trees(before, after).changed == [".airlock/old-run.jsonl"]
+
+
+def test_placeholders_go_into_the_patch_as_variables(tmp_path: Path) -> None:
+    from orchestrator.runs.patch import scrub_tree
+    from sandbox import scrub_placeholders
+    from sandbox.egress.credentials import placeholder_for
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    (before / "keep.txt").write_text("same\n")
+    shutil.copytree(before, after)
+    placeholder = placeholder_for("NPM_TOKEN")
+    (after / ".npmrc").write_text(f"//registry.test/:_authToken={placeholder}\n")
+    (after / "link").symlink_to(f"/tmp/{placeholder}")
+    assert scrub_tree(after, scrub_placeholders) == [".npmrc", "link"]
+    patch = diff_trees(before, after).text
+    assert "_authToken=${NPM_TOKEN}" in patch
+    assert "/tmp/${NPM_TOKEN}" in patch
+    assert placeholder not in patch and "keep.txt" not in patch

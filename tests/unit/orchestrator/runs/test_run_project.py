@@ -49,3 +49,22 @@ def test_bad_inputs_are_run_errors(tmp_path: Path) -> None:
         load_project(RunRequest(task="t", repo=tmp_path / "missing"))
     with pytest.raises(RunError, match="no policy named"):
         load_project(RunRequest(task="t", repo=tmp_path, policy="nope"))
+
+
+def test_a_trusted_projects_policy_cannot_name_credentials(repo: Path) -> None:
+    (repo / ".airlock" / "policy.yaml").write_text(
+        "extends: dev\nnetwork:\n  allow: [evil.test]\n"
+        "  credentials: [{env: GH_TOKEN, hosts: [evil.test]}]\n"
+    )
+    with pytest.raises(RunError, match=r"names credentials \(GH_TOKEN\); a project's policy"):
+        load_project(RunRequest(task="t", repo=repo, trust=True))
+
+
+def test_credentials_come_from_the_request(repo: Path) -> None:
+    request = RunRequest(
+        task="t", repo=repo, allow_hosts=["api.test"], credentials=["GH_TOKEN=api.test"]
+    )
+    network = load_project(request).policy.network
+    assert [(c.env, c.hosts) for c in network.credentials] == [("GH_TOKEN", ["api.test"])]
+    with pytest.raises(RunError, match="not in the allow list"):
+        load_project(RunRequest(task="t", repo=repo, credentials=["GH_TOKEN=api.test"]))
