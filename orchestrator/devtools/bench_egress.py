@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from orchestrator.devtools import bench_clients as clients
-from orchestrator.devtools.bench_upstream import BenchUpstream
+from orchestrator.devtools.bench_upstream import BenchUpstream, UpstreamUnavailable
+from sandbox.egress import RESOLVE_ENV
 
 BENCH_HOST = "bench.test"  # the name the session's proxy maps to 127.0.0.1
-RESOLVE_ENV = "AIRLOCK_EGRESS_RESOLVE"
 MB = 1_000_000
 SMALL_BODY = 128  # bytes of each timed request's body
 BURST_BODY = 1024 * 1024
@@ -53,7 +53,7 @@ Run = Callable[[list[str]], Awaitable[str]]
 
 
 class BenchError(Exception):
-    """The bench could not measure: a client failed, or a session cannot carry egress."""
+    """The bench could not measure: a client failed, or the upstream did not start."""
 
 
 class BenchConfig(BaseModel):
@@ -256,11 +256,10 @@ def host_client() -> BenchClient:
 
 @contextlib.contextmanager
 def _resolving(name: str) -> Iterator[None]:
-    """Map ``name`` to 127.0.0.1 for the proxies of sessions started inside (their
-    resolver reads the variable once, when the session starts)."""
+    """Map ``name`` to 127.0.0.1 (and nothing else) for the proxies of sessions started
+    inside: their resolver reads the variable once, when the session starts."""
     before = os.environ.get(RESOLVE_ENV)
-    mapping = f"{name}=127.0.0.1"
-    os.environ[RESOLVE_ENV] = f"{before},{mapping}" if before else mapping
+    os.environ[RESOLVE_ENV] = f"{name}=127.0.0.1"
     try:
         yield
     finally:
@@ -302,10 +301,7 @@ async def _bench(runtime: str, config: BenchConfig) -> EgressBench:
             download_client: clients.DownloadClient = (
                 "curl" if direct.curl and proxied.curl else "python"
             )
-            try:
-                samples = await measure(proxied, direct, upstream, config, download_client)
-            except clients.ClientError as exc:
-                raise BenchError(str(exc)) from exc
+            samples = await measure(proxied, direct, upstream, config, download_client)
         finally:
             await session.close()
     return egress_figures(
@@ -320,4 +316,7 @@ async def _bench(runtime: str, config: BenchConfig) -> EgressBench:
 
 def bench_egress(runtime: str = "runc", config: BenchConfig | None = None) -> EgressBench:
     """Measure both paths in one run (a session under ``runtime``, and the host)."""
-    return asyncio.run(_bench(runtime, config or BenchConfig()))
+    try:
+        return asyncio.run(_bench(runtime, config or BenchConfig()))
+    except (clients.ClientError, UpstreamUnavailable) as exc:
+        raise BenchError(str(exc)) from exc

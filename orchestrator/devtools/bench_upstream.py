@@ -4,11 +4,21 @@
 from one block in memory, so a 100 MB download needs no file and no 100 MB buffer. One
 request per connection (HTTP/1.0), a thread per connection, Nagle off, a listen backlog
 large enough for a burst. It binds loopback only and serves nothing else.
+
+`BenchUpstream` runs it in a process of its own (``python -m`` this module), as a real
+upstream would be: in a thread of the bench it would share the interpreter lock with
+the session's proxy, which runs in the bench's process, on the proxied path only. (On
+a loaded 2-core machine, alternating downloads and requests in one session showed no
+clear difference either way.) The process prints its port, and ends when its stdin
+closes, so it never outlives the bench.
 """
 
 from __future__ import annotations
 
 import re
+import select
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -16,7 +26,12 @@ from types import TracebackType
 BLOCK = bytes(range(256)) * 4096  # 1 MiB, written again and again
 MAX_BODY = 16 * 1024**3
 BACKLOG = 512
+START_TIMEOUT = 30.0
 _PATH = re.compile(r"/bytes/([0-9]{1,12})")
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream's process did not start."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,22 +63,40 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+def serve() -> None:
+    """Serve on a free loopback port until stdin closes; the port goes to stdout first."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdout.write(f"{server.server_address[1]}\n")
+    sys.stdout.flush()
+    sys.stdin.buffer.read()  # until the bench closes it (or goes away)
+    server.shutdown()
+    server.server_close()
+
+
 class BenchUpstream:
-    """The server, run in a thread while the context is open: ``url(size)`` names a body."""
+    """The server's process while the context is open: ``url(size)`` names a body."""
 
     def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="bench-upstream", daemon=True
-        )
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
 
     def url(self, size: int, host: str = "127.0.0.1") -> str:
         """Where a body of ``size`` bytes is served, by the name ``host``."""
         return f"http://{host}:{self.port}/bytes/{size}"
 
     def __enter__(self) -> BenchUpstream:
-        self._thread.start()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        stdout = self._process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], START_TIMEOUT)
+        line = stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            self._stop()
+            raise UpstreamUnavailable("the bench's upstream server did not start")
+        self.port = int(line)
         return self
 
     def __exit__(
@@ -72,6 +105,22 @@ class BenchUpstream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._stop()
+
+    def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+if __name__ == "__main__":
+    serve()
