@@ -57,6 +57,8 @@ bench: setup
 	$(BIN)/airlock bench context --json
 	$(BIN)/airlock bench sandbox --runtime runc --json
 	$(BIN)/airlock bench sandbox --runtime runsc --json
+	$(BIN)/airlock bench egress --runtime runc --json
+	$(BIN)/airlock bench egress --runtime runsc --json
 
 PROVE_SESSIONS ?= 50
 PROVE_COMMANDS ?= 100

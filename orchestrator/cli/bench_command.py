@@ -1,4 +1,4 @@
-"""`airlock bench analyzer|context|sandbox`: speed figures against the raw tool."""
+"""`airlock bench analyzer|context|sandbox|egress`: speed figures against the raw tool."""
 
 from __future__ import annotations
 
@@ -80,6 +80,45 @@ def bench_sandbox(
     with exit_on_failure():
         figures = bench.bench_sandbox(runtime, runs, starts)
         _print_figures(figures, f"sandbox ({runtime})", json_output)
+
+
+@bench_app.command("egress", cls=HelpCommand)
+def bench_egress(
+    runtime: Annotated[str, typer.Option(metavar="RUNTIME", help="runc or runsc.")] = "runc",
+    mb: Annotated[
+        float, typer.Option(min=0.001, metavar="MB", help="Size of the download, in MB.")
+    ] = 100.0,
+    requests: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Small requests to time on each path.")
+    ] = 200,
+    burst: Annotated[
+        int, typer.Option(min=1, max=200, metavar="N", help="Requests of 1 MiB at once.")
+    ] = 50,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """A session's egress proxy vs the same traffic direct on the host's loopback.
+
+    One upstream on 127.0.0.1, the same clients on both paths (curl for the download,
+    a Python urllib client for the rest), timed inside the client: download rate,
+    added latency per request, a burst of connections at once, and the issue's
+    targets (proxied >= 0.5 of direct throughput, <= 2 ms added at p50).
+
+    \b
+    Examples:
+      airlock bench egress
+      airlock bench egress --runtime runsc --mb 20 --requests 100 --json
+    """
+    from orchestrator.devtools import bench_egress as module
+
+    with exit_on_failure():
+        config = module.BenchConfig(mb=mb, requests=requests, burst=burst)
+        err.print(
+            f"[dim]bench:[/] {config.download_bytes / module.MB:g} MB x "
+            f"{module.DOWNLOAD_ROUNDS}, {requests} requests, a burst of {burst}, "
+            f"through a session's proxy ({runtime}) and direct"
+        )
+        figures = module.bench_egress(runtime, config)
+        _print_figures(figures, f"egress ({runtime})", json_output)
 
 
 def _print_figures(figures: BaseModel, title: str, json_output: bool) -> None:

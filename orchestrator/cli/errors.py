@@ -77,6 +77,7 @@ FAILURES: tuple[Failure, ...] = (
     Failure("sandbox.images.ImageBuildError", ExitCode.FAILED),
     Failure("orchestrator.events.bus.SubscriberFailed", ExitCode.FAILED),
     Failure("orchestrator.devtools.package_data.PackageDataMissing", ExitCode.FAILED),
+    Failure("orchestrator.devtools.bench_egress.BenchError", ExitCode.FAILED),
 )
 
 # `airlock exec` keeps 1 free for the command's own failure: the sandbox's are 125.

@@ -15,7 +15,7 @@ COMMANDS = ["doctor", "run", "demo", "check", "exec", "sessions", "reap", "fuzz-
 GROUPS = {
     "images": ["build", "list"],
     "audit": ["verify"],
-    "bench": ["analyzer", "context", "sandbox"],
+    "bench": ["analyzer", "context", "sandbox", "egress"],
     "policy": ["lint", "explain"],
 }
 
