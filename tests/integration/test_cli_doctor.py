@@ -28,10 +28,15 @@ def test_version() -> None:
     assert result.stdout.startswith("airlock 0.")
 
 
-def test_doctor_reports_a_healthy_engine() -> None:
-    result = airlock("doctor", "--json")
-    assert result.returncode == 0, result.stdout + result.stderr
-    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+@pytest.fixture(scope="module")
+def report() -> tuple[int, dict[str, dict[str, str]]]:
+    """One `airlock doctor --json` for the module: each run starts real sessions."""
+    return _checks()
+
+
+def test_doctor_reports_a_healthy_engine(report: tuple[int, dict[str, dict[str, str]]]) -> None:
+    code, checks = report
+    assert code == 0, checks
     assert checks["engine"]["health"] == "ok"
     assert checks["engine"]["detail"].startswith("Docker ")
     for name in ("runtime runc", "seccomp", "image airlock/dev", "image airlock/minimal"):
@@ -47,12 +52,14 @@ def test_doctor_fails_with_advice_when_no_engine_answers(tmp_path: Path) -> None
     assert engine["fix"] == "make setup"
 
 
-def test_doctor_table_lists_every_check_one_row_to_a_line_in_a_log() -> None:
+def test_doctor_table_lists_every_check_one_row_to_a_line_in_a_log(
+    report: tuple[int, dict[str, dict[str, str]]],
+) -> None:
     """Not a terminal (a CI log): no cell is folded at 80 columns."""
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     result = airlock("doctor", env=env)
     assert result.returncode == 0
-    _, checks = _checks()
+    _, checks = report
     for name, check in checks.items():
         (row,) = [line for line in result.stdout.splitlines() if f" {name} " in line]
         assert f" {check['health']} " in row and check["detail"] in row, row
@@ -73,10 +80,12 @@ def _stat_works_under(runtime: str) -> bool:
     return result.returncode == 0
 
 
-def test_doctor_tries_a_real_session_under_each_runtime() -> None:
+def test_doctor_tries_a_real_session_under_each_runtime(
+    report: tuple[int, dict[str, dict[str, str]]],
+) -> None:
     """A registered runtime is not a working one: Debian's runsc fails coreutils' statx.
     doctor says what a session under each runtime can do, and agrees with the engine."""
-    code, checks = _checks()
+    code, checks = report
     assert code == 0
     for runtime in ("runc", "runsc"):
         for what in ("exec path", "user", "/workspace", "tools"):

@@ -57,6 +57,14 @@ class EchoUpstream:
                 conn.sendall(data)
         self.received.append(got)
 
+    def wait_received(self, count: int, limit: float = 10.0) -> list[bytes]:
+        """What ``count`` connections sent, once their threads have noted it (a thread
+        notes it after closing, so the client may have read everything before)."""
+        deadline = time.monotonic() + limit
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.received
+
 
 @pytest.fixture
 def echo() -> Iterator[EchoUpstream]:
@@ -82,7 +90,7 @@ def test_a_tunnel_carries_everything_in_order_both_ways(
         answer = read_all(sock)
     sent = hello + b"sent with the hello" + later
     assert answer == BANNER + sent
-    assert echo.received == [sent]
+    assert echo.wait_received(1) == [sent]
     (record,) = proxy.wait_records(1)
     assert (record.decision, record.error) == ("allowed", None)
     assert (record.bytes_up, record.bytes_down) == (len(sent), len(BANNER) + len(sent))
