@@ -30,8 +30,9 @@ images: $(STAMPS)/venv engine
 
 setup: $(STAMPS)/venv engine images
 
+# The suite, but for the slow attack and fuzz scenarios (`make prove` runs those).
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
 
 demo: setup
 	@$(BIN)/airlock demo
@@ -65,6 +66,7 @@ PROVE_COMMANDS ?= 100
 PROVE_FUZZ_SECONDS ?= 120
 
 prove: setup
+	$(BIN)/pytest -m slow
 	$(BIN)/airlock prove --sessions $(PROVE_SESSIONS) --commands $(PROVE_COMMANDS) \
 		--fuzz-seconds $(PROVE_FUZZ_SECONDS)
 

@@ -70,6 +70,7 @@ BENIGN = [
 ]
 
 
+@pytest.mark.slow
 def test_the_oracle_sees_violations_and_only_them() -> None:
     async def body() -> dict[str, tuple[set[str], bool]]:
         seen: dict[str, tuple[set[str], bool]] = {}
@@ -96,6 +97,7 @@ def test_the_oracle_sees_violations_and_only_them() -> None:
     assert seen["sleep 3600"] == (set(), True)
 
 
+@pytest.mark.slow
 def test_a_short_fuzz_runs_allowed_commands_and_counts() -> None:
     report = asyncio.run(
         fuzz_async(seed=7, count=40, seconds=None, out_dir=None, shrinking=False, timeout=60.0)

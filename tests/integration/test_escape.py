@@ -39,6 +39,7 @@ def _render(results: list[CaseResult]) -> str:
     return console.export_text()
 
 
+@pytest.mark.slow
 def test_every_escape_is_contained(runtimes: list[str]) -> None:
     if not runtimes:
         pytest.skip("no runtime registered with the engine")

@@ -21,7 +21,7 @@ from sandbox.docker_backend import DockerBackend
 from sandbox.spec import SessionSpec
 from security import analyze
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GIT = "@git@"  # the real git binary, found in the session
 FIND_REAL_GIT = r"""for f in $(find /usr -maxdepth 5 -type f -name 'git*' -size +1000k); do
