@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.consoles import out
+from orchestrator.cli.egress_options import AllowHosts
 from orchestrator.cli.errors import UsageError, exit_on_failure
 
 
@@ -31,14 +32,7 @@ def check(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help='Batch: read {"cmd": ...} lines on stdin.')
     ] = False,
-    allow_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="HOST[:PORT]",
-            help="Judge as in a session whose egress proxy may reach HOST (repeatable), "
-            "as exec and run --allow-host do.",
-        ),
-    ] = None,
+    allow_host: AllowHosts = None,
 ) -> None:
     """Analyze a shell command: allow, ask or deny, and why. Exit 0/1/2 for allow/ask/deny.
 

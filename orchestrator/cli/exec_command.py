@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal, TextIO, cast
 
 import typer
 
+from orchestrator.cli.egress_options import AllowHosts, Credentials
 from orchestrator.cli.errors import EXEC_FAILURES, UsageError, exit_on_failure
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import VisibleStream, visible
@@ -91,23 +92,8 @@ def exec_(
     workspace_mb: Annotated[
         int | None, typer.Option(metavar="MB", help="Size of the writable /workspace.")
     ] = None,
-    allow_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="HOST[:PORT]",
-            help="Let the command reach HOST through the session's egress proxy "
-            "(repeatable; *.HOST: its subdomains). Added to the policy's network allow list.",
-        ),
-    ] = None,
-    credential: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME=HOST[,HOST]",
-            help="Broker the secret in this environment's variable NAME to HOST (repeatable): "
-            "the session sees a placeholder in NAME, the egress proxy puts the real value in "
-            "request headers toward HOST alone. Each HOST must be allowed too.",
-        ),
-    ] = None,
+    allow_host: AllowHosts = None,
+    credential: Credentials = None,
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.prompt import Confirm
 
 from orchestrator.cli.consoles import err, out
+from orchestrator.cli.egress_options import AllowHosts, Credentials
 from orchestrator.cli.errors import RUN_FAILURES, exit_on_failure
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import text
@@ -101,23 +102,8 @@ def run(
             help="Print the summary as one JSON object on stdout (the live view goes to stderr).",
         ),
     ] = False,
-    allow_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="HOST[:PORT]",
-            help="Let the session reach HOST through its egress proxy (repeatable); "
-            "*.HOST is its subdomains. Added to the policy's network allow list.",
-        ),
-    ] = None,
-    credential: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAME=HOST[,HOST]",
-            help="Broker the secret in this environment's variable NAME to HOST (repeatable): "
-            "the session sees a placeholder in NAME, the egress proxy puts the real value in "
-            "request headers toward HOST alone. Each HOST must be allowed too.",
-        ),
-    ] = None,
+    allow_host: AllowHosts = None,
+    credential: Credentials = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
