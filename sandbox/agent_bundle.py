@@ -1,6 +1,7 @@
 """The exec agent as it ships: one ``python3 -c`` program holding its modules.
 
-`sandbox/exec_agent.py` imports `sandbox.egress_relay` and `sandbox.confine_exec`; the
+`sandbox/exec_agent.py` imports `sandbox.command_user`, `sandbox.egress_relay` and
+`sandbox.confine_exec`; the
 latter imports `sandbox.landlock`, `sandbox.syscall_filter` and `sandbox.exec_cleanup`.
 The container has no copy of this package, so the program registers each module's source
 under its own name before running the agent. Each module is compiled on its own, so its
@@ -13,6 +14,7 @@ import inspect
 from types import ModuleType
 
 from sandbox import (
+    command_user,
     confine_exec,
     egress_relay,
     exec_agent,
@@ -27,6 +29,7 @@ MODULES: tuple[ModuleType, ...] = (
     syscall_filter,
     exec_cleanup,
     confine_exec,
+    command_user,
     egress_relay,
     exec_agent,
 )

@@ -28,6 +28,7 @@ from sandbox import exec_cleanup, landlock, syscall_filter
 PRIVATE_SHELLS = {"bash": "/usr/lib/airlock/bash"}
 SCRATCH_PARENT = "/tmp"  # noqa: S108 (the container's tmpfs)
 SCRATCH_PREFIX = "airlock-ro-"
+SHARED_SCRATCH_MODE = 0o1777
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_PROGRAMS = 512
 MAX_NAME = 4096
@@ -74,10 +75,12 @@ class Plan:
         scratch: str | None = None,
         executable: str | None = None,
         seccomp: syscall_filter.Prepared | None = None,
+        owner: tuple[int, int] | None = None,
     ) -> None:
         self.report = report
         self.ruleset_fd = ruleset_fd
         self.scratch = scratch
+        self.owner = owner  # who the exec runs as, when not the agent (uid, gid)
         self.executable = executable
         self.seccomp = seccomp
 
@@ -111,7 +114,7 @@ class Plan:
                 self.report["processes_left"] = left
         if self.scratch is None:
             return
-        if not exec_cleanup.remove_tree(self.scratch):
+        if not exec_cleanup.remove_tree(self.scratch, self.owner):
             self.report["tmpdir_left"] = self.scratch
         self.scratch = None
 
@@ -120,8 +123,15 @@ def unconfined(reason: str) -> Plan:
     return Plan({"confined": False, "reason": reason})
 
 
-def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict[str, str]) -> Plan:
-    """A plan for ``argv`` (``env``: the exec's full environment). Raises `Refused` when
+def prepare(
+    request: dict[str, Any],
+    argv: list[str],
+    cwd: str | None,
+    env: dict[str, str],
+    owner: tuple[int, int] | None = None,
+) -> Plan:
+    """A plan for ``argv`` (``env``: the exec's full environment; ``owner``: the exec's
+    uid and gid when it runs as another user than the agent). Raises `Refused` when
     confinement is available but cannot be set up, or is required and unavailable."""
     try:
         abi = landlock.abi_version()
@@ -139,7 +149,7 @@ def prepare(request: dict[str, Any], argv: list[str], cwd: str | None, env: dict
             raise Refused(f"confinement is required, but {why}")
         return unconfined(why)
     try:
-        return _landlock_plan(abi, request["programs"], argv, cwd, env, ports)
+        return _landlock_plan(abi, request["programs"], argv, cwd, env, ports, owner)
     except Refused:
         raise
     except Exception as exc:  # fail closed: a name with a NUL byte raised ValueError
@@ -153,6 +163,7 @@ def _landlock_plan(
     cwd: str | None,
     env: dict[str, str],
     connect_ports: tuple[int, ...] = (),
+    owner: tuple[int, int] | None = None,
 ) -> Plan:
     where = cwd or str(Path.cwd())
     search_path = env.get("PATH", DEFAULT_PATH)
@@ -167,6 +178,8 @@ def _landlock_plan(
             granted[f"{executable} -> {loader}"] = loader
     seccomp, no_filter = _syscall_filter(bool(connect_ports))
     scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=SCRATCH_PARENT)
+    if owner is not None:  # the agent's, and the exec's to write in (like /tmp itself)
+        Path(scratch).chmod(SHARED_SCRATCH_MODE)
     ruleset = landlock.read_only_ruleset(abi, scratch, list(granted.values()), connect_ports)
     try:
         fd = landlock.build(ruleset)
@@ -190,7 +203,7 @@ def _landlock_plan(
         "writable": writable,
         "tmpdir": scratch,
     }
-    return Plan(report, fd, scratch, executable, seccomp)
+    return Plan(report, fd, scratch, executable, seccomp, owner)
 
 
 def _syscall_filter(tcp_client: bool) -> tuple[syscall_filter.Prepared | None, str | None]:

@@ -55,6 +55,16 @@ AGENT_LAUNCH = (
 )
 
 
+def _check_separated(hello: dict[str, Any]) -> None:
+    """Refuse an agent that would run commands as itself: they could reach its channel."""
+    agent, commands = hello.get("uid"), hello.get("command_uid")
+    if commands is None or (agent == commands and commands != 0):
+        raise ChannelClosed(
+            f"the exec agent runs as uid {agent} and would run commands as uid {commands}: "
+            "commands could write to its channel (it must run as root, see hardening.py)"
+        )
+
+
 @dataclass(frozen=True)
 class _Loss:
     """Why a session's sandbox went away."""
@@ -493,7 +503,7 @@ class DockerBackend:
         channel = AgentChannel(sock)
         executor: Executor = channel
         try:
-            await channel.start()
+            _check_separated(await channel.start())
         except NoAgent:
             await channel.close()
             executor = DockerExecExecutor(self.client, str(container.id), spec.user)

@@ -1,6 +1,8 @@
 """In-container exec agent: runs commands for the host over one stdin/stdout channel.
 
-It is the container's main process (a child of tini) and is shipped as
+It is the container's main process (a child of tini), runs as root with three
+capabilities and starts every command as the session's user (`sandbox/command_user.py`:
+why). It is shipped as
 ``python3 -c "<source>"`` (`sandbox/agent_bundle.py` packs it with the modules it
 imports), so it is standard-library-only and runs on Python 3.8+. It writes no files
 but the private TMPDIR of a confined exec (`sandbox/confine_exec.py`), removed when the
@@ -51,9 +53,10 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox import confine_exec, egress_relay
+from sandbox import command_user, confine_exec, egress_relay
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import TypeGuard
 
 PROTOCOL_VERSION = 1
@@ -438,9 +441,12 @@ class _Exec:
 class ExecServer:
     """Serves exec requests read from ``in_fd`` and writes frames to ``out_fd``."""
 
-    def __init__(self, in_fd: int = 0, out_fd: int = 1) -> None:
+    def __init__(
+        self, in_fd: int = 0, out_fd: int = 1, user: command_user.CommandUser | None = None
+    ) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
+        self.user = user or command_user.parse(None)
         self.execs: dict[int, _Exec] = {}
         self.tasks: set[asyncio.Future[None]] = set()
         self.stop_reason = "the host closed the session"
@@ -469,6 +475,7 @@ class ExecServer:
                 "pid": os.getpid(),
                 "python": platform.python_version(),
                 "uid": os.getuid(),
+                "command_uid": self.user.uid,
             }
         )
         reading = asyncio.ensure_future(self._read_loop(reader))
@@ -540,9 +547,16 @@ class ExecServer:
                 raise BadRequest(f"unknown frame type {kind!r}")
         except BadRequest as exc:
             self._error(xid, str(exc))
+            self._never_started(kind, xid)
         except Exception as exc:
             traceback.print_exc()
             self._error(xid, f"internal error: {exc!r}")
+            self._never_started(kind, xid)
+
+    def _never_started(self, kind: Any, xid: Any) -> None:
+        """An exec refused before it started still ends, with 126: the host waits for it."""
+        if kind == "exec" and _is_int(xid) and xid not in self.execs:
+            self.chan.send(_exit_frame(xid, 126))
 
     async def _egress(self, kind: str, header: dict[str, Any], payload: bytes) -> None:
         """A frame of egress; what the relay cannot do is a bad request, answered by id."""
@@ -609,31 +623,42 @@ class ExecServer:
         plan: confine_exec.Plan | None = None
         if confine is not None:
             try:
-                plan = confine_exec.prepare(confine, argv, cwd, full_env)
+                owner = (self.user.uid, self.user.gid) if self.user.popen_options() else None
+                plan = confine_exec.prepare(confine, argv, cwd, full_env, owner)
             except confine_exec.Refused as exc:
                 self._error(xid, f"not run: {exc}")
                 report = {"confined": False, "reason": str(exc)}
                 self.chan.send(_exit_frame(xid, 126, confinement=report))
                 return
             full_env.update(plan.env)
+        confined = plan.preexec if plan and plan.ruleset_fd is not None else None
+        as_user = self.user.popen_options()
         try:
-            proc = subprocess.Popen(
+            # As another user the child changes directory after it changed user (root
+            # with no DAC capability may not enter a directory the user can).
+            setup = confined
+            if as_user and cwd:
+                with contextlib.suppress(PermissionError):  # what chdir says, where root can tell
+                    Path(cwd).stat()
+                setup = _child_setup(cwd, confined)
+            proc = _spawn(
                 argv,
+                self.user,
+                want_stdin,
                 executable=plan.executable if plan else None,
-                stdin=subprocess.PIPE if want_stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
+                cwd=None if as_user else cwd,
                 env=full_env,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=plan.preexec if plan and plan.ruleset_fd is not None else None,
+                preexec_fn=setup,
+                **as_user,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             extra: dict[str, Any] = {}
             reason = str(exc)
             if isinstance(exc, subprocess.SubprocessError):  # preexec_fn raised
-                reason = f"the child could not enter its confinement ({exc})"
+                where = "working directory" if plan is None else "working directory or confinement"
+                reason = f"the child could not enter its {where} ({exc})"
             if plan is not None:
                 plan.finish()
                 extra["confinement"] = {**plan.report, "confined": False, "reason": reason}
@@ -681,21 +706,70 @@ PR_SET_DUMPABLE = 4
 
 
 def _keep_descriptors_private() -> None:
-    """Make this process not dumpable: every command of the session runs as the same
-    user, and could otherwise open the channel to the host through /proc/PID/fd (and
-    forge frames, or read another exec's stdin). A program it execs is dumpable again,
-    as usual. Where the call fails (an old gVisor) the agent runs as before."""
+    """Make this process not dumpable, a second lock on its fds (the first: commands run
+    as another user, `sandbox/command_user.py`). A program it execs is dumpable again, as
+    usual. Where the call fails (an old gVisor) the agent runs as before."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+def _spawn(
+    argv: list[str], owner: command_user.CommandUser, want_stdin: bool, **options: Any
+) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen` with stdio pipes that belong to the command's user: a command
+    may reopen its own (``echo x > /dev/stderr``), never the agent's (root's, mode 0600)."""
+    with owner.owning():
+        out, err = os.pipe(), os.pipe()
+        into = os.pipe() if want_stdin else None
+    child_ends = [out[1], err[1], *([into[0]] if into else [])]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=into[0] if into else subprocess.DEVNULL,
+            stdout=out[1],
+            stderr=err[1],
+            **options,
+        )
+    except BaseException:
+        for fd in (out[0], err[0], *([into[1]] if into else [])):
+            os.close(fd)
+        raise
+    finally:
+        for fd in child_ends:
+            os.close(fd)
+    proc.stdout = os.fdopen(out[0], "rb")
+    proc.stderr = os.fdopen(err[0], "rb")
+    proc.stdin = os.fdopen(into[1], "wb") if into else None
+    return proc
+
+
+def _child_setup(cwd: str, then: Callable[[], None] | None) -> Callable[[], None]:
+    """In the child, once it is the command's user: enter ``cwd``, then confine."""
+
+    def setup() -> None:
+        os.chdir(cwd)
+        if then is not None:
+            then()
+
+    return setup
+
+
 def main() -> int:
-    """Serve on fds 0/1; fd 1 is then pointed at stderr so stray prints cannot corrupt frames."""
+    """Serve on fds 0/1; fd 1 is then pointed at stderr so stray prints cannot corrupt frames.
+
+    Commands run as ``AIRLOCK_USER`` (`sandbox/command_user.py`), whose ``HOME`` they get.
+    """
     _keep_descriptors_private()
+    try:
+        user = command_user.parse(os.environ.pop(command_user.ENV_NAME, None))
+    except command_user.CommandUserError as exc:
+        print(f"airlock agent: {exc}", file=sys.stderr)
+        return 2
+    os.environ["HOME"] = user.home
     out_fd = os.dup(1)
     with contextlib.suppress(OSError):
         os.dup2(2, 1)
-    return asyncio.run(ExecServer(0, out_fd).serve())
+    return asyncio.run(ExecServer(0, out_fd, user).serve())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.command_user import AGENT_CAPABILITIES
+from sandbox.command_user import ENV_NAME as COMMAND_USER_ENV
 from sandbox.spec import SessionSpec
 from security import seccomp
 from security.knowledge.environment import SESSION_GUARDS
@@ -13,6 +15,7 @@ from security.knowledge.environment import SESSION_GUARDS
 # load needs hundreds. The spec's `pids` is raised to this floor there; processes
 # inside gVisor are then bounded by the memory limit (see README, Known limits).
 GVISOR_MIN_HOST_PIDS = 4096
+AGENT_PROCESS_USER = "0:0"  # the container's main process: tini, the TTL wrapper, the agent
 
 
 def session_guards() -> dict[str, str]:
@@ -23,21 +26,22 @@ def session_guards() -> dict[str, str]:
 def container_settings(spec: SessionSpec) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (docker-py) for this spec.
 
-    Non-root user, read-only root filesystem, tmpfs /tmp and a size-limited tmpfs
-    /workspace (root-owned, mode 1777), every capability dropped, no-new-privileges, the
-    project's seccomp profile, an init process, no network, pids/memory/cpu limits, and
-    no engine log of its output.
+    Commands run as the spec's (non-root) user; the exec agent, which holds the channel
+    to the host, runs as root with `AGENT_CAPABILITIES` alone, out of the commands'
+    reach (`sandbox/command_user.py`). Read-only root filesystem, tmpfs /tmp and a
+    size-limited tmpfs /workspace (root-owned, mode 1777), every other capability
+    dropped, no-new-privileges, the project's seccomp profile, an init process, no
+    network, pids/memory/cpu limits, and no engine log of its output.
     """
     limits = spec.limits
     return {
         "image": spec.image,
         "runtime": spec.runtime,
-        "user": spec.user,
+        "user": AGENT_PROCESS_USER,
         "working_dir": spec.workdir,
-        # git's read-only commands would otherwise refresh .git/index as a side effect
         # the variables that keep the read-only base's tools read-only (git's optional
         # index writes, go's toolchain switch, pip's and npm's version checks and logs)
-        "environment": {**session_guards(), **spec.env},
+        "environment": {**session_guards(), **spec.env, COMMAND_USER_ENV: spec.user},
         "labels": dict(spec.labels),
         "network_mode": spec.network,
         "read_only": True,
@@ -53,6 +57,7 @@ def container_settings(spec: SessionSpec) -> dict[str, Any]:
             f"nr_inodes={limits.workspace_inodes},mode=1777,uid=0,gid=0",
         },
         "cap_drop": ["ALL"],
+        "cap_add": list(AGENT_CAPABILITIES),
         "security_opt": ["no-new-privileges:true", seccomp.security_opt(tracing=spec.traced)],
         "init": True,
         "pids_limit": host_pids_limit(spec),

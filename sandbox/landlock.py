@@ -384,7 +384,11 @@ def session_can_write(path: str) -> bool:
     """Whether this process may change ``path`` or any directory above it (false on the
     read-only root). A file in a tree the session writes to (the workspace, /tmp) holds
     what the session or the repository put there, also when the session cannot write
-    that file itself: the copy-in's root-owned ``.git/hooks`` are the repository's."""
+    that file itself: the copy-in's root-owned ``.git/hooks`` are the repository's.
+
+    The agent asks as root without capabilities, the exec runs as the session's user:
+    the answers agree, as each tree the session may write has a top both may write (mode
+    1777) and the read-only root refuses both."""
     current = Path(path)
     return any(os.access(place, os.W_OK) for place in (current, *current.parents))
 

@@ -69,7 +69,9 @@ def test_settings_carry_the_limits(docker_client: docker.DockerClient) -> None:
         assert host["Memory"] == spec.limits.memory_mb * 2**20
         assert host["Init"] is True
         assert host["LogConfig"]["Type"] == "none"  # the exec channel is not copied to disk
-        assert container.attrs["Config"]["User"] == "1000:1000"
+        assert host["CapAdd"] == ["SETUID", "SETGID", "KILL"]  # the agent's, never a command's
+        assert container.attrs["Config"]["User"] == "0:0"  # the agent; commands: AIRLOCK_USER
+        assert "AIRLOCK_USER=1000:1000" in container.attrs["Config"]["Env"]
     finally:
         container.remove(force=True)
 

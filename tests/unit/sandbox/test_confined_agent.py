@@ -102,6 +102,8 @@ def test_invalid_confine_field_is_an_error_and_nothing_runs(agent: Client, place
                     "confine": bad})  # fmt: skip
         header = agent.next_for(7)[0]
         assert header["type"] == "error" and "confine" in header["message"], bad
+        ended = agent.next_for(7)[0]  # refused before it started: it still ends
+        assert ended["type"] == "exit" and ended["exit_code"] == 126, bad
     assert not (place / "x").exists()
 
 

@@ -165,6 +165,7 @@ def test_invalid_connect_ports_are_an_error_and_nothing_runs(agent: Client) -> N
                     "confine": {"programs": ["true"], "connect_ports": bad}})  # fmt: skip
         header = agent.next_for(9)[0]
         assert header["type"] == "error" and "connect_ports" in header["message"], bad
+        assert agent.next_for(9)[0]["exit_code"] == 126, bad  # refused, and ended
 
 
 def test_a_landlock_that_cannot_limit_connect_runs_unconfined_and_says_why(

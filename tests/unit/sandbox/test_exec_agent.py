@@ -265,6 +265,7 @@ def test_hello_describes_the_agent(agent: Client) -> None:
         "pid": agent.proc.pid,
         "python": platform.python_version(),
         "uid": os.getuid(),
+        "command_uid": os.getuid(),  # no AIRLOCK_USER: its own
     }
 
 
@@ -448,6 +449,8 @@ def test_bad_requests_get_errors_and_the_agent_keeps_serving(agent: Client) -> N
         agent.send(request)
         header = agent.next_for(request["id"])[0]
         assert header["type"] == "error" and header["message"], request
+        if request["type"] == "exec" and request["id"] != 1:  # 1 is running: not ended
+            assert agent.next_for(request["id"])[0]["exit_code"] == 126, request
     agent.send({"type": "exec", "id": "x", "argv": ["true"]})
     assert agent.next_for(None)[0]["type"] == "error"
     agent.send({"type": "signal", "id": 1, "signal": 9})
@@ -671,6 +674,7 @@ def test_bad_flow_control_frames_get_errors_and_late_ones_are_ignored(agent: Cli
         agent.start(1, ["true"], window=window)
         header = agent.next_for(1)[0]
         assert header["type"] == "error" and "window" in header["message"], window
+        assert agent.next_for(1)[0]["exit_code"] == 126, window  # refused, and ended
     agent.start(2, ["sleep", "3600"], window=WINDOW)
     assert agent.next_for(2)[0]["type"] == "started"
     for size in (0, -5, "all", None):
