@@ -16,6 +16,7 @@ from types import ModuleType
 from sandbox import (
     command_user,
     confine_exec,
+    egress_bridge,
     egress_relay,
     exec_agent,
     exec_cleanup,
@@ -30,6 +31,7 @@ MODULES: tuple[ModuleType, ...] = (
     exec_cleanup,
     confine_exec,
     command_user,
+    egress_bridge,
     egress_relay,
     exec_agent,
 )

@@ -146,6 +146,7 @@ class AgentChannel:
         self._pongs: dict[int, asyncio.Future[None]] = {}
         self._listens: dict[int, asyncio.Future[int]] = {}  # tcp_listen requests, by id
         self.egress: EgressTunnel | None = None
+        self.bridged_port: int | None = None  # egress through a Unix socket, not frames
         self._task: asyncio.Task[None] | None = None
         self._no_agent = False  # the image said it cannot run the agent
         self.closed_reason: str | None = None
@@ -209,25 +210,45 @@ class AgentChannel:
             down_window=down_window, up_window=up_window, max_conns=max_conns,
         )  # fmt: skip
         self.egress = tunnel
-        xid = next(self._ids)
-        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._listens[xid] = answer
-        request = {"type": "tcp_listen", "id": xid, "port": port, "up_window": up_window,
+        request = {"type": "tcp_listen", "port": port, "up_window": up_window,
                    "down_window": down_window, "max_conns": max_conns}  # fmt: skip
         try:
-
-            async def listening() -> int:
-                await self._send(request)
-                return await answer
-
-            tunnel.port = await asyncio.wait_for(listening(), timeout)
+            tunnel.port = await self._listen(request, timeout)
         except BaseException:
             self.egress = None
             await tunnel.close()
             raise
+        return tunnel.port
+
+    async def bridge_egress(
+        self, socket_path: str, port: int = 0, *, max_conns: int = MAX_CONNS, timeout: float = 30.0
+    ) -> int:
+        """Make the agent listen on 127.0.0.1:``port`` in the sandbox and connect each
+        connection to the Unix socket ``socket_path`` there (`sandbox/egress_socket.py`);
+        no byte of it crosses this channel. Returns the port; raises as `serve_egress`."""
+        if not self.alive:
+            raise ChannelClosed(self.closed_reason or "the channel is not started")
+        if self.egress is not None or self.bridged_port is not None:
+            raise EgressUnavailable("egress is served already")
+        request = {"type": "tcp_listen", "port": port, "max_conns": max_conns,
+                   "socket": socket_path}  # fmt: skip
+        self.bridged_port = await self._listen(request, timeout)
+        return self.bridged_port
+
+    async def _listen(self, request: dict[str, Any], timeout: float) -> int:
+        """Send ``tcp_listen`` and wait for the port the agent listens on."""
+        xid = next(self._ids)
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._listens[xid] = answer
+
+        async def listening() -> int:
+            await self._send({**request, "id": xid})
+            return await answer
+
+        try:
+            return await asyncio.wait_for(listening(), timeout)
         finally:
             self._listens.pop(xid, None)
-        return tunnel.port
 
     async def stream(
         self,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import docker
 from docker.errors import APIError, NotFound
@@ -32,6 +32,7 @@ from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgen
 from sandbox.confinement import Confinement
 from sandbox.docker_exec import DockerExecExecutor, docker_exec_stream
 from sandbox.egress import CredentialError, EgressRecord, ResolveSpecError
+from sandbox.egress_socket import SOCKET_DIR, SOCKET_PATH
 from sandbox.egress_transport import EgressHandler, EgressUnavailable
 from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.executor import Executor
@@ -45,6 +46,7 @@ from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, spli
 
 log = logging.getLogger(__name__)
 AGENT_SOURCE = agent_source()
+RUNSC_HOST_UDS_ARGS = ("--host-uds=open", "--host-uds=all", "--fsgofer-host-uds")
 # The container's main process: the agent if the image has python3, else a sleeper
 # (execs then go through `docker exec`). A `timeout` wrapper enforces the TTL.
 AGENT_LAUNCH = (
@@ -241,6 +243,25 @@ class DockerSession:
             )
         try:
             return await channel.serve_egress(handler, port)
+        except EgressUnavailable as exc:
+            raise EgressUnavailable(f"session {self.id}: {exc}") from exc
+        except (ChannelClosed, TimeoutError) as exc:
+            raise SandboxError(f"session {self.id}: cannot serve egress: {exc}") from exc
+
+    async def bridge_egress(self, port: int = 0) -> int:
+        """Serve the session's outbound connections through its proxy's Unix socket,
+        mounted at `SOCKET_PATH`: the agent listens on 127.0.0.1:``port`` and bridges
+        each connection to it. Raises as `serve_egress`."""
+        if self.closed:
+            raise SandboxError(f"session {self.id} is closed")
+        channel = self.channel
+        if channel is None:
+            raise EgressUnavailable(
+                f"session {self.id}: the image {self.spec.image} has no python3, so its "
+                "sandbox has no exec agent to carry egress"
+            )
+        try:
+            return await channel.bridge_egress(SOCKET_PATH, port)
         except EgressUnavailable as exc:
             raise EgressUnavailable(f"session {self.id}: {exc}") from exc
         except (ChannelClosed, TimeoutError) as exc:
@@ -459,6 +480,7 @@ class DockerBackend:
         self._client = client
         self.owner = owner or labels.Owner.current()
         self._reaped = False
+        self._runsc_host_uds: bool | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -490,6 +512,14 @@ class DockerBackend:
         settings = container_settings(spec)
         settings["labels"] = tags
         egress = _session_egress(spec)
+        transport = await self._egress_transport(spec) if egress is not None else None
+        if egress is not None and transport == "socket":
+            proxy_socket = await egress.open_socket()
+            settings["mounts"] = [
+                docker.types.Mount(
+                    SOCKET_DIR, str(proxy_socket.folder), type="bind", read_only=True
+                )
+            ]
         settings["environment"] = {
             **settings["environment"],
             **(egress.environment() if egress is not None else {}),
@@ -498,8 +528,12 @@ class DockerBackend:
         }
         try:
             container, sock = await asyncio.to_thread(self._create, session_id, settings)
-        except ENGINE_ERRORS as exc:
-            raise SandboxError(f"cannot start a session on {spec.image}: {exc}") from exc
+        except BaseException as exc:
+            if egress is not None:
+                await egress.aclose()
+            if isinstance(exc, ENGINE_ERRORS):
+                raise SandboxError(f"cannot start a session on {spec.image}: {exc}") from exc
+            raise
         channel = AgentChannel(sock)
         executor: Executor = channel
         try:
@@ -509,16 +543,51 @@ class DockerBackend:
             executor = DockerExecExecutor(self.client, str(container.id), spec.user)
         except (ChannelClosed, OSError) as exc:
             await asyncio.to_thread(_remove, container)
+            if egress is not None:
+                await egress.aclose()
             raise SandboxError(f"session {session_id} did not come up: {exc}") from exc
         session = DockerSession(self, session_id, spec, container, executor, egress)
         if egress is not None:
             try:
-                await session.serve_egress(egress.handler, EGRESS_PORT)
+                if transport == "socket":
+                    await session.bridge_egress(EGRESS_PORT)
+                else:
+                    await session.serve_egress(egress.handler, EGRESS_PORT)
                 await session.install_egress_trust()
             except BaseException:
                 await session.close()
                 raise
         return session
+
+    async def _egress_transport(self, spec: SessionSpec) -> Literal["socket", "channel"]:
+        """How this session's egress reaches its proxy (`SessionSpec.egress_transport`):
+        the Unix socket needs the engine on this machine, and under gVisor a runsc that
+        may connect to host sockets; a socket asked for where it cannot work is an error."""
+        if spec.egress_transport == "channel":
+            return "channel"
+        local = self.client.api.base_url.startswith("http+docker://")
+        usable = local and (spec.runtime != "runsc" or await self._runsc_reaches_host_sockets())
+        if spec.egress_transport == "socket" and not usable:
+            why = (
+                "the engine is not on this machine"
+                if not local
+                else (
+                    "runsc may not connect to host sockets (it needs --host-uds=open in the "
+                    "engine's runtimeArgs: scripts/ensure-engine.sh sets it)"
+                )
+            )
+            raise SandboxError(f"egress over a Unix socket is not possible here: {why}")
+        return "socket" if usable else "channel"
+
+    async def _runsc_reaches_host_sockets(self) -> bool:
+        if self._runsc_host_uds is None:
+            try:
+                info = await asyncio.to_thread(self.client.info)
+            except ENGINE_ERRORS:
+                return False
+            args = info.get("Runtimes", {}).get("runsc", {}).get("runtimeArgs") or []
+            self._runsc_host_uds = any(arg in RUNSC_HOST_UDS_ARGS for arg in args)
+        return self._runsc_host_uds
 
     def _create(self, session_id: str, settings: dict[str, Any]) -> tuple[Any, socket.socket]:
         container = self.client.containers.create(

@@ -12,7 +12,8 @@ reused), and the host hands the stream to the session's egress proxy
 
 Frames (the exec channel's format; every one but the first two carries ``conn``):
 
-- host to agent: ``tcp_listen`` (id, port, up_window, down_window, max_conns), answered with
+- host to agent: ``tcp_listen`` (id, port, up_window, down_window, max_conns, and
+  ``socket``: bridge to that Unix socket instead, `sandbox/egress_bridge.py`), answered with
   ``tcp_listening`` (id, port) or ``error`` (id); ``tcp_data`` (payload), ``tcp_eof``,
   ``tcp_close`` (``error`` set: reset the connection), ``tcp_credit`` (bytes);
 - agent to host: ``tcp_open`` (peer), ``tcp_data``, ``tcp_eof``, ``tcp_close`` (error),
@@ -35,6 +36,8 @@ import contextlib
 import socket
 import struct
 from typing import TYPE_CHECKING, Any
+
+from sandbox.egress_bridge import EgressBridge
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,6 +85,7 @@ class EgressRelay:
         self.send = send  # the channel's send(header, payload=b""): never blocks
         self.frame_credit = frame_credit
         self.server: asyncio.Server | None = None
+        self.bridge: EgressBridge | None = None  # the Unix socket transport, when asked
         self.conns: dict[int, _Connection] = {}
         self.next_conn = 1
         self.up_window = DEFAULT_UP_WINDOW  # bytes a connection may send the host unacked
@@ -90,8 +94,8 @@ class EgressRelay:
 
     async def listen(self, req: dict[str, Any]) -> None:
         """Serve ``tcp_listen``: bind 127.0.0.1:port (0: any free port) and say which."""
-        if self.server is not None:
-            port = self.server.sockets[0].getsockname()[1]
+        if self.server is not None or self.bridge is not None:
+            port = self.bridge.port if self.bridge else self.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             raise ValueError(f"egress already listens on port {port}")
         port = _positive_int(req, "port", 0, 0)
         if port > 65535:
@@ -102,6 +106,18 @@ class EgressRelay:
         self.max_conns = _positive_int(req, "max_conns", DEFAULT_MAX_CONNS, 1)
         loop = asyncio.get_running_loop()
         host = listen_address()
+        path = req.get("socket")
+        if path is not None:
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ValueError("socket must be an absolute path")
+            bridge = EgressBridge(path, self.max_conns)
+            try:
+                bound = bridge.listen(host, port)
+            except OSError as exc:
+                raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            self.bridge = bridge
+            self.send({"type": "tcp_listening", "id": req.get("id"), "port": bound})
+            return
         try:
             # neither SO_REUSEPORT nor SO_REUSEADDR: no other process of the session can
             # bind the same port (gVisor lets two SO_REUSEADDR sockets share it, one on
@@ -143,6 +159,8 @@ class EgressRelay:
         """Stop listening and reset every connection (the agent is stopping)."""
         if self.server is not None:
             self.server.close()
+        if self.bridge is not None:
+            self.bridge.close()
         for conn in list(self.conns.values()):
             conn.host_close("the sandbox is stopping")
 

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from sandbox.egress import EgressProxy, EgressRecord, Resolver, SessionBroker
+from sandbox.egress_socket import EgressSocket
 from sandbox.egress_transport import EgressHandler
 from sandbox.spec import EGRESS_PORT
 from security.network_policy import NetworkPolicy
@@ -85,6 +86,7 @@ class SessionEgress:
         resolver = Resolver.from_environment(environ)
         self.broker = SessionBroker.for_policy(policy, environ, upstream_tls)
         self.proxy = EgressProxy(policy, resolver, audit=self._record, broker=self.broker)
+        self.socket: EgressSocket | None = None  # the Unix socket transport's, if used
         self._listeners: list[Listener] = []
         self._pending: deque[EgressRecord] = deque(maxlen=PENDING_RECORDS)
         self._dropped = 0
@@ -137,6 +139,14 @@ class SessionEgress:
         for listener in self._listeners:
             listener(record)
 
+    async def open_socket(self) -> EgressSocket:
+        """Serve the proxy on a Unix socket of its own (the socket transport)."""
+        if self.socket is None:
+            self.socket = await EgressSocket.open(self.handler)
+        return self.socket
+
     async def aclose(self) -> None:
-        """End the connections still open (their records say so)."""
+        """Stop listening and end the connections still open (their records say so)."""
+        if self.socket is not None:
+            await self.socket.aclose()
         await self.proxy.aclose()

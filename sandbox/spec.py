@@ -46,6 +46,12 @@ class SessionSpec(BaseModel):
         description="hosts the session's egress proxy may reach; empty allow: no proxy, "
         "no egress at all",
     )
+    egress_transport: Literal["auto", "socket", "channel"] = Field(
+        "auto",
+        description="how egress reaches the proxy: a Unix socket mounted into the "
+        "sandbox (fast; a local engine, and runsc with --host-uds=open), the exec channel "
+        "(any engine), or auto: the socket where it works",
+    )
     user: str = AGENT_USER
     shell: str = Field("bash", description="runs string commands: `<shell> -c <command>`")
     workdir: str = "/workspace"

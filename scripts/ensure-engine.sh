@@ -37,22 +37,40 @@ apt_install_missing() {
 }
 
 # Register runsc as a runtime. Debian's runsc only runs with networking off in
-# this environment ("cannot run with network enabled in root network namespace").
+# this environment ("cannot run with network enabled in root network namespace"),
+# and may connect to the host sockets mounted into a sandbox (--host-uds=open: the
+# egress proxy's, sandbox/egress_socket.py). With "upgrade", only an entry this
+# script wrote before is brought up to date (an engine it did not set up is left
+# alone). Prints "changed" when it changed the file.
 register_runsc() {
     local runsc
     runsc=$(command -v runsc) || return 0
     mkdir -p "$(dirname "$DAEMON_JSON")"
-    python3 - "$DAEMON_JSON" "$runsc" <<'PY'
+    python3 - "$DAEMON_JSON" "$runsc" "${1:-}" <<'PY'
 import json, os, sys
-path, runsc = sys.argv[1], sys.argv[2]
+path, runsc, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-wanted = {"path": runsc, "runtimeArgs": ["--network=none"]}
-if config.get("runtimes", {}).get("runsc") != wanted:
+wanted = {"path": runsc, "runtimeArgs": ["--network=none", "--host-uds=open"]}
+ours_before = [{"path": runsc, "runtimeArgs": ["--network=none"]}]
+current = config.get("runtimes", {}).get("runsc")
+if current != wanted and (mode != "upgrade" or current in ours_before):
     config.setdefault("runtimes", {})["runsc"] = wanted
     with open(path, "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
+    print("changed")
 PY
+}
+
+# A running dockerd rereads its runtimes on SIGHUP; wait until it reports runsc's new args.
+reload_dockerd() {
+    say "reloading dockerd's runtimes (runsc --host-uds=open)"
+    pkill -HUP -x dockerd || return 0
+    local deadline=$((SECONDS + WAIT_SECONDS))
+    until docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q -- '--host-uds=open'; do
+        ((SECONDS < deadline)) || die "dockerd did not reload its runtimes; see $LOG"
+        sleep 0.5
+    done
 }
 
 start_dockerd() {
@@ -76,7 +94,10 @@ start_dockerd() {
 
 main() {
     if engine_answers; then
-        if is_debian_root; then apt_install_missing mmdebstrap; fi
+        if is_debian_root; then
+            apt_install_missing mmdebstrap
+            if [[ $(register_runsc upgrade) == changed ]]; then reload_dockerd; fi
+        fi
         exit 0
     fi
     if ! is_debian_root; then
@@ -85,7 +106,7 @@ add gVisor's runsc for the hardened tier, and install mmdebstrap to build the im
 or run this as root on Debian/Ubuntu and it does it for you."
     fi
     apt_install_missing docker.io runsc mmdebstrap
-    register_runsc
+    register_runsc >/dev/null
     start_dockerd
 }
 

@@ -94,6 +94,14 @@ def bench_egress(
     burst: Annotated[
         int, typer.Option(min=1, max=200, metavar="N", help="Requests of 1 MiB at once.")
     ] = 50,
+    transport: Annotated[
+        str,
+        typer.Option(
+            metavar="auto|socket|channel",
+            help="How the session reaches its proxy: the mounted Unix socket, the exec "
+            "channel, or auto (the socket where it works).",
+        ),
+    ] = "auto",
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """A session's egress proxy vs the same traffic direct on the host's loopback.
@@ -107,9 +115,14 @@ def bench_egress(
     Examples:
       airlock bench egress
       airlock bench egress --runtime runsc --mb 20 --requests 100 --json
+      airlock bench egress --transport channel --json
     """
     from orchestrator.devtools import bench_egress as module
 
+    if transport not in ("auto", "socket", "channel"):
+        raise typer.BadParameter(
+            f"{transport!r} is not auto, socket or channel", param_hint="--transport"
+        )
     with exit_on_failure():
         config = module.BenchConfig(mb=mb, requests=requests, burst=burst)
         err.print(
@@ -117,8 +130,8 @@ def bench_egress(
             f"{module.DOWNLOAD_ROUNDS}, {requests} requests, a burst of {burst}, "
             f"through a session's proxy ({runtime}) and direct"
         )
-        figures = module.bench_egress(runtime, config)
-        _print_figures(figures, f"egress ({runtime})", json_output)
+        figures = module.bench_egress(runtime, config, transport)
+        _print_figures(figures, f"egress ({runtime}, {figures.transport})", json_output)
 
 
 def _print_figures(figures: BaseModel, title: str, json_output: bool) -> None:

@@ -82,6 +82,7 @@ class EgressBench(BaseModel):
     """Figures for the session's egress proxy against the same traffic direct."""
 
     runtime: str
+    transport: str  # how the session reached its proxy: "socket" or "channel"
     session_cpus: float  # the session's CPU limit: its clients and its agent share it
     download_client: clients.DownloadClient
     download_mb: float
@@ -133,6 +134,7 @@ def egress_figures(
     direct: PathSamples,
     *,
     runtime: str,
+    transport: str,
     session_cpus: float,
     download_client: clients.DownloadClient,
     proxy_records: int,
@@ -150,6 +152,7 @@ def egress_figures(
     overhead = p50[0] - p50[1]
     return EgressBench(
         runtime=runtime,
+        transport=transport,
         session_cpus=session_cpus,
         download_client=download_client,
         download_mb=round(size / MB, 3),
@@ -269,13 +272,17 @@ def _resolving(name: str) -> Iterator[None]:
             os.environ[RESOLVE_ENV] = before
 
 
-async def _bench(runtime: str, config: BenchConfig) -> EgressBench:
+async def _bench(runtime: str, config: BenchConfig, transport: str) -> EgressBench:
     from sandbox.docker_backend import DockerBackend
     from sandbox.egress import EgressRecord
     from sandbox.spec import SessionSpec
     from security.network_policy import NetworkPolicy
 
-    spec = SessionSpec(runtime=runtime, egress=NetworkPolicy(allow=[BENCH_HOST]))
+    spec = SessionSpec(
+        runtime=runtime,
+        egress=NetworkPolicy(allow=[BENCH_HOST]),
+        egress_transport=transport,
+    )
     records: list[EgressRecord] = []
     direct = host_client()
     with BenchUpstream() as upstream:
@@ -283,6 +290,8 @@ async def _bench(runtime: str, config: BenchConfig) -> EgressBench:
             session = await DockerBackend().start(spec)
         try:
             session.watch_egress(records.append)
+            channel = session.channel
+            used = "socket" if channel is not None and channel.bridged_port else "channel"
 
             async def run_in_session(argv: list[str]) -> str:
                 result = await session.exec(argv, timeout=EXEC_TIMEOUT)
@@ -308,15 +317,19 @@ async def _bench(runtime: str, config: BenchConfig) -> EgressBench:
         config,
         *samples,
         runtime=runtime,
+        transport=used,
         session_cpus=spec.limits.cpus,
         download_client=download_client,
         proxy_records=sum(record.decision == "allowed" for record in records),
     )
 
 
-def bench_egress(runtime: str = "runc", config: BenchConfig | None = None) -> EgressBench:
-    """Measure both paths in one run (a session under ``runtime``, and the host)."""
+def bench_egress(
+    runtime: str = "runc", config: BenchConfig | None = None, transport: str = "auto"
+) -> EgressBench:
+    """Measure both paths in one run (a session under ``runtime`` reaching its proxy by
+    ``transport``, and the host)."""
     try:
-        return asyncio.run(_bench(runtime, config or BenchConfig()))
+        return asyncio.run(_bench(runtime, config or BenchConfig(), transport))
     except (clients.ClientError, UpstreamUnavailable) as exc:
         raise BenchError(str(exc)) from exc

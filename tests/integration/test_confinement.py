@@ -368,11 +368,20 @@ def test_code_inside_the_domain_changes_no_metadata_or_agent_and_leaves_nothing(
         survivors = (await unconfined(s, sleepers)).stdout.split()
         assert len(survivors) == 2, survivors
         await unconfined(s, f"kill -9 {' '.join(p.decode() for p in survivors)}")
-        await unconfined(s, renice)
-        assert (await unconfined(s, inherited)).stdout.split()[1] == b"19"
-        await unconfined(s, prlimit)
-        starved = await s.exec("echo later")  # the agent has no fd left for its pipes
-        assert starved.exit_code == 126 and "Too many open files" in (starved.error or "")
+        # the agent is root's: out of reach unconfined too; a process of the session's
+        # user is the control, which the same lines change when nothing stops them
+        await unconfined(s, f"{renice}; {prlimit}")
+        assert (await unconfined(s, inherited)).stdout == agent_before
+        peer = "sleep 800 >/dev/null 2>&1 & echo $!"
+        pid = (await unconfined(s, peer)).stdout.strip().decode()
+        on_peer = f"{renice.replace('$PPID', pid)}; {prlimit.replace('$PPID', pid)}"
+        limits = f"ps -o ni= -p {pid}; grep 'Max open files' /proc/{pid}/limits"
+        peer_before = (await unconfined(s, limits)).stdout
+        await confined(s, on_peer)
+        assert (await unconfined(s, limits)).stdout == peer_before
+        await unconfined(s, on_peer)
+        changed = (await unconfined(s, limits)).stdout.split()
+        assert changed[0] == b"19" and changed[4:6] == [b"8", b"8"], changed
 
     in_session(body)
 

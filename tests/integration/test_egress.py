@@ -39,12 +39,21 @@ def mapped_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRLOCK_EGRESS_RESOLVE", RESOLVE)
 
 
-def _run(runtime: str, policy: NetworkPolicy, steps: object) -> list[EgressRecord]:
+TRANSPORTS = ["socket", "channel"]  # the proxy's Unix socket mounted in, or the exec channel
+
+
+def _run(
+    runtime: str, policy: NetworkPolicy, steps: object, transport: str = "auto"
+) -> list[EgressRecord]:
     """Start a session with ``policy``; ``steps(session)`` runs in it; the records."""
     records: list[EgressRecord] = []
 
     async def main() -> None:
-        spec = SessionSpec(runtime=runtime, egress=policy)  # type: ignore[arg-type]
+        spec = SessionSpec(
+            runtime=runtime,  # type: ignore[arg-type]
+            egress=policy,
+            egress_transport=transport,  # type: ignore[arg-type]
+        )
         async with DockerBackend().session(spec) as session:
             session.watch_egress(records.append)
             await steps(session)  # type: ignore[operator]
@@ -58,9 +67,10 @@ async def _sh(session: object, argv: list[str], timeout: float = 120) -> tuple[i
     return result.exit_code, result.stdout.decode(), result.stderr.decode()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("runtime", ["runc", "runsc"])
 def test_real_clients_reach_allowed_hosts_through_the_proxy(
-    upstreams: Upstreams, runtime: str
+    upstreams: Upstreams, runtime: str, transport: str
 ) -> None:
     http, https, git = upstreams.http.port, upstreams.https.port, upstreams.git.port
 
@@ -107,7 +117,7 @@ def test_real_clients_reach_allowed_hosts_through_the_proxy(
         code, out, _ = await _sh(session, ["cat", "/tmp/clone/README"])
         assert out == "cloned through the proxy\n"
 
-    records = _run(runtime, ALLOWED, steps)
+    records = _run(runtime, ALLOWED, steps, transport)
     allowed = [r for r in records if r.decision == "allowed"]
     hosts = {(r.host, r.method) for r in allowed}
     assert {("files.test", "GET"), ("files.test", "CONNECT"), ("pypi.test", "CONNECT"),
@@ -117,8 +127,11 @@ def test_real_clients_reach_allowed_hosts_through_the_proxy(
     assert sum(r.bytes_down for r in records if r.host == "pypi.test") > 1000  # index + wheel
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("runtime", ["runc", "runsc"])
-def test_every_other_way_out_is_refused_and_said_why(upstreams: Upstreams, runtime: str) -> None:
+def test_every_other_way_out_is_refused_and_said_why(
+    upstreams: Upstreams, runtime: str, transport: str
+) -> None:
     http, https = upstreams.http.port, upstreams.https.port
     seen: dict[str, tuple[int, str, str]] = {}
 
@@ -170,10 +183,20 @@ def test_every_other_way_out_is_refused_and_said_why(upstreams: Upstreams, runti
         await attempt("interfaces", ["python3", "-c", interfaces])
         # no route anywhere: read, never tried (nothing is sent to find out)
         await attempt("routes", ["sh", "-c", "tail -n +2 /proc/net/route; echo end"])
+        if transport == "socket":  # the mounted socket is the same proxy, the same policy
+            unix = (
+                "import socket, sys\n"
+                "s = socket.socket(socket.AF_UNIX); s.connect('/run/airlock-egress/proxy.sock')\n"
+                "s.sendall(f'GET http://evil.test:{sys.argv[1]}/ HTTP/1.1\\r\\n"
+                "Host: evil.test:{sys.argv[1]}\\r\\n\\r\\n'.encode())\n"
+                "print(s.recv(100).split(b' ')[1].decode())\n"
+            )
+            await attempt("the socket directly", ["python3", "-c", unix, str(http)])
+            await attempt("the socket's folder", ["touch", "/run/airlock-egress/x"])
 
     # localhost is allowed by name: it is refused for what it resolves to (/etc/hosts on
     # the host: 127.0.0.1), since AIRLOCK_EGRESS_RESOLVE does not map it
-    records = _run(runtime, NetworkPolicy(allow=[*NAMES, "localhost"]), steps)
+    records = _run(runtime, NetworkPolicy(allow=[*NAMES, "localhost"]), steps, transport)
     assert seen["another host"][1] == "403", seen["another host"]
     assert seen["an IP literal"][1] == "403" and seen["a decimal IP"][1] == "403"
     code, out, err = seen["no proxy"]  # direct: no resolver, no route, nothing reached
@@ -190,6 +213,31 @@ def test_every_other_way_out_is_refused_and_said_why(upstreams: Upstreams, runti
     assert "localhost" in refused and "loopback" in refused["localhost"].reason
     fronted = [r for r in records if r.method == "CONNECT" and r.decision == "refused"]
     assert fronted and "fronted.example" in fronted[0].reason, fronted
+    if transport == "socket":
+        assert seen["the socket directly"][1] == "403\n", seen["the socket directly"]
+        code, _, err = seen["the socket's folder"]
+        # root's folder (runc says so first) on a read-only mount (gVisor says so first)
+        assert code != 0 and ("Permission denied" in err or "Read-only" in err), err
+
+
+@pytest.mark.parametrize("runtime", ["runc", "runsc"])
+def test_auto_takes_the_socket_which_is_the_sessions_alone_and_goes_with_it(
+    runtime: str,
+) -> None:
+    async def main() -> None:
+        spec = SessionSpec(runtime=runtime, egress=ALLOWED)  # type: ignore[arg-type]
+        async with DockerBackend().session(spec) as session:
+            assert session.egress is not None and session.egress.socket is not None
+            folder = session.egress.socket.folder
+            assert sorted(p.name for p in folder.iterdir()) == ["proxy.sock"]
+            assert session.channel is not None and session.channel.bridged_port == 3128
+            assert session.channel.egress is None  # no frame of egress on the channel
+            listing = "import os; print(os.listdir('/run/airlock-egress'))"
+            listed = await session.exec(["python3", "-c", listing], timeout=30)
+            assert listed.stdout == b"['proxy.sock']\n", listed
+        assert not folder.exists()
+
+    asyncio.run(main())
 
 
 def test_each_session_has_its_own_proxy(upstreams: Upstreams) -> None:

@@ -1,0 +1,59 @@
+"""Egress over a Unix socket: the session's proxy listens on a socket of its own, which
+the container sees through a bind mount.
+
+The other transport (`sandbox/egress_transport.py`) carries every byte as frames over
+the exec channel, through the engine's attach stream: it works with any engine, local or
+not, but the engine's copies bound it (about 170 MB/s). Here the agent bridges each
+loopback connection to the socket (`sandbox/egress_bridge.py`) and the bytes go through
+the kernel alone. The folder holding the socket is the session's alone, and only its
+container mounts it (read-only; connecting needs no write). Under gVisor the runtime
+must be allowed to connect to host sockets (``runsc --host-uds=open``, which
+`scripts/ensure-engine.sh` sets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from sandbox.egress_transport import EgressHandler
+
+SOCKET_DIR = "/run/airlock-egress"  # where the container sees the folder
+SOCKET_NAME = "proxy.sock"
+SOCKET_PATH = f"{SOCKET_DIR}/{SOCKET_NAME}"
+# The folder and socket let any user of the container in: the agent (root without
+# DAC capabilities) must get there whoever owns them on the host, and a command that
+# connects directly meets the same proxy as through the agent's port.
+FOLDER_MODE = 0o755
+SOCKET_MODE = 0o666
+
+
+class EgressSocket:
+    """One session's proxy socket on the host and the mount that shows it inside."""
+
+    def __init__(self, folder: Path, server: asyncio.AbstractServer) -> None:
+        self.folder = folder
+        self.server = server
+
+    @classmethod
+    async def open(cls, handler: EgressHandler, prefix: str = "airlock-egress-") -> EgressSocket:
+        """Listen for ``handler`` on a new socket in a new private folder."""
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        try:
+            folder.chmod(FOLDER_MODE)
+            path = folder / SOCKET_NAME
+            server = await asyncio.start_unix_server(handler, path=str(path))
+            path.chmod(SOCKET_MODE)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return cls(folder, server)
+
+    async def aclose(self) -> None:
+        """Stop listening and remove the folder (connections in flight end with the proxy)."""
+        self.server.close()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.folder)
