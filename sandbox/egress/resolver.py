@@ -3,7 +3,9 @@
 `Resolver.resolve` returns the addresses the proxy may connect to, and the proxy
 connects to those, never resolving again: a name cannot answer the check with one
 address and the connection with another (DNS rebinding). When any address a name
-resolves to is forbidden (`forbidden_address`), the name is refused.
+resolves to is forbidden (`forbidden_address`), the name is refused. Lookups run on a
+bounded pool of their own (`sandbox.egress.lookup_pool`), never on the event loop's
+default executor.
 
 ``AIRLOCK_EGRESS_RESOLVE="name=127.0.0.1[,name2=addr]"`` (like curl's ``--resolve``)
 maps names for tests and local development: a mapped name resolves to its address
@@ -14,11 +16,11 @@ private. No other name is.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from ipaddress import ip_address
 
 from sandbox.egress.addresses import IPAddress, forbidden_address
+from sandbox.egress.lookup_pool import PooledLookup
 from sandbox.egress.refusal import EgressRefused
 from security.network_policy import host_problem, normalise_host
 
@@ -55,32 +57,25 @@ def parse_resolve_spec(spec: str) -> dict[str, IPAddress]:
     return mapping
 
 
-async def system_lookup(name: str, port: int) -> list[str]:
-    """The host's resolver (getaddrinfo), TCP addresses only."""
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        name, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
-    return [str(info[4][0]) for info in infos]
-
-
 class Resolver:
-    """Resolves names for one proxy: mapped names first, then ``lookup`` (the system's
-    by default), within ``timeout`` seconds."""
+    """Resolves names for one proxy: mapped names first, then ``lookup`` within
+    ``timeout`` seconds. The default lookup is the system's on the shared lookup pool,
+    with this resolver's own share of it (`PooledLookup`)."""
 
     def __init__(
         self,
         mapping: Mapping[str, IPAddress] | None = None,
         *,
-        lookup: Lookup = system_lookup,
+        lookup: Lookup | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.mapping = {normalise_host(name): address for name, address in (mapping or {}).items()}
-        self.lookup = lookup
+        self.lookup: Lookup = lookup if lookup is not None else PooledLookup()
         self.timeout = timeout
 
     @classmethod
     def from_environment(
-        cls, environ: Mapping[str, str], *, lookup: Lookup = system_lookup, timeout: float = 10.0
+        cls, environ: Mapping[str, str], *, lookup: Lookup | None = None, timeout: float = 10.0
     ) -> Resolver:
         """A resolver with the mapping ``environ[RESOLVE_ENV]`` gives (none if unset);
         a `ResolveSpecError` when it is malformed."""
