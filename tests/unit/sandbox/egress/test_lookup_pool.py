@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from sandbox.egress import EgressRefused, PooledLookup, Resolver
-from sandbox.egress.lookup_pool import LOOKUP_WORKERS, LOOKUPS_PER_RESOLVER, Slots
+from sandbox.egress.lookup_pool import LOOKUP_WORKERS, LOOKUPS_PER_RESOLVER, Slots, lookup_pool
 
 pytestmark = pytest.mark.timeout(120)
 PUBLIC = "93.184.215.14"
@@ -152,6 +152,8 @@ def test_with_every_worker_stuck_a_lookup_times_out_and_leaves_nothing_queued(
             assert (caught.value.status, caught.value.reason) == (502, "name lookup timed out")
         stuck_threads = [t for t in threading.enumerate() if t.name.startswith("airlock-lookup")]
         assert len(stuck_threads) == LOOKUP_WORKERS
+        # white box: nothing sits in the executor's queue (not even cancelled calls)
+        assert lookup_pool()._executor._work_queue.qsize() == 0
 
         await asyncio.to_thread(hanging.release)
         await asyncio.gather(*stuck, return_exceptions=True)
