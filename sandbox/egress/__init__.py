@@ -27,6 +27,7 @@ from sandbox.egress.credentials import (
     scrub_placeholders,
 )
 from sandbox.egress.limits import EgressLimits
+from sandbox.egress.lookup_pool import BlockingLookup, PooledLookup, getaddrinfo_addresses
 from sandbox.egress.proxy import Audit, Connect, EgressProxy, open_upstream
 from sandbox.egress.records import EgressRecord
 from sandbox.egress.refusal import REASON_HEADER, EgressRefused
@@ -36,7 +37,6 @@ from sandbox.egress.resolver import (
     Resolver,
     ResolveSpecError,
     parse_resolve_spec,
-    system_lookup,
 )
 from sandbox.egress.tls_hello import ClientHello
 
@@ -46,6 +46,7 @@ __all__ = [
     "REASON_HEADER",
     "RESOLVE_ENV",
     "Audit",
+    "BlockingLookup",
     "ClientHello",
     "Connect",
     "CredentialBroker",
@@ -57,13 +58,14 @@ __all__ = [
     "EgressRefused",
     "HeaderRewrite",
     "Lookup",
+    "PooledLookup",
     "ResolveSpecError",
     "Resolver",
     "SessionAuthority",
     "SessionBroker",
     "forbidden_address",
+    "getaddrinfo_addresses",
     "open_upstream",
     "parse_resolve_spec",
     "scrub_placeholders",
-    "system_lookup",
 ]

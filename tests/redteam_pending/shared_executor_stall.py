@@ -1,18 +1,21 @@
-"""Red team (simulation): one session's slow name lookups stall every other session.
+"""Red team (simulation): one session's slow name lookups stalled every other session.
 
-`system_lookup` runs getaddrinfo through ``loop.getaddrinfo``, i.e. in the event loop's
-*default* executor (min(32, cpus + 4) threads: 6 on this 2-core host), shared by every
-session's proxy and by every ``asyncio.to_thread`` of the orchestrator (docker API
+Found: `system_lookup` ran getaddrinfo through ``loop.getaddrinfo``, i.e. in the event
+loop's *default* executor (min(32, cpus + 4) threads: 6 on a 2-core host), shared by
+every session's proxy and by every ``asyncio.to_thread`` of the orchestrator (docker API
 calls such as container removal, copy-out spooling). The resolver's 10 s timeout
 cancels the await, not the thread: a lookup the system resolver takes long to answer
 keeps its thread. A session whose policy has a wildcard entry (``*.example.com``) can
 ask for 64 random subdomains at once; with an authoritative server that answers slowly
 (the attacker's own zone under the wildcard, or any name that times out), each holds a
 thread for the resolver's full retry time (resolv.conf: 5 s x 2 attempts x servers).
+Another session's ``to_thread`` waited 11.8 s.
 
-No DNS is sent here: the lookup is simulated by a blocking call in the same default
-executor that ``loop.getaddrinfo`` uses. Another session's `to_thread` call (what
-``DockerSession.close`` does) is timed while session A's 64 tunnels wait.
+Fixed: lookups run on a pool of their own (`sandbox.egress.lookup_pool`), at most
+`LOOKUPS_PER_RESOLVER` per session. This script drives the same attack through that
+pool with a blocking call standing in for getaddrinfo (no DNS is sent), and times
+another session's `to_thread` call (what ``DockerSession.close`` does) and another
+session's lookup while session A's 64 tunnels wait.
 
 Run: .venv/bin/python -m tests.redteam_pending.shared_executor_stall (exit 1: broken)
 """
@@ -23,22 +26,26 @@ import asyncio
 import sys
 import time
 
-from sandbox.egress import EgressProxy, Resolver
+from sandbox.egress import EgressProxy, PooledLookup, Resolver
 from security import NetworkPolicy
 
 SLOW_S = 2.0  # what one slow getaddrinfo takes (real resolvers: 5-30 s)
 
 
-async def slow_lookup(name: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, time.sleep, SLOW_S)  # where getaddrinfo runs
+def slow_getaddrinfo(name: str, port: int) -> list[str]:
+    """A getaddrinfo stuck in the system's resolver: blocks its thread, then fails."""
+    time.sleep(SLOW_S)
     raise OSError("no such name")
+
+
+def fast_getaddrinfo(name: str, port: int) -> list[str]:
+    return ["93.184.215.14"]
 
 
 async def main() -> int:
     proxy = EgressProxy(
         NetworkPolicy(allow=["*.example.com"]),
-        Resolver(lookup=slow_lookup),
+        Resolver(lookup=PooledLookup(slow_getaddrinfo), timeout=3),
         audit=lambda record: None,
     )
     server = await proxy.listen_tcp()
@@ -56,10 +63,15 @@ async def main() -> int:
     started = time.monotonic()
     await asyncio.to_thread(lambda: None)  # session B: e.g. its container's removal
     waited = time.monotonic() - started
-    print(f"another session's to_thread call waited {waited:.1f} s")
+    print(f"another session's to_thread call waited {waited:.2f} s")
+    started = time.monotonic()
+    other = Resolver(lookup=PooledLookup(fast_getaddrinfo))
+    await other.resolve("pypi.org", 443)  # session C: a lookup of its own
+    looked_up = time.monotonic() - started
+    print(f"another session's lookup took {looked_up:.2f} s")
     await asyncio.gather(*attack)
     server.close()
-    return 1 if waited > 5 else 0
+    return 1 if waited > 1 or looked_up > 1 else 0
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ from ipaddress import ip_address
 
 import pytest
 
-from sandbox.egress import REASON_HEADER, Resolver
+from sandbox.egress import REASON_HEADER, Resolver, parse_resolve_spec
 from security import NetworkPolicy
 from tests.unit.sandbox.egress.loopback import (
     SPLICE_MODES,
     WAIT_S,
     ProxyThread,
     Upstream,
+    connect_tunnel,
     exchange,
     parse_response,
 )
@@ -217,6 +218,31 @@ def test_a_mapping_allows_only_the_names_it_maps(start_proxy: Start, upstream: U
     assert parse_response(get(proxy.port, f"http://pypi.test:{upstream.port}/")).status == 200
     other = parse_response(get(proxy.port, f"http://other.test:{upstream.port}/"))
     assert other.status == 502  # not mapped, so looked up, and it does not resolve
+
+
+def test_a_pinned_mapping_opens_its_port_alone(start_proxy: Start, upstream: Upstream) -> None:
+    """``pypi.test:PORT=127.0.0.1`` with ``allow: [pypi.test]`` (any port): that port
+    is reached, another loopback port through the same name is not (request or
+    CONNECT)."""
+    other = Upstream()
+    try:
+        resolver = Resolver(
+            parse_resolve_spec(f"pypi.test:{upstream.port}=127.0.0.1"), lookup=_no_dns
+        )
+        proxy = start_proxy(NetworkPolicy(allow=["pypi.test"]), resolver=resolver)
+        assert parse_response(get(proxy.port, f"http://pypi.test:{upstream.port}/")).status == 200
+        refused = parse_response(get(proxy.port, f"http://pypi.test:{other.port}/"))
+        assert refused.status == 502
+        assert refused.headers["x-airlock-egress"] == "name does not resolve"
+        tunnel, answer = connect_tunnel(proxy.port, f"pypi.test:{other.port}")
+        tunnel.close()
+        assert answer.status == 502
+        tunnel, answer = connect_tunnel(proxy.port, f"pypi.test:{upstream.port}")
+        tunnel.close()
+        assert answer.status == 200
+        assert proxy.connected == ["127.0.0.1", "127.0.0.1"]  # the pinned port's alone
+    finally:
+        other.stop()
 
 
 async def _no_dns(name: str, port: int) -> list[str]:

@@ -1,9 +1,11 @@
-"""The proxy's resolver: the test mapping's syntax, mapped names only, and which
-addresses a looked-up name may never have."""
+"""The proxy's resolver: the test mapping's syntax (``name=addr`` on every port,
+``name:port=addr`` on one), mapped names only, and which addresses a looked-up name may
+never have."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from ipaddress import ip_address
 
 import pytest
@@ -29,14 +31,40 @@ def test_a_spec_maps_names_to_addresses() -> None:
     assert parse_resolve_spec("  ") == {}
 
 
+def test_a_spec_pins_a_name_to_one_port() -> None:
+    mapping = parse_resolve_spec(
+        "pypi.test:8080=127.0.0.1, Git.Test.:0443=[::1],pypi.test=10.0.0.2"
+    )
+    assert mapping == {
+        "pypi.test:8080": ip_address("127.0.0.1"),
+        "git.test:443": ip_address("::1"),
+        "pypi.test": ip_address("10.0.0.2"),
+    }
+    assert parse_resolve_spec("a.test:1=127.0.0.1,a.test:65535=127.0.0.1") == {
+        "a.test:1": ip_address("127.0.0.1"),
+        "a.test:65535": ip_address("127.0.0.1"),
+    }
+
+
 @pytest.mark.parametrize(
     ("spec", "words"),
     [
-        ("pypi.test", "expected name=address"),
+        ("pypi.test", "expected name=address or name:port=address"),
         ("pypi.test=", "expected name=address"),
         ("=127.0.0.1", "expected name=address"),
         ("pypi.test=127.0.0.1,", "expected name=address"),
-        ("pypi.test:80=127.0.0.1", "is not a host name"),
+        (":80=127.0.0.1", "'' is not a host name"),
+        ("pypi.test:0=127.0.0.1", "port '0' is not from 1 to 65535"),
+        ("pypi.test:000=127.0.0.1", "port '000' is not from 1 to 65535"),
+        ("pypi.test:65536=127.0.0.1", "port '65536' is not from 1 to 65535"),
+        pytest.param("pypi.test:" + "9" * 5000 + "=1.1.1.1", "not from 1 to 65535", id="huge port"),
+        ("pypi.test:=127.0.0.1", "port '' is not a number"),
+        ("pypi.test:http=127.0.0.1", "port 'http' is not a number"),
+        ("pypi.test:-1=127.0.0.1", "port '-1' is not a number"),
+        ("pypi.test:+80=127.0.0.1", "port '+80' is not a number"),
+        ("pypi.test:\uff18\uff10=127.0.0.1", "is not a number"),  # fullwidth digits
+        ("pypi.test:80:81=127.0.0.1", "port '80:81' is not a number"),
+        ("pypi.test:80=127.0.0.1,PYPI.test.:080=127.0.0.2", "'pypi.test:80' is mapped twice"),
         ("127.0.0.1=127.0.0.1", "is not a host name"),
         ("*.pypi.test=127.0.0.1", "is not a host name"),
         ("pypi.test=localhost", "is not an IP address"),
@@ -85,6 +113,48 @@ def test_the_environment_gives_the_mapping() -> None:
     assert Resolver.from_environment({}).mapping == {}
     with pytest.raises(ResolveSpecError):
         Resolver.from_environment({RESOLVE_ENV: "pypi.test"})
+
+
+def test_a_pinned_mapping_holds_on_its_port_alone() -> None:
+    asked: list[tuple[str, int]] = []
+
+    async def lookup(name: str, port: int) -> list[str]:
+        asked.append((name, port))
+        raise OSError("no such name")
+
+    pinned = Resolver(parse_resolve_spec("pypi.test:8080=127.0.0.1"), lookup=lookup)
+    assert asyncio.run(pinned.resolve("PyPI.test.", 8080)) == [ip_address("127.0.0.1")]
+    with pytest.raises(EgressRefused) as caught:
+        asyncio.run(pinned.resolve("pypi.test", 8081))
+    assert (caught.value.status, caught.value.reason) == (502, "name does not resolve")
+    assert asked == [("pypi.test", 8081)]  # another port is looked up as any name is
+
+
+def test_a_pinned_mapping_wins_over_the_plain_one_on_its_port() -> None:
+    both = Resolver(parse_resolve_spec("pypi.test=10.0.0.2,pypi.test:8080=127.0.0.1"))
+    assert asyncio.run(both.resolve("pypi.test", 8080)) == [ip_address("127.0.0.1")]
+    assert asyncio.run(both.resolve("pypi.test", 8081)) == [ip_address("10.0.0.2")]
+    assert asyncio.run(both.resolve("pypi.test", 80)) == [ip_address("10.0.0.2")]
+
+
+def test_a_plain_mapping_to_a_forbidden_address_is_warned_of_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sandbox.egress.resolver"):
+        Resolver.from_environment({RESOLVE_ENV: "pypi.test=127.0.0.1,git.test=[fd12::1]"})
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "pypi.test=127.0.0.1 (loopback), git.test=fd12::1 (private)" in message
+    assert "every TCP port of its address is reachable" in message
+    assert "name:port=address (pypi.test:PORT=127.0.0.1)" in message
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sandbox.egress.resolver"):
+        Resolver.from_environment(
+            {RESOLVE_ENV: "pypi.test:8080=127.0.0.1,cdn.test=93.184.215.14,v6.test:443=[::1]"}
+        )
+        Resolver()
+    assert caplog.records == []
 
 
 def test_a_public_answer_is_kept_whole() -> None:
