@@ -5,7 +5,8 @@ The other transport (`sandbox/egress_transport.py`) carries every byte as frames
 the exec channel, through the engine's attach stream: it works with any engine, local or
 not, but the engine's copies bound it (about 170 MB/s). Here the agent bridges each
 loopback connection to the socket (`sandbox/egress_bridge.py`) and the bytes go through
-the kernel alone. The folder holding the socket is the session's alone, and only its
+the kernel alone. The proxy serves the socket on a loop of its own (`proxy_loop`). The
+folder holding the socket is the session's alone, and only its
 container mounts it (read-only; connecting needs no write). Under gVisor the runtime
 must be allowed to connect to host sockets (``runsc --host-uds=open``, which
 `scripts/ensure-engine.sh` sets).
@@ -19,6 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sandbox.egress import run_on_proxy_loop
 from sandbox.egress_transport import EgressHandler
 
 SOCKET_DIR = "/run/airlock-egress"  # where the container sees the folder
@@ -45,7 +47,9 @@ class EgressSocket:
         try:
             folder.chmod(FOLDER_MODE)
             path = folder / SOCKET_NAME
-            server = await asyncio.start_unix_server(handler, path=str(path))
+            server = await run_on_proxy_loop(
+                asyncio.start_unix_server(_quiet(handler), path=str(path))
+            )
             path.chmod(SOCKET_MODE)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -54,6 +58,23 @@ class EgressSocket:
 
     async def aclose(self) -> None:
         """Stop listening and remove the folder (connections in flight end with the proxy)."""
-        self.server.close()
+        await run_on_proxy_loop(_stop(self.server))
         with contextlib.suppress(OSError):
             shutil.rmtree(self.folder)
+
+
+async def _stop(server: asyncio.AbstractServer) -> None:
+    server.close()
+
+
+def _quiet(handler: EgressHandler) -> EgressHandler:
+    """``handler`` as a connection's task whose cancellation (the proxy closing) ends it
+    quietly: asyncio would otherwise log the cancelled task as an error."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        except asyncio.CancelledError:
+            writer.transport.abort()
+
+    return serve

@@ -19,12 +19,15 @@ oldest go, and the next listener is told how many).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import ssl
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from sandbox.egress import EgressProxy, EgressRecord, Resolver, SessionBroker
+from sandbox.egress import EgressProxy, EgressRecord, Resolver, SessionBroker, run_on_proxy_loop
 from sandbox.egress_socket import EgressSocket
 from sandbox.egress_transport import EgressHandler
 from sandbox.spec import EGRESS_PORT
@@ -87,6 +90,7 @@ class SessionEgress:
         self.broker = SessionBroker.for_policy(policy, environ, upstream_tls)
         self.proxy = EgressProxy(policy, resolver, audit=self._record, broker=self.broker)
         self.socket: EgressSocket | None = None  # the Unix socket transport's, if used
+        self._home: tuple[asyncio.AbstractEventLoop, int] | None = None  # its loop, thread
         self._listeners: list[Listener] = []
         self._pending: deque[EgressRecord] = deque(maxlen=PENDING_RECORDS)
         self._dropped = 0
@@ -131,6 +135,13 @@ class SessionEgress:
         return dropped
 
     def _record(self, record: EgressRecord) -> None:
+        if self._home is not None and threading.get_ident() != self._home[1]:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody listens
+                self._home[0].call_soon_threadsafe(self._record_here, record)
+            return
+        self._record_here(record)
+
+    def _record_here(self, record: EgressRecord) -> None:
         if not self._listeners:
             if len(self._pending) == self._pending.maxlen:
                 self._dropped += 1
@@ -140,13 +151,18 @@ class SessionEgress:
             listener(record)
 
     async def open_socket(self) -> EgressSocket:
-        """Serve the proxy on a Unix socket of its own (the socket transport)."""
+        """Serve the proxy on a Unix socket of its own (the socket transport): on the
+        proxy loop (`sandbox/egress/proxy_loop.py`), its records coming back to this
+        loop, in order, to the listeners."""
         if self.socket is None:
+            self._home = asyncio.get_running_loop(), threading.get_ident()
             self.socket = await EgressSocket.open(self.handler)
         return self.socket
 
     async def aclose(self) -> None:
         """Stop listening and end the connections still open (their records say so)."""
-        if self.socket is not None:
-            await self.socket.aclose()
-        await self.proxy.aclose()
+        if self.socket is None:
+            await self.proxy.aclose()
+            return
+        await self.socket.aclose()
+        await run_on_proxy_loop(self.proxy.aclose())

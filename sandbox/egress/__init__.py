@@ -29,6 +29,7 @@ from sandbox.egress.credentials import (
 from sandbox.egress.limits import EgressLimits
 from sandbox.egress.lookup_pool import BlockingLookup, PooledLookup, getaddrinfo_addresses
 from sandbox.egress.proxy import Audit, Connect, EgressProxy, open_upstream
+from sandbox.egress.proxy_loop import proxy_loop, run_on_proxy_loop
 from sandbox.egress.records import EgressRecord
 from sandbox.egress.refusal import REASON_HEADER, EgressRefused
 from sandbox.egress.resolver import (
@@ -67,5 +68,7 @@ __all__ = [
     "getaddrinfo_addresses",
     "open_upstream",
     "parse_resolve_spec",
+    "proxy_loop",
+    "run_on_proxy_loop",
     "scrub_placeholders",
 ]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from sandbox.egress.broker import StreamPair
 
 AVAILABLE = sys.platform == "linux" and hasattr(os, "splice")
-PIPE_BYTES = 256 * 1024
+PIPE_BYTES = 1024 * 1024
 SPLICE_AFTER = 256 * 1024  # bytes a direction moves on streams before it switches
 _MOVE = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
