@@ -6,16 +6,17 @@ the exec channel, through the engine's attach stream: it works with any engine, 
 not, but the engine's copies bound it (about 170 MB/s). Here the agent bridges each
 loopback connection to the socket (`sandbox/egress_bridge.py`) and the bytes go through
 the kernel alone. The proxy serves the socket on a loop of its own (`proxy_loop`). The
-folder holding the socket is the session's alone, and only its
-container mounts it (read-only; connecting needs no write). Under gVisor the runtime
-must be allowed to connect to host sockets (``runsc --host-uds=open``, which
-`scripts/ensure-engine.sh` sets).
+folder holding the socket is the session's alone, and only its container mounts it
+(read-only; connecting needs no write), where only the agent may use it
+(`socket_modes`). Under gVisor the runtime must be allowed to connect to host sockets
+(``runsc --host-uds=open``, which `scripts/ensure-engine.sh` sets).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,11 +27,18 @@ from sandbox.egress_transport import EgressHandler
 SOCKET_DIR = "/run/airlock-egress"  # where the container sees the folder
 SOCKET_NAME = "proxy.sock"
 SOCKET_PATH = f"{SOCKET_DIR}/{SOCKET_NAME}"
-# The folder and socket let any user of the container in: the agent (root without
-# DAC capabilities) must get there whoever owns them on the host, and a command that
-# connects directly meets the same proxy as through the agent's port.
-FOLDER_MODE = 0o755
-SOCKET_MODE = 0o666
+# Root's folder and socket (an orchestrator running as root): in the container only its
+# root, the agent, may connect, so a confined command whose Landlock rule forbids every
+# TCP port cannot reach the proxy through the socket instead. An orchestrator that is
+# not root cannot give them to root: then any user of the container may connect (the
+# agent, root without DAC capabilities, must), and meets the same proxy and policy.
+PRIVATE_MODES = (0o700, 0o600)
+SHARED_MODES = (0o755, 0o666)
+
+
+def socket_modes() -> tuple[int, int]:
+    """The folder's and the socket's modes for this orchestrator."""
+    return PRIVATE_MODES if os.geteuid() == 0 else SHARED_MODES
 
 
 class EgressSocket:
@@ -45,12 +53,13 @@ class EgressSocket:
         """Listen for ``handler`` on a new socket in a new private folder."""
         folder = Path(tempfile.mkdtemp(prefix=prefix))
         try:
-            folder.chmod(FOLDER_MODE)
+            folder_mode, socket_mode = socket_modes()
+            folder.chmod(folder_mode)
             path = folder / SOCKET_NAME
             server = await run_on_proxy_loop(
                 asyncio.start_unix_server(_quiet(handler), path=str(path))
             )
-            path.chmod(SOCKET_MODE)
+            path.chmod(socket_mode)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

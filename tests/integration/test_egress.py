@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from sandbox import DockerBackend, EgressRecord, EgressUnavailable, SessionSpec
+from sandbox import DockerBackend, EgressRecord, EgressUnavailable, SessionSpec, egress_socket
 from security import NetworkPolicy
 from tests.integration.egress_hosts import GREETING, NAMES, RESOLVE, Upstreams
 
@@ -39,6 +39,13 @@ def mapped_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRLOCK_EGRESS_RESOLVE", RESOLVE)
 
 
+UNIX_REQUEST = (  # a request for evil.test straight to the mounted proxy socket
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX); s.connect('/run/airlock-egress/proxy.sock')\n"
+    "s.sendall(f'GET http://evil.test:{sys.argv[1]}/ HTTP/1.1\\r\\n"
+    "Host: evil.test:{sys.argv[1]}\\r\\n\\r\\n'.encode())\n"
+    "print(s.recv(100).split(b' ')[1].decode())\n"
+)
 TRANSPORTS = ["socket", "channel"]  # the proxy's Unix socket mounted in, or the exec channel
 
 
@@ -183,13 +190,14 @@ def test_every_other_way_out_is_refused_and_said_why(
         await attempt("interfaces", ["python3", "-c", interfaces])
         # no route anywhere: read, never tried (nothing is sent to find out)
         await attempt("routes", ["sh", "-c", "tail -n +2 /proc/net/route; echo end"])
-        if transport == "socket":  # the mounted socket is the same proxy, the same policy
+        if transport == "socket":  # the mounted socket is root's: the agent's alone
             unix = (
                 "import socket, sys\n"
-                "s = socket.socket(socket.AF_UNIX); s.connect('/run/airlock-egress/proxy.sock')\n"
-                "s.sendall(f'GET http://evil.test:{sys.argv[1]}/ HTTP/1.1\\r\\n"
-                "Host: evil.test:{sys.argv[1]}\\r\\n\\r\\n'.encode())\n"
-                "print(s.recv(100).split(b' ')[1].decode())\n"
+                "try:\n"
+                "    socket.socket(socket.AF_UNIX).connect('/run/airlock-egress/proxy.sock')\n"
+                "    print('connected')\n"
+                "except OSError as exc:\n"
+                "    print('refused', exc.strerror)\n"
             )
             await attempt("the socket directly", ["python3", "-c", unix, str(http)])
             await attempt("the socket's folder", ["touch", "/run/airlock-egress/x"])
@@ -214,10 +222,27 @@ def test_every_other_way_out_is_refused_and_said_why(
     fronted = [r for r in records if r.method == "CONNECT" and r.decision == "refused"]
     assert fronted and "fronted.example" in fronted[0].reason, fronted
     if transport == "socket":
-        assert seen["the socket directly"][1] == "403\n", seen["the socket directly"]
+        # (an orchestrator not root shares it: the same proxy then answers, 403 here)
+        assert seen["the socket directly"][1] == "refused Permission denied\n", seen
         code, _, err = seen["the socket's folder"]
         # root's folder (runc says so first) on a read-only mount (gVisor says so first)
         assert code != 0 and ("Permission denied" in err or "Read-only" in err), err
+
+
+def test_a_socket_shared_with_every_user_meets_the_same_proxy(
+    upstreams: Upstreams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An orchestrator that is not root cannot keep the socket to the container's root:
+    a command may connect then, and gets what port 3128 gives it."""
+    monkeypatch.setattr(egress_socket, "socket_modes", lambda: egress_socket.SHARED_MODES)
+    seen: list[str] = []
+
+    async def steps(session: object) -> None:
+        seen.append((await _sh(session, ["python3", "-c", UNIX_REQUEST, "80"]))[1])
+
+    records = _run("runc", ALLOWED, steps, "socket")
+    assert seen == ["403\n"], seen
+    assert [r.host for r in records if r.decision == "refused"] == ["evil.test"], records
 
 
 @pytest.mark.parametrize("runtime", ["runc", "runsc"])
@@ -232,9 +257,10 @@ def test_auto_takes_the_socket_which_is_the_sessions_alone_and_goes_with_it(
             assert sorted(p.name for p in folder.iterdir()) == ["proxy.sock"]
             assert session.channel is not None and session.channel.bridged_port == 3128
             assert session.channel.egress is None  # no frame of egress on the channel
+            assert (folder.stat().st_mode & 0o777, folder.stat().st_uid) == (0o700, 0)
             listing = "import os; print(os.listdir('/run/airlock-egress'))"
             listed = await session.exec(["python3", "-c", listing], timeout=30)
-            assert listed.stdout == b"['proxy.sock']\n", listed
+            assert b"PermissionError" in listed.stderr, listed  # root's: the agent's alone
         assert not folder.exists()
 
     asyncio.run(main())
