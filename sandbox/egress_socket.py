@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 from sandbox.egress import run_on_proxy_loop
@@ -27,6 +29,8 @@ from sandbox.egress_transport import EgressHandler
 SOCKET_DIR = "/run/airlock-egress"  # where the container sees the folder
 SOCKET_NAME = "proxy.sock"
 SOCKET_PATH = f"{SOCKET_DIR}/{SOCKET_NAME}"
+FOLDER_PREFIX = "airlock-egress-"
+STALE_AFTER_S = 60.0  # younger folders may be an orchestrator's, setting its socket up
 # Root's folder and socket (an orchestrator running as root): in the container only its
 # root, the agent, may connect, so a confined command whose Landlock rule forbids every
 # TCP port cannot reach the proxy through the socket instead. An orchestrator that is
@@ -49,7 +53,7 @@ class EgressSocket:
         self.server = server
 
     @classmethod
-    async def open(cls, handler: EgressHandler, prefix: str = "airlock-egress-") -> EgressSocket:
+    async def open(cls, handler: EgressHandler, prefix: str = FOLDER_PREFIX) -> EgressSocket:
         """Listen for ``handler`` on a new socket in a new private folder."""
         folder = Path(tempfile.mkdtemp(prefix=prefix))
         try:
@@ -87,3 +91,35 @@ def _quiet(handler: EgressHandler) -> EgressHandler:
             writer.transport.abort()
 
     return serve
+
+
+def remove_stale_folders(parent: str | None = None, now: float | None = None) -> list[Path]:
+    """Remove the socket folders whose proxy is gone (a crashed orchestrator's): no
+    socket, or one nobody listens on. Returns the folders removed."""
+    now = time.time() if now is None else now
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            if not folder.is_dir() or folder.is_symlink() or folder.lstat().st_uid != os.geteuid():
+                continue
+            if now - folder.lstat().st_mtime < STALE_AFTER_S or _listening(folder / SOCKET_NAME):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _listening(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        return False
+    except OSError:
+        return True  # busy or unreadable: not known to be gone
+    finally:
+        probe.close()
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -11,6 +12,9 @@ from docker.errors import APIError, NotFound
 from pydantic import BaseModel
 
 from sandbox import labels
+from sandbox.egress_socket import remove_stale_folders
+
+log = logging.getLogger(__name__)
 
 
 class Leftover(BaseModel):
@@ -66,8 +70,12 @@ def reap(
 
     Returns what was removed (or would be, with ``dry_run``) and what was kept
     because its owner's state cannot be known. ``session`` removes that one session.
+    A sweep also removes the egress socket folders of proxies that are gone.
     """
     now = time.time() if now is None else now
+    if session is None and not dry_run:
+        for folder in remove_stale_folders(now=now):
+            log.info("removed the egress socket folder %s: its proxy is gone", folder)
     wanted = [f"{labels.MANAGED}=1"] + ([f"{labels.SESSION}={session}"] if session else [])
     found: list[Leftover] = []
     # One list call, no per-container inspect: a container removed meanwhile
