@@ -5,7 +5,9 @@ coreutils' ``statx`` with EINVAL, so a command that runs ``stat`` fails under it
 everything else works. The probe starts a session with an image under a runtime and
 checks, in order: the session starts, which exec path it got (the fast in-container agent
 needs python3), the user is uid 1000, a file round-trips through /workspace, the tools
-airlock's file tools and patches call are there, and coreutils ``stat`` works.
+airlock's file tools and patches call are there, and coreutils ``stat`` works. With the
+agent, a second session with egress says which transport it got and that its proxy
+answers.
 """
 
 from __future__ import annotations
@@ -14,14 +16,28 @@ import asyncio
 from dataclasses import dataclass, field
 
 from orchestrator.cli.doctor_report import Check, Health
-from sandbox import DockerBackend, SandboxError, SessionSpec
+from sandbox import DockerBackend, ResourceLimits, SandboxError, SessionSpec
+from security import NetworkPolicy
 
 PROBE_TIMEOUT = 60.0  # seconds for the whole probe of one image under one runtime
+PROBE_LIMITS = ResourceLimits(ttl_seconds=int(PROBE_TIMEOUT) + 30)  # then the reaper's
 # What airlock's own tools run in a session (Read, Write, Edit, Grep, Glob and the
 # workspace copy): without one of them, that tool fails.
 TOOLS = ("sh", "cat", "wc", "head", "tail", "mkdir", "mv", "rm", "find", "rg", "timeout")
 PROBE_FILE = "/workspace/.airlock-doctor-probe"
 PROBE_BYTES = b"airlock doctor probe\n"
+EGRESS_PROBE_ALLOWED = "doctor-probe.invalid"  # the probe's policy allows this alone
+# Asks the proxy for another host: refused by name, nothing resolved, nothing sent.
+EGRESS_PROBE = """
+import urllib.error, urllib.request
+try:
+    urllib.request.urlopen("http://not-allowed.invalid/", timeout=15)
+    print("allowed?")
+except urllib.error.HTTPError as exc:
+    print(exc.code, "refused" if exc.headers.get("X-Airlock-Egress") else "no reason")
+except OSError as exc:
+    print("error", exc)
+"""
 
 
 @dataclass
@@ -37,7 +53,7 @@ class _Findings:
 
 
 async def _probe(image: str, runtime: str, found: _Findings) -> None:
-    spec = SessionSpec(image=image, runtime=runtime, ttl_s=int(PROBE_TIMEOUT) + 30)
+    spec = SessionSpec(image=image, runtime=runtime, limits=PROBE_LIMITS)
     async with DockerBackend().session(spec) as session:
         fast = bool(getattr(session, "uses_agent", False))
         found.add(
@@ -92,12 +108,47 @@ async def _probe(image: str, runtime: str, found: _Findings) -> None:
             )
 
 
+async def _probe_egress(image: str, runtime: str, found: _Findings) -> None:
+    """A session with egress: which transport it got, and that its proxy answers (a
+    request for a host the policy does not allow: a 403 from the proxy, nothing sent)."""
+    spec = SessionSpec(
+        image=image,
+        runtime=runtime,
+        limits=PROBE_LIMITS,
+        egress=NetworkPolicy(allow=[EGRESS_PROBE_ALLOWED]),
+    )
+    async with DockerBackend().session(spec) as session:
+        channel = session.channel
+        transport = "socket" if channel is not None and channel.bridged_port else "channel"
+        asked = await session.exec(["python3", "-c", EGRESS_PROBE], timeout=20)
+        answer = asked.stdout.decode(errors="replace").strip()
+        works = answer == "403 refused"
+        if not works:
+            why = answer or asked.error or f"exit {asked.exit_code}"
+            found.add(
+                "egress", Health.FAIL, f"{transport} transport, no answer from the proxy ({why})"
+            )
+        elif transport == "socket":
+            found.add("egress", Health.OK, "socket transport, the proxy answers")
+        else:
+            found.add(
+                "egress",
+                Health.WARN,
+                "channel transport (5-10x slower than the socket), the proxy answers",
+                "for runsc: scripts/ensure-engine.sh registers it with --host-uds=open",
+            )
+
+
 def probe(image: str, runtime: str, *, required: bool, label: str = "") -> list[Check]:
     """Checks for ``image`` under ``runtime``, named ``<label>: <what>``; a session that
     cannot start is a failure when ``required`` (a default), else a warning."""
     found = _Findings(label)
     try:
         asyncio.run(asyncio.wait_for(_probe(image, runtime, found), PROBE_TIMEOUT))
+        if any(
+            check.name.endswith("exec path") and check.health == Health.OK for check in found.checks
+        ):
+            asyncio.run(asyncio.wait_for(_probe_egress(image, runtime, found), PROBE_TIMEOUT))
     except (SandboxError, OSError, TimeoutError) as exc:
         found.add(
             "session",

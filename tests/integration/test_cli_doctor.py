@@ -90,6 +90,8 @@ def test_doctor_tries_a_real_session_under_each_runtime(
     for runtime in ("runc", "runsc"):
         for what in ("exec path", "user", "/workspace", "tools"):
             assert checks[f"{runtime} session: {what}"]["health"] == "ok", (runtime, what)
+        egress = checks[f"{runtime} session: egress"]  # ensure-engine gives runsc host sockets
+        assert egress == {**egress, "health": "ok", "detail": "socket transport, the proxy answers"}
         stat = checks[f"{runtime} session: coreutils stat"]
         if _stat_works_under(runtime):
             assert stat["health"] == "ok", stat
@@ -106,6 +108,7 @@ def test_doctor_image_says_what_a_custom_image_lacks() -> None:
     assert checks["tools"]["health"] == "warn" and "rg" in checks["tools"]["detail"]
     assert checks["user"]["detail"] == "uid 1000"
     assert checks["/workspace"]["health"] == "ok"
+    assert "egress" not in checks  # no agent, no egress: not probed
 
 
 def test_doctor_image_fails_for_an_image_not_on_this_machine() -> None:
