@@ -63,10 +63,8 @@ class EgressBridge:
                 asyncio.get_running_loop().remove_reader(self.listener.fileno())
             self.listener.close()
             self.listener = None
-        for conn in list(self.conns):
-            _reset(conn)
         for bridge in list(self.bridges):
-            bridge.cancel()
+            bridge.cancel()  # each resets its client and closes both of its sockets
 
     def _accept(self) -> None:
         assert self.listener is not None
