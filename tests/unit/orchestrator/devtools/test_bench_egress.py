@@ -45,6 +45,7 @@ def _figures(proxied: bench.PathSamples, direct: bench.PathSamples) -> bench.Egr
         proxied,
         direct,
         runtime="runc",
+        transport="socket",
         session_cpus=1.0,
         download_client="curl",
         proxy_records=57,
@@ -130,8 +131,8 @@ def test_measure_runs_the_same_clients_on_both_paths(
         assert len(samples.request_ms) == 60 and min(samples.request_ms) > 0
         assert samples.burst_ok == 8 and samples.burst_errors == []
     figures = bench.egress_figures(
-        config, one, two, runtime="none", session_cpus=1.0, download_client=download_client,
-        proxy_records=0,
+        config, one, two, runtime="none", transport="channel", session_cpus=1.0,
+        download_client=download_client, proxy_records=0,
     )  # fmt: skip
     assert figures.download_mb == 2.0 and figures.requests == 60 and figures.burst_ok == 8
     assert figures.proxied_mb_s > 0 and figures.direct_mb_s > 0
