@@ -327,6 +327,10 @@ class EgressProxy:
                 problem = f"TLS handshake with the client failed ({exc.reason or exc})"
             self._refuse_in_tunnel(draft, problem)
             return
+        except ConnectionError:  # asyncio's word for an EOF in the handshake, too
+            # node rejects a certificate it does not trust this way: no alert, a close
+            self._refuse_in_tunnel(draft, "TLS handshake with the client failed (closed)")
+            return
         try:
             async with asyncio.timeout(self.limits.connect_timeout_s):
                 await upstream[1].start_tls(broker.upstream_context(), server_hostname=name)

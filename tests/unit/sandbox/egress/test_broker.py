@@ -6,6 +6,7 @@ server is verified, and no record holds the secret."""
 from __future__ import annotations
 
 import base64
+import socket
 import ssl
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ from tests.unit.sandbox.egress.loopback import (
     ProxyThread,
     Response,
     Upstream,
+    client_hello,
     client_tls,
     connect_tunnel,
     exchange,
@@ -170,6 +172,31 @@ def test_a_terminated_tunnel_still_checks_the_sni(
     assert record.decision == "refused"
     assert record.reason == "SNI missing or differs from the CONNECT host"
     assert record.bytes_up == 0
+
+
+@pytest.mark.parametrize("ending", ["alert", "hang-up"])
+def test_a_client_that_rejects_the_session_ca_is_a_failed_handshake(
+    brokered: tuple[ProxyThread, SessionBroker], tls_upstream: Upstream, ending: str
+) -> None:
+    """A client that does not trust the session CA ends the handshake with an alert
+    (Python's ssl: unknown_ca) or by closing its socket with none (node, npm): the
+    same record either way."""
+    proxy, _ = brokered
+    sock, answer = connect_tunnel(proxy.port, f"pypi.test:{tls_upstream.port}")
+    assert answer.status == 200
+    with sock:
+        if ending == "alert":
+            with pytest.raises(ssl.SSLCertVerificationError):
+                ssl.create_default_context().wrap_socket(sock, server_hostname="pypi.test")
+        else:
+            sock.sendall(client_hello("pypi.test"))
+            assert sock.recv(1 << 16)  # the server's flight, its certificate unread
+            sock.shutdown(socket.SHUT_WR)
+            read_all(sock)
+    (record,) = proxy.wait_records(1)
+    assert (record.decision, record.status, record.error) == ("refused", 403, None), record
+    assert record.reason.startswith("TLS handshake with the client failed (")
+    assert record.terminated and record.bytes_up == 0 and record.brokered == []
 
 
 def test_the_real_server_is_verified(certs: Certificates, tls_upstream: Upstream) -> None:
