@@ -22,3 +22,6 @@ class EgressLimits(BaseModel):
     linger_s: float = Field(1.0, ge=0, description="after a refusal, for the client to close")
     max_connections: int = Field(64, gt=0, description="client connections served at once")
     piece_bytes: int = Field(64 * KIB, gt=0, description="read at once per direction")
+    max_kernel_directions: int = Field(
+        16, ge=0, description="directions moving in the kernel (splice) at once, 3 MiB each"
+    )

@@ -56,7 +56,7 @@ from sandbox.egress.refusal import TLS_ACCESS_DENIED, EgressRefused, refusal_res
 from sandbox.egress.resolver import Resolver
 from sandbox.egress.splice import Activity, carry, describe, pump, splice
 from sandbox.egress.tls_hello import NotTLS, read_client_hello
-from sandbox.egress.zero_copy import SPLICE_AFTER
+from sandbox.egress.zero_copy import SPLICE_AFTER, KernelBudget
 from security.network_policy import NetworkPolicy, normalise_host
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class EgressProxy:
         self.connect = connect
         self.broker = broker
         self.splice_after = splice_after
+        self.kernel_budget = KernelBudget(self.limits.max_kernel_directions)
         self._serving: set[asyncio.Task[None]] = set()
 
     @property
@@ -276,6 +277,7 @@ class EgressProxy:
             piece=self.limits.piece_bytes,
             moved=down,
             splice_after=self.splice_after,
+            budget=self.kernel_budget,
         )
         draft.error = await carry(
             request(),
@@ -402,6 +404,7 @@ class EgressProxy:
             up=up,
             down=down,
             splice_after=self.splice_after,
+            budget=self.kernel_budget,
         )
 
     @staticmethod

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sandbox.egress.broker import StreamPair
-from sandbox.egress.zero_copy import eligible, pump_sockets
+from sandbox.egress.zero_copy import KernelBudget, eligible, pump_sockets
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,11 @@ async def pump(
     piece: int,
     moved: Callable[[int], None],
     splice_after: int | None = None,
+    budget: KernelBudget | None = None,
 ) -> None:
     """Copy ``source``'s bytes to ``target`` until EOF, then half-close ``target``.
     With ``splice_after``, once that many bytes have passed and both ends are sockets,
-    the rest moves in the kernel (`zero_copy`)."""
+    the rest moves in the kernel (`zero_copy`), if ``budget`` has room for it."""
     kernel = splice_after is not None and eligible(source[1]) and eligible(target)
     passed = 0
     while not kernel or passed < (splice_after or 0):
@@ -61,7 +62,14 @@ async def pump(
         moved(len(data))
         passed += len(data)
         await target.drain()
-    await pump_sockets(source, target, moved=moved)
+        if kernel and passed >= (splice_after or 0) and budget is not None and not budget.take():
+            kernel = False  # the proxy's kernel budget is spent: this one stays on streams
+            budget = None
+    try:
+        await pump_sockets(source, target, moved=moved)
+    finally:
+        if budget is not None:
+            budget.give_back()
 
 
 async def carry(
@@ -107,6 +115,7 @@ async def splice(
     up: Callable[[int], None],
     down: Callable[[int], None],
     splice_after: int | None = None,
+    budget: KernelBudget | None = None,
 ) -> str | None:
     """Carry bytes both ways until both directions end (see `carry`); each direction
     may switch to the kernel (see `pump`)."""
@@ -121,8 +130,22 @@ async def splice(
         activity.touch()
 
     return await carry(
-        pump(client, upstream[1], piece=piece, moved=moved_up, splice_after=splice_after),
-        pump(upstream, client[1], piece=piece, moved=moved_down, splice_after=splice_after),
+        pump(
+            client,
+            upstream[1],
+            piece=piece,
+            moved=moved_up,
+            splice_after=splice_after,
+            budget=budget,
+        ),
+        pump(
+            upstream,
+            client[1],
+            piece=piece,
+            moved=moved_down,
+            splice_after=splice_after,
+            budget=budget,
+        ),
         activity=activity,
         idle=idle,
         down_ends=False,

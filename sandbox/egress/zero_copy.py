@@ -30,6 +30,8 @@ from sandbox.egress.broker import StreamPair
 
 AVAILABLE = sys.platform == "linux" and hasattr(os, "splice")
 PIPE_BYTES = 1024 * 1024
+UNIX_SEND_BUFFER = 1024 * 1024  # asked of a Unix socket a relay writes to (the kernel
+# doubles it): the proxy's side of the socket transport, which the pipe fills at once
 SPLICE_AFTER = 256 * 1024  # bytes a direction moves on streams before it switches
 _MOVE = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
@@ -120,6 +122,9 @@ async def pump_sockets(
         target.transport.set_write_buffer_limits(high=0)
         await target.drain()
         with target.get_extra_info("socket").dup() as sock:
+            if sock.family == socket.AF_UNIX:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, UNIX_SEND_BUFFER)
             await _relay(taken, sock, moved)
     finally:
         taken.sock.close()
@@ -144,3 +149,22 @@ async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writing: bool) -> 
             loop.remove_writer(fd)
         else:
             loop.remove_reader(fd)
+
+
+class KernelBudget:
+    """How many directions of one proxy may move in the kernel at once: each holds a
+    pipe of `PIPE_BYTES` and, toward a Unix socket, a send buffer of twice
+    `UNIX_SEND_BUFFER`, which a session that stops reading keeps full. The others stay
+    on streams (a piece at a time)."""
+
+    def __init__(self, directions: int) -> None:
+        self.free = directions
+
+    def take(self) -> bool:
+        if self.free <= 0:
+            return False
+        self.free -= 1
+        return True
+
+    def give_back(self) -> None:
+        self.free += 1

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.egress import EgressProxy, EgressRecord
+from sandbox.egress import EgressLimits, EgressProxy, EgressRecord
+from sandbox.egress import splice as splice_module  # the module, not the function
 from sandbox.egress.zero_copy import AVAILABLE, eligible
 from security import NetworkPolicy
 from tests.unit.sandbox.egress.loopback import (
@@ -151,3 +152,46 @@ def test_a_unix_socket_listener_carries_a_tunnel(
     assert asyncio.run(scenario()) == BANNER + payload
     (record,) = records
     assert (record.bytes_up, record.bytes_down) == (len(payload), len(BANNER) + len(payload))
+
+
+def test_past_the_kernel_budget_a_direction_stays_on_streams(
+    start_proxy: Start, echo: EchoUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each direction in the kernel holds a pipe and a socket buffer a stalled session
+    keeps full: a proxy has `max_kernel_directions` of them, the rest copy on streams,
+    and every byte still arrives."""
+    if not AVAILABLE:
+        pytest.skip("no splice(2) here")
+    in_kernel, most = [0], [0]
+    original = splice_module.pump_sockets
+
+    async def counted(*args: object, **kwargs: object) -> None:
+        in_kernel[0] += 1
+        most[0] = max(most[0], in_kernel[0])
+        try:
+            await original(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            in_kernel[0] -= 1
+
+    monkeypatch.setattr(splice_module, "pump_sockets", counted)
+    proxy = start_proxy(splice_after=1024, limits=EgressLimits(max_kernel_directions=1))
+    hello = synthetic_hello([sni_extension(b"pypi.test")])
+    payload = hello + bytes(range(256)) * 8192  # 2 MiB each way, for each of three
+
+    def one(results: list[bytes]) -> None:
+        sock, response = connect_tunnel(proxy.port, f"pypi.test:{echo.port}")
+        with sock:
+            assert response.status == 200
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            results.append(read_all(sock))
+
+    results: list[bytes] = []
+    clients = [threading.Thread(target=one, args=(results,)) for _ in range(3)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(60)
+    assert results == [BANNER + payload] * 3
+    assert most[0] == 1  # one direction at a time in the kernel, never more
+    assert proxy.proxy.kernel_budget.free == 1  # each gave its place back
