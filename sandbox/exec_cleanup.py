@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 MAX_KILL_ROUNDS = 1000  # each round kills every process found; new ones come only from
@@ -24,6 +25,8 @@ MAX_KILL_ROUNDS = 1000  # each round kills every process found; new ones come on
 PROC = "/proc"
 OWN_DIR_MODE = 0o700
 HOISTED = ".airlock-rm-"  # what a subdirectory is renamed to in the TMPDIR's top level
+EMPTY_AS_LIMIT_S = 5.0  # for the session user's child to empty a TMPDIR (it may be stopped)
+EMPTY_AS_POLL_S = 0.002
 
 
 def _session_of(pid: str) -> tuple[int, bool] | None:
@@ -166,13 +169,19 @@ def remove_tree(path: str, owner: tuple[int, int] | None = None) -> bool:
     return not os.path.lexists(path)
 
 
-def _empty_as(path: str, uid: int, gid: int) -> None:
+def _empty_as(path: str, uid: int, gid: int, limit: float = EMPTY_AS_LIMIT_S) -> None:
     """Empty directory ``path`` in a forked child that is user ``uid`` (the agent has no
-    threads, so the child may run Python); the child's failures only leave files."""
+    threads, so the child may run Python); the child's failures only leave files.
+
+    The child closes every descriptor it inherited (the channel to the host among them)
+    before it changes user, and a process of that user may stop it: the agent waits
+    ``limit`` seconds at most, then kills it (what is left is reported by the caller).
+    """
     pid = os.fork()
     if pid == 0:  # pragma: no cover (a forked child; the integration tests observe it)
         code = 1
         try:
+            os.closerange(0, _max_fds())
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
@@ -181,11 +190,27 @@ def _empty_as(path: str, uid: int, gid: int) -> None:
             code = 0
         finally:
             os._exit(code)
+    deadline = time.monotonic() + limit
     while True:
         try:
-            os.waitpid(pid, 0)
-            return
+            done, _ = os.waitpid(pid, os.WNOHANG)
         except InterruptedError:
             continue
         except ChildProcessError:
             return
+        if done:
+            return
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            return
+        time.sleep(EMPTY_AS_POLL_S)
+
+
+def _max_fds() -> int:
+    try:
+        return int(os.sysconf("SC_OPEN_MAX"))
+    except (ValueError, OSError):
+        return 65536
