@@ -138,7 +138,9 @@ async def attack(runtime: str, mode: str) -> bool:
         try:
             probe = await asyncio.wait_for(s.exec(["echo", "alive"], timeout=5), 10)
             took = time.monotonic() - probe_t
-            print(f"probe exec: exit {probe.exit_code} {probe.stdout!r} error={probe.error!r} in {took:.2f} s")
+            print(
+                f"probe exec: exit {probe.exit_code} {probe.stdout!r} error={probe.error!r} in {took:.2f} s"
+            )
             if mode == "term" and (probe.exit_code != 0 or b"alive" not in probe.stdout):
                 broken = True
         except Exception as exc:  # the session is gone or stuck
@@ -147,7 +149,9 @@ async def attack(runtime: str, mode: str) -> bool:
             broken = True
         try:
             c = await asyncio.wait_for(confined, HOLD + 15)
-            print(f"confined exec: exit {c.exit_code} after {time.monotonic() - t0:.2f} s; error={c.error!r}; report={c.confinement}")
+            print(
+                f"confined exec: exit {c.exit_code} after {time.monotonic() - t0:.2f} s; error={c.error!r}; report={c.confinement}"
+            )
         except Exception as exc:
             print(f"confined exec failed: {exc!r}")
         try:
