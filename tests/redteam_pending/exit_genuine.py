@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (in-container probes read best on one line)
 """Red team: a command writes into another exec's output (its pipes are the command
 user's, so ``/proc/<victim>/fd/1`` opens: expected) and tries to change what the host
 believes about that exec's end:
