@@ -9,9 +9,11 @@ comm, loginuid, attr/current, clear_refs, coredump_filter, sched_autogroup. Sign
 through /proc/<root pid>/root and cwd, and any other unix socket found. Also
 process_vm_readv, ptrace attach, prlimit and setpriority on the agent.
 
-Broken when any write, signal, ptrace, prlimit, fd open or socket connect succeeds; a
-read of environ or mem is broken too (the agent's environment and memory hold the
-channel's state). cmdline/stat/status reads are expected (ps works).
+Broken when any write, signal, ptrace, prlimit, priority change, open of a root-owned fd
+or socket connect succeeds; a read of environ, maps, auxv or mem, or a listing of fd/ is
+counted too (information about root's processes: under runsc these are readable, as
+gVisor's /proc ignores dumpability). cmdline/stat/status reads are expected (ps works).
+The command's own pipes, which the agent holds, open (uid 1000): expected.
 
 Run: .venv/bin/python -m tests.redteam_pending.root_proc [runc|runsc]
 Exit status 1 when the attack worked (the promise is broken).
@@ -72,7 +74,9 @@ for pid in roots:
                     link += f" uid={st.st_uid} mode={oct(st.st_mode)}"
                 except OSError as e:
                     link = repr(e)
-                note(f"open /proc/{pid}/fd/{fd} flags={flags}", True, link)
+                owner = os.stat(f"/proc/{pid}/fd/{fd}").st_uid
+                # the command's own pipes (uid 1000, held by the agent) are expected
+                note(f"open /proc/{pid}/fd/{fd} flags={flags}", owner != 1000, link)
             except OSError as e:
                 if e.errno not in (errno.ENOENT,):
                     pass
@@ -114,7 +118,7 @@ for pid in roots:
     note(f"prlimit({pid}, NOFILE)", r == 0, os.strerror(ctypes.get_errno()))
     try:
         os.setpriority(os.PRIO_PROCESS, pid, 19)
-        note(f"setpriority({pid})", True)
+        note(f"setpriority({pid}, 19)", True, f"now {os.getpriority(os.PRIO_PROCESS, pid)}")
     except OSError as e:
         print("ok    setpriority", pid, e.strerror, flush=True)
     # pidfd_getfd (438) via pidfd_open (434)
