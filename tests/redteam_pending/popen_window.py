@@ -9,13 +9,14 @@ agent's command line) and:
 
 - ``stop``: SIGSTOPs it: the agent's event loop stays blocked in Popen (no other exec
   answers) until the attacker's SIGCONT;
+- ``fds``: stops it and opens every fd the copy holds (the agent's, channel included);
 - ``term``: SIGTERMs it: the copy's Python handler writes into the agent's wake-up
   socket, and the agent ends the session.
 
 The host starts execs with ``cwd`` (so a Python ``preexec_fn`` runs in the window) one
 after another; when one takes over 5 s it checks whether the agent still answers.
 
-Run: .venv/bin/python -m tests.redteam_pending.popen_window [runc|runsc] [stop|term] [nocwd]
+Run: .venv/bin/python -m tests.redteam_pending.popen_window [runc|runsc] [stop|term|fds] [nocwd]
 (``nocwd``: execs without a cwd, so no Python ``preexec_fn``: the window is C code alone)
 Exit 1 when the agent froze or the session ended.
 """
@@ -58,7 +59,7 @@ while time.time() < end:
             continue
         if uid != "1000":
             continue
-        sig = signal.SIGSTOP if mode == "stop" else signal.SIGTERM
+        sig = signal.SIGTERM if mode == "term" else signal.SIGSTOP
         try:
             os.kill(int(p), sig)
         except OSError as e:
@@ -69,7 +70,7 @@ while time.time() < end:
             still = open(f"/proc/{p}/cmdline", "rb").read().startswith(b"python3\0-I\0-S\0-c")
         except OSError:
             still = False
-        if mode == "stop" and not still:  # it had exec'd already: let it go, try again
+        if mode != "term" and not still:  # it had exec'd already: let it go, try again
             try:
                 os.kill(int(p), signal.SIGCONT)
             except ProcessLookupError:
@@ -77,7 +78,27 @@ while time.time() < end:
             print("late for", p, flush=True)
             continue
         print("sent", sig.name, "to the pre-exec child", p, "agent copy:", still, flush=True)
-        if mode == "stop":
+        if mode == "fds":  # the stopped copy holds every agent fd, as uid 1000
+            try:
+                fds = os.listdir(f"/proc/{p}/fd")
+            except OSError as e:
+                print("fd list refused:", e, flush=True)
+                fds = [str(i) for i in range(64)]
+            for fd in fds:
+                path = f"/proc/{p}/fd/{fd}"
+                try:
+                    link = os.readlink(path)
+                except OSError as e:
+                    link = e.strerror
+                try:
+                    h = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+                    owner = os.fstat(h).st_uid
+                    os.close(h)
+                    mine = owner == 1000 or link == "/dev/null"
+                    print("opened own" if mine else "OPENED", fd, link, owner, flush=True)
+                except OSError as e:
+                    print("refused", fd, link, e.strerror, flush=True)
+        if mode != "term":
             time.sleep(hold)
             os.kill(int(p), signal.SIGCONT)
             print("SIGCONT", flush=True)
@@ -120,6 +141,8 @@ async def attack(runtime: str, mode: str, cwd: str | None) -> bool:
         try:
             w = await asyncio.wait_for(watcher, 60)
             print("watcher:", w.exit_code, w.stdout.decode(), w.stderr.decode()[-300:])
+            if b"OPENED" in w.stdout:
+                broken = True
         except (SandboxError, TimeoutError) as exc:
             print("watcher:", repr(exc))
             broken = True
