@@ -221,17 +221,24 @@ class AgentChannel:
         return tunnel.port
 
     async def bridge_egress(
-        self, socket_path: str, port: int = 0, *, max_conns: int = MAX_CONNS, timeout: float = 30.0
+        self,
+        socket_path: str,
+        port: int = 0,
+        *,
+        splice: bool = True,
+        max_conns: int = MAX_CONNS,
+        timeout: float = 30.0,
     ) -> int:
         """Make the agent listen on 127.0.0.1:``port`` in the sandbox and connect each
         connection to the Unix socket ``socket_path`` there (`sandbox/egress_socket.py`);
-        no byte of it crosses this channel. Returns the port; raises as `serve_egress`."""
+        no byte of it crosses this channel; ``splice`` false: the agent copies (gVisor).
+        Returns the port; raises as `serve_egress`."""
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         if self.egress is not None or self.bridged_port is not None:
             raise EgressUnavailable("egress is served already")
         request = {"type": "tcp_listen", "port": port, "max_conns": max_conns,
-                   "socket": socket_path}  # fmt: skip
+                   "socket": socket_path, "splice": splice}  # fmt: skip
         self.bridged_port = await self._listen(request, timeout)
         return self.bridged_port
 

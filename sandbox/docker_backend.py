@@ -261,7 +261,9 @@ class DockerSession:
                 "sandbox has no exec agent to carry egress"
             )
         try:
-            return await channel.bridge_egress(SOCKET_PATH, port)
+            # gVisor's splice into TCP corrupts streams past 64 KiB: the agent copies there
+            splice = self.spec.runtime != "runsc"
+            return await channel.bridge_egress(SOCKET_PATH, port, splice=splice)
         except EgressUnavailable as exc:
             raise EgressUnavailable(f"session {self.id}: {exc}") from exc
         except (ChannelClosed, TimeoutError) as exc:

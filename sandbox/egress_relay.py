@@ -13,7 +13,8 @@ reused), and the host hands the stream to the session's egress proxy
 Frames (the exec channel's format; every one but the first two carries ``conn``):
 
 - host to agent: ``tcp_listen`` (id, port, up_window, down_window, max_conns, and
-  ``socket``: bridge to that Unix socket instead, `sandbox/egress_bridge.py`), answered with
+  ``socket``: bridge to that Unix socket instead, `sandbox/egress_bridge.py`, with
+  ``splice`` false: copy, never splice), answered with
   ``tcp_listening`` (id, port) or ``error`` (id); ``tcp_data`` (payload), ``tcp_eof``,
   ``tcp_close`` (``error`` set: reset the connection), ``tcp_credit`` (bytes);
 - agent to host: ``tcp_open`` (peer), ``tcp_data``, ``tcp_eof``, ``tcp_close`` (error),
@@ -110,7 +111,10 @@ class EgressRelay:
         if path is not None:
             if not isinstance(path, str) or not path.startswith("/"):
                 raise ValueError("socket must be an absolute path")
-            bridge = EgressBridge(path, self.max_conns)
+            splice = req.get("splice", True)
+            if not isinstance(splice, bool):
+                raise ValueError("splice must be a boolean")
+            bridge = EgressBridge(path, self.max_conns, splice)
             try:
                 bound = bridge.listen(host, port)
             except OSError as exc:

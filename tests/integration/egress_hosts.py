@@ -26,6 +26,7 @@ NAMES = ("files.test", "pypi.test", "git.test")
 RESOLVE = ",".join(f"{name}=127.0.0.1" for name in NAMES)
 WHEEL = "demo_pkg-1.0-py3-none-any.whl"
 GREETING = b"hello through the proxy\n"
+BIG_FILE_BYTES = 3 * 1024 * 1024 + 12345
 
 
 class _Quiet:
@@ -162,6 +163,11 @@ class Upstreams:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(self.certs.cert, self.certs.key)
         build_index(folder / "www")
+        # random bytes past any pipe or buffer size: a relay that repeats or drops a
+        # piece shows in the digest, not only in the length
+        big = os.urandom(BIG_FILE_BYTES)
+        (folder / "www" / "big.bin").write_bytes(big)
+        self.big_sha256 = hashlib.sha256(big).hexdigest()
         build_repository(folder / "git")
         files = partial(FileHandler, directory=str(folder / "www"))
         git_handler = type("Git", (GitHandler,), {"root": folder / "git"})

@@ -85,6 +85,10 @@ def test_real_clients_reach_allowed_hosts_through_the_proxy(
         await session.put_file(CA, upstreams.certs.ca.read_bytes())  # type: ignore[attr-defined]
         code, out, err = await _sh(session, ["curl", "-sS", f"http://files.test:{http}/hello.txt"])
         assert (code, out) == (0, GREETING.decode()), err
+        for url in (f"http://files.test:{http}/big.bin", f"https://files.test:{https}/big.bin"):
+            fetch_big = f'curl -sS --cacert {CA} "$1" | sha256sum'
+            code, out, err = await _sh(session, ["sh", "-c", fetch_big, "sh", url])
+            assert (code, out.split()[0]) == (0, upstreams.big_sha256), (url, err)
         code, out, err = await _sh(
             session, ["curl", "-sS", "--cacert", CA, f"https://files.test:{https}/hello.txt"]
         )
