@@ -21,6 +21,7 @@ import struct
 
 PIECE = 1024 * 1024  # one read's (or splice's) most; a pump holds no more than this
 BACKLOG = 128
+WIDE_PIPES = 8  # directions of one agent's bridge with a pipe of PIECE at once
 SPLICE = hasattr(os, "splice")  # Python 3.10+
 SPLICE_F_MOVE = getattr(os, "SPLICE_F_MOVE", 1)
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -33,6 +34,10 @@ class EgressBridge:
         self.path = path
         self.max_conns = max_conns
         self.splice = splice and SPLICE  # off under gVisor: see `_pump`
+        # Pipes are charged to the user who makes them, and every session's agent is
+        # the host's root: only this many directions at once get a wide pipe, the rest
+        # keep the kernel's default (64 KiB), so one session cannot spend the quota.
+        self.wide_pipes = WIDE_PIPES
         self.listener: socket.socket | None = None
         self.bridges: set[asyncio.Future[None]] = set()
         self.conns: set[socket.socket] = set()
@@ -97,8 +102,8 @@ class EgressBridge:
                 _reset(client)  # the proxy is gone: the client sees a reset, not an answer
                 return
             pumps = [
-                asyncio.ensure_future(_pump(loop, client, proxy, self.splice)),
-                asyncio.ensure_future(_pump(loop, proxy, client, self.splice)),
+                asyncio.ensure_future(_pump(loop, client, proxy, self)),
+                asyncio.ensure_future(_pump(loop, proxy, client, self)),
             ]
             try:
                 await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
@@ -117,7 +122,10 @@ class EgressBridge:
 
 
 async def _pump(
-    loop: asyncio.AbstractEventLoop, source: socket.socket, target: socket.socket, splice: bool
+    loop: asyncio.AbstractEventLoop,
+    source: socket.socket,
+    target: socket.socket,
+    bridge: EgressBridge,
 ) -> None:
     """Copy ``source`` to ``target`` until ``source`` ends, then half-close ``target``:
     in the kernel (splice) when asked and it can, else through one buffer. Either way a
@@ -125,7 +133,7 @@ async def _pump(
 
     The host asks no splice under gVisor: its splice from a pipe into a TCP socket
     repeated the pipe's first 64 KiB (runsc 2022-12, a pipe enlarged to 1 MiB)."""
-    if not (splice and await _spliced(loop, source, target)):
+    if not (bridge.splice and await _spliced(loop, source, target, bridge)):
         buffer = bytearray(PIECE)
         view = memoryview(buffer)
         while True:
@@ -138,13 +146,19 @@ async def _pump(
 
 
 async def _spliced(
-    loop: asyncio.AbstractEventLoop, source: socket.socket, target: socket.socket
+    loop: asyncio.AbstractEventLoop,
+    source: socket.socket,
+    target: socket.socket,
+    bridge: EgressBridge,
 ) -> bool:
     """Move ``source`` to ``target`` through a pipe until EOF; False (nothing moved) when
     this kernel cannot splice these sockets, and the caller copies instead."""
     pipe_out, pipe_in = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(pipe_in, F_SETPIPE_SZ, PIECE)
+    wide = bridge.wide_pipes > 0
+    if wide:
+        bridge.wide_pipes -= 1
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe_in, F_SETPIPE_SZ, PIECE)
     moved = False
     try:
         while True:
@@ -168,6 +182,8 @@ async def _spliced(
     finally:
         os.close(pipe_out)
         os.close(pipe_in)
+        if wide:
+            bridge.wide_pipes += 1
 
 
 async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writing: bool) -> None:

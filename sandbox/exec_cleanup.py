@@ -181,6 +181,11 @@ def _empty_as(path: str, uid: int, gid: int, limit: float = EMPTY_AS_LIMIT_S) ->
     if pid == 0:  # pragma: no cover (a forked child; the integration tests observe it)
         code = 1
         try:
+            # the agent's signal handling is not the child's: a signal from the user
+            # ends the child alone, never wakes the agent's loop (its wake-up fd)
+            signal.set_wakeup_fd(-1)
+            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+                signal.signal(number, signal.SIG_DFL)
             os.closerange(0, _max_fds())
             os.setgroups([])
             os.setgid(gid)

@@ -139,3 +139,31 @@ async def test_the_port_is_nobody_elses(tmp_path: Path) -> None:
         with pytest.raises(OSError):
             other.bind(("127.0.0.1", port))
         other.close()
+
+
+@in_loop
+async def test_only_a_few_directions_get_a_wide_pipe_and_each_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pipes count against their maker's quota, and every session's agent is the
+    host's root: past `WIDE_PIPES` directions keep the default pipe, and all bytes
+    still arrive."""
+    if not egress_bridge.SPLICE:
+        pytest.skip("no os.splice in this Python")
+    monkeypatch.setattr(egress_bridge, "WIDE_PIPES", 1)
+    async with bridged(tmp_path) as (bridge, port):
+        lowest = [bridge.wide_pipes]
+
+        async def watch() -> None:
+            while True:
+                lowest[0] = min(lowest[0], bridge.wide_pipes)
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(watch())
+        payloads = [os.urandom(4 * 1024 * 1024 + n) for n in range(3)]
+        answers = await asyncio.gather(*(_exchange(port, p) for p in payloads))
+        watcher.cancel()
+        for payload, answer in zip(payloads, answers, strict=True):
+            assert answer == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}\n".encode()
+        assert lowest[0] == 0  # the one wide pipe was used
+        assert bridge.wide_pipes == 1  # and given back

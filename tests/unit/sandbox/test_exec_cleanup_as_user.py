@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -87,3 +88,29 @@ def test_a_stopped_child_is_killed_and_the_agent_goes_on(
     assert (scratch / "locked").exists()
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie
+
+
+def test_a_signal_to_the_child_ends_the_child_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child is a fork of the agent: it must not run the agent's signal handling.
+    Through the wake-up fd it shares with the agent's loop, a SIGTERM to the child once
+    stopped the whole session."""
+    scratch = _scratch(tmp_path)
+    loop_side, wakeup = socket.socketpair()
+    wakeup.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(wakeup.fileno())
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as asyncio installs one
+    term = lambda fd: os.kill(os.getpid(), signal.SIGTERM)  # noqa: E731
+    monkeypatch.setattr(exec_cleanup, "_empty_tree", term)
+    try:
+        exec_cleanup._empty_as(str(scratch), NOBODY, NOBODY, limit=5.0)
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGTERM, previous)
+    loop_side.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        assert loop_side.recv(16) == b"", "the agent's loop was woken by the child's signal"
+    loop_side.close()
+    wakeup.close()
+    assert (scratch / "locked").exists()  # the child died before it emptied anything
