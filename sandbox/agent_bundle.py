@@ -14,6 +14,7 @@ import inspect
 from types import ModuleType
 
 from sandbox import (
+    command_spawn,
     command_user,
     confine_exec,
     egress_bridge,
@@ -31,6 +32,7 @@ MODULES: tuple[ModuleType, ...] = (
     exec_cleanup,
     confine_exec,
     command_user,
+    command_spawn,
     egress_bridge,
     egress_relay,
     exec_agent,

@@ -46,17 +46,15 @@ import os
 import platform
 import signal
 import struct
-import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox import command_user, confine_exec, egress_relay
+from sandbox import command_spawn, command_user, confine_exec, egress_relay
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import TypeGuard
 
 PROTOCOL_VERSION = 1
@@ -248,7 +246,7 @@ class _Exec:
         self,
         agent: ExecServer,
         xid: int,
-        proc: subprocess.Popen[bytes],
+        proc: command_spawn.SpawnedCommand,
         req: dict[str, Any],
         plan: confine_exec.Plan | None = None,
     ) -> None:
@@ -266,6 +264,8 @@ class _Exec:
         self.pipes: list[asyncio.BaseTransport] = []
         self.closed: list[asyncio.Future[Any]] = []
         self.stdin: asyncio.WriteTransport | None = None
+        self.early_stdin: list[bytes] = []  # stdin frames before the pipes were attached
+        self.early_eof = False
         self.sent = dict.fromkeys(STREAMS, 0)
         self.dropped = dict.fromkeys(STREAMS, 0)
         self.credit: int | None = req["window"]  # output bytes it may send; None: no window
@@ -286,22 +286,44 @@ class _Exec:
             self.closed.append(closed)
         if self.proc.stdin is not None:
             self.stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, self.proc.stdin)
+            for data in self.early_stdin:
+                self.stdin.write(data)
+            self.early_stdin.clear()
+            if self.early_eof:
+                self.stdin.close()
 
     def kill(self, sig: int) -> None:
-        """Signal the exec's whole process group (a no-op once it is empty)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        """Signal the exec's whole process group (a no-op once it is empty); before the
+        child has a group of its own, the child."""
+        try:
             os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            self.proc.kill_alone(sig)
+        except PermissionError:
+            pass
 
     def write_stdin(self, data: bytes) -> None:
-        """Queue bytes for the child's stdin (the host paces what it sends)."""
+        """Queue bytes for the child's stdin (the host paces what it sends); before the
+        pipes are attached, they wait here."""
         if self.proc.stdin is None:
             raise BadRequest(f"exec {self.xid} was started without stdin")
-        if self.stdin is not None and not self.stdin.is_closing():
+        if self.stdin is None:
+            self.early_stdin.append(data)
+        elif not self.stdin.is_closing():
             self.stdin.write(data)
 
     def close_stdin(self) -> None:
         if self.stdin is not None:
             self.stdin.close()
+        else:
+            self.early_eof = True
+
+    def close_pipes(self) -> None:
+        """Close the pipes of a command that never ran (they were never attached)."""
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     def grant(self, size: int) -> None:
         """The host's credit: ``size`` more bytes of output may go."""
@@ -632,58 +654,80 @@ class ExecServer:
                 return
             full_env.update(plan.env)
         confined = plan.preexec if plan and plan.ruleset_fd is not None else None
-        as_user = self.user.popen_options()
         try:
-            # As another user the child changes directory after it changed user (root
-            # with no DAC capability may not enter a directory the user can).
-            setup = confined
-            if as_user and cwd:
+            if self.user.popen_options() and cwd:
                 with contextlib.suppress(PermissionError):  # what chdir says, where root can tell
                     Path(cwd).stat()
-                setup = _child_setup(cwd, confined)
-            proc = _spawn(
+            proc, status = command_spawn.spawn(
                 argv,
                 self.user,
                 want_stdin,
                 executable=plan.executable if plan else None,
-                cwd=None if as_user else cwd,
                 env=full_env,
-                start_new_session=True,
-                close_fds=True,
-                preexec_fn=setup,
-                **as_user,
+                cwd=cwd,
+                confine=confined,
             )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            extra: dict[str, Any] = {}
-            reason = str(exc)
-            if isinstance(exc, subprocess.SubprocessError):  # preexec_fn raised
-                where = "working directory" if plan is None else "working directory or confinement"
-                reason = f"the child could not enter its {where} ({exc})"
-            if plan is not None:
-                plan.finish()
-                extra["confinement"] = {**plan.report, "confined": False, "reason": reason}
-            self._error(xid, f"cannot start {argv[0]!r}: {reason}")
-            code = 127 if isinstance(exc, FileNotFoundError) else 126
-            self.chan.send(_exit_frame(xid, code, **extra))
+        except (OSError, ValueError) as exc:
+            self._not_started(xid, argv, plan, 127 if isinstance(exc, FileNotFoundError) else 126,
+                              str(exc))  # fmt: skip
             return
         finally:
             if plan is not None:
                 plan.started()
         ex = _Exec(self, xid, proc, opts, plan)
         self.execs[xid] = ex
+        task = asyncio.ensure_future(self._launch(ex, status, argv))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _launch(self, ex: _Exec, status: int, argv: list[str]) -> None:
+        """Wait (from the loop) until the child has become its command, then run it; or
+        report why it could not. A child stopped before ``exec`` is killed at its exec's
+        timeout; the agent never waits on it."""
+        try:
+            failed = await command_spawn.exec_status(status, ex.timeout)
+        except TimeoutError:
+            ex.proc.kill_alone(signal.SIGKILL)
+            failed = command_spawn.SpawnFailed(126, "exec", "it did not start within its timeout")
+        if failed is not None:
+            ex.proc.kill_alone(signal.SIGKILL)  # it exits by itself; a stopped one would not
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(ex.proc.pid, 0)
+            self.execs.pop(ex.xid, None)
+            ex.close_pipes()
+            reason = failed.error
+            if failed.step in ("working directory", "confinement"):
+                reason = f"the child could not enter its {failed.step} ({failed.error})"
+            self._not_started(ex.xid, argv, ex.plan, failed.code, reason, ex.proc.pid)
+            return
         try:
             await ex.connect()
         except BaseException:
             ex.kill(signal.SIGKILL)
-            self.execs.pop(xid, None)
-            if plan is not None:
-                plan.finish(session=proc.pid)
+            self.execs.pop(ex.xid, None)
+            if ex.plan is not None:
+                ex.plan.finish(session=ex.proc.pid)
             raise
-        self.chan.send({"type": "started", "id": xid, "pid": proc.pid})
-        task = asyncio.ensure_future(ex.run())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        self._reap()  # in case it exited before it was registered
+        self.chan.send({"type": "started", "id": ex.xid, "pid": ex.proc.pid})
+        self._reap()  # in case it exited before its pipes were attached
+        await ex.run()
+
+    def _not_started(
+        self,
+        xid: int,
+        argv: list[str],
+        plan: confine_exec.Plan | None,
+        code: int,
+        reason: str,
+        pid: int | None = None,
+    ) -> None:
+        """The error and exit frames of an exec whose command never ran."""
+        extra: dict[str, Any] = {}
+        if plan is not None:
+            plan.finish(session=pid)
+            extra["confinement"] = {**plan.report, "confined": False, "reason": reason}
+        self._error(xid, f"cannot start {argv[0]!r}: {reason}")
+        self.chan.send(_exit_frame(xid, code, **extra))
 
     async def _stop_all(self) -> None:
         """Kill every exec's group, let them report briefly, then flush the channel.
@@ -711,47 +755,6 @@ def _keep_descriptors_private() -> None:
     usual. Where the call fails (an old gVisor) the agent runs as before."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
-def _spawn(
-    argv: list[str], owner: command_user.CommandUser, want_stdin: bool, **options: Any
-) -> subprocess.Popen[bytes]:
-    """`subprocess.Popen` with stdio pipes that belong to the command's user: a command
-    may reopen its own (``echo x > /dev/stderr``), never the agent's (root's, mode 0600)."""
-    with owner.owning():
-        out, err = os.pipe(), os.pipe()
-        into = os.pipe() if want_stdin else None
-    child_ends = [out[1], err[1], *([into[0]] if into else [])]
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=into[0] if into else subprocess.DEVNULL,
-            stdout=out[1],
-            stderr=err[1],
-            **options,
-        )
-    except BaseException:
-        for fd in (out[0], err[0], *([into[1]] if into else [])):
-            os.close(fd)
-        raise
-    finally:
-        for fd in child_ends:
-            os.close(fd)
-    proc.stdout = os.fdopen(out[0], "rb")
-    proc.stderr = os.fdopen(err[0], "rb")
-    proc.stdin = os.fdopen(into[1], "wb") if into else None
-    return proc
-
-
-def _child_setup(cwd: str, then: Callable[[], None] | None) -> Callable[[], None]:
-    """In the child, once it is the command's user: enter ``cwd``, then confine."""
-
-    def setup() -> None:
-        os.chdir(cwd)
-        if then is not None:
-            then()
-
-    return setup
 
 
 def main() -> int:
