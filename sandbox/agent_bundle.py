@@ -2,7 +2,8 @@
 
 `sandbox/exec_agent.py` imports `sandbox.command_user`, `sandbox.egress_relay` and
 `sandbox.confine_exec`; the
-latter imports `sandbox.landlock`, `sandbox.syscall_filter` and `sandbox.exec_cleanup`.
+latter imports `sandbox.landlock`, `sandbox.syscall_filter` and `sandbox.exec_cleanup`,
+which imports `sandbox.command_spawn` (the agent's own fork and exec).
 The container has no copy of this package, so the program registers each module's source
 under its own name before running the agent. Each module is compiled on its own, so its
 ``from __future__`` imports stay first.
@@ -29,10 +30,10 @@ from sandbox import (
 MODULES: tuple[ModuleType, ...] = (
     landlock,
     syscall_filter,
+    command_spawn,
     exec_cleanup,
     confine_exec,
     command_user,
-    command_spawn,
     egress_bridge,
     egress_relay,
     exec_agent,

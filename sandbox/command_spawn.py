@@ -126,10 +126,7 @@ def _become(
     126. Never returns."""
     step = "setup"
     try:
-        signal.set_wakeup_fd(-1)
-        for number in range(1, signal.NSIG):
-            with contextlib.suppress(OSError, ValueError, RuntimeError):
-                signal.signal(number, signal.SIG_DFL)  # not SIGKILL, SIGSTOP, the gaps
+        leave_agent_signals()
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.setsid()
         for target, source in enumerate(stdio):
@@ -148,7 +145,7 @@ def _become(
         # only now: the confinement's ruleset is one of the fds (the status pipe stays,
         # close-on-exec, for a failure to exec)
         os.closerange(3, status)
-        os.closerange(status + 1, _max_fds())
+        os.closerange(status + 1, max_fds())
         step = "exec"
         if executable:
             os.execve(executable, argv, env)  # noqa: S606 (the command, as asked)
@@ -162,7 +159,21 @@ def _become(
             os._exit(code)
 
 
-def _max_fds() -> int:
+def leave_agent_signals() -> None:
+    """In a child forked from the agent, first of all: the agent's signal handling is
+    not its own. No wake-up fd (the agent's loop would see the child's signals), and
+    every disposition not known to be the default (the loop's handlers, SIGPIPE and
+    SIGXFSZ, which Python ignores, whatever was inherited ignored) back to it; the
+    others are left, as each reset is a system call (a round trip to gVisor's Sentry)."""
+    signal.set_wakeup_fd(-1)
+    for number in range(1, signal.NSIG):
+        with contextlib.suppress(OSError, ValueError, RuntimeError):  # not a signal
+            if signal.getsignal(number) is not signal.SIG_DFL:
+                signal.signal(number, signal.SIG_DFL)
+
+
+def max_fds() -> int:
+    """The bound for closing every descriptor a child inherited."""
     try:
         return int(os.sysconf("SC_OPEN_MAX"))
     except (ValueError, OSError):

@@ -165,7 +165,7 @@ async def _spliced(
             try:
                 count = os.splice(source.fileno(), pipe_in, PIECE, flags=SPLICE_F_MOVE)
             except BlockingIOError:
-                await _ready(loop, source.fileno(), writing=False)
+                await wait_ready(loop, source.fileno(), writing=False)
                 continue
             except OSError as exc:
                 if not moved and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
@@ -178,7 +178,7 @@ async def _spliced(
                 try:
                     count -= os.splice(pipe_out, target.fileno(), count, flags=SPLICE_F_MOVE)
                 except BlockingIOError:
-                    await _ready(loop, target.fileno(), writing=True)
+                    await wait_ready(loop, target.fileno(), writing=True)
     finally:
         os.close(pipe_out)
         os.close(pipe_in)
@@ -186,8 +186,9 @@ async def _spliced(
             bridge.wide_pipes += 1
 
 
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writing: bool) -> None:
-    """Wait until ``fd`` can be read (or written)."""
+async def wait_ready(loop: asyncio.AbstractEventLoop, fd: int, *, writing: bool) -> None:
+    """Wait until ``fd`` can be read (or written). The host's splice relay
+    (`sandbox/egress/zero_copy.py`) waits with it too."""
     waiter = loop.create_future()
 
     def wake() -> None:

@@ -20,6 +20,8 @@ import signal
 import time
 from pathlib import Path
 
+from sandbox import command_spawn
+
 MAX_KILL_ROUNDS = 1000  # each round kills every process found; new ones come only from
 # processes not yet killed, so a few rounds suffice even for a fork loop
 PROC = "/proc"
@@ -183,10 +185,8 @@ def _empty_as(path: str, uid: int, gid: int, limit: float = EMPTY_AS_LIMIT_S) ->
         try:
             # the agent's signal handling is not the child's: a signal from the user
             # ends the child alone, never wakes the agent's loop (its wake-up fd)
-            signal.set_wakeup_fd(-1)
-            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
-                signal.signal(number, signal.SIG_DFL)
-            os.closerange(0, _max_fds())
+            command_spawn.leave_agent_signals()
+            os.closerange(0, command_spawn.max_fds())
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
@@ -212,10 +212,3 @@ def _empty_as(path: str, uid: int, gid: int, limit: float = EMPTY_AS_LIMIT_S) ->
                 os.waitpid(pid, 0)
             return
         time.sleep(EMPTY_AS_POLL_S)
-
-
-def _max_fds() -> int:
-    try:
-        return int(os.sysconf("SC_OPEN_MAX"))
-    except (ValueError, OSError):
-        return 65536

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.egress.broker import StreamPair
+from sandbox.egress_bridge import wait_ready
 
 AVAILABLE = sys.platform == "linux" and hasattr(os, "splice")
 PIPE_BYTES = 1024 * 1024
@@ -91,7 +92,7 @@ async def _relay(source: _Taken, target: socket.socket, moved: Callable[[int], N
             try:
                 count = os.splice(source.sock.fileno(), pipe_in, PIPE_BYTES, flags=_MOVE)
             except BlockingIOError:
-                await _ready(loop, source.sock.fileno(), writing=False)
+                await wait_ready(loop, source.sock.fileno(), writing=False)
                 continue
             if count == 0:
                 break
@@ -100,7 +101,7 @@ async def _relay(source: _Taken, target: socket.socket, moved: Callable[[int], N
                 try:
                     left -= os.splice(pipe_out, target.fileno(), left, flags=_MOVE)
                 except BlockingIOError:
-                    await _ready(loop, target.fileno(), writing=True)
+                    await wait_ready(loop, target.fileno(), writing=True)
             moved(count)
         target.shutdown(socket.SHUT_WR)
     finally:
@@ -128,27 +129,6 @@ async def pump_sockets(
             await _relay(taken, sock, moved)
     finally:
         taken.sock.close()
-
-
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, *, writing: bool) -> None:
-    """Wait until ``fd`` can be read (or written)."""
-    waiter: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    if writing:
-        loop.add_writer(fd, wake)
-    else:
-        loop.add_reader(fd, wake)
-    try:
-        await waiter
-    finally:
-        if writing:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
 
 
 class KernelBudget:
