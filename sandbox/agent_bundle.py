@@ -1,9 +1,10 @@
 """The exec agent as it ships: one ``python3 -c`` program holding its modules.
 
-`sandbox/exec_agent.py` imports `sandbox.command_user`, `sandbox.egress_relay` and
-`sandbox.confine_exec`; the
-latter imports `sandbox.landlock`, `sandbox.syscall_filter` and `sandbox.exec_cleanup`,
-which imports `sandbox.command_spawn` (the agent's own fork and exec).
+`sandbox/exec_agent.py` imports `sandbox.command_user`, `sandbox.egress_relay`,
+`sandbox.user_helper` (commands started through ``setpriv``) and `sandbox.confine_exec`;
+the latter imports `sandbox.landlock`, `sandbox.syscall_filter` and
+`sandbox.exec_cleanup`, which imports `sandbox.command_spawn` (the agent's own fork and
+exec).
 The container has no copy of this package, so the program registers each module's source
 under its own name before running the agent. Each module is compiled on its own, so its
 ``from __future__`` imports stay first.
@@ -24,12 +25,14 @@ from sandbox import (
     exec_cleanup,
     landlock,
     syscall_filter,
+    user_helper,
 )
 
 # In import order: a module comes after the modules it imports.
 MODULES: tuple[ModuleType, ...] = (
     landlock,
     syscall_filter,
+    user_helper,
     command_spawn,
     exec_cleanup,
     confine_exec,

@@ -166,6 +166,16 @@ class AgentChannel:
             raise ChannelClosed(f"the exec agent did not start ({tail})") from exc
 
     @property
+    def spawns_through(self) -> str | None:
+        """How the agent starts commands: ``setpriv`` (`sandbox/user_helper.py`) or
+        ``fork``; None before its hello (or from an agent that does not say)."""
+        hello = self._hello
+        if hello is None or not hello.done() or hello.cancelled() or hello.exception():
+            return None
+        mode = hello.result().get("spawn")
+        return mode if isinstance(mode, str) else None
+
+    @property
     def alive(self) -> bool:
         return self.closed_reason is None and self._task is not None and not self._task.done()
 

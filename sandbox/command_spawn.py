@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sandbox.command_user import CommandUser
+    from sandbox.user_helper import UserHelper
 
 STATUS_BYTES = 4096  # the most of a failure's report that is read
 
@@ -80,28 +81,34 @@ def spawn(
     env: dict[str, str],
     cwd: str | None,
     confine: Callable[[], None] | None,
-) -> tuple[SpawnedCommand, int]:
-    """Fork ``argv`` as ``user`` in a session of its own, stdio on new pipes that belong
+    helper: UserHelper | None = None,
+) -> tuple[SpawnedCommand, int | None]:
+    """Start ``argv`` as ``user`` in a session of its own, stdio on new pipes that belong
     to the user (a command may reopen its own, ``/dev/stderr``); returns the command and
-    the read end of its status pipe (see `exec_status`). The child enters ``cwd`` and
-    its confinement after it changed user."""
+    the read end of its status pipe (see `exec_status`), None when it needs none.
+
+    Through ``helper`` (`sandbox/user_helper.py`) when there is one and the command is
+    not confined; else a fork of the agent whose child enters ``cwd`` and its
+    confinement after it changed user."""
     with user.owning():
         out, err = os.pipe(), os.pipe()
         into = os.pipe() if want_stdin else None
-    status_out, status_in = os.pipe()
     null = None if into else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     stdin_fd = into[0] if into else null
     assert stdin_fd is not None
-    ids = user.popen_options()
+    stdio = (stdin_fd, out[1], err[1])
+    theirs = [*out, *err, *(into or ()), *([null] if null else [])]
+    status_out: int | None = None
     try:
-        pid = os.fork()
+        if helper is not None and confine is None and helper.accepts(argv, env, executable):
+            pid = helper.spawn(argv, env, cwd, stdio)
+        else:
+            status_out, pid = _fork(argv, user, executable, env, cwd, confine, stdio)
     except BaseException:
-        for fd in (*out, *err, *(into or ()), status_out, status_in, *([null] if null else [])):
+        for fd in theirs:
             os.close(fd)
         raise
-    if pid == 0:  # pragma: no cover (a forked child: the agent's tests watch it from outside)
-        _become(argv, ids, executable, env, cwd, confine, (stdin_fd, out[1], err[1]), status_in)
-    for fd in (out[1], err[1], status_in, stdin_fd):
+    for fd in stdio:
         os.close(fd)
     command = SpawnedCommand(
         pid,
@@ -110,6 +117,29 @@ def spawn(
         os.fdopen(err[0], "rb"),
     )
     return command, status_out
+
+
+def _fork(
+    argv: list[str],
+    user: CommandUser,
+    executable: str | None,
+    env: dict[str, str],
+    cwd: str | None,
+    confine: Callable[[], None] | None,
+    stdio: tuple[int, int, int],
+) -> tuple[int, int]:
+    """Fork the child that becomes the command; returns its status pipe and pid."""
+    status_out, status_in = os.pipe()
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(status_out)
+        os.close(status_in)
+        raise
+    if pid == 0:  # pragma: no cover (a forked child: the agent's tests watch it from outside)
+        _become(argv, user.popen_options(), executable, env, cwd, confine, stdio, status_in)
+    os.close(status_in)
+    return status_out, pid
 
 
 def _become(

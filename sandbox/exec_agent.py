@@ -52,7 +52,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox import command_spawn, command_user, confine_exec, egress_relay
+from sandbox import command_spawn, command_user, confine_exec, egress_relay, user_helper
 
 if TYPE_CHECKING:
     from typing import TypeGuard
@@ -464,11 +464,16 @@ class ExecServer:
     """Serves exec requests read from ``in_fd`` and writes frames to ``out_fd``."""
 
     def __init__(
-        self, in_fd: int = 0, out_fd: int = 1, user: command_user.CommandUser | None = None
+        self,
+        in_fd: int = 0,
+        out_fd: int = 1,
+        user: command_user.CommandUser | None = None,
+        helper: user_helper.UserHelper | None = None,
     ) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.user = user or command_user.parse(None)
+        self.helper = helper
         self.execs: dict[int, _Exec] = {}
         self.tasks: set[asyncio.Future[None]] = set()
         self.stop_reason = "the host closed the session"
@@ -498,6 +503,7 @@ class ExecServer:
                 "python": platform.python_version(),
                 "uid": os.getuid(),
                 "command_uid": self.user.uid,
+                "spawn": "setpriv" if self.helper else "fork",
             }
         )
         reading = asyncio.ensure_future(self._read_loop(reader))
@@ -666,6 +672,7 @@ class ExecServer:
                 env=full_env,
                 cwd=cwd,
                 confine=confined,
+                helper=self.helper,
             )
         except (OSError, ValueError) as exc:
             self._not_started(xid, argv, plan, 127 if isinstance(exc, FileNotFoundError) else 126,
@@ -680,12 +687,15 @@ class ExecServer:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _launch(self, ex: _Exec, status: int, argv: list[str]) -> None:
-        """Wait (from the loop) until the child has become its command, then run it; or
-        report why it could not. A child stopped before ``exec`` is killed at its exec's
-        timeout; the agent never waits on it."""
+    async def _launch(self, ex: _Exec, status: int | None, argv: list[str]) -> None:
+        """Wait (from the loop) until the child has become its command (a forked one,
+        with a ``status`` pipe), then run it; or report why it could not. A child
+        stopped before ``exec`` is killed at its exec's timeout; the agent never waits
+        on it."""
+        failed = None
         try:
-            failed = await command_spawn.exec_status(status, ex.timeout)
+            if status is not None:
+                failed = await command_spawn.exec_status(status, ex.timeout)
         except TimeoutError:
             ex.proc.kill_alone(signal.SIGKILL)
             failed = command_spawn.SpawnFailed(126, "exec", "it did not start within its timeout")
@@ -760,7 +770,8 @@ def _keep_descriptors_private() -> None:
 def main() -> int:
     """Serve on fds 0/1; fd 1 is then pointed at stderr so stray prints cannot corrupt frames.
 
-    Commands run as ``AIRLOCK_USER`` (`sandbox/command_user.py`), whose ``HOME`` they get.
+    Commands run as ``AIRLOCK_USER`` (`sandbox/command_user.py`), whose ``HOME`` they get;
+    through ``setpriv`` where the image's works (`sandbox/user_helper.py`), else forked.
     """
     _keep_descriptors_private()
     try:
@@ -772,7 +783,9 @@ def main() -> int:
     out_fd = os.dup(1)
     with contextlib.suppress(OSError):
         os.dup2(2, 1)
-    return asyncio.run(ExecServer(0, out_fd, user).serve())
+    user_helper.keep_descriptors_from_commands()
+    helper = user_helper.probe(user)  # before any command of the user exists
+    return asyncio.run(ExecServer(0, out_fd, user, helper).serve())
 
 
 if __name__ == "__main__":

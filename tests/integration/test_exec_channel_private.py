@@ -131,3 +131,41 @@ def test_a_missing_working_directory_is_reported_as_before(runtimes: list[str]) 
         assert (inside.exit_code, inside.stdout) == (0, b"x\n"), inside
 
     in_session("runc", body)
+
+
+@pytest.mark.parametrize("runtime", ["runc", "runsc"])
+def test_commands_start_through_setpriv_which_never_sees_their_environment(
+    runtime: str, runtimes: list[str]
+) -> None:
+    """The agent posix_spawns root's setpriv with an empty environment (not a fork of
+    itself): the dynamic loader's debug output, asked for by the command's environment,
+    names the command alone, never setpriv or env, which ran before it as root and as
+    the user. The command holds its stdio and nothing else of the agent's."""
+    if runtime not in runtimes:
+        pytest.skip(f"{runtime} is not registered")
+
+    async def body(session: DockerSession) -> None:
+        assert session.channel is not None and session.channel.spawns_through == "setpriv"
+        traced = await session.exec(["cat", "/proc/self/status"], env={"LD_DEBUG": "libs"},
+                                    timeout=30)  # fmt: skip
+        assert traced.exit_code == 0, traced.stderr
+        loaded = traced.stderr.decode()
+        assert "calling init" in loaded, loaded  # the loader did trace the command
+        assert "setpriv" not in loaded and "/usr/bin/env" not in loaded, loaded
+        status = dict(line.split(":\t", 1) for line in traced.stdout.decode().splitlines())
+        assert status["Uid"].split() == ["1000"] * 4 and status["Gid"].split() == ["1000"] * 4
+        assert status["Groups"].strip() == "" and status["CapEff"] == "0000000000000000"
+        listing = "import os; print(*sorted(map(int, os.listdir('/proc/self/fd'))))"
+        fds = await session.exec(["python3", "-c", listing], timeout=30)
+        assert fds.stdout == b"0 1 2 3\n", fds  # 3: the listing's own
+        missing = await session.exec(["no-such-program", "x"], timeout=30)
+        assert missing.exit_code == 127 and "No such file" in (missing.error or ""), missing
+        relative = await session.exec("printf 'echo ran $PWD' > run.sh && chmod +x run.sh",
+                                      timeout=30)  # fmt: skip
+        assert relative.exit_code == 0, relative.stderr
+        ran = await session.exec(["./run.sh"], cwd="/workspace", timeout=30)
+        assert (ran.exit_code, ran.stdout) == (0, b"ran /workspace\n"), ran
+        odd = await session.exec(["env"], env={"-i": "1", "A": "b=c"}, timeout=30)
+        assert b"\n-i=1\n" in b"\n" + odd.stdout and b"\nA=b=c\n" in b"\n" + odd.stdout, odd
+
+    in_session(runtime, body)

@@ -266,6 +266,7 @@ def test_hello_describes_the_agent(agent: Client) -> None:
         "python": platform.python_version(),
         "uid": os.getuid(),
         "command_uid": os.getuid(),  # no AIRLOCK_USER: its own
+        "spawn": "fork",  # and so no setpriv to change user
     }
 
 
