@@ -236,19 +236,24 @@ class AgentChannel:
         port: int = 0,
         *,
         splice: bool = True,
+        handoff: str | None = None,
         max_conns: int = MAX_CONNS,
         timeout: float = 30.0,
     ) -> int:
         """Make the agent listen on 127.0.0.1:``port`` in the sandbox and connect each
         connection to the Unix socket ``socket_path`` there (`sandbox/egress_socket.py`);
-        no byte of it crosses this channel; ``splice`` false: the agent copies (gVisor).
-        Returns the port; raises as `serve_egress`."""
+        no byte of it crosses this channel; ``splice`` false: the agent copies (gVisor);
+        ``handoff``: the agent passes each connection to the proxy on that socket
+        instead (`sandbox/egress_handoff.py`). Returns the port; raises as
+        `serve_egress`."""
         if not self.alive:
             raise ChannelClosed(self.closed_reason or "the channel is not started")
         if self.egress is not None or self.bridged_port is not None:
             raise EgressUnavailable("egress is served already")
         request = {"type": "tcp_listen", "port": port, "max_conns": max_conns,
                    "socket": socket_path, "splice": splice}  # fmt: skip
+        if handoff is not None:
+            request["handoff"] = handoff
         self.bridged_port = await self._listen(request, timeout)
         return self.bridged_port
 

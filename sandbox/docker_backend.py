@@ -32,7 +32,7 @@ from sandbox.channel import NO_AGENT_MARKER, AgentChannel, ChannelClosed, NoAgen
 from sandbox.confinement import Confinement
 from sandbox.docker_exec import DockerExecExecutor, docker_exec_stream
 from sandbox.egress import CredentialError, EgressRecord, ResolveSpecError
-from sandbox.egress_socket import SOCKET_DIR, SOCKET_PATH
+from sandbox.egress_socket import HANDOFF_PATH, SOCKET_DIR, SOCKET_PATH
 from sandbox.egress_transport import EgressHandler, EgressUnavailable
 from sandbox.engine import ENGINE_ERRORS, connect
 from sandbox.executor import Executor
@@ -261,9 +261,11 @@ class DockerSession:
                 "sandbox has no exec agent to carry egress"
             )
         try:
-            # gVisor's splice into TCP corrupts streams past 64 KiB: the agent copies there
-            splice = self.spec.runtime != "runsc"
-            return await channel.bridge_egress(SOCKET_PATH, port, splice=splice)
+            # gVisor's splice into TCP corrupts streams past 64 KiB: the agent copies
+            # there; and its sockets are its Sentry's, which cannot be passed to the host
+            runc = self.spec.runtime != "runsc"
+            handoff = HANDOFF_PATH if runc else None
+            return await channel.bridge_egress(SOCKET_PATH, port, splice=runc, handoff=handoff)
         except EgressUnavailable as exc:
             raise EgressUnavailable(f"session {self.id}: {exc}") from exc
         except (ChannelClosed, TimeoutError) as exc:

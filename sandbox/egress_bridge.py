@@ -7,6 +7,11 @@ the channel transport (`sandbox/egress_relay.py`: same address, same single owne
 port) and connects each accepted connection to that socket; the bytes then go between
 the two in the kernel's buffers and this loop alone, never through the exec channel.
 Nothing here resolves a name: what the connection may reach is the proxy's decision.
+
+Asked a ``handoff`` socket too (runc, where the agent's sockets are the host kernel's),
+the agent bridges nothing: it passes each accepted connection itself to the proxy
+(`hand_off`, received by `sandbox/egress_handoff.py`), and bridges only one it could
+not pass.
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 class EgressBridge:
     """The agent's loopback listener whose connections go to the proxy's Unix socket."""
 
-    def __init__(self, path: str, max_conns: int, splice: bool = True) -> None:
+    def __init__(
+        self, path: str, max_conns: int, splice: bool = True, handoff: str | None = None
+    ) -> None:
         self.path = path
+        self.handoff = handoff
         self.max_conns = max_conns
         self.splice = splice and SPLICE  # off under gVisor: see `_pump`
         # Pipes are charged to the user who makes them, and every session's agent is
@@ -85,9 +93,24 @@ class EgressBridge:
                 _reset(client)
                 continue
             client.setblocking(False)
-            task = asyncio.ensure_future(self._bridge(client))
+            task = asyncio.ensure_future(
+                self._pass(client) if self.handoff else self._bridge(client)
+            )
             self.bridges.add(task)
             task.add_done_callback(self.bridges.discard)
+
+    async def _pass(self, client: socket.socket) -> None:
+        """Hand ``client`` to the proxy; bridge it when that fails."""
+        assert self.handoff is not None
+        try:
+            await hand_off(self.handoff, client)
+        except OSError:
+            await self._bridge(client)
+            return
+        except asyncio.CancelledError:
+            _reset(client)
+            raise
+        client.close()  # the proxy holds it now
 
     async def _bridge(self, client: socket.socket) -> None:
         """Connect ``client`` to the proxy and copy both ways until both have ended."""
@@ -200,6 +223,23 @@ async def wait_ready(loop: asyncio.AbstractEventLoop, fd: int, *, writing: bool)
         await waiter
     finally:
         (loop.remove_writer if writing else loop.remove_reader)(fd)
+
+
+async def hand_off(path: str, client: socket.socket) -> None:
+    """Pass ``client`` to the proxy listening on ``path`` (one byte, carrying the
+    descriptor). Raises OSError when it could not."""
+    loop = asyncio.get_running_loop()
+    carrier = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.closing(carrier):
+        carrier.setblocking(False)
+        await loop.sock_connect(carrier, path)
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", client.fileno()))]
+        while True:
+            try:
+                carrier.sendmsg([b"\0"], rights)
+                return
+            except BlockingIOError:
+                await wait_ready(loop, carrier.fileno(), writing=True)
 
 
 def _reset(sock: socket.socket) -> None:

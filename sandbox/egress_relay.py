@@ -14,7 +14,8 @@ Frames (the exec channel's format; every one but the first two carries ``conn``)
 
 - host to agent: ``tcp_listen`` (id, port, up_window, down_window, max_conns, and
   ``socket``: bridge to that Unix socket instead, `sandbox/egress_bridge.py`, with
-  ``splice`` false: copy, never splice), answered with
+  ``splice`` false: copy, never splice, and ``handoff``: pass each connection itself
+  to the proxy over that Unix socket), answered with
   ``tcp_listening`` (id, port) or ``error`` (id); ``tcp_data`` (payload), ``tcp_eof``,
   ``tcp_close`` (``error`` set: reset the connection), ``tcp_credit`` (bytes);
 - agent to host: ``tcp_open`` (peer), ``tcp_data``, ``tcp_eof``, ``tcp_close`` (error),
@@ -114,7 +115,10 @@ class EgressRelay:
             splice = req.get("splice", True)
             if not isinstance(splice, bool):
                 raise ValueError("splice must be a boolean")
-            bridge = EgressBridge(path, self.max_conns, splice)
+            handoff = req.get("handoff")
+            if handoff is not None and not (isinstance(handoff, str) and handoff.startswith("/")):
+                raise ValueError("handoff must be an absolute path")
+            bridge = EgressBridge(path, self.max_conns, splice, handoff)
             try:
                 bound = bridge.listen(host, port)
             except OSError as exc:

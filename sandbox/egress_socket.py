@@ -8,8 +8,10 @@ loopback connection to the socket (`sandbox/egress_bridge.py`) and the bytes go 
 the kernel alone. The proxy serves the socket on a loop of its own (`proxy_loop`). The
 folder holding the socket is the session's alone, and only its container mounts it
 (read-only; connecting needs no write), where only the agent may use it
-(`socket_modes`). Under gVisor the runtime must be allowed to connect to host sockets
-(``runsc --host-uds=open``, which `scripts/ensure-engine.sh` sets).
+(`socket_modes`). Beside it, under runc, the agent passes the connections themselves
+(`sandbox/egress_handoff.py`), and then bridges none. Under gVisor the runtime must be
+allowed to connect to host sockets (``runsc --host-uds=open``, which
+`scripts/ensure-engine.sh` sets).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import time
 from pathlib import Path
 
 from sandbox.egress import run_on_proxy_loop
+from sandbox.egress_handoff import HANDOFF_NAME, HandoffServer
 from sandbox.egress_transport import EgressHandler
 
 SOCKET_DIR = "/run/airlock-egress"  # where the container sees the folder
 SOCKET_NAME = "proxy.sock"
 SOCKET_PATH = f"{SOCKET_DIR}/{SOCKET_NAME}"
+HANDOFF_PATH = f"{SOCKET_DIR}/{HANDOFF_NAME}"  # where the agent passes connections (runc)
 FOLDER_PREFIX = "airlock-egress-"
 STALE_AFTER_S = 60.0  # younger folders may be an orchestrator's, setting its socket up
 # Root's folder and socket (an orchestrator running as root): in the container only its
@@ -48,9 +52,12 @@ def socket_modes() -> tuple[int, int]:
 class EgressSocket:
     """One session's proxy socket on the host and the mount that shows it inside."""
 
-    def __init__(self, folder: Path, server: asyncio.AbstractServer) -> None:
+    def __init__(
+        self, folder: Path, server: asyncio.AbstractServer, handoff: HandoffServer
+    ) -> None:
         self.folder = folder
         self.server = server
+        self.handoff = handoff
 
     @classmethod
     async def open(cls, handler: EgressHandler, prefix: str = FOLDER_PREFIX) -> EgressSocket:
@@ -64,14 +71,23 @@ class EgressSocket:
                 asyncio.start_unix_server(_quiet(handler), path=str(path))
             )
             path.chmod(socket_mode)
+            try:
+                handoff = await run_on_proxy_loop(
+                    HandoffServer.start(folder / HANDOFF_NAME, handler)
+                )
+                (folder / HANDOFF_NAME).chmod(socket_mode)
+            except BaseException:
+                await run_on_proxy_loop(_stop(server))
+                raise
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return cls(folder, server)
+        return cls(folder, server, handoff)
 
     async def aclose(self) -> None:
         """Stop listening and remove the folder (connections in flight end with the proxy)."""
         await run_on_proxy_loop(_stop(self.server))
+        await run_on_proxy_loop(self.handoff.close())
         with contextlib.suppress(OSError):
             shutil.rmtree(self.folder)
 

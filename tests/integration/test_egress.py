@@ -127,6 +127,9 @@ def test_real_clients_reach_allowed_hosts_through_the_proxy(
         assert code == 0, out + err
         code, out, _ = await _sh(session, ["cat", "/tmp/clone/README"])
         assert out == "cloned through the proxy\n"
+        bridge = session.egress.socket  # type: ignore[attr-defined]
+        if bridge is not None:  # under runc the agent passed every connection to the proxy
+            assert (bridge.handoff.received >= 8) == (runtime == "runc"), bridge.handoff.received
 
     records = _run(runtime, ALLOWED, steps, transport)
     allowed = [r for r in records if r.decision == "allowed"]
@@ -258,7 +261,9 @@ def test_auto_takes_the_socket_which_is_the_sessions_alone_and_goes_with_it(
         async with DockerBackend().session(spec) as session:
             assert session.egress is not None and session.egress.socket is not None
             folder = session.egress.socket.folder
-            assert sorted(p.name for p in folder.iterdir()) == ["proxy.sock"]
+            sockets = sorted(folder.iterdir())
+            assert [p.name for p in sockets] == ["handoff.sock", "proxy.sock"]
+            assert all((p.stat().st_mode & 0o777, p.stat().st_uid) == (0o600, 0) for p in sockets)
             assert session.channel is not None and session.channel.bridged_port == 3128
             assert session.channel.egress is None  # no frame of egress on the channel
             assert (folder.stat().st_mode & 0o777, folder.stat().st_uid) == (0o700, 0)

@@ -142,7 +142,7 @@ def test_the_secret_reaches_its_host_and_never_the_session(
                 session,
                 f'curl -sS -H "Authorization: Bearer ${VARIABLE}" https://api.test:{port}/',
             )
-            assert (code, out) == (0, "ok\n"), err
+            assert (code, out) == (0, "ok\n"), (err, records)
             fetch = (  # Python's default trust: SSL_CERT_FILE, the session's bundle
                 "import os, urllib.request\n"
                 f"request = urllib.request.Request('https://api.test:{port}/py')\n"
@@ -150,7 +150,7 @@ def test_the_secret_reaches_its_host_and_never_the_session(
                 "print(urllib.request.urlopen(request).read().decode(), end='')"
             )
             code, out, err = await _sh(session, f'python3 -c "{fetch}"')
-            assert (code, out) == (0, "ok\n"), err
+            assert (code, out) == (0, "ok\n"), (err, records)
             await session.put_file(TEST_CA, certs.ca.read_bytes())
             code, out, err = await _sh(
                 session,
