@@ -11,15 +11,19 @@ bridge). gVisor's sockets live in its Sentry and cannot cross to the host: there
 agent bridges as before.
 
 What arrives is checked before anything reads it: exactly one descriptor, a connected
-TCP socket (not a listener, not a file); anything else is closed unread.
+TCP socket (not a listener, not a file); anything else is closed unread. The agent's
+bridge bounded a session's connections; the handoff leaves them with the agent at once,
+so this side keeps that bound (`MAX_LIVE`), resetting any past it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import struct
 from pathlib import Path
 
 from sandbox.egress_bridge import wait_ready
@@ -29,6 +33,7 @@ HANDOFF_NAME = "handoff.sock"
 BACKLOG = 128
 RECEIVE_TIMEOUT_S = 10.0  # for a connected agent to send its descriptor
 MAX_RECEIVING = 64  # handoffs read at once; more wait in the backlog
+MAX_LIVE = 128  # connections held at once (the agent's bridge keeps as many); more are reset
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +42,22 @@ class HandoffServer:
     """Accepts handoffs on a Unix socket and serves each socket with ``handler``. Runs on
     the proxy's loop (`sandbox.egress.run_on_proxy_loop`)."""
 
-    def __init__(self, listener: socket.socket, handler: EgressHandler) -> None:
+    def __init__(
+        self, listener: socket.socket, handler: EgressHandler, max_live: int = MAX_LIVE
+    ) -> None:
         self.listener = listener
         self.handler = handler
+        self.max_live = max_live
+        self.live = 0  # connections taken over and not yet ended
         self.tasks: set[asyncio.Task[None]] = set()
         self.receiving = asyncio.Semaphore(MAX_RECEIVING)
         self.received = 0  # connections taken over, for tests and diagnostics
         self.accepting = asyncio.ensure_future(self._accept())
 
     @classmethod
-    async def start(cls, path: Path, handler: EgressHandler) -> HandoffServer:
+    async def start(
+        cls, path: Path, handler: EgressHandler, max_live: int = MAX_LIVE
+    ) -> HandoffServer:
         """Listen on ``path`` (its mode is the caller's to set)."""
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -56,7 +67,7 @@ class HandoffServer:
         except OSError:
             listener.close()
             raise
-        return cls(listener, handler)
+        return cls(listener, handler, max_live)
 
     async def close(self) -> None:
         """Stop accepting, and drop the handoffs not yet received; connections already
@@ -96,16 +107,25 @@ class HandoffServer:
             self.receiving.release()
         if client is None:
             return
-        self.received += 1
-        try:
-            reader, writer = await _accepted_streams(client)
-        except OSError:
+        if self.live >= self.max_live:  # reset at once: nothing of it stays on the host
+            with contextlib.suppress(OSError):
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             client.close()
             return
+        self.received += 1
+        self.live += 1
         try:
-            await self.handler(reader, writer)
-        except asyncio.CancelledError:
-            writer.transport.abort()
+            try:
+                reader, writer = await _accepted_streams(client)
+            except OSError:
+                client.close()
+                return
+            try:
+                await self.handler(reader, writer)
+            except asyncio.CancelledError:
+                writer.transport.abort()
+        finally:
+            self.live -= 1
 
 
 async def _accepted_streams(

@@ -662,7 +662,9 @@ class ExecServer:
         confined = plan.preexec if plan and plan.ruleset_fd is not None else None
         try:
             if self.user.popen_options() and cwd:
-                with contextlib.suppress(PermissionError):  # what chdir says, where root can tell
+                # a missing directory is reported before a fork; looked up as the user:
+                # root's look would tell what exists where the user may not see
+                with self.user.owning(), contextlib.suppress(PermissionError):
                     Path(cwd).stat()
             proc, status = command_spawn.spawn(
                 argv,

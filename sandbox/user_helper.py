@@ -48,8 +48,11 @@ class UserHelper(NamedTuple):
     user: CommandUser
 
     def accepts(self, argv: Sequence[str], env: Mapping[str, str], executable: str | None) -> bool:
-        """Whether ``env`` runs this command exactly as an ``execvpe`` would: no other
-        executable than ``argv[0]``, and nothing ``env`` would read as an assignment."""
+        """Whether ``env`` runs this command as an ``execvpe`` would: no other
+        executable than ``argv[0]``, and nothing ``env`` would read as an assignment.
+        (One difference, by design: glibc's ``execvp`` runs a file that has no ``#!``
+        line with ``/bin/sh``, as a shell would; Python's refuses it. Either way it
+        runs as the user.)"""
         return (
             executable is None
             and "=" not in argv[0]
@@ -72,14 +75,14 @@ class UserHelper(NamedTuple):
         stdio: tuple[int, int, int],
     ) -> int:
         """Start ``argv`` in a session of its own on ``stdio``; returns its pid once
-        ``setpriv`` runs. Raises FileNotFoundError, as an exec would, for a command
-        found nowhere on its ``PATH``, and the errors of a missing working directory
-        (what ``env`` finds later, such as a directory the user may not enter, it
-        reports on the command's stderr, exiting 125, 126 or 127)."""
-        if cwd and not stat.S_ISDIR(Path(cwd).stat().st_mode):
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), cwd)
-        if not _findable(argv[0], env.get("PATH", os.defpath), cwd):
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+        ``setpriv`` runs. Raises, as an exec would, for a working directory or a
+        command that is missing or out of the user's reach, found looking as the user
+        (root's look would tell a command what exists where it may not see). What
+        ``env`` finds later it reports on the command's stderr, exiting 125-127."""
+        with self.user.owning():
+            if cwd and not stat.S_ISDIR(Path(cwd).stat().st_mode):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), cwd)
+            _locate(argv[0], env.get("PATH", os.defpath), cwd)
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
         return os.posix_spawn(
             self.setpriv,
@@ -148,14 +151,27 @@ def _root_owned(path: str) -> bool:
     return True
 
 
-def _findable(name: str, path: str, cwd: str | None) -> bool:
-    """Whether an ``execvp`` of ``name`` from ``cwd`` could find a file (as root sees
-    them; an empty ``PATH`` entry, the directory itself, is left to ``env``)."""
+def _locate(name: str, path: str, cwd: str | None) -> None:
+    """Raise FileNotFoundError when an ``execvp`` of ``name`` from ``cwd`` would find
+    nothing, PermissionError when all it could find is out of reach (an empty ``PATH``
+    entry is the directory itself, as for ``execvp``)."""
     here = Path(cwd or ".")
     if "/" in name:
-        return (here / name).exists()
-    folders = path.split(":")
-    return "" in folders or any((here / folder / name).is_file() for folder in folders)
+        candidates = [here / name]
+    else:
+        candidates = [here / folder / name for folder in path.split(":")]
+    denied = False
+    for candidate in candidates:
+        try:
+            mode = candidate.stat().st_mode
+            if "/" in name or stat.S_ISREG(mode):
+                return
+        except PermissionError:
+            denied = True
+        except OSError:
+            continue
+    error = errno.EACCES if denied else errno.ENOENT
+    raise (PermissionError if denied else FileNotFoundError)(error, os.strerror(error), name)
 
 
 def _not_default_signals() -> list[int]:

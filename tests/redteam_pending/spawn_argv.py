@@ -14,7 +14,11 @@ Oracle: ``_findable`` stats argv[0] as root before the spawn. For a path under a
 uid 1000 cannot search (/run/airlock-egress, root 0700), an existing name is spawned
 (env: "Permission denied", exit 126) and a missing one refused by the agent (exit 127,
 "No such file or directory"); a fork, which searches as the user, says EACCES for both.
-Counted as broken when the two answers differ (a root-side existence oracle).
+Counted as broken when the two answers differ (a root-side existence oracle). Fixed
+2026-12-07: the agent now looks as the user (`UserHelper.spawn` under `owning()`).
+
+A file without ``#!`` runs through ``/bin/sh`` under env (glibc's ``execvp``) and is
+refused by the fork path (Python's): printed, accepted by design (it runs as the user).
 
 Run: .venv/bin/python -m tests.redteam_pending.spawn_argv
 Exit 1 while broken.
@@ -163,10 +167,8 @@ async def main() -> int:
         print(
             "NOSHEBANG via fork ->", control.exit_code, control.stdout, (control.error or "")[:120]
         )
-        if b"RAN-BY-SH" in r.stdout:
-            broken.append(
-                f"a file without #! ran through /bin/sh (execvp's ENOEXEC fallback): {r.stdout!r}; execvpe would fail with ENOEXEC"
-            )
+        if b"RAN-BY-SH" in r.stdout:  # accepted: documented in UserHelper.accepts
+            print("DIFFERS BY DESIGN: a file without #! runs through /bin/sh, as a shell runs it")
         # the root-side existence oracle
         answers = {}
         for target in [

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import base64
 import inspect
+import zlib
 from types import ModuleType
 
 import pytest
 
-from sandbox.agent_bundle import MAX_ARG_STRLEN, MODULES, agent_source
+from sandbox.agent_bundle import MAX_ARG_STRLEN, MODULES, agent_program, agent_source
 from sandbox.channel import _confinement_of
 from sandbox.docker_backend import AGENT_SOURCE
 
@@ -17,6 +19,13 @@ def test_the_shipped_program_fits_one_environment_string() -> None:
     assert agent_source() == AGENT_SOURCE
     # it travels as AIRLOCK_AGENT=<source>, then as one `python3 -c` argument
     assert len(f"AIRLOCK_AGENT={AGENT_SOURCE}".encode()) < MAX_ARG_STRLEN
+
+
+def test_what_travels_unpacks_to_the_whole_program() -> None:
+    payload = AGENT_SOURCE.split("b85decode('", 1)[1].split("'", 1)[0]  # no quote in base85
+    program = zlib.decompress(base64.b85decode(payload)).decode()
+    assert program == agent_program()
+    assert len(program.encode()) > MAX_ARG_STRLEN  # packing is what keeps it in bounds
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -156,3 +156,46 @@ def test_the_agent_bridges_a_connection_it_cannot_pass(tmp_path: Path) -> None:
             proxy.close()
 
     assert asyncio.run(scenario()) == b"BRIDGED"
+
+
+def test_past_its_bound_the_proxy_resets_a_connection_and_keeps_nothing(tmp_path: Path) -> None:
+    """The agent's bridge bounded a session's connections; handed over, they leave the
+    agent at once, so the proxy's side keeps the bound."""
+    release = asyncio.Event()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    async def scenario() -> tuple[int, bytes | str, int]:
+        path = tmp_path / "handoff.sock"
+        server = await HandoffServer.start(path, hold, max_live=1)
+        first, first_accepted = await tcp_pair()
+        second, second_accepted = await tcp_pair()
+        try:
+            await hand_off(str(path), first_accepted)
+            for _ in range(500):
+                if server.live:
+                    break
+                await asyncio.sleep(0.01)
+            await hand_off(str(path), second_accepted)
+            first_accepted.close()
+            second_accepted.close()
+            second.settimeout(10)
+            try:
+                answer: bytes | str = await asyncio.to_thread(second.recv, 1)
+            except ConnectionResetError:
+                answer = "reset"
+            held = server.live
+            release.set()
+            for _ in range(500):
+                if not server.live:
+                    break
+                await asyncio.sleep(0.01)
+            return held, answer, server.live
+        finally:
+            first.close()
+            second.close()
+            await server.close()
+
+    assert asyncio.run(scenario()) == (1, "reset", 0)

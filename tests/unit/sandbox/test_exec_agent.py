@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from sandbox import exec_agent
-from sandbox.agent_bundle import agent_source
+from sandbox.agent_bundle import agent_program, agent_source, packed
 from sandbox.exec_agent import MAX_FRAME, FrameDecoder, ProtocolError, encode_frame
 
 # No assertion here is on how long something took: a test waits for events (a frame, an
@@ -372,9 +372,10 @@ def test_timeout_kills_the_whole_group_and_keeps_earlier_output(agent: Client) -
 
 
 def test_timeout_escalates_to_sigkill_after_the_grace() -> None:
-    source = SOURCE.replace("KILL_GRACE = 2.0", "KILL_GRACE = 0.3")
-    assert source != SOURCE
-    client = Client(source)
+    program = agent_program()
+    quicker = program.replace("KILL_GRACE = 2.0", "KILL_GRACE = 0.3")
+    assert quicker != program
+    client = Client(packed(quicker))
     try:
         result = client.sh("trap '' TERM; echo ready; sleep 3600", timeout=START_S)
         assert result.stdout == b"ready\n" and result.exit["timed_out"] is True

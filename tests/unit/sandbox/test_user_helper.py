@@ -121,3 +121,24 @@ def test_no_descriptor_of_the_agent_is_left_for_a_command(
         assert code == 0 and out.split() == [b"0", b"1", b"2", b"3"], out
     finally:
         os.close(leaked)
+
+
+def test_what_the_user_cannot_reach_reads_the_same_whether_it_exists_or_not(
+    helper: user_helper.UserHelper, tmp_path: Path
+) -> None:
+    """The agent looks for the command and its directory as the user: root's look
+    would tell a command which files exist where it may not see."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    present = private / "present"
+    present.write_bytes(b"#!/bin/sh\n")
+    present.chmod(0o755)
+    for target in (present, private / "absent"):
+        with pytest.raises(PermissionError):
+            run(helper, [str(target)])
+        with pytest.raises(PermissionError):
+            run(helper, ["true"], cwd=str(target))
+    with pytest.raises(PermissionError):
+        run(helper, ["present"], PATH=str(private))
+    with pytest.raises(PermissionError):
+        run(helper, ["absent"], PATH=str(private))
