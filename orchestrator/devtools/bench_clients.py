@@ -84,6 +84,37 @@ main()
 
 CURL_FORMAT = "%{http_code} %{size_download} %{time_total}"
 
+# Runs where the session's curl runs: serves ``size`` zero bytes on 127.0.0.1 there and
+# downloads them with curl ``rounds`` times, printing curl's CURL_FORMAT line each time.
+# What that network stack moves at all, with no proxy: gVisor's own under runsc.
+LOOPBACK = r"""
+import socket, subprocess, sys, threading
+curl, size, rounds, form = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+listener = socket.create_server(("127.0.0.1", 0))
+piece = bytes(1 << 20)
+def serve():
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                more = conn.recv(65536)
+                if not more:
+                    break
+                head += more
+            status = b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+            conn.sendall(status + b"Content-Length: %d\r\n\r\n" % size)
+            left = size
+            while left:
+                left -= conn.send(memoryview(piece)[: min(left, len(piece))])
+threading.Thread(target=serve, daemon=True).start()
+url = "http://127.0.0.1:%d/" % listener.getsockname()[1]
+for _ in range(rounds):
+    done = subprocess.run([curl, "-sS", "--fail", "-o", "/dev/null", "-w", form, url],
+                          capture_output=True, text=True, check=True)
+    print(done.stdout)
+"""
+
 
 class ClientError(Exception):
     """A client program failed or printed what the bench cannot read."""
@@ -109,6 +140,11 @@ def download_argv(client: DownloadClient, program: str, url: str, size: int) -> 
     if client == "curl":
         return [program, "-sS", "--fail", "-o", "/dev/null", "-w", CURL_FORMAT, url]
     return [program, "-c", CLIENT, "download", url, str(size)]
+
+
+def loopback_argv(python: str, curl: str, size: int, rounds: int) -> list[str]:
+    """``rounds`` curl downloads of ``size`` bytes from a server beside it (`LOOPBACK`)."""
+    return [python, "-c", LOOPBACK, curl, str(size), str(rounds), CURL_FORMAT]
 
 
 def requests_argv(python: str, url: str, size: int, count: int, warmup: int) -> list[str]:

@@ -13,7 +13,9 @@ noise hits both alike. Figures:
 - a burst of ``burst`` requests of `BURST_BODY` bytes at once: wall time and how many
   got their whole body, on each path;
 - the issue's targets: proxied throughput at least `THROUGHPUT_TARGET` of direct, and
-  at most `OVERHEAD_TARGET_MS` added at p50.
+  at most `OVERHEAD_TARGET_MS` added at p50;
+- the same curl download between a server and curl both in the session: the bound of
+  the session's own network stack, whatever the proxy does (gVisor's under runsc).
 
 `measure` takes the two paths as `BenchClient`s, so the same measurement runs with two
 host clients (a test without Docker) or a session and the host (`bench_egress`).
@@ -90,6 +92,10 @@ class EgressBench(BaseModel):
     proxied_mb_s: float  # median of the rounds
     direct_mb_s: float
     throughput_ratio: float  # proxied / direct
+    # the same curl download from a server inside the session, over its own loopback:
+    # what the sandbox's network stack moves at all (gVisor's, under runsc); None
+    # without curl in the session
+    session_loopback_mb_s: float | None = None
     requests: int
     request_body_bytes: int
     proxied_request_p50_ms: float
@@ -285,6 +291,7 @@ async def _bench(runtime: str, config: BenchConfig, transport: str) -> EgressBen
     )
     records: list[EgressRecord] = []
     direct = host_client()
+    size = config.download_bytes
     with BenchUpstream() as upstream:
         with _resolving(BENCH_HOST):  # read once, as the session's proxy starts
             session = await DockerBackend().start(spec)
@@ -311,6 +318,12 @@ async def _bench(runtime: str, config: BenchConfig, transport: str) -> EgressBen
                 "curl" if direct.curl and proxied.curl else "python"
             )
             samples = await measure(proxied, direct, upstream, config, download_client)
+            loopback = None
+            if download_client == "curl" and proxied.curl is not None:
+                argv = clients.loopback_argv("python3", proxied.curl, size, DOWNLOAD_ROUNDS)
+                outputs = (await run_in_session(argv)).split("\n")
+                seconds = [clients.download_seconds(o, size) for o in outputs if o.strip()]
+                loopback = round(size / MB / statistics.median(seconds), 1)
         finally:
             await session.close()
     return egress_figures(
@@ -321,7 +334,7 @@ async def _bench(runtime: str, config: BenchConfig, transport: str) -> EgressBen
         session_cpus=spec.limits.cpus,
         download_client=download_client,
         proxy_records=sum(record.decision == "allowed" for record in records),
-    )
+    ).model_copy(update={"session_loopback_mb_s": loopback})
 
 
 def bench_egress(
