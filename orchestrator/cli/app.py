@@ -24,6 +24,7 @@ from orchestrator.cli import (
     prove_command,
     run_command,
     sessions_command,
+    token_command,
 )
 from orchestrator.cli.consoles import out
 from orchestrator.cli.exit_codes import ExitCode, help_table
@@ -84,3 +85,4 @@ app.add_typer(images_command.images_app, name="images")
 app.add_typer(audit_command.audit_app, name="audit")
 app.add_typer(bench_command.bench_app, name="bench")
 app.add_typer(policy_command.policy_app, name="policy")
+app.add_typer(token_command.token_app, name="token")

@@ -17,6 +17,7 @@ GROUPS = {
     "audit": ["verify"],
     "bench": ["analyzer", "context", "sandbox", "egress"],
     "policy": ["lint", "explain"],
+    "token": ["create"],
 }
 
 

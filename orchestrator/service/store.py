@@ -1,0 +1,77 @@
+"""The service's state: one SQLite database in its data folder (`DATABASE_NAME`).
+
+The folder and the file are the service owner's alone (0700 and 0600). Each `open_store`
+applies the schema migrations it is missing, in order, inside one transaction, and
+records how far it got in SQLite's ``user_version``; a database from a newer airlock is
+refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+DATABASE_NAME = "airlock.db"
+BUSY_TIMEOUT_MS = 5000
+
+# Each entry brings the schema from the version before it to its own (1-based).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,        -- sha256 of the token, hex; the token is never kept
+        tenant TEXT NOT NULL,
+        role TEXT NOT NULL,
+        max_sessions INTEGER,         -- NULL: no cap of its own
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX tokens_by_tenant ON tokens (tenant);
+    """,
+)
+
+
+class StoreError(Exception):
+    """The data folder or its database cannot be used; the message says why."""
+
+
+def open_store(data: Path) -> sqlite3.Connection:
+    """Open (creating when new) the database in ``data``, migrated to the current
+    schema. Raises StoreError for a folder or database it cannot use."""
+    try:
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = data / DATABASE_NAME
+        path.touch(mode=0o600, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    except OSError as exc:
+        raise StoreError(f"cannot use the data folder {data}: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {data / DATABASE_NAME}: {exc}") from None
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        _migrate(connection)
+    except sqlite3.Error as exc:
+        connection.close()
+        problem = f"{data / DATABASE_NAME} is not a usable airlock database: {exc}"
+        raise StoreError(problem) from None
+    except StoreError:
+        connection.close()
+        raise
+    return connection
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"the database has schema version {version}, newer than this airlock's "
+            f"{len(MIGRATIONS)}: use a newer airlock"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        try:
+            connection.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
