@@ -23,6 +23,7 @@ from orchestrator.cli import (
     policy_command,
     prove_command,
     run_command,
+    serve_command,
     sessions_command,
     token_command,
 )
@@ -81,6 +82,7 @@ app.command("sessions", cls=HelpCommand)(sessions_command.sessions)
 app.command("reap", cls=HelpCommand)(sessions_command.reap)
 app.command("fuzz-diff", cls=HelpCommand)(prove_command.fuzz_diff)
 app.command("prove", cls=HelpCommand)(prove_command.prove)
+app.command("serve", cls=HelpCommand)(serve_command.serve)
 app.add_typer(images_command.images_app, name="images")
 app.add_typer(audit_command.audit_app, name="audit")
 app.add_typer(bench_command.bench_app, name="bench")

@@ -1,7 +1,10 @@
 """The multi-tenant service behind `airlock serve`: its state, tokens and roles.
 
-Built so far (issue 16, first part): the database (`open_store`), tokens kept as hashes
-(`create_token`, `authenticate`) and the role table (`allows`). The HTTP API comes next.
+Built so far (issue 16): the database (`open_store`), tokens kept as hashes
+(`create_token`, `authenticate`), the role table (`allows`), and the HTTP application
+(`create_app`): health, metrics, OpenAPI, and sessions started, listed and ended.
+Importing this package loads neither FastAPI nor the sandbox: `create_app` is in
+`orchestrator.service.app`.
 """
 
 from orchestrator.service.roles import PERMISSIONS, Action, allows

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 
-COMMANDS = ["doctor", "run", "demo", "check", "exec", "sessions", "reap", "fuzz-diff", "prove"]
+COMMANDS = [
+    "doctor", "run", "demo", "check", "exec", "sessions", "reap", "fuzz-diff", "prove", "serve",
+]  # fmt: skip
 GROUPS = {
     "images": ["build", "list"],
     "audit": ["verify"],

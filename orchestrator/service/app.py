@@ -1,0 +1,95 @@
+"""The HTTP application behind `airlock serve` (FastAPI: the OpenAPI document at
+``/openapi.json`` is made from the routes and `models`).
+
+Without a token: ``/healthz``, ``/metrics`` (Prometheus text) and ``/openapi.json``.
+Everything under ``/v1`` needs ``Authorization: Bearer TOKEN`` (`auth`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from orchestrator.service import sessions_api
+from orchestrator.service.auth import identify
+from orchestrator.service.models import Health, WhoAmI
+from orchestrator.service.store import open_store
+from orchestrator.service.tokens import Identity
+
+DEFAULT_PORT = 8700
+
+
+class ServiceConfig(BaseModel):
+    """How one service runs."""
+
+    data: Path
+    host: str = "127.0.0.1"
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    max_sessions: int = Field(16, ge=1, description="sessions the service holds at once")
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The application for ``config``: its store opens at start-up, and every session
+    it holds ends at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from sandbox import DockerBackend
+
+        app.state.store = open_store(config.data)
+        app.state.sessions = sessions_api.SessionRegistry(DockerBackend(), config.max_sessions)
+        try:
+            yield
+        finally:
+            await app.state.sessions.close_all()
+            app.state.store.close()
+
+    app = FastAPI(title="airlock", version="1", lifespan=lifespan)
+    app.state.responses = Counter()
+
+    @app.middleware("http")
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        app.state.responses[response.status_code] += 1
+        return response
+
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    async def healthz() -> Health:
+        """Whether the service answers (no token needed)."""
+        return Health(status="ok")
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["service"])
+    async def metrics() -> str:
+        """Prometheus text: responses by status, sessions held (no token needed)."""
+        lines = [
+            "# HELP airlock_http_responses_total HTTP responses sent, by status.",
+            "# TYPE airlock_http_responses_total counter",
+        ]
+        for status, total in sorted(app.state.responses.items()):
+            lines.append(f'airlock_http_responses_total{{status="{status}"}} {total}')
+        lines += [
+            "# HELP airlock_sessions Sandboxes the service holds or is starting.",
+            "# TYPE airlock_sessions gauge",
+            f"airlock_sessions {app.state.sessions.held()}",
+            "# HELP airlock_sessions_capacity Sandboxes the service may hold at once.",
+            "# TYPE airlock_sessions_capacity gauge",
+            f"airlock_sessions_capacity {app.state.sessions.capacity}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    @app.get("/v1/whoami", response_model=WhoAmI, tags=["service"])
+    async def whoami(who: Annotated[Identity, Depends(identify)]) -> WhoAmI:
+        """The caller's tenant and role."""
+        return WhoAmI(**who.model_dump())
+
+    app.include_router(sessions_api.router)
+    return app
