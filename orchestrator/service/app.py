@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from orchestrator.service import sessions_api
+from orchestrator.service import exec_api, sessions_api
 from orchestrator.service.auth import identify
 from orchestrator.service.models import Health, WhoAmI
 from orchestrator.service.store import open_store
@@ -92,4 +92,5 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return WhoAmI(**who.model_dump())
 
     app.include_router(sessions_api.router)
+    app.include_router(exec_api.router)
     return app

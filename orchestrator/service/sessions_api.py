@@ -23,7 +23,9 @@ from orchestrator.service.roles import Action
 from orchestrator.service.tokens import Identity
 
 if TYPE_CHECKING:
+    from orchestrator.service.exec_log import ExecLog
     from sandbox import Backend, Session, SessionSpec
+    from security import Policy
 
 RETRY_AFTER_S = 5
 
@@ -34,8 +36,18 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 class LiveSession:
     tenant: str
     request: SessionCreate
+    policy: Policy  # the preset, with the session's allowed hosts
     session: Session
     created_at: float = field(default_factory=time.time)
+    execs: dict[str, ExecLog] = field(default_factory=dict)  # by exec id, oldest first
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # execs running
+
+    async def close(self) -> None:
+        """Cancel its running execs (each says so in its exit event), then end it."""
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.session.close()
 
     def info(self, session_id: str) -> SessionInfo:
         return SessionInfo(
@@ -71,45 +83,44 @@ class SessionRegistry:
         return found
 
     async def close_all(self) -> None:
-        sessions = [each.session for each in self.live.values()]
+        sessions = list(self.live.values())
         self.live.clear()
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
 
 
-def _registry(request: Request) -> SessionRegistry:
+def registry_of(request: Request) -> SessionRegistry:
     registry: SessionRegistry = request.app.state.sessions
     return registry
 
 
-def _spec(body: SessionCreate) -> SessionSpec:
-    """The sandbox for ``body``; 400 for a policy or host it cannot use."""
-    from pydantic import ValidationError
-
+def _sandbox(body: SessionCreate) -> tuple[Policy, SessionSpec]:
+    """The policy and sandbox for ``body``; 400 for a policy or host it cannot use."""
     from sandbox import SessionSpec
-    from security import NetworkPolicy
+    from security import Policy, PolicyError
     from security.policy import PRESETS
 
-    if body.policy not in PRESETS:
+    if body.policy not in PRESETS:  # never a path: the service's files are not the client's
         known = ", ".join(PRESETS)
         raise HTTPException(400, f"unknown policy {body.policy!r}: use one of {known}")
     try:
-        egress = NetworkPolicy(allow=body.allow_hosts)
-    except (ValidationError, ValueError) as exc:
+        policy = Policy.load(body.policy).allowing_hosts(body.allow_hosts)
+    except PolicyError as exc:
         raise HTTPException(400, f"allow_hosts: {exc}") from None
     shell = "sh" if body.image.startswith("airlock/minimal") else "bash"
-    return SessionSpec(image=body.image, runtime=body.runtime, shell=shell, egress=egress)
+    spec = SessionSpec(image=body.image, runtime=body.runtime, shell=shell, egress=policy.network)
+    return policy, spec
 
 
 @router.post("", status_code=201, response_model=SessionCreated)
 async def create_session(
     body: SessionCreate,
     who: Annotated[Identity, Depends(requires(Action.RUN))],
-    registry: Annotated[SessionRegistry, Depends(_registry)],
+    registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> SessionCreated:
     """Start a sandbox for the caller's tenant."""
     from sandbox import SandboxError
 
-    spec = _spec(body)
+    policy, spec = _sandbox(body)
     retry = {"Retry-After": str(RETRY_AFTER_S)}
     if who.max_sessions is not None and registry.held(who.tenant) >= who.max_sessions:
         raise HTTPException(429, f"the tenant holds its {who.max_sessions} sessions", retry)
@@ -123,14 +134,14 @@ async def create_session(
     finally:
         registry.starting[who.tenant] -= 1
     session_id = "ses_" + secrets.token_hex(8)
-    registry.live[session_id] = LiveSession(who.tenant, body, session)
+    registry.live[session_id] = LiveSession(who.tenant, body, policy, session)
     return SessionCreated(id=session_id)
 
 
 @router.get("", response_model=list[SessionInfo])
 async def list_sessions(
     who: Annotated[Identity, Depends(requires(Action.READ))],
-    registry: Annotated[SessionRegistry, Depends(_registry)],
+    registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> list[SessionInfo]:
     """The caller's tenant's live sessions."""
     return [s.info(i) for i, s in registry.live.items() if s.tenant == who.tenant]
@@ -140,7 +151,7 @@ async def list_sessions(
 async def get_session(
     session_id: str,
     who: Annotated[Identity, Depends(requires(Action.READ))],
-    registry: Annotated[SessionRegistry, Depends(_registry)],
+    registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> SessionInfo:
     """One live session of the caller's tenant."""
     return registry.mine(who, session_id).info(session_id)
@@ -150,10 +161,10 @@ async def get_session(
 async def delete_session(
     session_id: str,
     who: Annotated[Identity, Depends(requires(Action.RUN))],
-    registry: Annotated[SessionRegistry, Depends(_registry)],
+    registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> Response:
     """End a session: its sandbox is removed."""
     found = registry.mine(who, session_id)
     del registry.live[session_id]
-    await found.session.close()
+    await found.close()
     return Response(status_code=204)

