@@ -7,6 +7,7 @@ Everything under ``/v1`` needs ``Authorization: Bearer TOKEN`` (`auth`).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -42,14 +43,19 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from sandbox import DockerBackend
+        from sandbox.reaper import reap
 
-        app.state.store = open_store(config.data)
-        app.state.sessions = sessions_api.SessionRegistry(DockerBackend(), config.max_sessions)
+        app.state.store = store = open_store(config.data)
+        backend = DockerBackend()
+        registry = sessions_api.SessionRegistry(backend, config.max_sessions, store)
+        app.state.sessions = registry
+        if registry.recover():  # a previous process died holding sessions: reap them now
+            await asyncio.to_thread(reap, backend.client)
         try:
             yield
         finally:
-            await app.state.sessions.close_all()
-            app.state.store.close()
+            await registry.close_all("the service stopped")
+            store.close()
 
     app = FastAPI(title="airlock", version="1", lifespan=lifespan)
     app.state.responses = Counter()

@@ -27,7 +27,7 @@ class SessionCreated(BaseModel):
 
 
 class SessionInfo(BaseModel):
-    """A live session of the caller's tenant."""
+    """A session of the caller's tenant."""
 
     id: str
     image: str
@@ -35,7 +35,10 @@ class SessionInfo(BaseModel):
     policy: str
     allow_hosts: list[str]
     created_at: float
-    alive: bool
+    ended_at: float | None = None
+    state: Literal["live", "ended", "interrupted"]
+    reason: str | None = Field(None, description="why it ended")
+    alive: bool = Field(description="its sandbox answers")
 
 
 class WhoAmI(BaseModel):

@@ -1,16 +1,23 @@
-"""`/v1/sessions`: a tenant's live sandboxes, started, listed and ended over HTTP.
+"""`/v1/sessions`: a tenant's sandboxes, started, listed and ended over HTTP.
 
 Each belongs to the tenant of the token that started it; another tenant's answers 404,
 as one that does not exist. A tenant holds at most its token's ``max_sessions`` at once
 and the service at most its capacity (`ServiceConfig.max_sessions`): past either, 429
 with ``Retry-After``. A slot is taken before the sandbox starts, so concurrent requests
 cannot pass a cap together.
+
+Every session is a row in the store, so none is lost to a restart: one the service
+ends says why (``ended``); one that was live when the service died without stopping
+(SIGKILL, a crash) is marked ``interrupted`` at the next start (`recover`), and the
+reaper removes its container (its owner, the old process, is gone).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +35,8 @@ if TYPE_CHECKING:
     from security import Policy
 
 RETRY_AFTER_S = 5
+LISTED = 100  # sessions `GET /v1/sessions` lists, newest first
+INTERRUPTED = "the service stopped without ending it (killed or crashed); its sandbox is reaped"
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -49,26 +58,25 @@ class LiveSession:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.session.close()
 
-    def info(self, session_id: str) -> SessionInfo:
-        return SessionInfo(
-            id=session_id,
-            image=self.request.image,
-            runtime=self.request.runtime,
-            policy=self.request.policy,
-            allow_hosts=self.request.allow_hosts,
-            created_at=self.created_at,
-            alive=self.session.alive,
-        )
-
 
 class SessionRegistry:
-    """The service's live sessions, and the slots they and their starts hold."""
+    """The service's sessions: the live ones in memory, every one in the store."""
 
-    def __init__(self, backend: Backend, capacity: int) -> None:
+    def __init__(self, backend: Backend, capacity: int, store: sqlite3.Connection) -> None:
         self.backend = backend
         self.capacity = capacity
+        self.store = store
         self.live: dict[str, LiveSession] = {}
         self.starting: dict[str, int] = {}  # tenant -> sessions being started
+
+    def recover(self) -> int:
+        """Mark the sessions a previous process left live as interrupted; how many."""
+        cursor = self.store.execute(
+            "UPDATE sessions SET state = 'interrupted', reason = ?, ended_at = ? "
+            "WHERE state = 'live'",
+            (INTERRUPTED, time.time()),
+        )
+        return cursor.rowcount
 
     def held(self, tenant: str | None = None) -> int:
         if tenant is None:
@@ -76,16 +84,66 @@ class SessionRegistry:
         mine = sum(1 for each in self.live.values() if each.tenant == tenant)
         return mine + self.starting.get(tenant, 0)
 
-    def mine(self, who: Identity, session_id: str) -> LiveSession:
-        found = self.live.get(session_id)
-        if found is None or found.tenant != who.tenant:
-            raise HTTPException(404, f"no session {session_id}")
-        return found
+    def add(self, session_id: str, live: LiveSession) -> None:
+        self.live[session_id] = live
+        self.store.execute(
+            "INSERT INTO sessions (id, tenant, request, state, sandbox, created_at) "
+            "VALUES (?, ?, ?, 'live', ?, ?)",
+            (session_id, live.tenant, live.request.model_dump_json(), live.session.id,
+             live.created_at),
+        )  # fmt: skip
 
-    async def close_all(self) -> None:
-        sessions = list(self.live.values())
-        self.live.clear()
-        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+    async def end(self, session_id: str, reason: str) -> None:
+        live = self.live.pop(session_id)
+        self.store.execute(
+            "UPDATE sessions SET state = 'ended', reason = ?, ended_at = ? WHERE id = ?",
+            (reason, time.time(), session_id),
+        )
+        await live.close()
+
+    def mine(self, who: Identity, session_id: str) -> LiveSession:
+        """The caller's tenant's live session; 404 for none, 409 for one that ended."""
+        found = self.live.get(session_id)
+        if found is not None and found.tenant == who.tenant:
+            return found
+        info = self.info(who, session_id)
+        raise HTTPException(409, f"session {session_id} is {info.state}: {info.reason}")
+
+    def info(self, who: Identity, session_id: str) -> SessionInfo:
+        """Any session of the caller's tenant, as the store has it; 404 for none."""
+        row = self.store.execute(
+            "SELECT id, request, state, reason, created_at, ended_at FROM sessions "
+            "WHERE id = ? AND tenant = ?",
+            (session_id, who.tenant),
+        ).fetchone()
+        if row is None:
+            raise HTTPException(404, f"no session {session_id}")
+        return self._info(row)
+
+    def listing(self, who: Identity) -> list[SessionInfo]:
+        rows = self.store.execute(
+            "SELECT id, request, state, reason, created_at, ended_at FROM sessions "
+            "WHERE tenant = ? ORDER BY created_at DESC LIMIT ?",
+            (who.tenant, LISTED),
+        ).fetchall()
+        return [self._info(row) for row in rows]
+
+    def _info(self, row: tuple[str, str, str, str | None, float, float | None]) -> SessionInfo:
+        session_id, request, state, reason, created_at, ended_at = row
+        asked = SessionCreate.model_validate(json.loads(request))
+        live = self.live.get(session_id)
+        return SessionInfo(
+            id=session_id, image=asked.image, runtime=asked.runtime, policy=asked.policy,
+            allow_hosts=asked.allow_hosts, created_at=created_at, ended_at=ended_at,
+            state=state, reason=reason,
+            alive=live is not None and live.session.alive,
+        )  # fmt: skip
+
+    async def close_all(self, reason: str) -> None:
+        await asyncio.gather(
+            *(self.end(session_id, reason) for session_id in list(self.live)),
+            return_exceptions=True,
+        )
 
 
 def registry_of(request: Request) -> SessionRegistry:
@@ -134,7 +192,7 @@ async def create_session(
     finally:
         registry.starting[who.tenant] -= 1
     session_id = "ses_" + secrets.token_hex(8)
-    registry.live[session_id] = LiveSession(who.tenant, body, policy, session)
+    registry.add(session_id, LiveSession(who.tenant, body, policy, session))
     return SessionCreated(id=session_id)
 
 
@@ -143,8 +201,8 @@ async def list_sessions(
     who: Annotated[Identity, Depends(requires(Action.READ))],
     registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> list[SessionInfo]:
-    """The caller's tenant's live sessions."""
-    return [s.info(i) for i, s in registry.live.items() if s.tenant == who.tenant]
+    """The caller's tenant's sessions, newest first (the last 100, live or not)."""
+    return registry.listing(who)
 
 
 @router.get("/{session_id}", response_model=SessionInfo)
@@ -153,8 +211,8 @@ async def get_session(
     who: Annotated[Identity, Depends(requires(Action.READ))],
     registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> SessionInfo:
-    """One live session of the caller's tenant."""
-    return registry.mine(who, session_id).info(session_id)
+    """One session of the caller's tenant, live or not."""
+    return registry.info(who, session_id)
 
 
 @router.delete("/{session_id}", status_code=204)
@@ -163,8 +221,10 @@ async def delete_session(
     who: Annotated[Identity, Depends(requires(Action.RUN))],
     registry: Annotated[SessionRegistry, Depends(registry_of)],
 ) -> Response:
-    """End a session: its sandbox is removed."""
-    found = registry.mine(who, session_id)
-    del registry.live[session_id]
-    await found.close()
+    """End a session: its sandbox is removed. One already ended: 204 again."""
+    if session_id in registry.live:
+        registry.mine(who, session_id)  # another tenant's: 404
+        await registry.end(session_id, f"deleted by a token of {who.tenant} ({who.token_id})")
+    else:
+        registry.info(who, session_id)
     return Response(status_code=204)

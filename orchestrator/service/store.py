@@ -26,6 +26,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tokens_by_tenant ON tokens (tenant);
     """,
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        request TEXT NOT NULL,        -- the create request's JSON
+        state TEXT NOT NULL,          -- live, ended or interrupted
+        reason TEXT,                  -- why it ended
+        sandbox TEXT NOT NULL,        -- the backend's session id (container label)
+        created_at REAL NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX sessions_by_tenant ON sessions (tenant, created_at);
+    CREATE INDEX sessions_by_state ON sessions (state);
+    """,
 )
 
 

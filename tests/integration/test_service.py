@@ -71,10 +71,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def _start(data: Path) -> Service:
     port = _free_port()
-    data = tmp_path / "state"
     process = subprocess.Popen(
         [AIRLOCK, "serve", "--data", str(data), "--port", str(port), "--max-sessions", "3"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -89,10 +87,20 @@ def service(tmp_path: Path) -> Iterator[Service]:
         except OSError:
             assert time.monotonic() < deadline, "the service did not answer in 60 s"
             time.sleep(0.2)
+    return running
+
+
+def _stop(running: Service) -> None:
+    if running.process.poll() is None:
+        running.process.send_signal(signal.SIGTERM)
+        running.process.wait(60)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    running = _start(tmp_path / "state")
     yield running
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+    _stop(running)
 
 
 def test_requests_are_by_token_role_and_tenant(service: Service) -> None:
@@ -125,7 +133,10 @@ def test_requests_are_by_token_role_and_tenant(service: Service) -> None:
     assert service.call("POST", "/v1/sessions", runner, {"surprise": 1}).status == 422
 
     assert service.call("DELETE", f"/v1/sessions/{session_id}", runner).status == 204
-    assert service.call("GET", f"/v1/sessions/{session_id}", runner).status == 404
+    ended = service.call("GET", f"/v1/sessions/{session_id}", runner).json()
+    assert ended["state"] == "ended" and ended["alive"] is False and "deleted" in ended["reason"]  # type: ignore[index]
+    gone = service.call("POST", f"/v1/sessions/{session_id}/exec", runner, {"command": "true"})
+    assert gone.status == 409
     metrics = service.call("GET", "/metrics").body.decode()
     assert 'airlock_http_responses_total{status="429"} 1' in metrics
     assert "airlock_sessions 0" in metrics
@@ -233,3 +244,30 @@ def test_an_exec_goes_on_without_its_client_and_a_reader_follows_it_live(
     assert [i for i, _, _ in rest] == list(range(2, len(rest) + 2))
     assert _output([event, *rest], "stdout") == b"one\ntwo\nthree\n"
     assert rest[-1][1] == "exit" and rest[-1][2]["exit_code"] == 0
+
+
+def test_after_a_kill_a_restart_marks_its_sessions_interrupted_and_reaps_them(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "state"
+    first = _start(data)
+    try:
+        runner = first.token("ci", "runner")
+        created = first.call("POST", "/v1/sessions", runner, {})
+        assert created.status == 201, created.body
+        session_id = created.json()["id"]  # type: ignore[index]
+        first.process.kill()  # no shutdown at all
+        first.process.wait(60)
+    finally:
+        _stop(first)
+    client = docker.from_env()
+    orphans = {"label": f"{OWNER_PID}={first.process.pid}"}
+    assert len(client.containers.list(filters=orphans)) == 1  # left by the killed service
+    second = _start(data)
+    try:
+        seen = second.call("GET", f"/v1/sessions/{session_id}", runner).json()
+        assert seen["state"] == "interrupted" and "killed or crashed" in seen["reason"]  # type: ignore[index]
+        assert client.containers.list(all=True, filters=orphans) == []  # reaped at start
+        assert second.call("POST", "/v1/sessions", runner, {}).status == 201  # serves on
+    finally:
+        _stop(second)
