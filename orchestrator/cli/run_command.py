@@ -17,7 +17,7 @@ from rich.prompt import Confirm
 
 from orchestrator.cli.consoles import err, out
 from orchestrator.cli.egress_options import AllowHosts, Credentials
-from orchestrator.cli.errors import RUN_FAILURES, exit_on_failure
+from orchestrator.cli.errors import RUN_FAILURES, UsageError, exit_on_failure
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.events.safe_text import text
 
@@ -95,6 +95,14 @@ def run(
         float,
         typer.Option(min=1, metavar="SECONDS", help="How long the --verify command may take."),
     ] = 600,
+    audit_key: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="KEYFILE",
+            help="Sign every audit record with this key (`airlock audit keygen`); keep it "
+            "out of the out folder.",
+        ),
+    ] = None,
     json_output: Annotated[
         bool,
         typer.Option(
@@ -144,6 +152,8 @@ def run(
     from orchestrator.runs.run import RunRequest
 
     with exit_on_failure(*RUN_FAILURES):
+        if audit_key is not None:
+            check_audit_key(audit_key)
         request = RunRequest(
             task=task,
             repo=repo,
@@ -167,6 +177,7 @@ def run(
             credentials=credential or [],
             verify=verify,
             verify_timeout=verify_timeout,
+            audit_key=audit_key,
         )
         view = err if json_output else out
         summary = execute(request, view)
@@ -174,6 +185,18 @@ def run(
         if json_output:
             sys.stdout.write(summary.model_dump_json() + "\n")
         raise typer.Exit(exit_code_of(summary))
+
+
+def check_audit_key(path: Path) -> None:
+    """A key the run can sign with, or a usage error saying why not."""
+    from orchestrator.events.audit import AuditError, load_key
+
+    try:
+        load_key(path)
+    except AuditError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"--audit-key {path}: {exc.strerror or exc}") from None
 
 
 def exit_code_of(summary: RunSummary) -> ExitCode:

@@ -14,15 +14,22 @@ What a chain alone cannot show: that records were removed from the *end* (the sh
 file is a valid chain), or that someone with write access rewrote the file and
 recomputed every hash (there is no secret). Keep the record count or the last hash
 (``AuditReport.records``, ``AuditReport.last_hash``) somewhere else to compare with.
+
+Signed logs close the second gap. A writer given a key (`load_key`: at least 32 bytes,
+readable by its owner alone, kept away from the log) adds ``mac``, the HMAC-SHA256 of
+the record's hash under that key, to every record; `verify` with the key then requires
+every record to carry a valid one, so rewriting the file needs the key too.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -43,6 +50,8 @@ TAIL_CAVEAT = (
 )
 
 _RECORD_KEYS = ("seq", "time", "prev", "hash", "event")
+_SIGNED_KEYS = (*_RECORD_KEYS, "mac")
+MIN_KEY_BYTES = 32
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -58,6 +67,9 @@ class AuditReport(BaseModel):
     first_bad_line: int | None = Field(None, description="1-based line of the first problem")
     problem: str | None = None
     last_hash: str | None = Field(None, description="hash of the last record that verified")
+    signed: bool | None = Field(
+        None, description="with a key: every record's MAC verified; None without a key"
+    )
     caveat: str = TAIL_CAVEAT
 
 
@@ -72,14 +84,41 @@ def record_hash(seq: int, time: str, prev: str, event: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def verify(path: str | os.PathLike[str]) -> AuditReport:
-    """Check the chain of the audit log at ``path``; raises ``OSError`` if it cannot be read.
+def record_mac(key: bytes, digest: str) -> str:
+    """The hex HMAC-SHA256 under ``key`` of a record's hash."""
+    return hmac.new(key, digest.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def load_key(path: str | os.PathLike[str]) -> bytes:
+    """The signing key in the file at ``path`` (its bytes, a final newline dropped).
+    Raises AuditError for one shorter than `MIN_KEY_BYTES` or that others may read,
+    OSError for one that cannot be read."""
+    key_path = Path(path)
+    if key_path.stat().st_mode & 0o077:
+        raise AuditError(f"{key_path}: others may read or write this key (chmod 600 it)")
+    key = key_path.read_bytes().removesuffix(b"\n")
+    if len(key) < MIN_KEY_BYTES:
+        raise AuditError(f"{key_path}: a key needs at least {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def new_key(path: str | os.PathLike[str]) -> None:
+    """Write a new random key (64 hex digits) to ``path``, mode 0600; never over a file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+
+
+def verify(path: str | os.PathLike[str], key: bytes | None = None) -> AuditReport:
+    """Check the chain of the audit log at ``path`` (and with ``key``, every record's
+    MAC); raises ``OSError`` if it cannot be read.
 
     Finds an edited record, a removed, added or moved one, a garbled or truncated line
-    and an event that does not parse. Records removed from the end go unnoticed: see
+    and an event that does not parse; with the key, also a record not signed or signed
+    with another key. Records removed from the end go unnoticed: see
     ``AuditReport.caveat``.
     """
-    report, _ = _check(Path(path).read_bytes())
+    report, _ = _check(Path(path).read_bytes(), key)
     return report
 
 
@@ -99,8 +138,9 @@ class AuditLog:
     ever appended to, flushed after each record and fsynced on close.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], key: bytes | None = None) -> None:
         self.path = Path(path)
+        self._key = key
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         fd = os.open(self.path, flags, 0o600)
         try:
@@ -111,7 +151,7 @@ class AuditLog:
         self._file: BinaryIO = os.fdopen(fd, "a+b")
         try:
             self._file.seek(0)
-            report, _ = _check(self._file.read())
+            report, _ = _check(self._file.read(), key)
         except BaseException:
             self._file.close()
             raise
@@ -146,9 +186,11 @@ class AuditLog:
             seq = self._seq + 1
             time = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
             digest = record_hash(seq, time, self._head, event_json)
-            line = _record_line(
-                {"seq": seq, "time": time, "prev": self._head, "hash": digest, "event": event_json}
-            )
+            record = {"seq": seq, "time": time, "prev": self._head, "hash": digest,
+                      "event": event_json}  # fmt: skip
+            if self._key is not None:
+                record["mac"] = record_mac(self._key, digest)
+            line = _record_line(record)
             self._file.write(line + b"\n")
             self._file.flush()
             self._seq, self._head = seq, digest
@@ -180,8 +222,9 @@ class _BadRecord(Exception):
     """Why one line is not a valid next record."""
 
 
-def _check(data: bytes) -> tuple[AuditReport, list[Event]]:
-    """Verify the whole file's bytes; the report and the events of the records that verified."""
+def _check(data: bytes, key: bytes | None = None) -> tuple[AuditReport, list[Event]]:
+    """Verify the whole file's bytes (with ``key``, every record's MAC too); the report
+    and the events of the records that verified."""
     events: list[Event] = []
     head = GENESIS
     lines = data.split(b"\n")  # not splitlines(): U+2028 and friends may sit inside strings
@@ -194,11 +237,12 @@ def _check(data: bytes) -> tuple[AuditReport, list[Event]]:
             first_bad_line=bad_line,
             problem=problem,
             last_hash=head if events else None,
+            signed=None if key is None else bad_line is None,
         )
 
     for number, line in enumerate(lines, start=1):
         try:
-            head, event = _check_line(line, number, head)
+            head, event = _check_line(line, number, head, key)
         except _BadRecord as bad:
             return report(number, str(bad)), events
         except RecursionError:
@@ -209,16 +253,19 @@ def _check(data: bytes) -> tuple[AuditReport, list[Event]]:
     return report(), events
 
 
-def _check_line(line: bytes, seq: int, prev: str) -> tuple[str, Event]:
-    """Check ``line`` as record number ``seq`` following ``prev``; its hash and event."""
+def _check_line(line: bytes, seq: int, prev: str, key: bytes | None) -> tuple[str, Event]:
+    """Check ``line`` as record number ``seq`` following ``prev`` (signed with ``key``
+    when one is given); its hash and event."""
     try:
         record = json.loads(
             line.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
         )
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise _BadRecord(f"not valid JSON: {exc}") from None
-    if not isinstance(record, dict) or record.keys() != set(_RECORD_KEYS):
-        raise _BadRecord("not an audit record: it must have exactly seq, time, prev, hash, event")
+    if not isinstance(record, dict) or record.keys() not in (set(_RECORD_KEYS), set(_SIGNED_KEYS)):
+        raise _BadRecord(
+            "not an audit record: it must have exactly seq, time, prev, hash, event (and mac)"
+        )
     found_seq, time, found_prev, digest, event = (record[k] for k in _RECORD_KEYS)
     if not (
         type(found_seq) is int
@@ -230,6 +277,12 @@ def _check_line(line: bytes, seq: int, prev: str) -> tuple[str, Event]:
         raise _BadRecord("a field of the record has the wrong type")
     if record_hash(found_seq, time, found_prev, event) != digest:
         raise _BadRecord("hash mismatch: the record was edited")
+    if key is not None:
+        mac = record.get("mac")
+        if mac is None:
+            raise _BadRecord("the record is not signed")
+        if not (_is_hex64(mac) and hmac.compare_digest(mac, record_mac(key, digest))):
+            raise _BadRecord("MAC mismatch: the record was written without this key")
     if found_seq != seq:
         raise _BadRecord(f"seq is {found_seq} where {seq} was expected: records removed or moved")
     if found_prev != prev:
@@ -249,7 +302,8 @@ def _check_line(line: bytes, seq: int, prev: str) -> tuple[str, Event]:
 
 def _record_line(record: dict[str, Any]) -> bytes:
     """How the log spells ``record`` (without the newline); the hash covers only its meaning."""
-    ordered = {key: record[key] for key in _RECORD_KEYS}
+    keys = _SIGNED_KEYS if "mac" in record else _RECORD_KEYS
+    ordered = {key: record[key] for key in keys}
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -29,7 +29,7 @@ from orchestrator.agent.prompts import SYSTEM_PROMPT
 from orchestrator.agent.routing import ModelRouter
 from orchestrator.agent.subagents import SubAgents
 from orchestrator.agent.usage import Tally, Usage
-from orchestrator.events.audit import AuditLog
+from orchestrator.events.audit import AuditLog, load_key
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import DoneEvent, EgressEvent, ErrorEvent, SessionStartedEvent
 from orchestrator.gate.permission_gate import Approver, PermissionGate, Trust
@@ -94,6 +94,9 @@ class RunRequest(BaseModel):
         None, description="success criterion: a command that must exit 0 in the final workspace"
     )
     verify_timeout: float = Field(600, gt=0, description="seconds the verify command may take")
+    audit_key: Path | None = Field(
+        None, description="a key file: every record of events.jsonl is signed with it"
+    )
 
 
 class RunSummary(BaseModel):
@@ -128,6 +131,7 @@ class RunSummary(BaseModel):
     )
     audit_records: int = Field(0, description="records in events.jsonl: compare after copying")
     audit_last_hash: str = Field("", description="the hash of its last record")
+    audit_signed: bool = Field(False, description="its records carry MACs (--audit-key)")
 
 
 class Project(BaseModel):
@@ -291,7 +295,8 @@ async def run_task(
     progress = _Progress()
     ended: BaseException | None = None
     try:
-        with AuditLog(out / "events.jsonl") as audit:
+        key = load_key(request.audit_key) if request.audit_key else None
+        with AuditLog(out / "events.jsonl", key) as audit:
             unsubscribe = bus.subscribe(audit.write, critical=True)
             try:
                 await _run(
@@ -476,6 +481,7 @@ def _summary(
         verification=progress.verification,
         audit_records=progress.audit_records,
         audit_last_hash=progress.audit_last_hash,
+        audit_signed=request.audit_key is not None and progress.audit_records > 0,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from orchestrator.cli.exit_codes import ExitCode
 from orchestrator.cli.run_command import exit_code_of
 from orchestrator.devtools.package_data import examples_dir
+from orchestrator.events.audit import load_key
 from orchestrator.events.audit import replay as replay_log
 from orchestrator.events.audit import verify as verify_log
 from orchestrator.runs.run import RunSummary
@@ -62,6 +63,23 @@ def test_verify_decides_the_exit_code(
     else:
         assert summary["verification"]["command"] == verify
         assert [e.passed for e in checks] == [passed]
+
+
+@pytest.mark.integration
+def test_a_run_signs_its_audit_log_with_the_key_it_is_given(tmp_path: Path) -> None:
+    key = tmp_path / "audit.key"
+    assert _airlock("audit", "keygen", str(key)).returncode == 0
+    done, out = _run(tmp_path, "--json", "--audit-key", str(key))
+    assert done.returncode == ExitCode.UNVERIFIED, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["audit_signed"] is True
+    report = verify_log(out / "events.jsonl", load_key(key))
+    assert report.ok and report.signed and report.records == summary["audit_records"]
+    checked = _airlock("audit", "verify", str(out / "events.jsonl"), "--key", str(key))
+    assert checked.returncode == 0, checked.stdout
+    key.chmod(0o644)  # a key others may read is refused before the run starts
+    refused, _ = _run(tmp_path / "again", "--audit-key", str(key))
+    assert refused.returncode == ExitCode.USAGE and "chmod 600" in refused.stderr
 
 
 def _summary(outcome: str, verification: Verification | None = None) -> RunSummary:

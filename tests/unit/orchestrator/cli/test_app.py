@@ -16,7 +16,7 @@ COMMANDS = [
 ]  # fmt: skip
 GROUPS = {
     "images": ["build", "list"],
-    "audit": ["verify"],
+    "audit": ["verify", "keygen"],
     "bench": ["analyzer", "context", "sandbox", "egress"],
     "policy": ["lint", "explain"],
     "token": ["create"],
