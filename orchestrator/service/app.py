@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.service import exec_api, sessions_api
 from orchestrator.service.auth import identify
-from orchestrator.service.models import Health, WhoAmI
+from orchestrator.service.models import Health, WhoAmI, errors
 from orchestrator.service.store import open_store
 from orchestrator.service.tokens import Identity
 
@@ -92,7 +92,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         ]
         return "\n".join(lines) + "\n"
 
-    @app.get("/v1/whoami", response_model=WhoAmI, tags=["service"])
+    @app.get("/v1/whoami", response_model=WhoAmI, tags=["service"], responses=errors(401))
     async def whoami(who: Annotated[Identity, Depends(identify)]) -> WhoAmI:
         """The caller's tenant and role."""
         return WhoAmI(**who.model_dump())

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.service.auth import requires
 from orchestrator.service.exec_log import MAX_EXECS_PER_SESSION, ExecLog
+from orchestrator.service.models import errors
 from orchestrator.service.roles import Action
 from orchestrator.service.sessions_api import LiveSession, SessionRegistry, registry_of
 from orchestrator.service.tokens import Identity
@@ -109,7 +110,10 @@ def _stream(log: ExecLog, after: int = 0) -> StreamingResponse:
     return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
 
-@router.post("/exec", responses=EVENTS_DOC, response_class=StreamingResponse)
+@router.post(
+    "/exec", response_class=StreamingResponse,
+    responses={**EVENTS_DOC, **errors(401, 403, 404, 409, 429)},
+)  # fmt: skip
 async def exec_command(
     session_id: str,
     body: ExecRequest,
@@ -140,23 +144,21 @@ async def exec_command(
     return _stream(log)
 
 
-@router.get("/execs/{exec_id}/events", responses=EVENTS_DOC, response_class=StreamingResponse)
+@router.get(
+    "/execs/{exec_id}/events", response_class=StreamingResponse,
+    responses={**EVENTS_DOC, **errors(401, 403, 404)},
+)  # fmt: skip
 async def exec_events(
     session_id: str,
     exec_id: str,
     request: Request,
     who: Annotated[Identity, Depends(requires(Action.READ))],
     registry: Annotated[SessionRegistry, Depends(registry_of)],
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str, Header(pattern="^[0-9]{1,18}$")] = "0",
 ) -> StreamingResponse:
     """An exec's events after ``Last-Event-ID`` (all without it), then live ones."""
     live = registry.mine(who, session_id)
     log = live.execs.get(exec_id)
     if log is None:
         raise HTTPException(404, f"no exec {exec_id} in session {session_id}")
-    after = 0
-    if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise HTTPException(400, "Last-Event-ID must be an event id (a number)")
-        after = int(last_event_id.strip())
-    return _stream(log, after)
+    return _stream(log, int(last_event_id))

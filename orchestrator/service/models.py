@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from orchestrator.service.tokens import Role
+
+_LABEL = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_LAST = "[a-z](?:[a-z0-9_-]{0,61}[a-z0-9_])?"  # a letter first: never an IP literal
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HOST_ENTRY = rf"^(?:\*\.(?:{_LABEL}\.)+{_LAST}|(?:{_LABEL}\.)*{_LAST})(?::{_PORT})?$"
+"""A host entry as the schema states it: a lowercase name (``*.`` for its subdomains,
+never a whole top-level domain), an optional port; a subset of what policies take."""
+
+Image = Literal["airlock/dev", "airlock/minimal"]
+Preset = Literal["read-only", "dev", "ci-untrusted"]
 
 
 class SessionCreate(BaseModel):
@@ -14,12 +24,34 @@ class SessionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image: str = Field("airlock/dev", min_length=1, max_length=200)
+    image: Image = Field("airlock/dev", description="the service's images only")
     runtime: Literal["runc", "runsc"] = "runc"
-    policy: str = Field("read-only", description="a preset: read-only, dev or ci-untrusted")
-    allow_hosts: list[str] = Field(
-        default_factory=list, max_length=64, description="HOST[:PORT] its proxy may reach"
+    policy: Preset = Field("read-only", description="a preset policy (never a file)")
+    allow_hosts: list[Annotated[str, StringConstraints(pattern=HOST_ENTRY, max_length=200)]] = (
+        Field(default_factory=list, max_length=64, description="HOST[:PORT] its proxy may reach")
     )
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer: what went wrong, in words."""
+
+    detail: str
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of a route."""
+    return {code: {"model": ErrorBody, "description": ERROR_TEXT[code]} for code in codes}
+
+
+ERROR_TEXT = {
+    400: "the request cannot be carried out as asked",
+    401: "no token, or one the service does not know",
+    403: "the token's role may not do this",
+    404: "no such object for the token's tenant",
+    409: "the object is not in a state for this",
+    429: "a cap is reached; Retry-After says when to ask again",
+    503: "the service cannot start the sandbox now",
+}
 
 
 class SessionCreated(BaseModel):

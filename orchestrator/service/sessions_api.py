@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from orchestrator.service.auth import requires
-from orchestrator.service.models import SessionCreate, SessionCreated, SessionInfo
+from orchestrator.service.models import SessionCreate, SessionCreated, SessionInfo, errors
 from orchestrator.service.roles import Action
 from orchestrator.service.tokens import Identity
 
@@ -158,8 +158,7 @@ def _sandbox(body: SessionCreate) -> tuple[Policy, SessionSpec]:
     from security.policy import PRESETS
 
     if body.policy not in PRESETS:  # never a path: the service's files are not the client's
-        known = ", ".join(PRESETS)
-        raise HTTPException(400, f"unknown policy {body.policy!r}: use one of {known}")
+        raise HTTPException(400, f"unknown policy {body.policy!r}")
     try:
         policy = Policy.load(body.policy).allowing_hosts(body.allow_hosts)
     except PolicyError as exc:
@@ -169,7 +168,10 @@ def _sandbox(body: SessionCreate) -> tuple[Policy, SessionSpec]:
     return policy, spec
 
 
-@router.post("", status_code=201, response_model=SessionCreated)
+@router.post(
+    "", status_code=201, response_model=SessionCreated,
+    responses=errors(400, 401, 403, 429, 503),
+)  # fmt: skip
 async def create_session(
     body: SessionCreate,
     who: Annotated[Identity, Depends(requires(Action.RUN))],
@@ -196,7 +198,7 @@ async def create_session(
     return SessionCreated(id=session_id)
 
 
-@router.get("", response_model=list[SessionInfo])
+@router.get("", response_model=list[SessionInfo], responses=errors(401, 403))
 async def list_sessions(
     who: Annotated[Identity, Depends(requires(Action.READ))],
     registry: Annotated[SessionRegistry, Depends(registry_of)],
@@ -205,7 +207,7 @@ async def list_sessions(
     return registry.listing(who)
 
 
-@router.get("/{session_id}", response_model=SessionInfo)
+@router.get("/{session_id}", response_model=SessionInfo, responses=errors(401, 403, 404))
 async def get_session(
     session_id: str,
     who: Annotated[Identity, Depends(requires(Action.READ))],
@@ -215,7 +217,7 @@ async def get_session(
     return registry.info(who, session_id)
 
 
-@router.delete("/{session_id}", status_code=204)
+@router.delete("/{session_id}", status_code=204, responses=errors(401, 403, 404))
 async def delete_session(
     session_id: str,
     who: Annotated[Identity, Depends(requires(Action.RUN))],
