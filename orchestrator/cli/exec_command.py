@@ -94,6 +94,22 @@ def exec_(
     ] = None,
     allow_host: AllowHosts = None,
     credential: Credentials = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            envvar="AIRLOCK_SERVER",
+            help="Run it through this `airlock serve` instead of the local engine.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TOKEN",
+            envvar="AIRLOCK_TOKEN",
+            help="The service's bearer token (better in AIRLOCK_TOKEN than here).",
+        ),
+    ] = None,
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 
@@ -121,6 +137,10 @@ def exec_(
           --repo . -- 'python3 -m venv /tmp/v && /tmp/v/bin/pip install -r requirements.txt'
       airlock exec --allow-host api.github.com --credential GH_TOKEN=api.github.com \\
           -- 'curl -sH "Authorization: Bearer $GH_TOKEN" https://api.github.com/user'
+      AIRLOCK_TOKEN=... airlock exec --server http://ci-host:8700 --policy dev -- make test
+
+    With --server the service runs it (a preset policy only; no --repo, --credential,
+    --memory, --workspace-mb or --max-output, and stdin is not forwarded).
     """
     from security import Policy
 
@@ -131,6 +151,15 @@ def exec_(
         if max_output is not None and max_output < 0:
             raise UsageError(f"--max-output must be a number of bytes >= 0, not {max_output}")
         line = with_environment(parse_env(env or []), command_line(command or []))
+        if server is not None:
+            check_remote(policy, token, repo=repo, credential=credential, memory=memory,
+                         workspace_mb=workspace_mb, max_output=max_output)  # fmt: skip
+            from orchestrator.cli.remote_exec import execute_remote
+
+            raise typer.Exit(execute_remote(
+                server, str(token), line, image=image, runtime=runtime, policy=policy,
+                allow_hosts=allow_host or [], timeout=timeout,
+            ))  # fmt: skip
         sizes = Sizes.checked(memory, workspace_mb)
         if repo is not None:
             check_repo(repo, sizes.workspace_limit())
@@ -139,6 +168,20 @@ def exec_(
             image, cast(Runtime, runtime), timeout, max_output, repo, sizes, loaded.network
         )
         raise typer.Exit(execute(line, loaded, options))
+
+
+def check_remote(policy: str, token: str | None, **local_only: object) -> None:
+    """What --server can do: a preset policy, a token, none of the local-only options."""
+    from security.policy import PRESETS
+
+    if not token:
+        raise UsageError("--server needs a token: set AIRLOCK_TOKEN (or give --token)")
+    if policy not in PRESETS:
+        raise UsageError(f"--server takes a preset policy ({', '.join(PRESETS)}), not a file")
+    given = [name for name, value in local_only.items() if value]
+    if given:
+        names = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UsageError(f"--server runs on the service's engine: {names} cannot go with it")
 
 
 def command_line(words: list[str]) -> str:

