@@ -72,12 +72,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(data: Path) -> Service:
+def _start(data: Path, max_sessions: int = 3) -> Service:
     port = _free_port()
-    process = subprocess.Popen(
-        [AIRLOCK, "serve", "--data", str(data), "--port", str(port), "--max-sessions", "3"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    argv = [AIRLOCK, "serve", "--data", str(data), "--port", str(port),
+            "--max-sessions", str(max_sessions)]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     running = Service(port, data, process)
     deadline = time.monotonic() + 60
     while True:
@@ -98,13 +97,23 @@ def _stop(running: Service) -> None:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def fresh_service(tmp_path: Path) -> Iterator[Service]:
+    """A service of the test's own: for what counts every answer, or stops it."""
     running = _start(tmp_path / "state")
     yield running
     _stop(running)
 
 
-def test_requests_are_by_token_role_and_tenant(service: Service) -> None:
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One service for the module's tests: each uses a tenant of its own."""
+    running = _start(tmp_path_factory.mktemp("service") / "state", max_sessions=10)
+    yield running
+    _stop(running)
+
+
+def test_requests_are_by_token_role_and_tenant(fresh_service: Service) -> None:
+    service = fresh_service
     runner = service.token("ci", "runner", "--max-sessions", "1")
     viewer = service.token("ci", "viewer")
     stranger = service.token("acme", "admin")
@@ -143,7 +152,8 @@ def test_requests_are_by_token_role_and_tenant(service: Service) -> None:
     assert "airlock_sessions 0" in metrics
 
 
-def test_sigterm_ends_every_session_the_service_holds(service: Service) -> None:
+def test_sigterm_ends_every_session_the_service_holds(fresh_service: Service) -> None:
+    service = fresh_service
     """The service's sandboxes are labelled with its pid as their owner: after SIGTERM
     none is left."""
     runner = service.token("ci", "runner")
@@ -186,7 +196,7 @@ def _output(events: list[tuple[int, str, dict[str, object]]], stream: str) -> by
 
 
 def test_an_exec_streams_its_events_and_reads_again_from_any_id(service: Service) -> None:
-    runner = service.token("ci", "runner")
+    runner = service.token("streams", "runner")
     stranger = service.token("acme", "admin")
     created = service.call("POST", "/v1/sessions", runner, {"policy": "dev"})
     assert created.status == 201, created.body
@@ -224,7 +234,7 @@ def test_an_exec_streams_its_events_and_reads_again_from_any_id(service: Service
 def test_an_exec_goes_on_without_its_client_and_a_reader_follows_it_live(
     service: Service,
 ) -> None:
-    runner = service.token("ci", "runner")
+    runner = service.token("live", "runner")
     created = service.call("POST", "/v1/sessions", runner, {"policy": "dev"})
     base = f"/v1/sessions/{created.json()['id']}"  # type: ignore[index]
     connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=60)
@@ -278,7 +288,7 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(
     service: Service,
 ) -> None:
     """Schemathesis reads the live /openapi.json and sends what it generates from it to
-    every operation (a bounded number each), with a token that may do everything:
+    every operation (12 each), with a token that may do everything:
     no 5xx, every answer documented and as its schema says, every schema-valid request
     accepted."""
     import schemathesis
@@ -291,7 +301,7 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck),
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)  # fmt: skip
         def check(case: schemathesis.Case) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, timeout=60)
@@ -301,7 +311,7 @@ def test_generated_requests_find_no_server_error_and_no_schema_violation(
 
 def test_exec_with_server_runs_the_command_through_the_service(service: Service) -> None:
     """`airlock exec --server`: the same exit codes as locally, the session gone after."""
-    token = service.token("ci", "runner")
+    token = service.token("remote", "runner")
     url = f"http://127.0.0.1:{service.port}"
 
     def remote(*args: str, key: str = token) -> subprocess.CompletedProcess[str]:
@@ -324,9 +334,9 @@ def test_exec_with_server_runs_the_command_through_the_service(service: Service)
 def test_the_python_client_streams_an_exec_and_reads_it_again(service: Service) -> None:
     from orchestrator.client import AirlockClient, ServiceError
 
-    token = service.token("ci", "runner")
+    token = service.token("client", "runner")
     with AirlockClient(f"http://127.0.0.1:{service.port}", token) as client:
-        assert client.whoami()["tenant"] == "ci"
+        assert client.whoami()["tenant"] == "client"
         session = client.create_session(policy="dev")
         events = list(client.exec(session, "printf 'a\\nb\\n'; exit 2", exec_id="x1"))
         assert b"".join(e.output for e in events) == b"a\nb\n"
