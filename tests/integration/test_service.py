@@ -42,6 +42,10 @@ class Service:
     port: int
     data: Path
     process: subprocess.Popen[bytes]
+    log: Path  # its stderr: a file, never a pipe nobody reads while it runs
+
+    def logged(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def token(self, tenant: str, role: str, *extra: str) -> str:
         made = subprocess.run(
@@ -76,11 +80,13 @@ def _start(data: Path, max_sessions: int = 3) -> Service:
     port = _free_port()
     argv = [AIRLOCK, "serve", "--data", str(data), "--port", str(port),
             "--max-sessions", str(max_sessions)]  # fmt: skip
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    running = Service(port, data, process)
+    log = data.parent / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=sink)
+    running = Service(port, data, process, log)
     deadline = time.monotonic() + 60
     while True:
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        assert process.poll() is None, running.logged()[-2000:]
         try:
             if running.call("GET", "/healthz").status == 200:
                 break
@@ -166,7 +172,7 @@ def test_sigterm_ends_every_session_the_service_holds(fresh_service: Service) ->
     service.process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then ends by the signal it got, as is the convention
     assert service.process.wait(60) == -signal.SIGTERM
-    log = service.process.stderr.read().decode()  # type: ignore[union-attr]
+    log = service.logged()
     assert "Application shutdown complete" in log, log[-2000:]
     assert client.containers.list(all=True, filters=owned) == []
 
