@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import os
+import pwd
 import signal
 import stat
 import time
@@ -100,6 +102,8 @@ def probe(user: CommandUser) -> UserHelper | None:
     real run, waited for at most `PROBE_SECONDS`. Call it before any command exists."""
     if not user.popen_options() or not _root_owned(SETPRIV) or not os.access(ENV, os.X_OK):
         return None
+    if _named_like_a_number(user):
+        return None
     helper = UserHelper(SETPRIV, ENV, user)
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
@@ -119,6 +123,21 @@ def keep_descriptors_from_commands() -> None:
         with contextlib.suppress(OSError):  # the listing's own fd, gone by now
             if int(entry.name) > 2:  # above stdin, stdout and stderr
                 os.set_inheritable(int(entry.name), False)
+
+
+def _named_like_a_number(user: CommandUser) -> bool:
+    """Whether this image names a user or group by the number of ours: setpriv reads
+    ``--reuid=1000`` as a name first, so such an entry would choose the ids."""
+    try:
+        pwd.getpwnam(str(user.uid))
+        return True
+    except KeyError:
+        pass
+    try:
+        grp.getgrnam(str(user.gid))
+        return True
+    except KeyError:
+        return False
 
 
 def _exit_status(pid: int, limit: float) -> int | None:

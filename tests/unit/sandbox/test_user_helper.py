@@ -142,3 +142,31 @@ def test_what_the_user_cannot_reach_reads_the_same_whether_it_exists_or_not(
         run(helper, ["present"], PATH=str(private))
     with pytest.raises(PermissionError):
         run(helper, ["absent"], PATH=str(private))
+
+
+def test_no_helper_where_a_user_or_group_is_named_like_our_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """setpriv 2.38 reads ``--reuid=1000`` as a name first: in an image whose passwd
+    has a user named "1000" with uid 0, it runs the command as root (checked in a
+    container). The agent then forks instead."""
+    import grp
+    import pwd
+
+    real_user, real_group = pwd.getpwnam, grp.getgrnam
+    as_root = pwd.struct_passwd(("65534", "x", 0, 0, "", "/", "/bin/sh"))
+    root_group = grp.struct_group(("65534", "x", 0, []))
+
+    def users(name: str) -> pwd.struct_passwd:
+        return as_root if name == "65534" else real_user(name)
+
+    def groups(name: str) -> grp.struct_group:
+        return root_group if name == "65534" else real_group(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", users)
+    assert user_helper.probe(NOBODY) is None
+    monkeypatch.setattr(pwd, "getpwnam", real_user)
+    monkeypatch.setattr(grp, "getgrnam", groups)
+    assert user_helper.probe(NOBODY) is None
+    monkeypatch.setattr(grp, "getgrnam", real_group)
+    assert user_helper.probe(NOBODY) is not None
