@@ -19,6 +19,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -68,6 +69,8 @@ class SessionRegistry:
         self.store = store
         self.live: dict[str, LiveSession] = {}
         self.starting: dict[str, int] = {}  # tenant -> sessions being started
+        self.runs: dict[str, int] = {}  # tenant -> runs running (each holds a sandbox)
+        self.on_freed: Callable[[], None] = lambda: None  # a sandbox ended: room for a run
 
     def recover(self) -> int:
         """Mark the sessions a previous process left live as interrupted; how many."""
@@ -80,9 +83,9 @@ class SessionRegistry:
 
     def held(self, tenant: str | None = None) -> int:
         if tenant is None:
-            return len(self.live) + sum(self.starting.values())
+            return len(self.live) + sum(self.starting.values()) + sum(self.runs.values())
         mine = sum(1 for each in self.live.values() if each.tenant == tenant)
-        return mine + self.starting.get(tenant, 0)
+        return mine + self.starting.get(tenant, 0) + self.runs.get(tenant, 0)
 
     def add(self, session_id: str, live: LiveSession) -> None:
         self.live[session_id] = live
@@ -99,7 +102,10 @@ class SessionRegistry:
             "UPDATE sessions SET state = 'ended', reason = ?, ended_at = ? WHERE id = ?",
             (reason, time.time(), session_id),
         )
-        await live.close()
+        try:
+            await live.close()
+        finally:
+            self.on_freed()
 
     def mine(self, who: Identity, session_id: str) -> LiveSession:
         """The caller's tenant's live session; 404 for none, 409 for one that ended."""
@@ -193,6 +199,7 @@ async def create_session(
         raise HTTPException(503, f"the sandbox did not start: {exc}") from None
     finally:
         registry.starting[who.tenant] -= 1
+        registry.on_freed()  # a failed start frees its slot
     session_id = "ses_" + secrets.token_hex(8)
     registry.add(session_id, LiveSession(who.tenant, body, policy, session))
     return SessionCreated(id=session_id)
