@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import signal
+import sqlite3
 import subprocess
 import tarfile
 import time
@@ -243,8 +245,19 @@ def test_after_a_kill_a_restart_interrupts_running_runs_and_resumes_queued_ones(
                                  capture_output=True, text=True, timeout=60)  # fmt: skip
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert api.events(running)[-1][2]["state"] == "interrupted"
+        draining = api.submit(_replay(_bash("git push origin main"))).json()["id"]
+        api.pending(draining)
+        second.process.send_signal(signal.SIGTERM)  # drains: the run stops, with its summary
+        assert second.process.wait(60) == -signal.SIGTERM
     finally:
         stop_service(second)
+    with sqlite3.connect(data / "airlock.db") as store:
+        state, reason = store.execute(
+            "SELECT state, reason FROM runs WHERE id = ?", (draining,)
+        ).fetchone()
+    assert state == "interrupted" and "drained" in reason
+    summary = json.loads((data / "runs" / draining / "out" / "summary.json").read_text())
+    assert summary["outcome"] == "cancelled" and summary["audit_records"] > 0
 
 
 def test_bodies_need_a_length_within_the_cap_and_bad_uploads_say_why(service: Service) -> None:
