@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -287,3 +288,30 @@ def test_bodies_need_a_length_within_the_cap_and_bad_uploads_say_why(service: Se
         answer = api.http.post("/v1/runs", files=files, data={"spec": spec_text})
         assert answer.status_code == 400 and said in answer.text, answer.text
     assert api.http.get("/v1/runs").json()["items"] == []  # nothing was queued
+
+
+def test_run_with_server_uploads_the_repo_and_exits_as_a_local_run(
+    service: Service, tmp_path: Path
+) -> None:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    (repo / "calc.py").write_text(SOURCE)
+    script = tmp_path / "replay.yaml"
+    script.write_text(_replay(READ, FIX))
+    env = {**os.environ, "AIRLOCK_TOKEN": service.token("eta", "runner"),
+           "AIRLOCK_SERVER": f"http://127.0.0.1:{service.port}"}  # fmt: skip
+
+    def airlock_run(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = [AIRLOCK, "run", "fix calc", "--repo", str(repo), "--replay", str(script),
+                "--out", str(tmp_path / "out"), *extra]  # fmt: skip
+        return subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env,
+                              cwd=tmp_path)  # fmt: skip
+
+    done = airlock_run("--verify", "grep -q 'a + b' calc.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "+    return a + b" in (tmp_path / "out" / "patch.diff").read_text()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["verification"]["exit_code"] == 0 and summary["audit_signed"] is True
+    assert "Write" in done.stdout  # the events were shown as they came
+    assert (repo / "calc.py").read_text() == SOURCE  # the project itself is untouched
+    assert airlock_run("--trust").returncode == 64
