@@ -234,9 +234,15 @@ def test_a_person_approves_in_the_page_and_the_run_goes_on(service: Service, pag
     approver = service.token("ui-approve", "approver")
     command = "git push origin main"
     run_id = _start_run(service, runner, "push the fix", _replay("Pushing.", command))
-    console = _open(page, service, approver)
+    console = _open(page, service, service.token("ui-approve", "viewer"))
     approval_id = _approval_card(page, run_id)
     card = page.locator(f'[data-approval-id="{approval_id}"]')
+    page.get_by_test_id("whoami-role").filter(has_text="viewer").wait_for()
+    assert card.get_by_test_id("approve").is_disabled()  # a viewer may read, not answer
+    page.get_by_test_id("token").fill(approver)  # another token, in the same tab
+    page.get_by_test_id("token-use").click()
+    page.get_by_test_id("whoami-role").filter(has_text="approver").wait_for()
+    assert _approval_card(page, run_id) == approval_id
     assert card.get_by_test_id("approval-command").text_content() == command
     assert "high" in (card.get_by_test_id("approval-risk").text_content() or "")
     assert "S28" in (card.get_by_test_id("finding").first.text_content() or "")

@@ -293,7 +293,8 @@ async function follow(followed, mine) {
     const headers = { ...authHeaders(), Accept: "text/event-stream" };
     if (followed.lastId !== null) headers["Last-Event-ID"] = followed.lastId;
     try {
-      const response = await fetch(path, { headers, signal, cache: "no-store", credentials: "omit" });
+      const init = { headers, signal, cache: "no-store", credentials: "omit" };
+      const response = await fetch(path, init);
       if (!response.ok) {
         let detail = response.statusText;
         try {
@@ -369,17 +370,25 @@ const DESCRIBE = {
     return `${text(d.name)}: ${text(what)}`;
   },
   verdict: (d) => `${text(d.decision)} (risk ${text(d.risk)}) ${findingChecks(d.findings)}`,
-  approval: (d) =>
-    `${d.approved ? "approved" : "denied"} by ${text(d.by)}${d.reason ? `: ${text(d.reason)}` : ""}`,
+  approval: (d) => {
+    const why = d.reason ? `: ${text(d.reason)}` : "";
+    return `${d.approved ? "approved" : "denied"} by ${text(d.by)}${why}`;
+  },
   exec_output: (d) => text(d.data),
   tool_result: (d) => `${d.is_error ? "error" : "ok"}: ${text(d.content)}`,
   usage: (d) => `${text(d.input_tokens)} in, ${text(d.output_tokens)} out`,
   error: (d) => text(d.message),
   done: (d) => `${text(d.outcome)} after ${text(d.turns)} turns`,
-  approval_requested: (d) => `${text(d.command)} (risk ${text(d.risk)}) ${findingChecks(d.findings)}`,
+  approval_requested: (d) =>
+    `${text(d.command)} (risk ${text(d.risk)}) ${findingChecks(d.findings)}`,
   run_state: (d) => `${text(d.state)}${d.reason ? `: ${text(d.reason)}` : ""}`,
   run_end: (d) => `${text(d.state)}${d.outcome ? ` (${text(d.outcome)})` : ""}`,
+  context: (d) => `${text(d.total)} of ${text(d.window)} tokens`,
+  compaction: (d) => `${text(d.kind)}: ${text(d.tokens_before)} to ${text(d.tokens_after)} tokens`,
+  verify: (d) => `${d.passed ? "passed" : "failed"}: ${text(d.command)}`,
+  egress: (d) => `${text(d.decision)} ${text(d.method)} ${text(d.host)}:${text(d.port)}`,
 };
+const COMMON = new Set(["type", "session_id", "agent"]); // left out of the JSON fallback
 
 // Consecutive events of these types with the same key are one line.
 const MERGED = {
@@ -391,7 +400,9 @@ function describe(type, data) {
   if (data === null || typeof data !== "object") return text(data);
   try {
     const describer = Object.hasOwn(DESCRIBE, type) ? DESCRIBE[type] : null;
-    return describer ? describer(data) : JSON.stringify(data);
+    if (describer) return describer(data);
+    const own = Object.entries(data).filter(([name]) => !COMMON.has(name));
+    return JSON.stringify(Object.fromEntries(own));
   } catch {
     return JSON.stringify(data);
   }
@@ -413,6 +424,8 @@ function showEvent(followed, event) {
     Object.hasOwn(MERGED, event.type) && data && typeof data === "object"
       ? MERGED[event.type](data)
       : null;
+  const agent = data && typeof data === "object" ? text(data.agent) : "";
+  const label = agent && agent !== "main" ? `${event.type} (${agent})` : event.type;
   const last = list.lastElementChild;
   if (key !== null && last && last.dataset.type === event.type && last.dataset.key === key) {
     const merged = fullText.get(last) + said;
@@ -423,7 +436,7 @@ function showEvent(followed, event) {
     const line = el(
       "li",
       { "data-testid": "event", "data-type": event.type, "data-event-id": text(event.id) },
-      el("span", { class: "type" }, event.type),
+      el("span", { class: "type" }, label),
       el("span", { class: "text" }, short(said)),
     );
     if (key !== null) line.dataset.key = key;
@@ -461,6 +474,7 @@ function approvalCard(approval) {
   cardCount += 1;
   const id = String(approval.id);
   const risk = text(approval.risk);
+  const riskText = `risk ${risk}`;
   const onId = `allow-prefix-on-${cardCount}`;
   const prefixOn = el("input", { type: "checkbox", id: onId, "data-testid": "allow-prefix-on" });
   const prefix = el("input", {
@@ -474,8 +488,10 @@ function approvalCard(approval) {
   prefix.addEventListener("input", () => {
     prefixOn.checked = prefix.value.trim() !== "";
   });
-  const approve = el("button", { type: "button", "data-testid": "approve", class: "approve" }, "Approve");
-  const deny = el("button", { type: "button", "data-testid": "deny", class: "deny" }, "Deny");
+  const button = (name, label) =>
+    el("button", { type: "button", "data-testid": name, class: name }, label);
+  const approve = button("approve", "Approve");
+  const deny = button("deny", "Deny");
   const findings = el("ul", { class: "findings" });
   for (const finding of Array.isArray(approval.findings) ? approval.findings : []) {
     const f = finding && typeof finding === "object" ? finding : {};
@@ -497,7 +513,7 @@ function approvalCard(approval) {
     el(
       "header",
       {},
-      el("span", { class: "risk", "data-risk": risk, "data-testid": "approval-risk" }, `risk ${risk}`),
+      el("span", { class: "risk", "data-risk": risk, "data-testid": "approval-risk" }, riskText),
       " ",
       el("span", { class: "tool" }, text(approval.tool)),
       " in run ",
