@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from orchestrator.service import approvals_api, exec_api, runs_api, sessions_api
+from orchestrator.service import approvals_api, exec_api, runs_api, sessions_api, ui_api
 from orchestrator.service.approvals import ApprovalBox
 from orchestrator.service.auth import identify
 from orchestrator.service.body_limit import BodyLimit
@@ -126,4 +126,5 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(exec_api.router)
     app.include_router(runs_api.router)
     app.include_router(approvals_api.router)
+    app.include_router(ui_api.router)
     return app
