@@ -132,6 +132,11 @@ class Session(Protocol):
         allows no host makes none."""
         ...
 
+    async def cpu_seconds(self) -> float | None:
+        """CPU time the sandbox has used so far, by the engine's count (None when the
+        engine cannot say): what a tenant's daily CPU cap is counted in."""
+        ...
+
     async def close(self) -> None:
         """Stop everything and release the sandbox. Safe to call twice.
 

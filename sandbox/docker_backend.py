@@ -427,6 +427,16 @@ class DockerSession:
             raise
         return child
 
+    async def cpu_seconds(self) -> float | None:
+        """The container's CPU time so far, from one engine stats sample."""
+        if self._removed:
+            return None
+        try:
+            stats = await asyncio.to_thread(self.container.stats, stream=False, one_shot=True)
+            return int(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+        except (*ENGINE_ERRORS, KeyError, TypeError, ValueError):
+            return None
+
     async def close(self) -> None:
         """Stop the agent and remove the container. Safe to call twice.
 

@@ -36,12 +36,23 @@ def create(
         int | None,
         typer.Option(metavar="N", min=1, help="Sessions its tenant may hold at once."),
     ] = None,
+    usd_per_day: Annotated[
+        float | None,
+        typer.Option(metavar="USD", min=0.0001, help="What its tenant's runs may spend a day."),
+    ] = None,
+    cpu_seconds_per_day: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", min=0.001, help="CPU time its tenant's sandboxes may use a day."
+        ),
+    ] = None,
 ) -> None:
     """Print a new token for TENANT in ROLE. Only its hash is stored.
 
     \b
     Examples:
       airlock token create --data /var/lib/airlock --tenant ci --role runner --max-sessions 4
+      airlock token create --data ./state --tenant ci --role runner --usd-per-day 20
     """
     from orchestrator.service import Role, StoreError, TokenError, create_token, open_store
 
@@ -56,7 +67,8 @@ def create(
         except StoreError as exc:
             raise UsageError(str(exc)) from None
         try:
-            issued = create_token(store, tenant, chosen, max_sessions)
+            issued = create_token(store, tenant, chosen, max_sessions, usd_per_day=usd_per_day,
+                                  cpu_seconds_per_day=cpu_seconds_per_day)  # fmt: skip
         except TokenError as exc:
             raise UsageError(str(exc)) from None
         finally:

@@ -37,6 +37,8 @@ from typing import Any, BinaryIO
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
 from orchestrator.service.approvals import ApprovalBox
+from orchestrator.service.metering import MeteredBackend
+from orchestrator.service.quotas import DailyUse, daily_use
 from orchestrator.service.repo_upload import repo_root, unpack_repo
 from orchestrator.service.run_events import RunSignal, follow_run
 from orchestrator.service.run_models import ENDED, RunCreated, RunInfo, RunSpec, RunState
@@ -71,6 +73,7 @@ class LiveRun:
     task: asyncio.Task[None] | None = None
     session_id: str = "none"
     cancel_reason: str | None = None
+    daily: DailyUse | None = None  # its tenant's use as it was admitted
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ class RunManager:
             raise RunRefused(503, "the service is stopping: no new runs", 30)
         if spec.replay is not None:
             self._check_replay(spec.replay)
+        use = daily_use(self.store, who.tenant)
+        if (over := use.refusal()) is not None:
+            raise RunRefused(429, over, use.retry_after())
         queued = sum(1 for run_id in self.queue if self.live[run_id].tenant == who.tenant)
         if queued >= self.settings.max_queued:
             raise RunRefused(429, f"the tenant has {queued} runs queued, its most", 30)
@@ -178,6 +184,9 @@ class RunManager:
             live = self.live[run_id]
             if not self._tenant_has_room(live.tenant):
                 continue  # a later run of another tenant may start
+            live.daily = daily_use(self.store, live.tenant)
+            if live.daily.refusal() is not None:
+                continue  # it waits for its tenant's day to free up
             self.queue.remove(run_id)
             self.registry.runs[live.tenant] = self.registry.runs.get(live.tenant, 0) + 1
             live.task = asyncio.create_task(self._execute(live), name=f"airlock-{run_id}")
@@ -207,10 +216,9 @@ class RunManager:
         reason: str | None = None
         outcome: str | None = None
         cost = 0.0
+        backend = MeteredBackend(self.registry.backend)
         try:
-            summary = await run_task(
-                self._request(live), bus, approver, backend=self.registry.backend
-            )
+            summary = await run_task(self._request(live), bus, approver, backend=backend)
             state, outcome, cost = "finished", summary.outcome, summary.cost_usd
             reason = summary.error
         except asyncio.CancelledError:
@@ -223,7 +231,7 @@ class RunManager:
             if summary_data is not None:
                 outcome = outcome or summary_data.get("outcome")
                 cost = cost or float(summary_data.get("cost_usd") or 0)
-            self._ended(live.id, state, reason, outcome, cost)
+            self._ended(live.id, state, reason, outcome, cost, backend.cpu_s)
             self.approvals.close_run(live.id)
             self.registry.runs[live.tenant] -= 1
             self.live.pop(live.id, None)
@@ -236,10 +244,14 @@ class RunManager:
 
         spec = live.spec
         replay = live.folder / "replay.yaml"
+        budget = spec.budget_usd
+        left = live.daily.usd_left if live.daily is not None else None
+        if left is not None:  # never past what the tenant has left today
+            budget = left if budget is None else min(budget, left)
         return RunRequest(
             task=spec.task, repo=repo_root(live.folder / "repo"), policy=spec.policy,
             model=spec.model,
-            limits=RunLimits(max_turns=spec.max_turns, budget_usd=spec.budget_usd,
+            limits=RunLimits(max_turns=spec.max_turns, budget_usd=budget,
                              budget_tokens=spec.budget_tokens, wall_clock_s=spec.wall_clock_s),
             replay=replay if replay.exists() else None, out=live.folder / "out",
             image=spec.image, runtime=spec.runtime, allow_hosts=spec.allow_hosts,
@@ -255,12 +267,12 @@ class RunManager:
 
     def _ended(
         self, run_id: str, state: RunState, reason: str | None, outcome: str | None = None,
-        cost: float = 0.0,
+        cost: float = 0.0, cpu_s: float = 0.0,
     ) -> None:  # fmt: skip
         self.store.execute(
-            "UPDATE runs SET state = ?, reason = ?, outcome = ?, cost_usd = ?, ended_at = ? "
-            "WHERE id = ?",
-            (state, reason, outcome, cost, time.time(), run_id),
+            "UPDATE runs SET state = ?, reason = ?, outcome = ?, cost_usd = ?, cpu_s = ?, "
+            "ended_at = ? WHERE id = ?",
+            (state, reason, outcome, cost, cpu_s, time.time(), run_id),
         )
 
     # -- reading -----------------------------------------------------------------

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from orchestrator.service.auth import requires
 from orchestrator.service.models import SessionCreate, SessionCreated, SessionInfo, errors
+from orchestrator.service.quotas import daily_use
 from orchestrator.service.roles import Action
 from orchestrator.service.tokens import Identity
 
@@ -52,12 +53,17 @@ class LiveSession:
     execs: dict[str, ExecLog] = field(default_factory=dict)  # by exec id, oldest first
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # execs running
 
-    async def close(self) -> None:
-        """Cancel its running execs (each says so in its exit event), then end it."""
+    async def close(self) -> float:
+        """Cancel its running execs (each says so in its exit event), then end it; the
+        CPU-seconds its sandbox used."""
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.session.close()
+        try:
+            used = await self.session.cpu_seconds() or 0.0
+        finally:
+            await self.session.close()
+        return used
 
 
 class SessionRegistry:
@@ -103,7 +109,8 @@ class SessionRegistry:
             (reason, time.time(), session_id),
         )
         try:
-            await live.close()
+            used = await live.close()
+            self.store.execute("UPDATE sessions SET cpu_s = ? WHERE id = ?", (used, session_id))
         finally:
             self.on_freed()
 
@@ -187,6 +194,9 @@ async def create_session(
     from sandbox import SandboxError
 
     policy, spec = _sandbox(body)
+    use = daily_use(registry.store, who.tenant)
+    if (over := use.refusal(spends=False)) is not None:
+        raise HTTPException(429, over, {"Retry-After": str(use.retry_after())})
     retry = {"Retry-After": str(RETRY_AFTER_S)}
     if who.max_sessions is not None and registry.held(who.tenant) >= who.max_sessions:
         raise HTTPException(429, f"the tenant holds its {who.max_sessions} sessions", retry)

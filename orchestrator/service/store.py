@@ -75,6 +75,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX approvals_by_tenant ON approvals (tenant, state, created_at);
     """,
+    """
+    ALTER TABLE tokens ADD COLUMN usd_per_day REAL;            -- NULL: no cap of its own
+    ALTER TABLE tokens ADD COLUMN cpu_seconds_per_day REAL;    -- NULL: no cap of its own
+    ALTER TABLE runs ADD COLUMN cpu_s REAL NOT NULL DEFAULT 0;      -- its sandbox's CPU time
+    ALTER TABLE sessions ADD COLUMN cpu_s REAL NOT NULL DEFAULT 0;  -- its sandbox's CPU time
+    CREATE INDEX runs_by_end ON runs (tenant, ended_at);
+    CREATE INDEX sessions_by_end ON sessions (tenant, ended_at);
+    """,
 )
 
 

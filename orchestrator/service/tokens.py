@@ -47,10 +47,17 @@ def _digest(token: str) -> str:
 
 
 def create_token(
-    store: sqlite3.Connection, tenant: str, role: Role, max_sessions: int | None = None
+    store: sqlite3.Connection,
+    tenant: str,
+    role: Role,
+    max_sessions: int | None = None,
+    *,
+    usd_per_day: float | None = None,
+    cpu_seconds_per_day: float | None = None,
 ) -> str:
     """A new token for ``tenant`` in ``role``, stored as its hash; returns the token,
-    which nothing keeps."""
+    which nothing keeps. Its caps bind its whole tenant (the lowest of the tenant's
+    tokens' caps holds: `orchestrator.service.quotas`)."""
     if not TENANT_NAME.fullmatch(tenant):
         raise TokenError(
             f"tenant {tenant!r}: use 1-63 lowercase letters, digits, '.', '_' or '-', "
@@ -58,11 +65,16 @@ def create_token(
         )
     if max_sessions is not None and max_sessions < 1:
         raise TokenError(f"max sessions must be at least 1, not {max_sessions}")
+    for name, cap in (("USD", usd_per_day), ("CPU-seconds", cpu_seconds_per_day)):
+        if cap is not None and not cap > 0:
+            raise TokenError(f"{name} per day must be more than 0, not {cap}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     store.execute(
-        "INSERT INTO tokens (hash, tenant, role, max_sessions, created_at) VALUES (?, ?, ?, ?, ?)",
-        (_digest(token), tenant, str(role), max_sessions, time.time()),
-    )
+        "INSERT INTO tokens (hash, tenant, role, max_sessions, usd_per_day, cpu_seconds_per_day, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (_digest(token), tenant, str(role), max_sessions, usd_per_day, cpu_seconds_per_day,
+         time.time()),
+    )  # fmt: skip
     return token
 
 

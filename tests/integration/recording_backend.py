@@ -114,6 +114,9 @@ class RecordingSession:
         self._log.append("watch_egress")
         self._inner.watch_egress(listener)
 
+    async def cpu_seconds(self) -> float | None:
+        return await self._inner.cpu_seconds()
+
     async def close(self) -> None:
         await self._inner.close()
 
