@@ -24,6 +24,15 @@ def serve(
     max_sessions: Annotated[
         int, typer.Option(metavar="N", min=1, help="Sessions held at once, all tenants.")
     ] = 16,
+    warm: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Sessions of the default create request kept started, for a fast create "
+            "(0: none). They count against --max-sessions.",
+        ),
+    ] = 2,
 ) -> None:
     """Serve the /v1 API: sessions for CI jobs and people, each request by token.
 
@@ -42,5 +51,7 @@ def serve(
             open_store(data).close()  # an unusable folder is said before listening
         except StoreError as exc:
             raise UsageError(str(exc)) from None
-        config = ServiceConfig(data=data, host=host, port=port, max_sessions=max_sessions)
+        config = ServiceConfig(
+            data=data, host=host, port=port, max_sessions=max_sessions, warm=warm
+        )
         uvicorn.run(create_app(config), host=host, port=port, log_level="info")

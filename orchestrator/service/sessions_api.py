@@ -6,6 +6,14 @@ and the service at most its capacity (`ServiceConfig.max_sessions`): past either
 with ``Retry-After``. A slot is taken before the sandbox starts, so concurrent requests
 cannot pass a cap together.
 
+The warm pool (`airlock serve --warm N`) keeps N started sessions of the default create
+request (``{}``: airlock/dev, runc, read-only, no hosts); a create that asks for exactly
+that sandbox takes one (a handoff, no start), others start their own. Warm sessions are
+containers too: they count against the capacity, with the sessions held, being started
+and being removed (`SessionRegistry.containers`), so the service never holds more than
+its capacity. The pool refills only into the room left; at capacity, a create that needs
+a fresh start removes a warm session first, so warm ones never cost a tenant its place.
+
 Every session is a row in the store, so none is lost to a restart: one the service
 ends says why (``ended``); one that was live when the service died without stopping
 (SIGKILL, a crash) is marked ``interrupted`` at the next start (`recover`), and the
@@ -32,6 +40,7 @@ from orchestrator.service.tokens import Identity
 if TYPE_CHECKING:
     from orchestrator.service.exec_log import ExecLog
     from sandbox import Backend, Session, SessionSpec
+    from sandbox.pool import WarmPool
     from security import Policy
 
 RETRY_AFTER_S = 5
@@ -68,6 +77,26 @@ class SessionRegistry:
         self.store = store
         self.live: dict[str, LiveSession] = {}
         self.starting: dict[str, int] = {}  # tenant -> sessions being started
+        self.ending = 0  # sessions ended whose sandbox is being removed
+        self.pool: WarmPool | None = None
+        self.handoffs = 0  # sessions the pool served
+
+    def keep_warm(self, size: int) -> None:
+        """Keep ``size`` sessions of the default create request ready (0: none); the
+        pool fills in the background, within the capacity left."""
+        from sandbox.pool import WarmPool
+
+        if size:
+            _, spec = sandbox_for(SessionCreate())
+            self.pool = WarmPool(self.backend, spec, size, room=self._room)
+            self.pool.refill()
+
+    def _room(self) -> int:
+        return self.capacity - self.containers()
+
+    def containers(self) -> int:
+        """Sandboxes counted against the capacity: held, starting, ending, and warm."""
+        return self.held() + self.ending + (self.pool.held if self.pool else 0)
 
     def recover(self) -> int:
         """Mark the sessions a previous process left live as interrupted; how many."""
@@ -95,11 +124,17 @@ class SessionRegistry:
 
     async def end(self, session_id: str, reason: str) -> None:
         live = self.live.pop(session_id)
+        self.ending += 1
         self.store.execute(
             "UPDATE sessions SET state = 'ended', reason = ?, ended_at = ? WHERE id = ?",
             (reason, time.time(), session_id),
         )
-        await live.close()
+        try:
+            await live.close()
+        finally:
+            self.ending -= 1
+            if self.pool is not None:
+                self.pool.refill()  # its place is free again
 
     def mine(self, who: Identity, session_id: str) -> LiveSession:
         """The caller's tenant's live session; 404 for none, 409 for one that ended."""
@@ -140,6 +175,9 @@ class SessionRegistry:
         )  # fmt: skip
 
     async def close_all(self, reason: str) -> None:
+        """Close the pool (no refill from here), then end every session."""
+        if self.pool is not None:
+            await self.pool.close()
         await asyncio.gather(
             *(self.end(session_id, reason) for session_id in list(self.live)),
             return_exceptions=True,
@@ -151,7 +189,7 @@ def registry_of(request: Request) -> SessionRegistry:
     return registry
 
 
-def _sandbox(body: SessionCreate) -> tuple[Policy, SessionSpec]:
+def sandbox_for(body: SessionCreate) -> tuple[Policy, SessionSpec]:
     """The policy and sandbox for ``body``; 400 for a policy or host it cannot use."""
     from sandbox import SessionSpec
     from security import Policy, PolicyError
@@ -180,19 +218,28 @@ async def create_session(
     """Start a sandbox for the caller's tenant."""
     from sandbox import SandboxError
 
-    policy, spec = _sandbox(body)
+    policy, spec = sandbox_for(body)
     retry = {"Retry-After": str(RETRY_AFTER_S)}
     if who.max_sessions is not None and registry.held(who.tenant) >= who.max_sessions:
         raise HTTPException(429, f"the tenant holds its {who.max_sessions} sessions", retry)
-    if registry.held() >= registry.capacity:
-        raise HTTPException(429, f"the service holds its {registry.capacity} sessions", retry)
-    registry.starting[who.tenant] = registry.starting.get(who.tenant, 0) + 1
-    try:
-        session = await registry.backend.start(spec)
-    except SandboxError as exc:
-        raise HTTPException(503, f"the sandbox did not start: {exc}") from None
-    finally:
-        registry.starting[who.tenant] -= 1
+    pool = registry.pool
+    session = pool.take() if pool is not None and spec == pool.spec else None
+    if session is not None:  # a handoff: the pool's container is now the tenant's
+        registry.handoffs += 1
+    else:
+        warm = pool.ready if pool is not None else 0
+        if registry.containers() >= registry.capacity and not warm:
+            raise HTTPException(429, f"the service holds its {registry.capacity} sessions",
+                                retry)  # fmt: skip
+        registry.starting[who.tenant] = registry.starting.get(who.tenant, 0) + 1
+        try:
+            if pool is not None and registry.containers() > registry.capacity:
+                await pool.evict()  # the place is a warm session's: it goes first
+            session = await registry.backend.start(spec)
+        except SandboxError as exc:
+            raise HTTPException(503, f"the sandbox did not start: {exc}") from None
+        finally:
+            registry.starting[who.tenant] -= 1
     session_id = "ses_" + secrets.token_hex(8)
     registry.add(session_id, LiveSession(who.tenant, body, policy, session))
     return SessionCreated(id=session_id)
