@@ -8,12 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := .make
 
-.PHONY: help setup engine images test demo lint fuzz bench prove clean fuzz-diff wheel-check
+.PHONY: help setup engine browser images test demo lint fuzz bench prove clean fuzz-diff wheel-check
 
 help:
 	@echo "make demo    run the main job (sets everything up first)"
 	@echo "make test    run the whole test suite on the real engine"
-	@echo "make setup | engine | images | lint | fuzz | bench | wheel-check | clean"
+	@echo "make setup | engine | browser | images | lint | fuzz | bench | wheel-check | clean"
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -25,10 +25,14 @@ $(STAMPS)/venv: pyproject.toml
 engine:
 	@scripts/ensure-engine.sh
 
+# Debian's chromium, for the tests of airlock serve's page (Playwright drives it).
+browser:
+	@scripts/ensure-browser.sh
+
 images: $(STAMPS)/venv engine
 	@$(BIN)/airlock images build
 
-setup: $(STAMPS)/venv engine images
+setup: $(STAMPS)/venv engine images browser
 
 # The suite, but for the slow attack and fuzz scenarios (`make prove` runs those).
 test: setup

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from orchestrator.events.bus import EventBus
     from orchestrator.events.models import (
         ApprovalEvent,
+        ApprovalRequestedEvent,
         CompactionEvent,
         ContextEvent,
         DoneEvent,
@@ -42,7 +43,13 @@ if TYPE_CHECKING:
         VerifyEvent,
         parse_event,
     )
-    from orchestrator.gate.permission_gate import ApprovalRequest, Approver, PermissionGate, Trust
+    from orchestrator.gate.permission_gate import (
+        ApprovalAnswer,
+        ApprovalRequest,
+        Approver,
+        PermissionGate,
+        Trust,
+    )
     from orchestrator.runs.run import RunError, RunRequest, RunSummary, run_task
     from orchestrator.tools import default_tools
     from orchestrator.tools.base import Tool, ToolContext, ToolError, ToolInput, ToolOutput
@@ -66,6 +73,7 @@ _HOMES = {
     "ToolCallEvent": "orchestrator.events.models",
     "VerdictEvent": "orchestrator.events.models",
     "ApprovalEvent": "orchestrator.events.models",
+    "ApprovalRequestedEvent": "orchestrator.events.models",
     "ExecOutputEvent": "orchestrator.events.models",
     "ToolResultEvent": "orchestrator.events.models",
     "UsageEvent": "orchestrator.events.models",
@@ -77,6 +85,7 @@ _HOMES = {
     "EgressEvent": "orchestrator.events.models",
     "FindingSummary": "orchestrator.events.models",
     "parse_event": "orchestrator.events.models",
+    "ApprovalAnswer": "orchestrator.gate.permission_gate",
     "ApprovalRequest": "orchestrator.gate.permission_gate",
     "Approver": "orchestrator.gate.permission_gate",
     "PermissionGate": "orchestrator.gate.permission_gate",
@@ -96,8 +105,10 @@ _HOMES = {
 __all__ = [
     "AgentLoop",
     "AgentResult",
+    "ApprovalAnswer",
     "ApprovalEvent",
     "ApprovalRequest",
+    "ApprovalRequestedEvent",
     "Approver",
     "AuditLog",
     "AuditReport",

@@ -153,4 +153,5 @@ class ToolRunner:
             approved=gate.allowed,
             by=gate.decided_by,
             reason="; ".join(gate.reasons),
+            approver=gate.approver,
         )

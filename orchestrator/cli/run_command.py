@@ -120,6 +120,22 @@ def run(
             "The run folders are always left out when they lie inside the repo.",
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            envvar="AIRLOCK_SERVER",
+            help="Run it on this `airlock serve` instead of the local engine.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TOKEN",
+            envvar="AIRLOCK_TOKEN",
+            help="The service's bearer token (better in AIRLOCK_TOKEN than here).",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch.
 
@@ -146,6 +162,10 @@ def run(
       airlock run "update deps" --repo . --allow-host pypi.org --allow-host files.pythonhosted.org
       airlock run "open a PR" --repo . --allow-host api.github.com \\
           --credential GH_TOKEN=api.github.com
+      AIRLOCK_TOKEN=... airlock run "fix it" --repo . --server http://ci-host:8700
+
+    With --server the service runs it: the repo is uploaded, a preset policy only, and
+    the audit log stays with the service.
     """
     from orchestrator.agent.context import ContextConfig
     from orchestrator.agent.loop import RunLimits
@@ -180,6 +200,14 @@ def run(
             audit_key=audit_key,
         )
         view = err if json_output else out
+        if server is not None:
+            from orchestrator.cli.exec_command import check_remote
+            from orchestrator.cli.remote_run import execute_remote_run
+
+            check_remote(policy or "dev", token, trust=trust, plan=plan, credential=credential,
+                         audit_key=audit_key, context_window=context_window != 200_000,
+                         json=json_output)  # fmt: skip
+            raise typer.Exit(execute_remote_run(server, str(token), request, view))
         summary = execute(request, view)
         print_summary(summary, view)
         if json_output:

@@ -1,8 +1,8 @@
 """`airlock serve`: the multi-tenant HTTP service (`orchestrator.service`).
 
 It listens on loopback unless told otherwise, keeps its state in ``--data`` (tokens from
-`airlock token create`), and ends every session it holds when it stops (SIGTERM or
-Ctrl-C). Bad arguments exit 64.
+`airlock token create`, runs' folders), and when it stops (SIGTERM or Ctrl-C) ends every
+session and stops every run it holds, each with its reason. Bad arguments exit 64.
 """
 
 from __future__ import annotations
@@ -22,8 +22,24 @@ def serve(
     ),
     port: Annotated[int, typer.Option(metavar="PORT", min=0, max=65535)] = 8700,
     max_sessions: Annotated[
-        int, typer.Option(metavar="N", min=1, help="Sessions held at once, all tenants.")
+        int,
+        typer.Option(metavar="N", min=1, help="Sandboxes (sessions and runs) held at once."),
     ] = 16,
+    max_queued: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Runs a tenant may have waiting for room.")
+    ] = 16,
+    allow_replay: Annotated[
+        bool,
+        typer.Option(
+            "--allow-replay", help="Runs may bring a replay script (the fake Messages API)."
+        ),
+    ] = False,
+    audit_key: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="Sign every run's audit log (airlock audit keygen makes one)."
+        ),
+    ] = None,
     warm: Annotated[
         int,
         typer.Option(
@@ -51,7 +67,23 @@ def serve(
             open_store(data).close()  # an unusable folder is said before listening
         except StoreError as exc:
             raise UsageError(str(exc)) from None
+        if audit_key is not None:
+            _check_key(audit_key, data)
         config = ServiceConfig(
-            data=data, host=host, port=port, max_sessions=max_sessions, warm=warm
-        )
+            data=data, host=host, port=port, max_sessions=max_sessions, max_queued=max_queued,
+            allow_replay=allow_replay, audit_key=audit_key, warm=warm,
+        )  # fmt: skip
         uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+
+
+def _check_key(key: Path, data: Path) -> None:
+    """The key must be readable and kept outside the data folder: whoever can rewrite
+    the logs there must not also hold what signs them."""
+    from orchestrator.events.audit import AuditError, load_key
+
+    try:
+        load_key(key)
+    except (AuditError, OSError) as exc:
+        raise UsageError(f"--audit-key {key}: {exc}") from None
+    if key.resolve().is_relative_to(data.resolve()):
+        raise UsageError(f"--audit-key {key}: keep the key outside --data {data}")

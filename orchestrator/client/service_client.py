@@ -1,15 +1,20 @@
-"""A client of `airlock serve` (on httpx): sessions and their execs over HTTP.
+"""A client of `airlock serve` (on httpx): sessions and their execs, runs and
+approvals over HTTP.
 
 Every call carries the token; an answer that is not a success raises `ServiceError`
-with its status and the service's words. An exec's events come as they are streamed
-(server-sent events), and `exec_events` reads them again from any event id.
+with its status and the service's words. An exec's or a run's events come as they are
+streamed (server-sent events), and can be read again from any event id.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -104,6 +109,45 @@ class AirlockClient:
         path = f"/v1/sessions/{session_id}/execs/{exec_id}/events"
         return self._events("GET", path, headers={"Last-Event-ID": str(after)})
 
+    def create_run(
+        self, repo: Path, spec: dict[str, Any], skip: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """Upload ``repo`` (a folder; paths relative to it in ``skip`` left out) and
+        queue a run of ``spec``; the service's answer (``id``, ``state``, queue place)."""
+        archive = pack_repo(repo, skip)
+        files = {"repo": ("repo.tar.gz", archive, "application/gzip")}
+        return self._json("POST", "/v1/runs", files=files, data={"spec": json.dumps(spec)})
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/v1/runs/{run_id}")
+
+    def run_events(self, run_id: str, after: int = 0) -> Iterator[ExecEvent]:
+        """A run's events after id ``after``, live until its last, ``run_end``."""
+        return self._events("GET", f"/v1/runs/{run_id}/events",
+                            headers={"Last-Event-ID": str(after)})  # fmt: skip
+
+    def run_patch(self, run_id: str) -> str:
+        response = self._request("GET", f"/v1/runs/{run_id}/patch")
+        try:
+            return response.read().decode("utf-8", errors="replace")
+        finally:
+            response.close()
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        return self._json("POST", f"/v1/runs/{run_id}/cancel")
+
+    def approvals(self, state: str | None = "pending") -> list[dict[str, Any]]:
+        params = {"state": state} if state else {}
+        return list(self._json("GET", "/v1/approvals", params=params)["items"])
+
+    def answer_approval(
+        self, approval_id: str, allow: bool, reason: str = "", allow_prefix: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"decision": "allow" if allow else "deny", "reason": reason}
+        if allow_prefix is not None:
+            body["allow_prefix"] = allow_prefix
+        return self._json("POST", f"/v1/approvals/{approval_id}", json=body)
+
     def _json(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         response = self._request(method, path, **options)
         try:
@@ -145,3 +189,21 @@ class AirlockClient:
             raise ServiceError(0, f"the stream broke: {exc}") from None
         finally:
             response.close()
+
+
+def pack_repo(repo: Path, skip: frozenset[str] = frozenset()) -> bytes:
+    """``repo``'s files as a .tar.gz with the files at its top (links kept as links,
+    never followed); paths in ``skip`` (relative to ``repo``) left out."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for top, folders, names in os.walk(repo):  # never into a linked folder
+            base = Path(top)
+            for name in sorted([*folders, *names]):
+                relative = (base / name).relative_to(repo).as_posix()
+                if any(relative == s or relative.startswith(s + "/") for s in skip):
+                    if name in folders:
+                        folders.remove(name)
+                    continue
+                tar.add(base / name, relative, recursive=False)
+            folders.sort()
+    return buffer.getvalue()

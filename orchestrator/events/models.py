@@ -78,6 +78,19 @@ class ApprovalEvent(EventBase):
     approved: bool
     by: Literal["policy", "person", "callback", "classifier"]
     reason: str = ""
+    approver: str | None = Field(None, description="the identity that answered, if named")
+
+
+class ApprovalRequestedEvent(EventBase):
+    """A tool call waits for a person's answer (`airlock serve`'s approvals)."""
+
+    type: Literal["approval_requested"] = "approval_requested"
+    approval_id: str
+    tool: str
+    command: str = Field(description="the shell line judged, or the request's summary")
+    risk: Literal["low", "medium", "high"]
+    reasons: list[str] = Field(default_factory=list)
+    expires_in_s: float = Field(ge=0)
 
 
 class ExecOutputEvent(EventBase):
@@ -199,6 +212,7 @@ Event = Annotated[
     | ToolCallEvent
     | VerdictEvent
     | ApprovalEvent
+    | ApprovalRequestedEvent
     | ExecOutputEvent
     | ToolResultEvent
     | UsageEvent

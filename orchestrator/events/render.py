@@ -88,7 +88,11 @@ class TerminalRenderer:
             case "verdict" if event.decision == "ask":
                 self._line("  ", ("needs approval", "yellow"), " ", event.explanation)
             case "approval" if not event.approved:
-                self._line("  ", (f"refused by the {event.by}", "red"))
+                who = event.approver or f"the {event.by}"
+                self._line("  ", (f"refused by {who}", "red"))
+            case "approval_requested":
+                wait = f"waiting up to {event.expires_in_s:.0f} s for a person"
+                self._line("  ", ("approval requested", "yellow"), f" {event.approval_id}: {wait}")
             case "exec_output":
                 self._output(event.call_id, event.data, event.stream == "stderr")
             case "tool_result":

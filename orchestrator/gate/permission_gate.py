@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.gate.classifier import SafetyClassifier
 from orchestrator.gate.headless import headless_answer
@@ -73,9 +73,20 @@ class ApprovalRequest(BaseModel):
     risk: Risk
     reasons: list[str]
     verdict: Verdict | None = None
+    line: str = ""  # the whole shell line the verdict is about ('' for a request with none)
 
 
-Approver = Callable[[ApprovalRequest], bool | Awaitable[bool]]
+class ApprovalAnswer(BaseModel):
+    """An approver's answer naming who gave it (a plain bool names nobody)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    by_whom: str = Field(min_length=1, description="the identity that answered")
+    reason: str = ""
+
+
+Approver = Callable[[ApprovalRequest], bool | ApprovalAnswer | Awaitable[bool | ApprovalAnswer]]
 
 
 class GateResult(BaseModel):
@@ -90,6 +101,7 @@ class GateResult(BaseModel):
     decided_by: DecidedBy
     trusted: bool  # step 1, as settled at load: recorded with every decision
     verdict: Verdict | None = None
+    approver: str | None = None  # the identity that answered, when the approver named one
 
     def refusal(self) -> str:
         """The error text the model reads when the call is refused."""
@@ -243,7 +255,7 @@ class PermissionGate:
     async def _confirm(self, tool: Tool[Any], judged: Judgement, reasons: list[str]) -> GateResult:
         """Step 3: ask someone, or let the classifier or the policy answer."""
 
-        def result(allowed: bool, by: DecidedBy, why: str) -> GateResult:
+        def result(allowed: bool, by: DecidedBy, why: str, who: str | None = None) -> GateResult:
             return GateResult(
                 allowed=allowed,
                 decision=Decision.ASK,
@@ -252,6 +264,7 @@ class PermissionGate:
                 decided_by=by,
                 trusted=self.trust.trusted,
                 verdict=judged.verdict,
+                approver=who,
             )
 
         verdict = judged.verdict
@@ -272,11 +285,16 @@ class PermissionGate:
             risk=judged.risk,
             reasons=reasons,
             verdict=verdict,
+            line=judged.line,
         )
         answer = self.approver(request)
         if inspect.isawaitable(answer):
             answer = await answer
         by = self.approver_kind
+        if isinstance(answer, ApprovalAnswer):
+            told = f"{'approved' if answer.allowed else 'refused'} by {answer.by_whom}"
+            why = f"{told}: {answer.reason}" if answer.reason else told
+            return result(answer.allowed, by, why, answer.by_whom)
         return result(bool(answer), by, f"{'approved' if answer else 'refused'} by the {by}")
 
 

@@ -19,9 +19,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.service import exec_api, sessions_api
+from orchestrator.service import approvals_api, exec_api, runs_api, sessions_api, ui_api
+from orchestrator.service.approvals import ApprovalBox
 from orchestrator.service.auth import identify
+from orchestrator.service.body_limit import BodyLimit
 from orchestrator.service.models import Health, WhoAmI, errors
+from orchestrator.service.runs import RunManager, RunSettings
 from orchestrator.service.store import open_store
 from orchestrator.service.tokens import Identity
 
@@ -34,7 +37,10 @@ class ServiceConfig(BaseModel):
     data: Path
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
-    max_sessions: int = Field(16, ge=1, description="sessions the service holds at once")
+    max_sessions: int = Field(16, ge=1, description="sandboxes (sessions and runs) held at once")
+    max_queued: int = Field(16, ge=1, description="runs a tenant may have queued")
+    allow_replay: bool = Field(False, description="runs may bring a replay script")
+    audit_key: Path | None = Field(None, description="signs every run's audit log")
     warm: int = Field(
         2, ge=0, description="ready sessions of the default create request (0: no pool); "
         "they count against max_sessions",
@@ -54,24 +60,34 @@ def create_app(config: ServiceConfig) -> FastAPI:
         backend = DockerBackend()
         registry = sessions_api.SessionRegistry(backend, config.max_sessions, store)
         app.state.sessions = registry
-        if registry.recover():  # a previous process died holding sessions: reap them now
+        app.state.approvals = approvals = ApprovalBox(store)
+        settings = RunSettings(config.data, config.allow_replay, config.audit_key,
+                               config.max_queued)  # fmt: skip
+        app.state.runs = runs = RunManager(settings, store, registry, approvals)
+        registry.on_freed = runs.wake
+        approvals.recover()
+        interrupted = registry.recover() + runs.interrupted_at_start()
+        if interrupted:  # a previous process died holding sandboxes: reap them now
             await asyncio.to_thread(reap, backend.client)
-        registry.keep_warm(config.warm)
+        runs.start()
+        registry.keep_warm(config.warm)  # after the runs: they come first
         try:
             yield
         finally:
+            await runs.drain()
             await registry.close_all("the service stopped")
             store.close()
 
     app = FastAPI(title="airlock", version="1", lifespan=lifespan)
     app.state.responses = Counter()
+    app.add_middleware(BodyLimit)
 
     app.add_middleware(ResponseCounter, counts=app.state.responses)
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
-        """Whether the service answers (no token needed)."""
-        return Health(status="ok")
+        """Whether the service answers (no token needed); ``draining`` while it stops."""
+        return Health(status="draining" if app.state.runs.draining else "ok")
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["service"])
     async def metrics() -> str:
@@ -89,6 +105,15 @@ def create_app(config: ServiceConfig) -> FastAPI:
             "# HELP airlock_sessions_capacity Sandboxes the service may hold at once.",
             "# TYPE airlock_sessions_capacity gauge",
             f"airlock_sessions_capacity {app.state.sessions.capacity}",
+            "# HELP airlock_runs_running Runs running now.",
+            "# TYPE airlock_runs_running gauge",
+            f"airlock_runs_running {app.state.runs.running()}",
+            "# HELP airlock_runs_queued Runs waiting for room.",
+            "# TYPE airlock_runs_queued gauge",
+            f"airlock_runs_queued {len(app.state.runs.queue)}",
+            "# HELP airlock_approvals_pending Requests waiting for a person.",
+            "# TYPE airlock_approvals_pending gauge",
+            f"airlock_approvals_pending {app.state.approvals.pending()}",
             *_warm_metrics(app.state.sessions),
         ]
         return "\n".join(lines) + "\n"
@@ -100,6 +125,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     app.include_router(sessions_api.router)
     app.include_router(exec_api.router)
+    app.include_router(runs_api.router)
+    app.include_router(approvals_api.router)
+    app.include_router(ui_api.router)
     return app
 
 

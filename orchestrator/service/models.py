@@ -49,6 +49,8 @@ ERROR_TEXT = {
     403: "the token's role may not do this",
     404: "no such object for the token's tenant",
     409: "the object is not in a state for this",
+    411: "a body must come with its Content-Length",
+    413: "the body is over the route's cap",
     429: "a cap is reached; Retry-After says when to ask again",
     503: "the service cannot start the sandbox now",
 }

@@ -27,6 +27,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -77,9 +78,12 @@ class SessionRegistry:
         self.store = store
         self.live: dict[str, LiveSession] = {}
         self.starting: dict[str, int] = {}  # tenant -> sessions being started
+        self.runs: dict[str, int] = {}  # tenant -> runs running (each holds a sandbox)
+        self.on_freed: Callable[[], None] = lambda: None  # a sandbox ended: room for a run
         self.ending = 0  # sessions ended whose sandbox is being removed
         self.pool: WarmPool | None = None
         self.handoffs = 0  # sessions the pool served
+        self._making_way: asyncio.Task[None] | None = None
 
     def keep_warm(self, size: int) -> None:
         """Keep ``size`` sessions of the default create request ready (0: none); the
@@ -90,6 +94,22 @@ class SessionRegistry:
             _, spec = sandbox_for(SessionCreate())
             self.pool = WarmPool(self.backend, spec, size, room=self._room)
             self.pool.refill()
+
+    def make_way(self) -> None:
+        """At capacity with a queued run: remove one warm session (one at a time), so
+        warm ones never keep a run waiting; its end calls `on_freed`, which starts it."""
+        if self.pool is None or self.pool.ready == 0 or self._making_way is not None:
+            return
+
+        async def evict() -> None:
+            try:
+                assert self.pool is not None
+                await self.pool.evict()
+            finally:
+                self._making_way = None
+                self.on_freed()
+
+        self._making_way = asyncio.create_task(evict(), name="warm-make-way")
 
     def _room(self) -> int:
         return self.capacity - self.containers()
@@ -109,9 +129,9 @@ class SessionRegistry:
 
     def held(self, tenant: str | None = None) -> int:
         if tenant is None:
-            return len(self.live) + sum(self.starting.values())
+            return len(self.live) + sum(self.starting.values()) + sum(self.runs.values())
         mine = sum(1 for each in self.live.values() if each.tenant == tenant)
-        return mine + self.starting.get(tenant, 0)
+        return mine + self.starting.get(tenant, 0) + self.runs.get(tenant, 0)
 
     def add(self, session_id: str, live: LiveSession) -> None:
         self.live[session_id] = live
@@ -133,8 +153,9 @@ class SessionRegistry:
             await live.close()
         finally:
             self.ending -= 1
+            self.on_freed()  # a queued run first, then the pool, into the place it left
             if self.pool is not None:
-                self.pool.refill()  # its place is free again
+                self.pool.refill()
 
     def mine(self, who: Identity, session_id: str) -> LiveSession:
         """The caller's tenant's live session; 404 for none, 409 for one that ended."""
@@ -237,9 +258,14 @@ async def create_session(
                 await pool.evict()  # the place is a warm session's: it goes first
             session = await registry.backend.start(spec)
         except SandboxError as exc:
-            raise HTTPException(503, f"the sandbox did not start: {exc}") from None
-        finally:
             registry.starting[who.tenant] -= 1
+            registry.on_freed()  # a failed start frees its slot
+            raise HTTPException(503, f"the sandbox did not start: {exc}") from None
+        except BaseException:
+            registry.starting[who.tenant] -= 1
+            registry.on_freed()
+            raise
+        registry.starting[who.tenant] -= 1  # and at once (no await) a live session
     session_id = "ses_" + secrets.token_hex(8)
     registry.add(session_id, LiveSession(who.tenant, body, policy, session))
     return SessionCreated(id=session_id)

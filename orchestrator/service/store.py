@@ -40,6 +40,41 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sessions_by_tenant ON sessions (tenant, created_at);
     CREATE INDEX sessions_by_state ON sessions (state);
     """,
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        started_by TEXT NOT NULL,     -- the token id that asked for it
+        spec TEXT NOT NULL,           -- the spec's JSON (the repo is in the run's folder)
+        state TEXT NOT NULL,          -- queued, running, finished, failed, cancelled, interrupted
+        reason TEXT,                  -- why it ended as it did
+        outcome TEXT,                 -- the summary's outcome
+        cost_usd REAL NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL
+    );
+    CREATE INDEX runs_by_tenant ON runs (tenant, created_at);
+    CREATE INDEX runs_by_state ON runs (state, created_at);
+    CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        tool TEXT NOT NULL,
+        command TEXT NOT NULL,        -- the whole shell line judged (or the request's summary)
+        risk TEXT NOT NULL,
+        reasons TEXT NOT NULL,        -- JSON list of the gate's reasons
+        findings TEXT NOT NULL,       -- JSON list of the analyzer's findings
+        state TEXT NOT NULL,          -- pending, allowed, denied, expired or cancelled
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        decided_at REAL,
+        decided_by TEXT,              -- TENANT/TOKEN_ID of the answer ('service' on expiry)
+        reason TEXT,
+        allow_prefix TEXT             -- words an allow extended to the rest of its run
+    );
+    CREATE INDEX approvals_by_tenant ON approvals (tenant, state, created_at);
+    """,
 )
 
 

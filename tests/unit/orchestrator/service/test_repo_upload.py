@@ -1,0 +1,108 @@
+"""Unpacking an uploaded repository: what the attacker's archive cannot do."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from orchestrator.service import repo_upload
+from orchestrator.service.repo_upload import UploadError, repo_root, unpack_repo
+
+
+def _archive(*entries: tarfile.TarInfo, data: dict[str, bytes] | None = None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for entry in entries:
+            body = (data or {}).get(entry.name, b"")
+            if entry.isreg():
+                entry.size = len(body)
+            tar.addfile(entry, io.BytesIO(body) if entry.isreg() else None)
+    buffer.seek(0)
+    return buffer
+
+
+def _file(name: str, mode: int = 0o644) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.mode = mode
+    return entry
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.type, entry.linkname = kind, target
+    return entry
+
+
+def test_a_project_unpacks_and_its_one_top_folder_is_the_root(tmp_path: Path) -> None:
+    archive = _archive(_file("proj/a.py"), _file("proj/pkg/b.py", 0o4755),
+                       _link("proj/here", "a.py"), data={"proj/a.py": b"x = 1\n"})  # fmt: skip
+    assert unpack_repo(archive, tmp_path / "repo") == 3
+    root = repo_root(tmp_path / "repo")
+    assert root == tmp_path / "repo" / "proj"
+    assert (root / "a.py").read_bytes() == b"x = 1\n"
+    assert (root / "pkg" / "b.py").stat().st_mode & 0o7000 == 0  # no setuid kept
+    assert (root / "here").resolve() == (root / "a.py").resolve()
+    flat = _archive(_file("a.py"), _file("b.py"))
+    unpack_repo(flat, tmp_path / "flat")
+    assert repo_root(tmp_path / "flat") == tmp_path / "flat"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        _file("../outside"),
+        _file("a/../../outside"),
+        _link("out", "/etc/passwd"),
+        _link("out", "../../etc"),
+        _link("hard", "/etc/passwd", tarfile.LNKTYPE),
+    ],
+    ids=["dotdot", "nested-dotdot", "symlink-absolute", "symlink-up", "hardlink"],
+)
+def test_entries_that_lead_outside_are_refused_and_nothing_is_left(
+    tmp_path: Path, entry: tarfile.TarInfo
+) -> None:
+    with pytest.raises(UploadError, match="refused entry"):
+        unpack_repo(_archive(_file("ok.py"), entry), tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
+    assert not (tmp_path / "outside").exists()
+
+
+def test_an_absolute_name_lands_inside(tmp_path: Path) -> None:
+    unpack_repo(_archive(_file("/etc/cron.d/x")), tmp_path / "repo")
+    assert (tmp_path / "repo" / "etc" / "cron.d" / "x").is_file()
+
+
+def test_devices_are_refused(tmp_path: Path) -> None:
+    device = tarfile.TarInfo("dev")
+    device.type = tarfile.CHRTYPE
+    with pytest.raises(UploadError):
+        unpack_repo(_archive(device), tmp_path / "repo")
+
+
+def test_a_gzip_bomb_stops_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(repo_upload, "MAX_UNPACKED_BYTES", 1 << 20)
+    bomb = _archive(_file("zeros"), data={"zeros": bytes(8 << 20)})
+    assert len(bomb.getvalue()) < 64 << 10  # it compresses to almost nothing
+    with pytest.raises(UploadError, match="more than 1,048,576 bytes"):
+        unpack_repo(bomb, tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_too_many_entries_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(repo_upload, "MAX_ENTRIES", 3)
+    with pytest.raises(UploadError, match="more than 3 entries"):
+        unpack_repo(_archive(*(_file(f"f{n}") for n in range(5))), tmp_path / "repo")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"not gzip at all", gzip.compress(b"not a tar"), gzip.compress(bytes(1024))],
+    ids=["empty", "not-gzip", "not-tar", "empty-tar"],
+)
+def test_what_is_not_a_tar_gz_says_so(tmp_path: Path, payload: bytes) -> None:
+    with pytest.raises(UploadError, match=r"repo is (not a readable \.tar\.gz|an empty archive)"):
+        unpack_repo(io.BytesIO(payload), tmp_path / "repo")
