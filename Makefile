@@ -64,6 +64,7 @@ bench: setup
 	$(BIN)/airlock bench sandbox --runtime runsc --json
 	$(BIN)/airlock bench egress --runtime runc --json
 	$(BIN)/airlock bench egress --runtime runsc --json
+	$(BIN)/airlock bench service --json
 
 PROVE_SESSIONS ?= 50
 PROVE_COMMANDS ?= 100

@@ -40,6 +40,15 @@ def serve(
             metavar="FILE", help="Sign every run's audit log (airlock audit keygen makes one)."
         ),
     ] = None,
+    warm: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Sessions of the default create request kept started, for a fast create "
+            "(0: none). They count against --max-sessions.",
+        ),
+    ] = 2,
 ) -> None:
     """Serve the /v1 API: sessions for CI jobs and people, each request by token.
 
@@ -62,7 +71,7 @@ def serve(
             _check_key(audit_key, data)
         config = ServiceConfig(
             data=data, host=host, port=port, max_sessions=max_sessions, max_queued=max_queued,
-            allow_replay=allow_replay, audit_key=audit_key,
+            allow_replay=allow_replay, audit_key=audit_key, warm=warm,
         )  # fmt: skip
         uvicorn.run(create_app(config), host=host, port=port, log_level="info")
 

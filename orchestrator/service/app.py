@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.service import approvals_api, exec_api, runs_api, sessions_api, ui_api
 from orchestrator.service.approvals import ApprovalBox
@@ -40,6 +41,10 @@ class ServiceConfig(BaseModel):
     max_queued: int = Field(16, ge=1, description="runs a tenant may have queued")
     allow_replay: bool = Field(False, description="runs may bring a replay script")
     audit_key: Path | None = Field(None, description="signs every run's audit log")
+    warm: int = Field(
+        2, ge=0, description="ready sessions of the default create request (0: no pool); "
+        "they count against max_sessions",
+    )  # fmt: skip
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -65,6 +70,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if interrupted:  # a previous process died holding sandboxes: reap them now
             await asyncio.to_thread(reap, backend.client)
         runs.start()
+        registry.keep_warm(config.warm)  # after the runs: they come first
         try:
             yield
         finally:
@@ -76,13 +82,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.responses = Counter()
     app.add_middleware(BodyLimit)
 
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        app.state.responses[response.status_code] += 1
-        return response
+    app.add_middleware(ResponseCounter, counts=app.state.responses)
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
@@ -114,6 +114,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             "# HELP airlock_approvals_pending Requests waiting for a person.",
             "# TYPE airlock_approvals_pending gauge",
             f"airlock_approvals_pending {app.state.approvals.pending()}",
+            *_warm_metrics(app.state.sessions),
         ]
         return "\n".join(lines) + "\n"
 
@@ -128,3 +129,39 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.include_router(approvals_api.router)
     app.include_router(ui_api.router)
     return app
+
+
+class ResponseCounter:
+    """Counts responses by status: a plain ASGI wrapper, so a request costs no task and
+    a streamed body no extra copy (as `@app.middleware("http")` would)."""
+
+    def __init__(self, app: ASGIApp, counts: Counter[int]) -> None:
+        self.app = app
+        self.counts = counts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.counts[message["status"]] += 1
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
+def _warm_metrics(registry: sessions_api.SessionRegistry) -> list[str]:
+    pool = registry.pool
+    return [
+        "# HELP airlock_containers Sandboxes counted against the capacity (warm ones too).",
+        "# TYPE airlock_containers gauge",
+        f"airlock_containers {registry.containers()}",
+        "# HELP airlock_warm_sessions Warm sessions ready for a handoff.",
+        "# TYPE airlock_warm_sessions gauge",
+        f"airlock_warm_sessions {pool.ready if pool is not None else 0}",
+        "# HELP airlock_warm_handoffs_total Sessions created from the warm pool.",
+        "# TYPE airlock_warm_handoffs_total counter",
+        f"airlock_warm_handoffs_total {registry.handoffs}",
+    ]

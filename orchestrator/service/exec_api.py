@@ -93,9 +93,10 @@ def _keep(live: LiveSession, log: ExecLog) -> None:
     """Add ``log``, dropping the oldest ended execs past the session's bound."""
     if log.exec_id in live.execs:
         raise HTTPException(409, f"exec {log.exec_id} exists in this session")
-    ended = [key for key, each in live.execs.items() if each.ended]
-    while len(live.execs) >= MAX_EXECS_PER_SESSION and ended:
-        del live.execs[ended.pop(0)]
+    if len(live.execs) >= MAX_EXECS_PER_SESSION:  # scanned only when full: execs are many
+        ended = [key for key, each in live.execs.items() if each.ended]
+        while len(live.execs) >= MAX_EXECS_PER_SESSION and ended:
+            del live.execs[ended.pop(0)]
     if len(live.execs) >= MAX_EXECS_PER_SESSION:
         raise HTTPException(429, "the session runs its most execs at once", {"Retry-After": "5"})
     live.execs[log.exec_id] = log

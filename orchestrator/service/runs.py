@@ -179,7 +179,10 @@ class RunManager:
         """Start queued runs, oldest first, while the service and their tenant have room
         (called when a run arrives and whenever a sandbox is freed)."""
         for run_id in list(self.queue):
-            if self.draining or self.registry.held() >= self.registry.capacity:
+            if self.draining:
+                return
+            if self.registry.containers() >= self.registry.capacity:
+                self.registry.make_way()  # a warm session gives its place to the run
                 return
             live = self.live[run_id]
             if not self._tenant_has_room(live.tenant):

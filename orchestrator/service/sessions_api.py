@@ -6,6 +6,14 @@ and the service at most its capacity (`ServiceConfig.max_sessions`): past either
 with ``Retry-After``. A slot is taken before the sandbox starts, so concurrent requests
 cannot pass a cap together.
 
+The warm pool (`airlock serve --warm N`) keeps N started sessions of the default create
+request (``{}``: airlock/dev, runc, read-only, no hosts); a create that asks for exactly
+that sandbox takes one (a handoff, no start), others start their own. Warm sessions are
+containers too: they count against the capacity, with the sessions held, being started
+and being removed (`SessionRegistry.containers`), so the service never holds more than
+its capacity. The pool refills only into the room left; at capacity, a create that needs
+a fresh start removes a warm session first, so warm ones never cost a tenant its place.
+
 Every session is a row in the store, so none is lost to a restart: one the service
 ends says why (``ended``); one that was live when the service died without stopping
 (SIGKILL, a crash) is marked ``interrupted`` at the next start (`recover`), and the
@@ -34,6 +42,7 @@ from orchestrator.service.tokens import Identity
 if TYPE_CHECKING:
     from orchestrator.service.exec_log import ExecLog
     from sandbox import Backend, Session, SessionSpec
+    from sandbox.pool import WarmPool
     from security import Policy
 
 RETRY_AFTER_S = 5
@@ -77,6 +86,43 @@ class SessionRegistry:
         self.starting: dict[str, int] = {}  # tenant -> sessions being started
         self.runs: dict[str, int] = {}  # tenant -> runs running (each holds a sandbox)
         self.on_freed: Callable[[], None] = lambda: None  # a sandbox ended: room for a run
+        self.ending = 0  # sessions ended whose sandbox is being removed
+        self.pool: WarmPool | None = None
+        self.handoffs = 0  # sessions the pool served
+        self._making_way: asyncio.Task[None] | None = None
+
+    def keep_warm(self, size: int) -> None:
+        """Keep ``size`` sessions of the default create request ready (0: none); the
+        pool fills in the background, within the capacity left."""
+        from sandbox.pool import WarmPool
+
+        if size:
+            _, spec = sandbox_for(SessionCreate())
+            self.pool = WarmPool(self.backend, spec, size, room=self._room)
+            self.pool.refill()
+
+    def make_way(self) -> None:
+        """At capacity with a queued run: remove one warm session (one at a time), so
+        warm ones never keep a run waiting; its end calls `on_freed`, which starts it."""
+        if self.pool is None or self.pool.ready == 0 or self._making_way is not None:
+            return
+
+        async def evict() -> None:
+            try:
+                assert self.pool is not None
+                await self.pool.evict()
+            finally:
+                self._making_way = None
+                self.on_freed()
+
+        self._making_way = asyncio.create_task(evict(), name="warm-make-way")
+
+    def _room(self) -> int:
+        return self.capacity - self.containers()
+
+    def containers(self) -> int:
+        """Sandboxes counted against the capacity: held, starting, ending, and warm."""
+        return self.held() + self.ending + (self.pool.held if self.pool else 0)
 
     def recover(self) -> int:
         """Mark the sessions a previous process left live as interrupted; how many."""
@@ -104,6 +150,7 @@ class SessionRegistry:
 
     async def end(self, session_id: str, reason: str) -> None:
         live = self.live.pop(session_id)
+        self.ending += 1
         self.store.execute(
             "UPDATE sessions SET state = 'ended', reason = ?, ended_at = ? WHERE id = ?",
             (reason, time.time(), session_id),
@@ -112,7 +159,10 @@ class SessionRegistry:
             used = await live.close()
             self.store.execute("UPDATE sessions SET cpu_s = ? WHERE id = ?", (used, session_id))
         finally:
-            self.on_freed()
+            self.ending -= 1
+            self.on_freed()  # a queued run first, then the pool, into the place it left
+            if self.pool is not None:
+                self.pool.refill()
 
     def mine(self, who: Identity, session_id: str) -> LiveSession:
         """The caller's tenant's live session; 404 for none, 409 for one that ended."""
@@ -153,6 +203,9 @@ class SessionRegistry:
         )  # fmt: skip
 
     async def close_all(self, reason: str) -> None:
+        """Close the pool (no refill from here), then end every session."""
+        if self.pool is not None:
+            await self.pool.close()
         await asyncio.gather(
             *(self.end(session_id, reason) for session_id in list(self.live)),
             return_exceptions=True,
@@ -164,7 +217,7 @@ def registry_of(request: Request) -> SessionRegistry:
     return registry
 
 
-def _sandbox(body: SessionCreate) -> tuple[Policy, SessionSpec]:
+def sandbox_for(body: SessionCreate) -> tuple[Policy, SessionSpec]:
     """The policy and sandbox for ``body``; 400 for a policy or host it cannot use."""
     from sandbox import SessionSpec
     from security import Policy, PolicyError
@@ -193,23 +246,36 @@ async def create_session(
     """Start a sandbox for the caller's tenant."""
     from sandbox import SandboxError
 
-    policy, spec = _sandbox(body)
+    policy, spec = sandbox_for(body)
     use = daily_use(registry.store, who.tenant)
     if (over := use.refusal(spends=False)) is not None:
         raise HTTPException(429, over, {"Retry-After": str(use.retry_after())})
     retry = {"Retry-After": str(RETRY_AFTER_S)}
     if who.max_sessions is not None and registry.held(who.tenant) >= who.max_sessions:
         raise HTTPException(429, f"the tenant holds its {who.max_sessions} sessions", retry)
-    if registry.held() >= registry.capacity:
-        raise HTTPException(429, f"the service holds its {registry.capacity} sessions", retry)
-    registry.starting[who.tenant] = registry.starting.get(who.tenant, 0) + 1
-    try:
-        session = await registry.backend.start(spec)
-    except SandboxError as exc:
-        raise HTTPException(503, f"the sandbox did not start: {exc}") from None
-    finally:
-        registry.starting[who.tenant] -= 1
-        registry.on_freed()  # a failed start frees its slot
+    pool = registry.pool
+    session = pool.take() if pool is not None and spec == pool.spec else None
+    if session is not None:  # a handoff: the pool's container is now the tenant's
+        registry.handoffs += 1
+    else:
+        warm = pool.ready if pool is not None else 0
+        if registry.containers() >= registry.capacity and not warm:
+            raise HTTPException(429, f"the service holds its {registry.capacity} sessions",
+                                retry)  # fmt: skip
+        registry.starting[who.tenant] = registry.starting.get(who.tenant, 0) + 1
+        try:
+            if pool is not None and registry.containers() > registry.capacity:
+                await pool.evict()  # the place is a warm session's: it goes first
+            session = await registry.backend.start(spec)
+        except SandboxError as exc:
+            registry.starting[who.tenant] -= 1
+            registry.on_freed()  # a failed start frees its slot
+            raise HTTPException(503, f"the sandbox did not start: {exc}") from None
+        except BaseException:
+            registry.starting[who.tenant] -= 1
+            registry.on_freed()
+            raise
+        registry.starting[who.tenant] -= 1  # and at once (no await) a live session
     session_id = "ses_" + secrets.token_hex(8)
     registry.add(session_id, LiveSession(who.tenant, body, policy, session))
     return SessionCreated(id=session_id)

@@ -9,7 +9,9 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +85,67 @@ def test_requests_are_by_token_role_and_tenant(fresh_service: Service) -> None:
     assert "airlock_sessions 0" in metrics
 
 
-def test_sigterm_ends_every_session_the_service_holds(fresh_service: Service) -> None:
+def _metric(service: Service, name: str) -> float:
+    for line in service.call("GET", "/metrics").body.decode().splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+def _until(probe: Callable[[], object], holds: Callable[[object], bool]) -> object:
+    """``probe()`` once ``holds`` it, or the last seen after a generous budget."""
+    deadline = time.monotonic() + 120
+    while not holds(seen := probe()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return seen
+
+
+def test_warm_sessions_count_against_the_capacity_and_sigterm_ends_them_all(
+    fresh_service: Service,
+) -> None:
+    """Capacity 3, a pool of 2: creates of the pool's sandbox are handoffs, the pool
+    refills only into the room left, a create of another sandbox at capacity removes a
+    warm one first, and the engine never holds more than 3 of the service's containers.
+    After SIGTERM (the service's sandboxes carry its pid as their owner) none is left."""
     service = fresh_service
-    """The service's sandboxes are labelled with its pid as their owner: after SIGTERM
-    none is left."""
     runner = service.token("ci", "runner")
-    for _ in range(2):
-        created = service.call("POST", "/v1/sessions", runner, {})
-        assert created.status == 201, created.body
     client = docker.from_env()
     owned = {"label": f"{OWNER_PID}={service.process.pid}"}
-    assert len(client.containers.list(filters=owned)) == 2
+    most = 0
+    watching = threading.Event()
+
+    def watch() -> None:  # the engine's own count, sampled all along
+        nonlocal most
+        while not watching.is_set():
+            most = max(most, len(client.containers.list(all=True, filters=owned)))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert _until(lambda: _metric(service, "airlock_warm_sessions"), lambda n: n == 2) == 2
+        created = [
+            service.call("POST", "/v1/sessions", runner, body) for body in ({}, {"policy": "dev"})
+        ]
+        assert [answer.status for answer in created] == [201, 201]
+        assert _metric(service, "airlock_warm_handoffs_total") == 2  # the same sandbox: both
+        ran = service.call("POST", f"/v1/sessions/{created[1].json()['id']}/exec", runner,  # type: ignore[index]
+                           {"command": "echo warm"})  # fmt: skip
+        assert _output(_events(ran.body), "stdout") == b"warm\n"
+        # two held: the pool refills one, into the one place left
+        assert _until(lambda: _metric(service, "airlock_containers"), lambda n: n == 3) == 3
+        assert _until(lambda: _metric(service, "airlock_warm_sessions"), lambda n: n == 1) == 1
+        other = service.call("POST", "/v1/sessions", runner, {"image": "airlock/minimal"})
+        assert other.status == 201, other.body  # the warm one made way
+        assert _metric(service, "airlock_warm_handoffs_total") == 2
+        assert _metric(service, "airlock_warm_sessions") == 0
+        full = service.call("POST", "/v1/sessions", runner, {})
+        assert full.status == 429 and "holds its 3" in full.json()["detail"]  # type: ignore[index]
+        assert len(client.containers.list(filters=owned)) == 3
+    finally:
+        watching.set()
+        watcher.join()
+    assert most <= 3
     service.process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then ends by the signal it got, as is the convention
     assert service.process.wait(60) == -signal.SIGTERM
@@ -198,13 +250,14 @@ def test_after_a_kill_a_restart_marks_its_sessions_interrupted_and_reaps_them(
         created = first.call("POST", "/v1/sessions", runner, {})
         assert created.status == 201, created.body
         session_id = created.json()["id"]  # type: ignore[index]
+        assert _until(lambda: _metric(first, "airlock_warm_sessions"), lambda n: n == 2) == 2
         first.process.kill()  # no shutdown at all
         first.process.wait(60)
     finally:
         stop_service(first)
     client = docker.from_env()
     orphans = {"label": f"{OWNER_PID}={first.process.pid}"}
-    assert len(client.containers.list(filters=orphans)) == 1  # left by the killed service
+    assert len(client.containers.list(filters=orphans)) == 3  # its session and 2 warm
     second = start_service(data)
     try:
         seen = second.call("GET", f"/v1/sessions/{session_id}", runner).json()

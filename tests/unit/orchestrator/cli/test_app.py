@@ -17,7 +17,7 @@ COMMANDS = [
 GROUPS = {
     "images": ["build", "list"],
     "audit": ["verify", "keygen"],
-    "bench": ["analyzer", "context", "sandbox", "egress"],
+    "bench": ["analyzer", "context", "sandbox", "egress", "service"],
     "policy": ["lint", "explain"],
     "token": ["create"],
 }

@@ -1,0 +1,333 @@
+"""`airlock bench service`: `airlock serve` on loopback against the same work done
+in-process, measured in one run (`service_process` starts and stops the service).
+
+- exec round trip: a trivial command through HTTP+SSE with `AirlockClient`, and on an
+  in-process session of the same backend and spec, run as the service runs it (the same
+  confinement and output cap), in alternating blocks so machine noise hits both alike.
+  The policy check the service does before each exec (analyzer and headless answer) is
+  timed on its own (``gate_p50_ms``): part of the HTTP path, not of HTTP;
+- session create from the warm pool: before each timed create the bench waits until the
+  pool is full again (``create_waited_for_refill``), and the service's handoff counter
+  says how many the pool served (``create_from_pool``);
+- concurrent SSE streams: one exec's output (``stream_mb`` of a known pattern) replayed
+  by N readers at once from ``/execs/{id}/events``; a stream is ok when its bytes are
+  exactly the pattern and its exit is 0;
+- admission: 5x the service's capacity of session creates at once; every answer is 201
+  or 429, and the containers the service counts (sampled from /metrics) stay within it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httpx
+from pydantic import BaseModel
+
+from orchestrator.devtools.service_process import RunningService, running_service
+
+if TYPE_CHECKING:
+    from orchestrator.client import AirlockClient
+    from sandbox.docker_backend import DockerSession
+
+COMMAND = "true"
+PATTERN = b"airlock\n"
+BLOCK = 25  # execs per path before switching to the other
+REFILL_S = 120.0  # a pool that is not full again by then is broken
+
+
+class ServiceBenchConfig(BaseModel):
+    samples: int = 200  # exec round trips per path
+    creates: int = 20  # timed session creates
+    streams: int = 200  # concurrent SSE readers
+    stream_mb: float = 2.0  # output of the exec they replay
+    max_sessions: int = 8  # the service's capacity; the overload sends 5x this
+    warm: int = 2
+
+
+class ServiceBench(BaseModel):
+    """Figures of one service against the same work in-process."""
+
+    max_sessions: int
+    warm: int
+    command: str
+    samples: int
+    http_exec_p50_ms: float  # POST .../exec with AirlockClient, until its exit event
+    http_exec_p99_ms: float
+    inproc_exec_p50_ms: float  # session.stream of the same command, as the service runs it
+    inproc_exec_p99_ms: float
+    http_added_p50_ms: float  # http_exec_p50_ms - inproc_exec_p50_ms (target <= 1.5)
+    gate_p50_ms: float  # analyze + headless answer of the command (inside http_added)
+    creates: int
+    create_p50_ms: float  # POST /v1/sessions served by the warm pool (target <= 20)
+    create_p99_ms: float
+    create_waited_for_refill: bool  # each timed create waited for a full pool first
+    create_from_pool: int  # timed creates the pool served (the service's counter)
+    streams: int  # concurrent readers of one exec's events
+    streams_200_ok: int  # of `streams`, those with exactly the output and exit 0
+    stream_bytes_each: int
+    stream_mb_s: float  # output bytes (decoded) of all streams / wall time, MB/s
+    overload_requests: int  # session creates at once: 5x max_sessions
+    overload_statuses: dict[str, int]
+    overload_errors_other_than_429: int
+    admitted_p99_ms: float  # of the creates answered 201
+    overload_max_containers: int  # the service's own count, sampled during the overload
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    """Nearest-rank percentile (any sample count)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _gate_p50(command: str, samples: int) -> float:
+    from orchestrator.gate.headless import headless_answer
+    from security import Policy, analyze
+
+    policy = Policy.load("read-only")
+    timings = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        headless_answer(analyze(command, policy), policy)
+        timings.append(time.perf_counter() - start)
+    return _percentile(timings, 50)
+
+
+async def _exec_rtts(
+    client: AirlockClient, session_id: str, session: DockerSession, samples: int
+) -> tuple[list[float], list[float]]:
+    """(HTTP, in-process) seconds per exec of `COMMAND`. The HTTP client is blocking:
+    while it runs, this loop waits (the in-process session is idle then)."""
+    from orchestrator.service.exec_log import MAX_OUTPUT_BYTES
+    from sandbox import ExecExit, read_only_confinement
+    from security import Policy
+
+    confinement = read_only_confinement(COMMAND, Policy.load("read-only").network)
+
+    async def inproc() -> None:
+        final = None
+        async for item in session.stream(COMMAND, confinement=confinement,
+                                         max_output=MAX_OUTPUT_BYTES):  # fmt: skip
+            final = item
+        assert isinstance(final, ExecExit) and final.exit_code == 0, final
+
+    def http() -> None:
+        events = list(client.exec(session_id, COMMAND))
+        assert events[-1].kind == "exit" and events[-1].data["exit_code"] == 0, events
+
+    for _ in range(5):  # warm both paths
+        http()
+        await inproc()
+    over_http: list[float] = []
+    in_process: list[float] = []
+    for first in range(0, samples, BLOCK):
+        count = min(BLOCK, samples - first)
+        for _ in range(count):
+            start = time.perf_counter()
+            http()
+            over_http.append(time.perf_counter() - start)
+        for _ in range(count):
+            start = time.perf_counter()
+            await inproc()
+            in_process.append(time.perf_counter() - start)
+    return over_http, in_process
+
+
+def _wait_for_pool(service: RunningService, warm: int) -> None:
+    deadline = time.monotonic() + REFILL_S
+    while service.metrics().get("airlock_warm_sessions", 0) < warm:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the warm pool was not full again in {REFILL_S:g} s")
+        time.sleep(0.01)
+
+
+def _creates(
+    service: RunningService, client: AirlockClient, config: ServiceBenchConfig
+) -> tuple[list[float], int]:
+    """Seconds per create, each after the pool is full again; and how many the pool
+    served. Each session is deleted after its sample (untimed)."""
+    timings: list[float] = []
+    before = service.metrics().get("airlock_warm_handoffs_total", 0)
+    for _ in range(config.creates):
+        _wait_for_pool(service, config.warm)
+        start = time.perf_counter()
+        session_id = client.create_session()
+        timings.append(time.perf_counter() - start)
+        client.delete_session(session_id)
+    served = service.metrics().get("airlock_warm_handoffs_total", 0) - before
+    return timings, int(served)
+
+
+async def _read_stream(http: httpx.AsyncClient, path: str, expected: str) -> tuple[bool, int]:
+    """(exactly the expected output and exit 0, output bytes read)."""
+    digest = hashlib.sha256()
+    size = 0
+    exit_code = None
+    buffer = b""
+    async with http.stream("GET", path) as response:
+        if response.status_code != 200:
+            return False, 0
+        async for chunk in response.aiter_bytes():
+            buffer += chunk
+            *blocks, buffer = buffer.split(b"\n\n")
+            for block in blocks:
+                fields = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
+                data = json.loads(fields[b"data"])
+                if fields[b"event"] == b"output":
+                    output = base64.b64decode(data["data_b64"])
+                    digest.update(output)
+                    size += len(output)
+                elif fields[b"event"] == b"exit":
+                    exit_code = data["exit_code"]
+    return digest.hexdigest() == expected and exit_code == 0, size
+
+
+async def _streams(
+    service: RunningService, token: str, session_id: str, config: ServiceBenchConfig
+) -> tuple[int, int, float]:
+    """(streams ok, bytes each, MB/s of all of them together)."""
+    size = int(config.stream_mb * 1024 * 1024)
+    expected = (PATTERN * (size // len(PATTERN) + 1))[:size]
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=config.streams + 10)
+    async with httpx.AsyncClient(base_url=service.url, headers=headers, limits=limits,
+                                 timeout=httpx.Timeout(120.0)) as http:  # fmt: skip
+        ran = await http.post(f"/v1/sessions/{session_id}/exec",
+                              json={"command": f"yes airlock | head -c {size}",
+                                    "exec_id": "bulk"})  # fmt: skip
+        assert ran.status_code == 200, ran.text
+        path = f"/v1/sessions/{session_id}/execs/bulk/events"
+        digest = hashlib.sha256(expected).hexdigest()
+        start = time.perf_counter()
+        results = await asyncio.gather(
+            *(_read_stream(http, path, digest) for _ in range(config.streams)),
+            return_exceptions=True,
+        )
+        wall = time.perf_counter() - start
+    done = [r for r in results if isinstance(r, tuple)]
+    ok = sum(1 for good, _ in done if good)
+    total = sum(read for _, read in done)
+    return ok, size, round(total / wall / 1e6, 1)
+
+
+async def _overload(
+    service: RunningService, token: str, config: ServiceBenchConfig
+) -> tuple[Counter[str], list[float], int]:
+    """5x the capacity of creates at once: (statuses, seconds of the admitted ones, the
+    most containers the service counted meanwhile). The admitted are deleted after."""
+    requests = 5 * config.max_sessions
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=requests + 10)
+    statuses: Counter[str] = Counter()
+    admitted: list[float] = []
+    created: list[str] = []
+    most = 0
+    async with httpx.AsyncClient(base_url=service.url, headers=headers, limits=limits,
+                                 timeout=httpx.Timeout(300.0)) as http:  # fmt: skip
+
+        async def one() -> None:
+            start = time.perf_counter()
+            try:
+                answer = await http.post("/v1/sessions", json={})
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
+                return
+            statuses[str(answer.status_code)] += 1
+            if answer.status_code == 201:
+                admitted.append(time.perf_counter() - start)
+                created.append(answer.json()["id"])
+
+        async def sample(stop: asyncio.Event) -> None:
+            nonlocal most
+            while not stop.is_set():
+                text = (await http.get("/metrics")).text
+                for line in text.splitlines():
+                    if line.startswith("airlock_containers "):
+                        most = max(most, int(float(line.split()[1])))
+                await asyncio.sleep(0.02)
+
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample(stop))
+        try:
+            await asyncio.gather(*(one() for _ in range(requests)))
+        finally:
+            stop.set()
+            await sampler
+            await asyncio.gather(*(http.delete(f"/v1/sessions/{each}") for each in created),
+                                 return_exceptions=True)  # fmt: skip
+    return statuses, admitted, most
+
+
+async def _measure(
+    service: RunningService, config: ServiceBenchConfig, progress: Callable[[str], None]
+) -> ServiceBench:
+    from orchestrator.client import AirlockClient
+    from orchestrator.service.models import SessionCreate
+    from orchestrator.service.sessions_api import sandbox_for
+    from sandbox.docker_backend import DockerBackend
+
+    token = service.token("bench")
+    _, spec = sandbox_for(SessionCreate())  # the service's default sandbox, exactly
+    with AirlockClient(service.url, token) as client:
+        session_id = client.create_session()
+        async with DockerBackend().session(spec) as session:
+            progress(f"exec round trips: {config.samples} of `{COMMAND}` per path")
+            over_http, in_process = await _exec_rtts(client, session_id, session, config.samples)
+        progress(f"{config.streams} concurrent replays of {config.stream_mb:g} MB")
+        ok, size, mb_s = await _streams(service, token, session_id, config)
+        client.delete_session(session_id)
+        progress(f"session creates: {config.creates}, each after the pool is full again")
+        created, served = _creates(service, client, config)
+    _wait_for_pool(service, config.warm)
+    progress(f"overload: {5 * config.max_sessions} creates at once (capacity "
+             f"{config.max_sessions})")  # fmt: skip
+    statuses, admitted, most = await _overload(service, token, config)
+    http50, in50 = _percentile(over_http, 50), _percentile(in_process, 50)
+    return ServiceBench(
+        max_sessions=config.max_sessions,
+        warm=config.warm,
+        command=COMMAND,
+        samples=config.samples,
+        http_exec_p50_ms=_ms(http50),
+        http_exec_p99_ms=_ms(_percentile(over_http, 99)),
+        inproc_exec_p50_ms=_ms(in50),
+        inproc_exec_p99_ms=_ms(_percentile(in_process, 99)),
+        http_added_p50_ms=_ms(http50 - in50),
+        gate_p50_ms=round(_gate_p50(COMMAND, 200) * 1000, 3),
+        creates=config.creates,
+        create_p50_ms=_ms(_percentile(created, 50)),
+        create_p99_ms=_ms(_percentile(created, 99)),
+        create_waited_for_refill=True,
+        create_from_pool=served,
+        streams=config.streams,
+        streams_200_ok=ok,
+        stream_bytes_each=size,
+        stream_mb_s=mb_s,
+        overload_requests=5 * config.max_sessions,
+        overload_statuses=dict(sorted(statuses.items())),
+        overload_errors_other_than_429=sum(
+            n for status, n in statuses.items() if status not in ("201", "429")
+        ),
+        admitted_p99_ms=_ms(_percentile(admitted, 99)) if admitted else 0.0,
+        overload_max_containers=most,
+    )
+
+
+def bench_service(
+    config: ServiceBenchConfig, progress: Callable[[str], None] = lambda _: None
+) -> ServiceBench:
+    """Start a service, measure, stop it (and everything it holds) however this ends."""
+    with running_service(config.max_sessions, config.warm) as service:
+        progress(f"service on {service.url} (capacity {config.max_sessions}, warm {config.warm})")
+        return asyncio.run(_measure(service, config, progress))
