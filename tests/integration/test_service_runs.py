@@ -315,3 +315,18 @@ def test_run_with_server_uploads_the_repo_and_exits_as_a_local_run(
     assert "Write" in done.stdout  # the events were shown as they came
     assert (repo / "calc.py").read_text() == SOURCE  # the project itself is untouched
     assert airlock_run("--trust").returncode == 64
+
+
+def test_a_tenant_past_its_daily_caps_waits_for_its_day_to_free(service: Service) -> None:
+    """A run gets what its tenant has left of the day's USD as its budget; once spent,
+    runs get 429 until the day frees; the run's sandbox CPU time counts for sessions."""
+    api = Api(service, service.token("theta", "runner", "--usd-per-day", "0.001",
+                                     "--cpu-seconds-per-day", "0.001"))  # fmt: skip
+    run_id = api.submit(_replay(_bash("true"), _bash("true"))).json()["id"]
+    info = api.until(run_id, "finished", "failed")
+    assert info["outcome"] == "budget", info  # stopped at what the day had left
+    again = api.submit(_replay())
+    assert again.status_code == 429 and "a day" in again.text, again.text
+    assert int(again.headers["retry-after"]) > 3600  # the run just ended: a day from now
+    session = api.http.post("/v1/sessions", json={})
+    assert session.status_code == 429 and "CPU-seconds" in session.text, session.text
