@@ -22,9 +22,14 @@ def serve(
     ),
     port: Annotated[int, typer.Option(metavar="PORT", min=0, max=65535)] = 8700,
     max_sessions: Annotated[
-        int,
-        typer.Option(metavar="N", min=1, help="Sandboxes (sessions and runs) held at once."),
-    ] = 16,
+        int | None,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Sandboxes (sessions and runs) held at once. Default: what 3/4 of this "
+            "machine's memory holds at each sandbox's limit (at most 64).",
+        ),
+    ] = None,
     max_queued: Annotated[
         int, typer.Option(metavar="N", min=1, help="Runs a tenant may have waiting for room.")
     ] = 16,
@@ -61,6 +66,7 @@ def serve(
 
     from orchestrator.service import StoreError, open_store
     from orchestrator.service.app import ServiceConfig, create_app
+    from orchestrator.service.capacity import machine_capacity
 
     with exit_on_failure():
         try:
@@ -70,7 +76,8 @@ def serve(
         if audit_key is not None:
             _check_key(audit_key, data)
         config = ServiceConfig(
-            data=data, host=host, port=port, max_sessions=max_sessions, max_queued=max_queued,
+            data=data, host=host, port=port, max_sessions=max_sessions or machine_capacity(),
+            max_queued=max_queued,
             allow_replay=allow_replay, audit_key=audit_key, warm=warm,
         )  # fmt: skip
         uvicorn.run(create_app(config), host=host, port=port, log_level="info")
