@@ -12,12 +12,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from orchestrator.service.models import HOST_ENTRY, Image, Preset
 
 MAX_REPLAY_CHARS = 500_000  # the spec field is at most 1 MiB (a form field's cap)
 DEFAULT_APPROVAL_TIMEOUT_S = 300.0
+
+
+class RunBudgets(BaseModel):
+    """The budgets, given together as ``budgets`` (each may also stand at the top)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_turns: int | None = Field(
+        None, ge=1, le=1000, validation_alias=AliasChoices("max_turns", "turns")
+    )
+    budget_usd: float | None = Field(
+        None, gt=0, le=10_000, validation_alias=AliasChoices("budget_usd", "usd")
+    )
+    budget_tokens: int | None = Field(
+        None, ge=1, validation_alias=AliasChoices("budget_tokens", "tokens")
+    )
+    wall_clock_s: float | None = Field(
+        None, gt=0, le=24 * 3600, validation_alias=AliasChoices("wall_clock_s", "seconds")
+    )
 
 
 class RunSpec(BaseModel):
@@ -52,6 +71,17 @@ class RunSpec(BaseModel):
         le=24 * 3600,
         description="how long an ask waits for a person before it is denied",
     )
+    budgets: RunBudgets | None = Field(
+        None, description="max_turns, budget_usd, budget_tokens, wall_clock_s, together"
+    )
+
+    @model_validator(mode="after")
+    def _budgets_in_place(self) -> RunSpec:
+        """``budgets``' entries become the top-level fields they name."""
+        if self.budgets is not None:
+            for name, value in self.budgets.model_dump(exclude_none=True).items():
+                setattr(self, name, value)
+        return self
 
 
 RunState = Literal["queued", "running", "finished", "failed", "cancelled", "interrupted"]
@@ -80,6 +110,7 @@ class RunInfo(BaseModel):
     reason: str | None = Field(None, description="why it ended as it did")
     outcome: str | None = Field(None, description="the summary's outcome")
     summary: dict[str, Any] | None = Field(None, description="summary.json, once written")
+    status: RunState = Field(description="the same as state")
 
 
 class RunList(BaseModel):

@@ -300,7 +300,7 @@ class RunManager:
         asked = json.loads(spec)
         position = self.queue.index(run_id) + 1 if run_id in self.queue else None
         return RunInfo(
-            id=run_id, task=asked["task"], policy=asked["policy"], state=state,
+            id=run_id, task=asked["task"], policy=asked["policy"], state=state, status=state,
             created_at=created, started_at=started, ended_at=ended, reason=reason,
             outcome=outcome, queue_position=position,
             eta_s=None if position is None else round(position * self._typical_run_s(), 1),

@@ -134,7 +134,7 @@ def test_a_run_goes_from_upload_to_patch_and_its_stream_resumes(
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
     info = api.until(run_id, "finished", "failed")
-    assert info["state"] == "finished" and info["outcome"] == "end_turn", info
+    assert info["state"] == info["status"] == "finished" and info["outcome"] == "end_turn", info
     summary = info["summary"]
     assert summary["audit_signed"] is True and summary["files_changed"] == 1
     events = api.events(run_id)
