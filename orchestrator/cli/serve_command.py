@@ -62,11 +62,10 @@ def serve(
       airlock token create --data ./state --tenant ci --role runner
       airlock serve --data ./state --port 8700
     """
-    import uvicorn
-
     from orchestrator.service import StoreError, open_store
-    from orchestrator.service.app import ServiceConfig, create_app
+    from orchestrator.service.app import ServiceConfig
     from orchestrator.service.capacity import machine_capacity
+    from orchestrator.service.server import serve_forever
 
     with exit_on_failure():
         try:
@@ -80,7 +79,7 @@ def serve(
             max_queued=max_queued,
             allow_replay=allow_replay, audit_key=audit_key, warm=warm,
         )  # fmt: skip
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        serve_forever(config)
 
 
 def _check_key(key: Path, data: Path) -> None:

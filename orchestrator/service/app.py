@@ -71,11 +71,19 @@ def create_app(config: ServiceConfig) -> FastAPI:
             await asyncio.to_thread(reap, backend.client)
         runs.start()
         registry.keep_warm(config.warm)  # after the runs: they come first
+
+        async def drain() -> None:
+            """No new work; running runs stop with their summaries, sessions end (their
+            running execs say so). Safe to call twice."""
+            registry.draining = True
+            await runs.drain()
+            await registry.close_all("the service stopped")
+
+        app.state.drain = drain
         try:
             yield
         finally:
-            await runs.drain()
-            await registry.close_all("the service stopped")
+            await drain()
             store.close()
 
     app = FastAPI(title="airlock", version="1", lifespan=lifespan)

@@ -85,6 +85,7 @@ class SessionRegistry:
         self.live: dict[str, LiveSession] = {}
         self.starting: dict[str, int] = {}  # tenant -> sessions being started
         self.runs: dict[str, int] = {}  # tenant -> runs running (each holds a sandbox)
+        self.draining = False  # the service stops: no new sessions
         self.on_freed: Callable[[], None] = lambda: None  # a sandbox ended: room for a run
         self.ending = 0  # sessions ended whose sandbox is being removed
         self.pool: WarmPool | None = None
@@ -247,6 +248,8 @@ async def create_session(
     from sandbox import SandboxError
 
     policy, spec = sandbox_for(body)
+    if registry.draining:
+        raise HTTPException(503, "the service is stopping: no new sessions", {"Retry-After": "30"})
     use = daily_use(registry.store, who.tenant)
     if (over := use.refusal(spends=False)) is not None:
         raise HTTPException(429, over, {"Retry-After": str(use.retry_after())})

@@ -4,6 +4,7 @@ a person's answer over HTTP, the queue, cancel, and a restart after SIGKILL."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import io
 import json
@@ -12,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,8 +250,23 @@ def test_after_a_kill_a_restart_interrupts_running_runs_and_resumes_queued_ones(
         assert api.events(running)[-1][2]["state"] == "interrupted"
         draining = api.submit(_replay(_bash("git push origin main"))).json()["id"]
         api.pending(draining)
-        second.process.send_signal(signal.SIGTERM)  # drains: the run stops, with its summary
-        assert second.process.wait(60) == -signal.SIGTERM
+        connected = threading.Event()
+
+        def follow() -> str:  # a reader of the run's events, live
+            with api.http.stream("GET", f"/v1/runs/{draining}/events") as stream:
+                chunks = []
+                for chunk in stream.iter_text():
+                    chunks.append(chunk)
+                    connected.set()
+                return "".join(chunks)
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            followed = pool.submit(follow)
+            assert connected.wait(60)
+            second.process.send_signal(signal.SIGTERM)  # the drain ends the run it follows
+            assert second.process.wait(60) == -signal.SIGTERM
+            last = followed.result(60).rstrip("\n").rsplit("\n\n", 1)[-1]
+            assert "event: run_end" in last and '"state":"interrupted"' in last
     finally:
         stop_service(second)
     with sqlite3.connect(data / "airlock.db") as store:
