@@ -72,12 +72,19 @@ def create_app(config: ServiceConfig) -> FastAPI:
         runs.start()
         registry.keep_warm(config.warm)  # after the runs: they come first
 
-        async def drain() -> None:
-            """No new work; running runs stop with their summaries, sessions end (their
-            running execs say so). Safe to call twice."""
+        async def stop_everything() -> None:
             registry.draining = True
             await runs.drain()
             await registry.close_all("the service stopped")
+
+        draining: list[asyncio.Task[None]] = []
+
+        async def drain() -> None:
+            """No new work; running runs stop with their summaries, sessions end (their
+            running execs say so). A second call waits for the first's end."""
+            if not draining:
+                draining.append(asyncio.ensure_future(stop_everything()))
+            await asyncio.shield(draining[0])
 
         app.state.drain = drain
         try:

@@ -15,6 +15,7 @@ from orchestrator.events.bus import EventBus, SubscriberFailed
 from orchestrator.events.models import (
     EVENT_ADAPTER,
     ApprovalEvent,
+    ApprovalRequestedEvent,
     CompactionEvent,
     ContextEvent,
     DoneEvent,
@@ -95,6 +96,15 @@ ONE_OF_EACH: list[Event] = [
         bytes_up=517,
         bytes_down=90_112,
         duration_s=0.4,
+    ),
+    ApprovalRequestedEvent(
+        **WHO,
+        approval_id="apr_1",
+        tool="Bash",
+        command="git push origin main",
+        risk="high",
+        reasons=["S28 network access"],
+        expires_in_s=300,
     ),
 ]
 
