@@ -17,6 +17,7 @@ Run: ``.venv/bin/python -m pytest tests/redteam_pending/service_body_limit_chunk
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -32,10 +33,13 @@ def _send(port: int, head: str, body: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
         connection.sendall(head.encode())
         step = 1 << 20
-        for start in range(0, len(body), step):
-            piece = body[start : start + step]
-            connection.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
-        connection.sendall(b"0\r\n\r\n")
+        try:
+            for start in range(0, len(body), step):
+                piece = body[start : start + step]
+                connection.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            connection.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the body: the answer is there to read
         answer = b""
         while b"\r\n\r\n" not in answer:
             got = connection.recv(65536)
@@ -62,7 +66,7 @@ def test_a_chunked_body_with_a_small_length_is_refused(served: Service) -> None:
 
 
 def _peak_mib(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: PTH123
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmHWM")

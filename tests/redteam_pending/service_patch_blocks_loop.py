@@ -51,8 +51,8 @@ def _repo() -> bytes:
 
 def test_a_runs_patch_never_stalls_other_requests(served: Service) -> None:  # noqa: F811
     runner = served.token("mallory", "runner")
-    write = {"tool_use": {"name": "Write",
-                          "input": {"file_path": "/workspace/t.txt", "content": _text(7)}}}  # fmt: skip
+    content = {"file_path": "/workspace/t.txt", "content": _text(7)}
+    write = {"tool_use": {"name": "Write", "input": content}}
     slowest = 0.0
     stop = threading.Event()
 
@@ -80,4 +80,6 @@ def test_a_runs_patch_never_stalls_other_requests(served: Service) -> None:  # n
         prober.join(600)
         info = http.get(f"/v1/runs/{run_id}").json()
     assert (info["summary"] or {}).get("files_changed") == 1, info
-    assert slowest < 2.0, f"/healthz waited {slowest:.1f} s while run {run_id} ended ({info['state']})"
+    assert slowest < 2.0, (
+        f"/healthz waited {slowest:.1f} s while run {run_id} ended ({info['state']})"
+    )
