@@ -1,8 +1,9 @@
 """Request bodies are capped before anything reads them.
 
 A body must state its length (``Content-Length``; the HTTP server holds the client to
-it), and the length must be within the route's cap: the run upload's for
-``POST /v1/runs``, `MAX_JSON_BYTES` for every other. A body sent without a length
+it) and come unchunked: with ``Transfer-Encoding`` the server reads the body chunked,
+whatever length is stated beside it. The length must be within the route's cap: the
+run upload's for ``POST /v1/runs``, `MAX_JSON_BYTES` for every other. A chunked body
 answers 411, one over its cap 413, before the application sees either.
 """
 
@@ -32,11 +33,10 @@ class BodyLimit:
         headers = dict(scope["headers"])
         cap = MAX_RUN_BYTES if scope["path"].rstrip("/") == "/v1/runs" else MAX_JSON_BYTES
         length = headers.get(b"content-length")
-        if length is None:
-            if b"transfer-encoding" in headers:
-                await _refuse(send, 411, "send the body with a Content-Length")
-                return
-        elif not length.isdigit() or int(length) > cap:
+        if b"transfer-encoding" in headers:  # with a length too: the server reads it chunked
+            await _refuse(send, 411, "send the body with a Content-Length, unchunked")
+            return
+        if length is not None and (not length.isdigit() or int(length) > cap):
             await _refuse(send, 413, f"the body is over this route's {cap:,} bytes")
             return
         await self.app(scope, receive, send)
