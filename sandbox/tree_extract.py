@@ -45,14 +45,16 @@ class UnsafeArchive(ValueError):
     """A member would write outside the destination, or is not a plain file, folder or link."""
 
 
-def extract_tree(archive: bytes | BinaryIO, destination: Path) -> None:
+def extract_tree(
+    archive: bytes | BinaryIO, destination: Path, max_entries: int | None = None
+) -> int:
     """Extract ``archive`` (bytes, or a seekable file at its start) into ``destination``
-    (created if missing)."""
+    (created if missing); how many entries it held. Past ``max_entries``, refused."""
     source = io.BytesIO(archive) if isinstance(archive, bytes) else archive
     destination.mkdir(parents=True, exist_ok=True)
     root = os.open(destination.resolve(), _FOLDER)
     try:
-        _extract_all(source, root)
+        return _extract_all(source, root, max_entries)
     except (UnsafeArchive, tarfile.TarError):
         raise
     except Exception as exc:  # a header that trips the reader: RecursionError, ValueError
@@ -61,18 +63,22 @@ def extract_tree(archive: bytes | BinaryIO, destination: Path) -> None:
         os.close(root)
 
 
-def _extract_all(archive: BinaryIO, root: int) -> None:
+def _extract_all(archive: BinaryIO, root: int, max_entries: int | None) -> int:
     start = archive.tell()
     budget = archive.seek(0, os.SEEK_END) - start
     archive.seek(start)
     metered = _MeteredArchive(archive, budget)
+    entries = 0
     with tarfile.open(fileobj=metered, mode="r:") as tar:  # type: ignore[call-overload]  # reads the first member's headers
         while True:
             metered.allow(MAX_HEADER_BYTES)
             member = tar.next()
             metered.allow(None)
             if member is None:
-                return
+                return entries
+            entries += 1
+            if max_entries is not None and entries > max_entries:
+                raise UnsafeArchive(f"{member.name!r}: more than {max_entries:,} entries")
             if tar.pax_headers:  # copied into every later member: quadratic
                 raise UnsafeArchive(f"{member.name!r}: a global pax header (tar -c writes none)")
             if member.size < 0 or tar.offset <= member.offset:

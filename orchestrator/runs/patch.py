@@ -26,6 +26,9 @@ from pathlib import Path
 
 SKIPPED_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 MAX_TEXT_BYTES = 2 << 20  # larger files go in as binary literals
+# lines before x lines after past which a file's change is one hunk: difflib's matching
+# is quadratic at worst (8,000 lines reordered took 25 s), one hunk is linear
+MAX_DIFF_WORK = 4_000_000
 NO_NEWLINE = "\\ No newline at end of file\n"
 FILE, EXECUTABLE, LINK = "100644", "100755", "120000"
 BINARY_LINE_BYTES = 52  # git's base85 lines: a length letter, then up to 52 bytes' worth
@@ -153,12 +156,25 @@ def _section(name: str, a: Entry | None, b: Entry | None, a_data: bytes, b_data:
         lines += _literal(b_data)
         lines += _literal(a_data)
         return "".join(lines)
-    hunks = list(difflib.unified_diff(a_text, b_text, lineterm="\n", n=3))[2:]
+    if len(a_text) * len(b_text) > MAX_DIFF_WORK:  # difflib could take minutes: one hunk
+        hunks = _whole_file_hunk(a_text, b_text)
+    else:
+        hunks = list(difflib.unified_diff(a_text, b_text, lineterm="\n", n=3))[2:]
     if hunks:  # an empty file created or removed has none, and git writes no ---/+++
         lines.append(f"--- {'a/' + name if a is not None else '/dev/null'}\n")
         lines.append(f"+++ {'b/' + name if b is not None else '/dev/null'}\n")
         lines += [line if line.endswith("\n") else line + "\n" + NO_NEWLINE for line in hunks]
     return "".join(lines)
+
+
+def _whole_file_hunk(a_text: list[str], b_text: list[str]) -> list[str]:
+    """One hunk replacing every line: as correct as difflib's, and linear to make."""
+    if a_text == b_text:
+        return []
+    old = f"-{1 if a_text else 0},{len(a_text)}"
+    new = f"+{1 if b_text else 0},{len(b_text)}"
+    return [f"@@ {old} {new} @@\n", *("-" + line for line in a_text),
+            *("+" + line for line in b_text)]  # fmt: skip
 
 
 def _blob_id(data: bytes, entry: Entry | None) -> str:
@@ -183,7 +199,7 @@ def _text(data: bytes) -> list[str] | None:
 def _literal(data: bytes) -> Iterator[str]:
     """One side of a binary patch: ``literal SIZE``, zlib'd data in git's base85, a blank."""
     yield f"literal {len(data)}\n"
-    packed = zlib.compress(data, 9)
+    packed = zlib.compress(data, 6)  # git's own default: level 9 costs far more on noise
     for start in range(0, len(packed), BINARY_LINE_BYTES):
         piece = packed[start : start + BINARY_LINE_BYTES]
         size = len(piece)

@@ -433,14 +433,15 @@ async def _write_patch(session: Session, setup: _Setup, progress: _Progress) -> 
             after = Path(tmp)
             await session.get_dir(session.spec.workdir, after)
             # a brokered credential's placeholder, written into a file by the agent,
-            # goes into the patch as ${NAME}: never the session's value
-            scrub_tree(after, scrub_placeholders)
-            diff = diff_trees(setup.request.repo, after, skip=setup.exclusions)
+            # goes into the patch as ${NAME}: never the session's value; both off the
+            # event loop (a service runs other tenants' work on it)
+            await asyncio.to_thread(scrub_tree, after, scrub_placeholders)
+            diff = await asyncio.to_thread(diff_trees, setup.request.repo, after, setup.exclusions)
     except Exception as exc:
         progress.patch_error = f"the patch could not be made: {type(exc).__name__}: {exc}"
         (setup.out / "patch.diff").write_text("")
         return
-    (setup.out / "patch.diff").write_text(diff.text)
+    await asyncio.to_thread((setup.out / "patch.diff").write_text, diff.text)
     progress.changed = len(diff.changed)
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.service.auth import requires
-from orchestrator.service.exec_log import MAX_EXECS_PER_SESSION, ExecLog
+from orchestrator.service.exec_log import MAX_EXECS_PER_SESSION, SESSION_OUTPUT_BYTES, ExecLog
 from orchestrator.service.models import errors
 from orchestrator.service.roles import Action
 from orchestrator.service.sessions_api import LiveSession, SessionRegistry, registry_of
@@ -90,15 +90,25 @@ async def _run(live: LiveSession, command: str, timeout: float | None, log: Exec
 
 
 def _keep(live: LiveSession, log: ExecLog) -> None:
-    """Add ``log``, dropping the oldest ended execs past the session's bound."""
+    """Add ``log``, dropping the oldest ended execs past the session's bounds: at most
+    `MAX_EXECS_PER_SESSION` kept, and `SESSION_OUTPUT_BYTES` of output held (a running
+    exec holds room for its whole cap). 429 when the running ones alone fill them."""
     if log.exec_id in live.execs:
         raise HTTPException(409, f"exec {log.exec_id} exists in this session")
-    if len(live.execs) >= MAX_EXECS_PER_SESSION:  # scanned only when full: execs are many
-        ended = [key for key, each in live.execs.items() if each.ended]
-        while len(live.execs) >= MAX_EXECS_PER_SESSION and ended:
-            del live.execs[ended.pop(0)]
-    if len(live.execs) >= MAX_EXECS_PER_SESSION:
-        raise HTTPException(429, "the session runs its most execs at once", {"Retry-After": "5"})
+
+    def full() -> bool:
+        held = sum(each.kept if each.ended else each.max_output for each in live.execs.values())
+        too_many = len(live.execs) >= MAX_EXECS_PER_SESSION
+        return too_many or held + log.max_output > SESSION_OUTPUT_BYTES
+
+    if full():
+        for key in [key for key, each in live.execs.items() if each.ended]:
+            del live.execs[key]
+            if not full():
+                break
+    if full():
+        raise HTTPException(429, "the session's running execs hold all the output it keeps",
+                            {"Retry-After": "5"})  # fmt: skip
     live.execs[log.exec_id] = log
 
 

@@ -1,7 +1,8 @@
 """One exec's events, kept for replay and followed live: what `POST .../exec` streams
 and `GET .../execs/{exec_id}/events` reads again from any event id.
 
-Events are numbered from 1. An exec keeps at most `MAX_OUTPUT_BYTES` of output; past
+Events are numbered from 1. An exec keeps at most `MAX_OUTPUT_BYTES` of output (and a
+session `SESSION_OUTPUT_BYTES`, its oldest ended execs dropped first); past
 it, one ``truncated`` event says how much the cap dropped from then on (counted until
 the exit, whose event says it too), so a reader is always told. The exit event is last.
 """
@@ -16,8 +17,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-MAX_OUTPUT_BYTES = 16 * 1024 * 1024  # output kept per exec, both streams together
+MAX_OUTPUT_BYTES = 8 * 1024 * 1024  # output kept per exec, both streams together
 MAX_EXECS_PER_SESSION = 256  # finished execs kept for replay; the oldest go first
+# output a session keeps in memory, its execs together (a running one counts its whole
+# cap): so at most 8 run at once, and the service holds at most this per sandbox
+SESSION_OUTPUT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

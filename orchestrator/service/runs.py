@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import shutil
@@ -74,6 +75,7 @@ class LiveRun:
     session_id: str = "none"
     cancel_reason: str | None = None
     daily: DailyUse | None = None  # its tenant's use as it was admitted
+    ended: bool = False  # its end is in the store
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class RunManager:
         self.live: dict[str, LiveRun] = {}
         self.queue: list[str] = []  # run ids in order of arrival
         self.draining = False
+        self._arriving: dict[str, int] = {}  # tenant -> runs being unpacked
 
     @property
     def folder(self) -> Path:
@@ -133,8 +136,16 @@ class RunManager:
         if (over := use.refusal()) is not None:
             raise RunRefused(429, over, use.retry_after())
         queued = sum(1 for run_id in self.queue if self.live[run_id].tenant == who.tenant)
+        queued += self._arriving.get(who.tenant, 0)  # accepted, still unpacking
         if queued >= self.settings.max_queued:
             raise RunRefused(429, f"the tenant has {queued} runs queued, its most", 30)
+        self._arriving[who.tenant] = self._arriving.get(who.tenant, 0) + 1
+        try:
+            return await self._accept(who, spec, repo)
+        finally:
+            self._arriving[who.tenant] -= 1
+
+    async def _accept(self, who: Identity, spec: RunSpec, repo: BinaryIO) -> RunCreated:
         run_id = "run_" + secrets.token_hex(8)
         folder = self.folder / run_id
         folder.mkdir(parents=True, mode=0o700)
@@ -193,6 +204,8 @@ class RunManager:
             self.queue.remove(run_id)
             self.registry.runs[live.tenant] = self.registry.runs.get(live.tenant, 0) + 1
             live.task = asyncio.create_task(self._execute(live), name=f"airlock-{run_id}")
+            # the slot is given back however the task ends, even cancelled before it began
+            live.task.add_done_callback(functools.partial(self._release, live))
 
     def _tenant_has_room(self, tenant: str) -> bool:
         row = self.store.execute(
@@ -235,11 +248,18 @@ class RunManager:
                 outcome = outcome or summary_data.get("outcome")
                 cost = cost or float(summary_data.get("cost_usd") or 0)
             self._ended(live.id, state, reason, outcome, cost, backend.cpu_s)
-            self.approvals.close_run(live.id)
-            self.registry.runs[live.tenant] -= 1
-            self.live.pop(live.id, None)
-            live.signal.bump()
-            self.wake()
+            live.ended = True
+
+    def _release(self, live: LiveRun, _task: asyncio.Task[None]) -> None:
+        """A run's task is over: its slot, its approvals and its followers are let go."""
+        if not live.ended:  # cancelled before its first step: it never ran
+            reason = live.cancel_reason or (DRAINED if self.draining else "cancelled")
+            self._ended(live.id, "interrupted" if self.draining else "cancelled", reason)
+        self.approvals.close_run(live.id)
+        self.registry.runs[live.tenant] -= 1
+        self.live.pop(live.id, None)
+        live.signal.bump()
+        self.wake()
 
     def _request(self, live: LiveRun) -> Any:
         from orchestrator.agent.loop import RunLimits

@@ -148,3 +148,37 @@ def test_placeholders_go_into_the_patch_as_variables(tmp_path: Path) -> None:
     assert "_authToken=${NPM_TOKEN}" in patch
     assert "/tmp/${NPM_TOKEN}" in patch
     assert placeholder not in patch and "keep.txt" not in patch
+
+
+@needs_git
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "".join(f"line {n}\n" for n in range(3000)),
+            "".join(f"line {n}\n" for n in range(2999, -1, -1)),
+        ),
+        ("".join(f"a{n}\n" for n in range(2100)), "".join(f"b{n}\n" for n in range(2100))),
+        (
+            "".join(f"{n}\n" for n in range(2500)),
+            "x" * 5 + "\n" + "".join(f"{n}\n" for n in range(2500)) + "end",
+        ),
+    ],
+    ids=["reordered", "replaced", "no-final-newline"],
+)
+def test_a_change_too_costly_to_match_is_one_hunk_git_applies(
+    tmp_path: Path, old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_DIFF_WORK, difflib (quadratic at worst) is not asked: the file's change
+    is one hunk replacing every line, which git applies all the same."""
+    from orchestrator.runs import patch as patch_module
+
+    calls: list[int] = []
+    monkeypatch.setattr(patch_module.difflib, "unified_diff",
+                        lambda *a, **k: calls.append(1) or iter(()))  # fmt: skip
+    before, after = _trees(tmp_path)
+    (before / "big.txt").write_text(old)
+    (after / "big.txt").write_text(new)
+    diff = diff_trees(before, after)
+    assert calls == []  # the whole-file hunk, not difflib
+    assert (_apply(before, diff.text, tmp_path) / "big.txt").read_text() == new

@@ -62,3 +62,38 @@ def test_an_event_is_server_sent_event_text_with_its_id() -> None:
     head, data = text.split("data: ", 1)
     assert head == "id: 1\nevent: exit\n" and text.endswith("\n\n")
     assert json.loads(data)["exit_code"] == 7
+
+
+def test_a_session_keeps_a_bounded_output_its_oldest_ended_execs_dropped_first() -> None:
+    """The session's budget: running execs reserve their whole cap, ended ones what they
+    kept; past it the oldest ended go, and with only running ones left it is 429."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    import pytest
+    from fastapi import HTTPException
+
+    from orchestrator.service.exec_api import _keep
+    from orchestrator.service.exec_log import MAX_OUTPUT_BYTES, SESSION_OUTPUT_BYTES
+
+    async def scenario() -> None:
+        live = cast(Any, SimpleNamespace(execs={}))
+        ended = []
+        for number in range(3):
+            log = ExecLog(f"old{number}")
+            await log.output("stdout", bytes(MAX_OUTPUT_BYTES))  # kept whole
+            await log.exit({"exit_code": 0, "status": "exited"})
+            _keep(live, log)
+            ended.append(log.exec_id)
+        running = SESSION_OUTPUT_BYTES // MAX_OUTPUT_BYTES
+        for number in range(running):
+            _keep(live, ExecLog(f"run{number}"))
+        assert not any(name in live.execs for name in ended)  # the ended gave way, in order
+        with pytest.raises(HTTPException) as full:
+            _keep(live, ExecLog("one-too-many"))
+        assert full.value.status_code == 429
+        with pytest.raises(HTTPException) as again:
+            _keep(live, ExecLog("run0"))
+        assert again.value.status_code == 409
+
+    asyncio.run(scenario())
