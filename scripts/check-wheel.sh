@@ -5,7 +5,7 @@
 # changes; untracked files are left out, as a clone would), checks what the wheel holds,
 # installs it with its dependencies in a fresh virtualenv outside the checkout, and from
 # a folder outside the checkout runs what users run: images build (nothing to do when the
-# images are current), doctor, check, exec, bench analyzer and demo. Nothing of the source
+# images are current), doctor, check, exec, bench analyzer, demo and serve. Nothing of the source
 # tree is importable there. The first failure stops the run and prints that command's
 # output.
 #
@@ -169,6 +169,37 @@ assert len(runs_of_tests) >= 2 and runs_of_tests[0]["is_error"], "the tests did 
 last = runs_of_tests[-1]
 assert not last["is_error"] and "\nOK" in last["content"], f"the tests are not green: {last}"
 assert "end_turn" in out and "files changed" in out, "the demo did not report its outcome"'
+
+# the service from the wheel: a token, the page and the API, then a clean SIGTERM
+step serve 0 "$venv/bin/python" -c '
+import json, signal, socket, subprocess, sys, time, urllib.request
+airlock, data = sys.argv[1], "serve-state"
+token = subprocess.run([airlock, "token", "create", "--data", data, "--tenant", "ci",
+                        "--role", "viewer"], capture_output=True, text=True, check=True).stdout.strip()
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+service = subprocess.Popen([airlock, "serve", "--data", data, "--port", str(port), "--warm", "0"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+url = f"http://127.0.0.1:{port}"
+def get(path, **headers):
+    with urllib.request.urlopen(urllib.request.Request(url + path, headers=headers), timeout=30) as r:
+        return r.read().decode()
+try:
+    for _ in range(300):
+        try:
+            assert json.loads(get("/healthz"))["status"] == "ok"
+            break
+        except OSError:
+            time.sleep(0.2)
+    assert "<html" in get("/ui").lower() and "fetch(" in get("/ui/app.js")
+    assert "/v1/runs" in json.loads(get("/openapi.json"))["paths"]
+    print(json.loads(get("/v1/whoami", Authorization=f"Bearer {token}"))["tenant"])
+finally:
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(60) == -signal.SIGTERM
+' "$airlock"
+expect serve 'assert out.strip() == "ci", out'
 
 [[ $(installed) == "$before" ]] || die "a command changed the installed packages in $site"
 
