@@ -54,6 +54,13 @@ def serve(
             "(0: none). They count against --max-sessions.",
         ),
     ] = 2,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log one line per request to stderr (its client, method, path, status).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the /v1 API: sessions for CI jobs and people, each request by token.
 
@@ -80,7 +87,8 @@ def serve(
             max_queued=max_queued,
             allow_replay=allow_replay, audit_key=audit_key, warm=warm,
         )  # fmt: skip
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info",
+                    access_log=access_log)  # fmt: skip
 
 
 def _check_key(key: Path, data: Path) -> None:
