@@ -8,7 +8,9 @@ in-process, measured in one run (`service_process` starts and stops the service)
   same backend and spec, run as the service runs it (the same confinement and output
   cap), in rotating blocks so machine noise hits all three alike. Both HTTP figures are
   the real service path (token, policy verdict, sandbox, SSE); they differ only in the
-  client's own CPU time.
+  client's own CPU time. CPU time per exec is counted too (the service's from /proc,
+  the client's and the in-process exec's from this process): on a loaded machine the
+  wall-clock figures mostly measure the scheduler, the CPU figures much less so;
   The policy check the service does before each exec (analyzer and headless answer) is
   timed on its own (``gate_p50_ms``): part of the HTTP path, not of HTTP;
 - session create from the warm pool: before each timed create the bench waits until the
@@ -29,9 +31,12 @@ import hashlib
 import http.client
 import json
 import math
+import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -76,6 +81,11 @@ class ServiceBench(BaseModel):
     lean_exec_p50_ms: float  # the same POST .../exec with the lean client
     lean_exec_p99_ms: float
     lean_added_p50_ms: float  # lean_exec_p50_ms - inproc_exec_p50_ms
+    service_cpu_ms: float  # the service's CPU time per exec over HTTP (both clients)
+    http_client_cpu_ms: float  # AirlockClient's CPU time per exec
+    lean_client_cpu_ms: float  # the lean client's
+    inproc_cpu_ms: float  # the in-process exec's CPU time per exec
+    http_added_cpu_ms: float  # service_cpu_ms + http_client_cpu_ms - inproc_cpu_ms
     gate_p50_ms: float  # analyze + headless answer of the command (inside http_added)
     creates: int
     create_p50_ms: float  # POST /v1/sessions served by the warm pool (target <= 20)
@@ -136,6 +146,24 @@ class LeanExecClient:
         self.connection.close()
 
 
+@dataclass
+class ExecPath:
+    """One way of running the exec: wall seconds of each, CPU seconds of them all."""
+
+    seconds: list[float] = field(default_factory=list)
+    own_cpu_s: float = 0.0  # this process's: the client's, or the in-process exec's
+    service_cpu_s: float = 0.0  # the service process's meanwhile
+
+    def cpu_ms(self, total: float) -> float:
+        return round(total / len(self.seconds) * 1000, 3)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _gate_p50(command: str, samples: int) -> float:
     from orchestrator.gate.headless import headless_answer
     from security import Policy, analyze
@@ -155,9 +183,10 @@ async def _exec_rtts(
     session_id: str,
     session: DockerSession,
     samples: int,
-) -> tuple[list[float], list[float], list[float]]:
-    """(HTTP, lean HTTP, in-process) seconds per exec of `COMMAND`. The HTTP clients are
-    blocking: while one runs, this loop waits (the in-process session is idle then)."""
+    service_pid: int,
+) -> tuple[ExecPath, ExecPath, ExecPath]:
+    """(HTTP, lean HTTP, in-process) execs of `COMMAND`. The HTTP clients are blocking:
+    while one runs, this loop waits (the in-process session is idle then)."""
     from orchestrator.service.exec_log import MAX_OUTPUT_BYTES
     from sandbox import ExecExit, read_only_confinement
     from security import Policy
@@ -183,20 +212,25 @@ async def _exec_rtts(
         http()
         lean_http()
         await inproc()
-    over_http: list[float] = []
-    over_lean: list[float] = []
-    in_process: list[float] = []
-    for first in range(0, samples, BLOCK):
-        count = min(BLOCK, samples - first)
-        for blocking, timings in ((http, over_http), (lean_http, over_lean)):
-            for _ in range(count):
-                start = time.perf_counter()
-                blocking()
-                timings.append(time.perf_counter() - start)
+    over_http, over_lean, in_process = ExecPath(), ExecPath(), ExecPath()
+
+    async def block(count: int, path: ExecPath, run: Callable[[], Awaitable[None]]) -> None:
+        own, served = time.process_time(), process_cpu_s(service_pid)
         for _ in range(count):
             start = time.perf_counter()
-            await inproc()
-            in_process.append(time.perf_counter() - start)
+            await run()
+            path.seconds.append(time.perf_counter() - start)
+        path.own_cpu_s += time.process_time() - own
+        path.service_cpu_s += process_cpu_s(service_pid) - served
+
+    async def blocking(run: Callable[[], None]) -> None:
+        run()
+
+    for first in range(0, samples, BLOCK):
+        count = min(BLOCK, samples - first)
+        await block(count, over_http, lambda: blocking(http))
+        await block(count, over_lean, lambda: blocking(lean_http))
+        await block(count, in_process, inproc)
     return over_http, over_lean, in_process
 
 
@@ -343,7 +377,7 @@ async def _measure(
                      "(AirlockClient, http.client, in-process)")  # fmt: skip
             try:
                 over_http, over_lean, in_process = await _exec_rtts(
-                    client, lean, session_id, session, config.samples
+                    client, lean, session_id, session, config.samples, service.process.pid
                 )
             finally:
                 lean.close()
@@ -356,8 +390,12 @@ async def _measure(
     progress(f"overload: {5 * config.max_sessions} creates at once (capacity "
              f"{config.max_sessions})")  # fmt: skip
     statuses, admitted, most = await _overload(service, token, config)
-    http50, in50 = _percentile(over_http, 50), _percentile(in_process, 50)
-    lean50 = _percentile(over_lean, 50)
+    http50, in50 = _percentile(over_http.seconds, 50), _percentile(in_process.seconds, 50)
+    lean50 = _percentile(over_lean.seconds, 50)
+    service_cpu_s = over_http.service_cpu_s + over_lean.service_cpu_s
+    service_cpu = round(service_cpu_s / (len(over_http.seconds) + len(over_lean.seconds)) * 1000, 3)
+    http_client_cpu = over_http.cpu_ms(over_http.own_cpu_s)
+    inproc_cpu = in_process.cpu_ms(in_process.own_cpu_s)
     return ServiceBench(
         max_sessions=config.max_sessions,
         warm=config.warm,
@@ -365,14 +403,19 @@ async def _measure(
         samples=config.samples,
         http_client=HTTP_CLIENT,
         http_exec_p50_ms=_ms(http50),
-        http_exec_p99_ms=_ms(_percentile(over_http, 99)),
+        http_exec_p99_ms=_ms(_percentile(over_http.seconds, 99)),
         inproc_exec_p50_ms=_ms(in50),
-        inproc_exec_p99_ms=_ms(_percentile(in_process, 99)),
+        inproc_exec_p99_ms=_ms(_percentile(in_process.seconds, 99)),
         http_added_p50_ms=_ms(http50 - in50),
         lean_client=LEAN_CLIENT,
         lean_exec_p50_ms=_ms(lean50),
-        lean_exec_p99_ms=_ms(_percentile(over_lean, 99)),
+        lean_exec_p99_ms=_ms(_percentile(over_lean.seconds, 99)),
         lean_added_p50_ms=_ms(lean50 - in50),
+        service_cpu_ms=service_cpu,
+        http_client_cpu_ms=http_client_cpu,
+        lean_client_cpu_ms=over_lean.cpu_ms(over_lean.own_cpu_s),
+        inproc_cpu_ms=inproc_cpu,
+        http_added_cpu_ms=round(service_cpu + http_client_cpu - inproc_cpu, 3),
         gate_p50_ms=round(_gate_p50(COMMAND, 200) * 1000, 3),
         creates=config.creates,
         create_p50_ms=_ms(_percentile(created, 50)),
