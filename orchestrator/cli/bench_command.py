@@ -156,11 +156,11 @@ def bench_service(
     """`airlock serve` on loopback vs the same exec in-process, in one run.
 
     It starts its own service (a free port on 127.0.0.1, a temporary --data, a token
-    from `airlock token create`) and measures: an exec round trip over HTTP+SSE and
-    in-process (the target: HTTP adds <= 1.5 ms p50), session create from the warm pool
-    (<= 20 ms p50), concurrent SSE streams of one exec's output, and 5x the capacity of
-    creates at once (only 201 or 429). The service and every container are gone after,
-    Ctrl-C included.
+    from `airlock token create`) and measures: an exec round trip over HTTP+SSE (with
+    AirlockClient, and with a lean http.client one) and in-process (the target: HTTP
+    adds <= 1.5 ms p50), session create from the warm pool (<= 20 ms p50), concurrent
+    SSE streams of one exec's output, and 5x the capacity of creates at once (only 201
+    or 429). The service and every container are gone after, Ctrl-C included.
 
     \b
     Examples:

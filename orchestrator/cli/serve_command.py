@@ -54,6 +54,13 @@ def serve(
             "(0: none). They count against --max-sessions.",
         ),
     ] = 2,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log one line per request to stderr (its client, method, path, status).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the /v1 API: sessions for CI jobs and people, each request by token.
 
@@ -79,7 +86,7 @@ def serve(
             max_queued=max_queued,
             allow_replay=allow_replay, audit_key=audit_key, warm=warm,
         )  # fmt: skip
-        serve_forever(config)
+        serve_forever(config, access_log=access_log)
 
 
 def _check_key(key: Path, data: Path) -> None:

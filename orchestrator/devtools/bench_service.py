@@ -1,9 +1,16 @@
 """`airlock bench service`: `airlock serve` on loopback against the same work done
 in-process, measured in one run (`service_process` starts and stops the service).
 
-- exec round trip: a trivial command through HTTP+SSE with `AirlockClient`, and on an
-  in-process session of the same backend and spec, run as the service runs it (the same
-  confinement and output cap), in alternating blocks so machine noise hits both alike.
+- exec round trip: a trivial command through HTTP+SSE with `AirlockClient` (httpx, one
+  kept-alive connection: the project's client), through the same requests with a lean
+  client (`http.client`, one kept-alive connection, the body read whole and its last
+  event parsed: what a client of its own may do), and on an in-process session of the
+  same backend and spec, run as the service runs it (the same confinement and output
+  cap), in rotating blocks so machine noise hits all three alike. Both HTTP figures are
+  the real service path (token, policy verdict, sandbox, SSE); they differ only in the
+  client's own CPU time. CPU time per exec is counted too (the service's from /proc,
+  the client's and the in-process exec's from this process): on a loaded machine the
+  wall-clock figures mostly measure the scheduler, the CPU figures much less so;
   The policy check the service does before each exec (analyzer and headless answer) is
   timed on its own (``gate_p50_ms``): part of the HTTP path, not of HTTP;
 - session create from the warm pool: before each timed create the bench waits until the
@@ -21,12 +28,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import json
 import math
+import os
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -59,11 +71,21 @@ class ServiceBench(BaseModel):
     warm: int
     command: str
     samples: int
+    http_client: str  # what sent the http_ figures
     http_exec_p50_ms: float  # POST .../exec with AirlockClient, until its exit event
     http_exec_p99_ms: float
     inproc_exec_p50_ms: float  # session.stream of the same command, as the service runs it
     inproc_exec_p99_ms: float
     http_added_p50_ms: float  # http_exec_p50_ms - inproc_exec_p50_ms (target <= 1.5)
+    lean_client: str  # what sent the lean_ figures
+    lean_exec_p50_ms: float  # the same POST .../exec with the lean client
+    lean_exec_p99_ms: float
+    lean_added_p50_ms: float  # lean_exec_p50_ms - inproc_exec_p50_ms
+    service_cpu_ms: float  # the service's CPU time per exec over HTTP (both clients)
+    http_client_cpu_ms: float  # AirlockClient's CPU time per exec
+    lean_client_cpu_ms: float  # the lean client's
+    inproc_cpu_ms: float  # the in-process exec's CPU time per exec
+    http_added_cpu_ms: float  # service_cpu_ms + http_client_cpu_ms - inproc_cpu_ms
     gate_p50_ms: float  # analyze + headless answer of the command (inside http_added)
     creates: int
     create_p50_ms: float  # POST /v1/sessions served by the warm pool (target <= 20)
@@ -91,6 +113,57 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
+HTTP_CLIENT = "AirlockClient (httpx, one kept-alive connection)"
+LEAN_CLIENT = "http.client (stdlib, one kept-alive connection, body read whole)"
+
+
+class LeanExecClient:
+    """``POST .../exec`` on one kept-alive `http.client` connection: the body read to
+    its end, the last event (the exit) parsed."""
+
+    def __init__(self, url: str, token: str) -> None:
+        where = urlsplit(url)
+        self.connection = http.client.HTTPConnection(where.hostname or "127.0.0.1",
+                                                     where.port, timeout=60)  # fmt: skip
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def exec(self, session_id: str, command: str) -> dict[str, Any]:
+        """The exit event's data."""
+        body = json.dumps({"command": command})
+        self.connection.request("POST", f"/v1/sessions/{session_id}/exec", body, self.headers)
+        response = self.connection.getresponse()
+        stream = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"exec answered {response.status}: {stream[:500]!r}")
+        last = stream.rstrip(b"\n").rpartition(b"\n\n")[2]
+        fields = dict(line.split(b": ", 1) for line in last.split(b"\n"))
+        if fields.get(b"event") != b"exit":
+            raise RuntimeError(f"the stream did not end with its exit: {last[:500]!r}")
+        data: dict[str, Any] = json.loads(fields[b"data"])
+        return data
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@dataclass
+class ExecPath:
+    """One way of running the exec: wall seconds of each, CPU seconds of them all."""
+
+    seconds: list[float] = field(default_factory=list)
+    own_cpu_s: float = 0.0  # this process's: the client's, or the in-process exec's
+    service_cpu_s: float = 0.0  # the service process's meanwhile
+
+    def cpu_ms(self, total: float) -> float:
+        return round(total / len(self.seconds) * 1000, 3)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _gate_p50(command: str, samples: int) -> float:
     from orchestrator.gate.headless import headless_answer
     from security import Policy, analyze
@@ -105,10 +178,15 @@ def _gate_p50(command: str, samples: int) -> float:
 
 
 async def _exec_rtts(
-    client: AirlockClient, session_id: str, session: DockerSession, samples: int
-) -> tuple[list[float], list[float]]:
-    """(HTTP, in-process) seconds per exec of `COMMAND`. The HTTP client is blocking:
-    while it runs, this loop waits (the in-process session is idle then)."""
+    client: AirlockClient,
+    lean: LeanExecClient,
+    session_id: str,
+    session: DockerSession,
+    samples: int,
+    service_pid: int,
+) -> tuple[ExecPath, ExecPath, ExecPath]:
+    """(HTTP, lean HTTP, in-process) execs of `COMMAND`. The HTTP clients are blocking:
+    while one runs, this loop waits (the in-process session is idle then)."""
     from orchestrator.service.exec_log import MAX_OUTPUT_BYTES
     from sandbox import ExecExit, read_only_confinement
     from security import Policy
@@ -126,22 +204,34 @@ async def _exec_rtts(
         events = list(client.exec(session_id, COMMAND))
         assert events[-1].kind == "exit" and events[-1].data["exit_code"] == 0, events
 
-    for _ in range(5):  # warm both paths
+    def lean_http() -> None:
+        exit_data = lean.exec(session_id, COMMAND)
+        assert exit_data["exit_code"] == 0, exit_data
+
+    for _ in range(5):  # warm every path
         http()
+        lean_http()
         await inproc()
-    over_http: list[float] = []
-    in_process: list[float] = []
+    over_http, over_lean, in_process = ExecPath(), ExecPath(), ExecPath()
+
+    async def block(count: int, path: ExecPath, run: Callable[[], Awaitable[None]]) -> None:
+        own, served = time.process_time(), process_cpu_s(service_pid)
+        for _ in range(count):
+            start = time.perf_counter()
+            await run()
+            path.seconds.append(time.perf_counter() - start)
+        path.own_cpu_s += time.process_time() - own
+        path.service_cpu_s += process_cpu_s(service_pid) - served
+
+    async def blocking(run: Callable[[], None]) -> None:
+        run()
+
     for first in range(0, samples, BLOCK):
         count = min(BLOCK, samples - first)
-        for _ in range(count):
-            start = time.perf_counter()
-            http()
-            over_http.append(time.perf_counter() - start)
-        for _ in range(count):
-            start = time.perf_counter()
-            await inproc()
-            in_process.append(time.perf_counter() - start)
-    return over_http, in_process
+        await block(count, over_http, lambda: blocking(http))
+        await block(count, over_lean, lambda: blocking(lean_http))
+        await block(count, in_process, inproc)
+    return over_http, over_lean, in_process
 
 
 def _wait_for_pool(service: RunningService, warm: int) -> None:
@@ -281,9 +371,16 @@ async def _measure(
     _, spec = sandbox_for(SessionCreate())  # the service's default sandbox, exactly
     with AirlockClient(service.url, token) as client:
         session_id = client.create_session()
+        lean = LeanExecClient(service.url, token)
         async with DockerBackend().session(spec) as session:
-            progress(f"exec round trips: {config.samples} of `{COMMAND}` per path")
-            over_http, in_process = await _exec_rtts(client, session_id, session, config.samples)
+            progress(f"exec round trips: {config.samples} of `{COMMAND}` per path "
+                     "(AirlockClient, http.client, in-process)")  # fmt: skip
+            try:
+                over_http, over_lean, in_process = await _exec_rtts(
+                    client, lean, session_id, session, config.samples, service.process.pid
+                )
+            finally:
+                lean.close()
         progress(f"{config.streams} concurrent replays of {config.stream_mb:g} MB")
         ok, size, mb_s = await _streams(service, token, session_id, config)
         client.delete_session(session_id)
@@ -293,17 +390,32 @@ async def _measure(
     progress(f"overload: {5 * config.max_sessions} creates at once (capacity "
              f"{config.max_sessions})")  # fmt: skip
     statuses, admitted, most = await _overload(service, token, config)
-    http50, in50 = _percentile(over_http, 50), _percentile(in_process, 50)
+    http50, in50 = _percentile(over_http.seconds, 50), _percentile(in_process.seconds, 50)
+    lean50 = _percentile(over_lean.seconds, 50)
+    service_cpu_s = over_http.service_cpu_s + over_lean.service_cpu_s
+    service_cpu = round(service_cpu_s / (len(over_http.seconds) + len(over_lean.seconds)) * 1000, 3)
+    http_client_cpu = over_http.cpu_ms(over_http.own_cpu_s)
+    inproc_cpu = in_process.cpu_ms(in_process.own_cpu_s)
     return ServiceBench(
         max_sessions=config.max_sessions,
         warm=config.warm,
         command=COMMAND,
         samples=config.samples,
+        http_client=HTTP_CLIENT,
         http_exec_p50_ms=_ms(http50),
-        http_exec_p99_ms=_ms(_percentile(over_http, 99)),
+        http_exec_p99_ms=_ms(_percentile(over_http.seconds, 99)),
         inproc_exec_p50_ms=_ms(in50),
-        inproc_exec_p99_ms=_ms(_percentile(in_process, 99)),
+        inproc_exec_p99_ms=_ms(_percentile(in_process.seconds, 99)),
         http_added_p50_ms=_ms(http50 - in50),
+        lean_client=LEAN_CLIENT,
+        lean_exec_p50_ms=_ms(lean50),
+        lean_exec_p99_ms=_ms(_percentile(over_lean.seconds, 99)),
+        lean_added_p50_ms=_ms(lean50 - in50),
+        service_cpu_ms=service_cpu,
+        http_client_cpu_ms=http_client_cpu,
+        lean_client_cpu_ms=over_lean.cpu_ms(over_lean.own_cpu_s),
+        inproc_cpu_ms=inproc_cpu,
+        http_added_cpu_ms=round(service_cpu + http_client_cpu - inproc_cpu, 3),
         gate_p50_ms=round(_gate_p50(COMMAND, 200) * 1000, 3),
         creates=config.creates,
         create_p50_ms=_ms(_percentile(created, 50)),

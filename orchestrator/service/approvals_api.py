@@ -28,7 +28,8 @@ class ApprovalList(BaseModel):
     items: list[Approval]
 
 
-def approvals_of(request: Request) -> ApprovalBox:
+async def approvals_of(request: Request) -> ApprovalBox:
+    """A dependency (async: FastAPI runs a plain one in a thread, a hop per request)."""
     box: ApprovalBox = request.app.state.approvals
     return box
 

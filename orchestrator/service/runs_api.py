@@ -30,7 +30,8 @@ RUN_EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-def runs_of(request: Request) -> RunManager:
+async def runs_of(request: Request) -> RunManager:
+    """A dependency (async: FastAPI runs a plain one in a thread, a hop per request)."""
     runs: RunManager = request.app.state.runs
     return runs
 

@@ -41,7 +41,7 @@ class DrainingServer(uvicorn.Server):
             self._draining = asyncio.ensure_future(self._drain())
 
 
-def serve_forever(config: ServiceConfig) -> None:
+def serve_forever(config: ServiceConfig, access_log: bool = True) -> None:
     """Serve ``config`` until a signal ends it (then exit by that signal, as uvicorn does)."""
     app = create_app(config)
 
@@ -49,5 +49,5 @@ def serve_forever(config: ServiceConfig) -> None:
         await app.state.drain()
 
     settings = uvicorn.Config(app, host=config.host, port=config.port, log_level="info",
-                              timeout_graceful_shutdown=GRACE_S)  # fmt: skip
+                              access_log=access_log, timeout_graceful_shutdown=GRACE_S)  # fmt: skip
     DrainingServer(settings, drain).run()

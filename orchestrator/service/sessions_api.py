@@ -213,7 +213,8 @@ class SessionRegistry:
         )
 
 
-def registry_of(request: Request) -> SessionRegistry:
+async def registry_of(request: Request) -> SessionRegistry:
+    """A dependency (async: FastAPI runs a plain one in a thread, a hop per request)."""
     registry: SessionRegistry = request.app.state.sessions
     return registry
 

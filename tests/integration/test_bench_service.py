@@ -36,6 +36,14 @@ def test_bench_service_json_names_every_figure_and_leaves_nothing(
     assert 0 < figures["inproc_exec_p50_ms"] <= figures["inproc_exec_p99_ms"]
     added = figures["http_exec_p50_ms"] - figures["inproc_exec_p50_ms"]
     assert abs(figures["http_added_p50_ms"] - added) < 0.02
+    assert "AirlockClient" in figures["http_client"] and "http.client" in figures["lean_client"]
+    assert 0 < figures["lean_exec_p50_ms"] <= figures["lean_exec_p99_ms"]
+    lean_added = figures["lean_exec_p50_ms"] - figures["inproc_exec_p50_ms"]
+    assert abs(figures["lean_added_p50_ms"] - lean_added) < 0.02
+    for name in ("service", "http_client", "lean_client", "inproc"):
+        assert figures[f"{name}_cpu_ms"] > 0, name
+    cpu_added = figures["service_cpu_ms"] + figures["http_client_cpu_ms"] - figures["inproc_cpu_ms"]
+    assert abs(figures["http_added_cpu_ms"] - cpu_added) < 0.01
     assert figures["gate_p50_ms"] > 0
     assert figures["creates"] == 3 and figures["create_from_pool"] == 3  # each a handoff
     assert figures["create_waited_for_refill"] is True
