@@ -34,9 +34,14 @@ images: $(STAMPS)/venv engine
 
 setup: $(STAMPS)/venv engine images browser
 
-# The suite, but for the slow attack and fuzz scenarios (`make prove` runs those).
+# The suite, but for the slow attack and fuzz scenarios (`make prove` runs those), on
+# TEST_WORKERS xdist workers (0: in this process). A test file runs whole on one worker,
+# files in collection order; the tests that must not overlap share one worker
+# (tests/xdist_scopes.py).
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 demo: setup
 	@$(BIN)/airlock demo

@@ -18,6 +18,14 @@ settings.register_profile("airlock", deadline=None)
 settings.load_profile("airlock")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # `make test` runs on xdist workers: which tests share a worker (tests/xdist_scopes.py)
+    if config.pluginmanager.hasplugin("xdist"):
+        from tests import xdist_scopes
+
+        config.pluginmanager.register(xdist_scopes, "airlock-xdist-scopes")
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     try:

@@ -24,7 +24,10 @@ def list_sessions() -> list[SessionRow]:
     now = time.time()
     rows = []
     with engine() as client:
-        for c in client.containers.list(all=True, filters={"label": f"{labels.MANAGED}=1"}):
+        # ignore_removed: a session that closes between the list and its inspect is gone,
+        # not an error
+        managed: dict[str, str | list[str] | bool] = {"label": f"{labels.MANAGED}=1"}
+        for c in client.containers.list(all=True, filters=managed, ignore_removed=True):
             tags = c.labels or {}
             rows.append(
                 SessionRow(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import docker
 import pytest
 
 from sandbox import DockerBackend, EgressRecord, EgressUnavailable, SessionSpec, egress_socket
+from sandbox.labels import OWNER_PID
 from security import NetworkPolicy
 from tests.integration.egress_hosts import GREETING, NAMES, RESOLVE, Upstreams
 
@@ -329,8 +331,10 @@ def test_an_image_without_python3_is_refused_plainly_and_leaves_nothing(
     docker_client: docker.DockerClient,
 ) -> None:
     """airlock/minimal has no exec agent to carry connections: starting a session with
-    egress on it fails with the reason, and its container is gone."""
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    egress on it fails with the reason, and its container is gone. (Only this process's
+    containers are compared: other test workers start sessions meanwhile.)"""
+    mine = {"label": f"{OWNER_PID}={os.getpid()}"}
+    before = {c.id for c in docker_client.containers.list(all=True, filters=mine)}
 
     async def main() -> None:
         spec = SessionSpec(image="airlock/minimal", egress=ALLOWED)
@@ -338,5 +342,5 @@ def test_an_image_without_python3_is_refused_plainly_and_leaves_nothing(
             await DockerBackend().start(spec)
 
     asyncio.run(main())
-    after = {c.id for c in docker_client.containers.list(all=True)}
+    after = {c.id for c in docker_client.containers.list(all=True, filters=mine)}
     assert after <= before

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 
 import docker
 import pytest
@@ -22,7 +24,7 @@ def pool_containers(client: docker.DockerClient, tag: str) -> list[object]:
 
 
 def test_pool_hands_over_refills_and_cleans_up(docker_client: docker.DockerClient) -> None:
-    tag = "p1"
+    tag = f"p1-{os.getpid()}-{time.time_ns()}"  # this run's pool only, on a shared engine
     spec = SessionSpec(labels={"pool-test": tag})
 
     async def scenario() -> None:

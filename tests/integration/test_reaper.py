@@ -48,7 +48,8 @@ def test_reaps_dead_owners_and_expired_ttls_only(docker_client: docker.DockerCli
 
         reaped = {r.session for r in reap(docker_client, now=time.time() + 5) if r.removed}
         assert {f"{tag}-orphan", f"{tag}-expired"} <= reaped
-        remaining = {c.id for c in docker_client.containers.list(all=True)}
+        # ignore_removed: another run's container may go between the list and its inspect
+        remaining = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
         assert orphan not in remaining and expired not in remaining and alive in remaining
     finally:
         for cid in (orphan, expired, alive):

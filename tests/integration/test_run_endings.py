@@ -55,7 +55,9 @@ def _wait_for(predicate: Callable[[], object], what: str, limit: float = 120.0) 
 
 def _containers_of(pid: int) -> list[str]:
     client = docker.from_env()
-    found = client.containers.list(all=True, filters={"label": f"{labels.OWNER_PID}={pid}"})
+    owned = {"label": f"{labels.OWNER_PID}={pid}"}
+    # ignore_removed: the run may remove one between the list and its inspect
+    found = client.containers.list(all=True, filters=owned, ignore_removed=True)
     return [c.name for c in found]
 
 
