@@ -9,6 +9,7 @@ import logging
 import socket
 import tarfile
 import tempfile
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +47,12 @@ from sandbox.workspace_seed import SeedError, SplitArchive, pack_directory, spli
 
 log = logging.getLogger(__name__)
 AGENT_SOURCE = agent_source()
+# a container killed by SIGKILL (exit 137) may be flagged OOMKilled a moment later (under
+# gVisor and a loaded engine): its loss is read again for up to this long before it is
+# called a plain stop
+SIGKILLED = 137
+OOM_SETTLE_TRIES = 10
+OOM_SETTLE_S = 0.2
 RUNSC_HOST_UDS_ARGS = ("--host-uds=open", "--host-uds=all", "--fsgofer-host-uds")
 # The container's main process: the agent if the image has python3, else a sleeper
 # (execs then go through `docker exec`). A `timeout` wrapper enforces the TTL.
@@ -172,14 +179,19 @@ class DockerSession:
 
     def _read_loss(self) -> _Loss:
         channel_reason = self.executor.closed_reason
-        try:
-            self.container.reload()
-        except NotFound:
-            return _Loss("its container was removed")
-        except ENGINE_ERRORS as exc:
-            why = channel_reason or "the agent stopped"
-            return _Loss(f"{why}; the engine does not answer ({exc})", settled=False)
-        state = self.container.attrs.get("State", {})
+        for _ in range(OOM_SETTLE_TRIES):
+            try:
+                self.container.reload()
+            except NotFound:
+                return _Loss("its container was removed")
+            except ENGINE_ERRORS as exc:
+                why = channel_reason or "the agent stopped"
+                return _Loss(f"{why}; the engine does not answer ({exc})", settled=False)
+            state = self.container.attrs.get("State", {})
+            killed = not state.get("Running", False) and state.get("ExitCode") == SIGKILLED
+            if state.get("OOMKilled") or not killed:
+                break
+            time.sleep(OOM_SETTLE_S)  # a SIGKILL whose OOM flag the engine may set later
         if state.get("OOMKilled"):
             limit = self.spec.limits.memory_mb
             why = f"the sandbox ran out of memory (limit {limit} MB) and was killed"
