@@ -108,21 +108,19 @@ async def _run(live: LiveSession, command: str, timeout: float | None, log: Exec
 def _keep(live: LiveSession, log: ExecLog) -> None:
     """Add ``log``, dropping the oldest ended execs past the session's bounds: at most
     `MAX_EXECS_PER_SESSION` kept, and `SESSION_OUTPUT_BYTES` of output held (a running
-    exec holds room for its whole cap). 429 when the running ones alone fill them."""
+    exec holds room for its whole cap). 429 when the running ones alone fill them.
+    The session's sum is counted once per exec, over its execs (at most 256)."""
     if log.exec_id in live.execs:
         raise HTTPException(409, f"exec {log.exec_id} exists in this session")
-
-    def full() -> bool:
-        held = sum(each.kept if each.ended else each.max_output for each in live.execs.values())
-        too_many = len(live.execs) >= MAX_EXECS_PER_SESSION
-        return too_many or held + log.max_output > SESSION_OUTPUT_BYTES
-
-    if full():
-        for key in [key for key, each in live.execs.items() if each.ended]:
-            del live.execs[key]
-            if not full():
+    held = sum(each.held for each in live.execs.values()) + log.max_output
+    count = len(live.execs) + 1
+    if count > MAX_EXECS_PER_SESSION or held > SESSION_OUTPUT_BYTES:
+        for key in [key for key, each in live.execs.items() if each.ended]:  # oldest first
+            held -= live.execs.pop(key).held
+            count -= 1
+            if count <= MAX_EXECS_PER_SESSION and held <= SESSION_OUTPUT_BYTES:
                 break
-    if full():
+    if count > MAX_EXECS_PER_SESSION or held > SESSION_OUTPUT_BYTES:
         raise HTTPException(429, "the session's running execs hold all the output it keeps",
                             {"Retry-After": "5"})  # fmt: skip
     live.execs[log.exec_id] = log

@@ -47,10 +47,12 @@ class ExecLog:
         self.kept = 0  # output bytes kept
         self.dropped = 0  # output bytes the cap dropped
         self.changed = asyncio.Condition()
+        self.ended = False  # its exit event is in
 
     @property
-    def ended(self) -> bool:
-        return bool(self.events) and self.events[-1].kind == "exit"
+    def held(self) -> int:
+        """Output bytes it counts for in its session: its whole cap until it ends."""
+        return self.kept if self.ended else self.max_output
 
     async def output(self, stream: str, data: bytes) -> None:
         """Keep ``data`` of ``stream``, within the cap."""
@@ -72,6 +74,7 @@ class ExecLog:
     async def _add(self, kind: str, data: dict[str, Any]) -> None:
         async with self.changed:
             self.events.append(Event(len(self.events) + 1, kind, data))
+            self.ended = kind == "exit"
             self.changed.notify_all()
 
     def _past(self, seen: int) -> bool:
