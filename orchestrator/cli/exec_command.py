@@ -37,6 +37,7 @@ import typer
 from orchestrator.cli.egress_options import AllowHosts, Credentials
 from orchestrator.cli.errors import EXEC_FAILURES, UsageError, exit_on_failure
 from orchestrator.cli.exit_codes import ExitCode
+from orchestrator.cli.server_options import Server, Token
 from orchestrator.events.safe_text import VisibleStream, visible
 
 if TYPE_CHECKING:
@@ -94,22 +95,8 @@ def exec_(
     ] = None,
     allow_host: AllowHosts = None,
     credential: Credentials = None,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            metavar="URL",
-            envvar="AIRLOCK_SERVER",
-            help="Run it through this `airlock serve` instead of the local engine.",
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            metavar="TOKEN",
-            envvar="AIRLOCK_TOKEN",
-            help="The service's bearer token (better in AIRLOCK_TOKEN than here).",
-        ),
-    ] = None,
+    server: Server = None,
+    token: Token = None,
 ) -> None:
     """Analyze COMMAND, run it in a fresh sandbox, stream its output, exit with its code.
 

@@ -19,6 +19,7 @@ from orchestrator.cli.consoles import err, out
 from orchestrator.cli.egress_options import AllowHosts, Credentials
 from orchestrator.cli.errors import RUN_FAILURES, UsageError, exit_on_failure
 from orchestrator.cli.exit_codes import ExitCode
+from orchestrator.cli.server_options import Server, Token
 from orchestrator.events.safe_text import text
 
 if TYPE_CHECKING:
@@ -120,22 +121,8 @@ def run(
             "The run folders are always left out when they lie inside the repo.",
         ),
     ] = None,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            metavar="URL",
-            envvar="AIRLOCK_SERVER",
-            help="Run it on this `airlock serve` instead of the local engine.",
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            metavar="TOKEN",
-            envvar="AIRLOCK_TOKEN",
-            help="The service's bearer token (better in AIRLOCK_TOKEN than here).",
-        ),
-    ] = None,
+    server: Server = None,
+    token: Token = None,
 ) -> None:
     """Run an agent on TASK in a sandbox holding a copy of --repo; write the patch.
 

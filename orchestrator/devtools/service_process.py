@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -23,22 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.devtools.ci_job import find_airlock
+
 STOP_S = 60.0  # a graceful stop ends every session; past this, SIGKILL
 START_S = 60.0
 
 
 class ServiceStartError(RuntimeError):
     """The service did not come up."""
-
-
-def airlock_executable() -> str:
-    """The `airlock` next to this interpreter (its venv), else the one on PATH."""
-    found = shutil.which("airlock", path=str(Path(sys.executable).parent)) or shutil.which(
-        "airlock"
-    )
-    if found is None:
-        raise ServiceStartError("no `airlock` executable next to Python or on PATH")
-    return found
 
 
 def free_port() -> int:
@@ -56,7 +47,7 @@ class RunningService:
 
     def token(self, tenant: str, role: str = "runner") -> str:
         """A new token, made by `airlock token create`."""
-        argv = [airlock_executable(), "token", "create", "--data", str(self.data),
+        argv = [find_airlock(), "token", "create", "--data", str(self.data),
                 "--tenant", tenant, "--role", role]  # fmt: skip
         made = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
         return made.stdout.strip()
@@ -119,7 +110,7 @@ def running_service(max_sessions: int, warm: int) -> Iterator[RunningService]:
     """A started service; stopped, its containers and its folder gone, on exit."""
     folder = Path(tempfile.mkdtemp(prefix="airlock-bench-service-"))
     port = free_port()
-    argv = [airlock_executable(), "serve", "--data", str(folder / "state"), "--host",
+    argv = [find_airlock(), "serve", "--data", str(folder / "state"), "--host",
             "127.0.0.1", "--port", str(port), "--max-sessions", str(max_sessions),
             "--warm", str(warm)]  # fmt: skip
     log = folder / "serve.log"

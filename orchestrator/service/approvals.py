@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.events.bus import EventBus
@@ -37,12 +38,8 @@ PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=@%+,-]+")
 LISTED = 200  # approvals `GET /v1/approvals` lists, newest first
 
 
-class ApprovalError(Exception):
-    """An answer that cannot be given; ``status`` is the HTTP status to say it with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class ApprovalError(HTTPException):
+    """An answer that cannot be given: the HTTP answer that says why."""
 
 
 class Finding(BaseModel):

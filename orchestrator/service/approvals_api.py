@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from orchestrator.service.approvals import (
     Approval,
     ApprovalBox,
     ApprovalDecision,
-    ApprovalError,
     ApprovalState,
 )
 from orchestrator.service.auth import requires
@@ -51,10 +50,7 @@ async def get_approval(
     box: Annotated[ApprovalBox, Depends(approvals_of)],
 ) -> Approval:
     """One approval of the caller's tenant."""
-    try:
-        return box.get(who.tenant, approval_id)
-    except ApprovalError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    return box.get(who.tenant, approval_id)
 
 
 @router.post("/{approval_id}", response_model=Approval, responses=errors(400, 401, 403, 404, 409))
@@ -67,7 +63,4 @@ async def answer_approval(
     """Allow or deny a pending request; an allow may cover the rest of its run for a
     prefix of words (``allow_prefix``). The answer and who gave it go into the run's
     audit log."""
-    try:
-        return box.answer(who.tenant, f"{who.tenant}/{who.token_id}", approval_id, body)
-    except ApprovalError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    return box.answer(who.tenant, f"{who.tenant}/{who.token_id}", approval_id, body)

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator.service.exec_log import Event
+
 POLL_S = 0.5  # a follower looks again this often, told or not
 READ_BYTES = 1 << 20
 
@@ -36,12 +38,6 @@ class RunSignal:
         except TimeoutError:
             return
         self._changed.clear()
-
-
-def sse(event_id: int, kind: str, data: dict[str, Any] | str) -> bytes:
-    """One event in text/event-stream form (``data`` as JSON, or JSON text already)."""
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"id: {event_id}\nevent: {kind}\ndata: {payload}\n\n".encode()
 
 
 async def follow_run(
@@ -66,7 +62,7 @@ async def follow_run(
             seq = int(record["seq"])
             if seq > after:
                 event = record["event"]
-                yield sse(seq, str(event.get("type", "event")), event)
+                yield Event(seq, str(event.get("type", "event")), event).sse()
         if len(chunk) == READ_BYTES:
             continue  # more is there already
         if over:
@@ -77,7 +73,7 @@ async def follow_run(
             await signal.wait()
     end_id = seq + 1
     if end_id > after:
-        yield sse(end_id, "run_end", await last())
+        yield Event(end_id, "run_end", await last()).sse()
 
 
 def _read(path: Path, offset: int) -> bytes:

@@ -33,7 +33,9 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from fastapi import HTTPException
 
 from orchestrator.events.bus import EventBus
 from orchestrator.events.models import Event
@@ -46,6 +48,9 @@ from orchestrator.service.run_models import ENDED, RunCreated, RunInfo, RunSpec,
 from orchestrator.service.sessions_api import SessionRegistry
 from orchestrator.service.tokens import Identity
 
+if TYPE_CHECKING:
+    from orchestrator.runs.run import RunRequest
+
 DEFAULT_RUN_S = 120.0  # the ETA's guess before any run has finished
 RECENT_RUNS = 20  # finished runs the ETA averages
 LISTED = 100
@@ -53,13 +58,13 @@ INTERRUPTED = "the service stopped without finishing it (killed or crashed); its
 DRAINED = "the service stopped (drained) while it ran; its summary says how far it got"
 
 
-class RunRefused(Exception):
-    """A run that cannot be accepted or changed; ``status`` is the HTTP status."""
+class RunRefused(HTTPException):
+    """A run that cannot be accepted or changed: the HTTP answer that says so (with
+    ``Retry-After`` when asking again later may succeed)."""
 
     def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
+        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+        super().__init__(status, message, headers)
 
 
 @dataclass
@@ -238,8 +243,7 @@ class RunManager:
             state, outcome, cost = "finished", summary.outcome, summary.cost_usd
             reason = summary.error
         except asyncio.CancelledError:
-            state = "interrupted" if self.draining else "cancelled"
-            reason = live.cancel_reason or (DRAINED if self.draining else "cancelled")
+            state, reason = self._stopped(live)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
         finally:
@@ -250,18 +254,23 @@ class RunManager:
             self._ended(live.id, state, reason, outcome, cost, backend.cpu_s)
             live.ended = True
 
+    def _stopped(self, live: LiveRun) -> tuple[RunState, str]:
+        """How a cancelled run ended: drained with the service, or cancelled by a caller."""
+        if self.draining:
+            return "interrupted", live.cancel_reason or DRAINED
+        return "cancelled", live.cancel_reason or "cancelled"
+
     def _release(self, live: LiveRun, _task: asyncio.Task[None]) -> None:
         """A run's task is over: its slot, its approvals and its followers are let go."""
         if not live.ended:  # cancelled before its first step: it never ran
-            reason = live.cancel_reason or (DRAINED if self.draining else "cancelled")
-            self._ended(live.id, "interrupted" if self.draining else "cancelled", reason)
+            self._ended(live.id, *self._stopped(live))
         self.approvals.close_run(live.id)
         self.registry.runs[live.tenant] -= 1
         self.live.pop(live.id, None)
         live.signal.bump()
         self.wake()
 
-    def _request(self, live: LiveRun) -> Any:
+    def _request(self, live: LiveRun) -> RunRequest:
         from orchestrator.agent.loop import RunLimits
         from orchestrator.runs.run import RunRequest
 

@@ -14,7 +14,7 @@ from orchestrator.service.models import errors
 from orchestrator.service.repo_upload import MAX_UPLOAD_BYTES, UploadError
 from orchestrator.service.roles import Action
 from orchestrator.service.run_models import RunCreated, RunInfo, RunList, RunSpec
-from orchestrator.service.runs import RunManager, RunRefused
+from orchestrator.service.runs import RunManager
 from orchestrator.service.tokens import Identity
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
@@ -34,11 +34,6 @@ async def runs_of(request: Request) -> RunManager:
     """A dependency (async: FastAPI runs a plain one in a thread, a hop per request)."""
     runs: RunManager = request.app.state.runs
     return runs
-
-
-def _refused(exc: RunRefused) -> HTTPException:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return HTTPException(exc.status, str(exc), headers)
 
 
 @router.post(
@@ -64,8 +59,6 @@ async def create_run(
         return await runs.submit(who, parsed, repo.file)
     except UploadError as exc:
         raise HTTPException(400, f"repo: {exc}") from None
-    except RunRefused as exc:
-        raise _refused(exc) from None
 
 
 @router.get("", response_model=RunList, responses=errors(401, 403))
@@ -84,10 +77,7 @@ async def get_run(
     runs: Annotated[RunManager, Depends(runs_of)],
 ) -> RunInfo:
     """A run's state, its place in the queue, and its summary once it has ended."""
-    try:
-        return runs.info(who, run_id)
-    except RunRefused as exc:
-        raise _refused(exc) from None
+    return runs.info(who, run_id)
 
 
 @router.get(
@@ -101,10 +91,7 @@ async def run_events(
     last_event_id: Annotated[str, Header(pattern="^[0-9]{1,18}$")] = "0",
 ) -> StreamingResponse:
     """The run's events after ``Last-Event-ID`` (all without it), live until it ends."""
-    try:
-        stream = runs.events(who, run_id, int(last_event_id))
-    except RunRefused as exc:
-        raise _refused(exc) from None
+    stream = runs.events(who, run_id, int(last_event_id))
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"}
     )
@@ -121,10 +108,7 @@ async def run_patch(
     runs: Annotated[RunManager, Depends(runs_of)],
 ) -> Response:
     """The workspace's changes against the uploaded project, as a unified diff."""
-    try:
-        text = runs.patch(who, run_id)
-    except RunRefused as exc:
-        raise _refused(exc) from None
+    text = runs.patch(who, run_id)
     return Response(text, media_type="text/x-diff")
 
 
@@ -138,7 +122,4 @@ async def cancel_run(
     runs: Annotated[RunManager, Depends(runs_of)],
 ) -> RunInfo:
     """Cancel a queued or running run; a running one writes its summary first."""
-    try:
-        return await runs.cancel(who, run_id)
-    except RunRefused as exc:
-        raise _refused(exc) from None
+    return await runs.cancel(who, run_id)

@@ -6,12 +6,13 @@ import http.client
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from orchestrator.devtools.service_process import free_port
 
 AIRLOCK = shutil.which("airlock", path=str(Path(sys.executable).parent)) or "airlock"
 
@@ -57,12 +58,6 @@ class Service:
                           response.read())  # fmt: skip
         finally:
             connection.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_service(data: Path, max_sessions: int = 3, *extra: str) -> Service:
